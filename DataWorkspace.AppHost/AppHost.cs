@@ -1,0 +1,112 @@
+using Microsoft.Extensions.DependencyInjection;
+using DataWorkspace.AppHost.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+var builder = DistributedApplication.CreateBuilder(args);
+var publishing = builder.ExecutionContext.IsPublishMode;
+var infrastructure = InfrastructureModeResolver.Resolve(builder.Configuration, publishing);
+
+var rootDomain = builder.Configuration["Portal:RootDomain"] ?? "dataworkspace.localhost";
+var portalPort = int.Parse(builder.Configuration["Portal:Port"] ?? "8000", System.Globalization.CultureInfo.InvariantCulture);
+var portalUrl = $"http://{rootDomain}:{portalPort}";
+
+// Secrets: generated once and kept with the local data when running; inputs of the deployment when publishing.
+var state = publishing ? null : LocalState.From(builder.Configuration);
+IResourceBuilder<ParameterResource> Secret(string name) => state is null
+    ? builder.AddParameter(name, secret: true)
+    : builder.AddParameter(name, state.Secret(name), secret: true);
+
+var postgresPassword = Secret("postgres-password");
+var identitySigningKey = Secret("identity-signing-key");
+var oidcClientSecret = Secret("oidc-client-secret");
+
+// postgres: the catalogue database (the portal's own) and the datasets database (the tables datasets point at).
+IResourceBuilder<IResource> postgres;
+IResourceBuilder<IResourceWithConnectionString> catalogue, datasets;
+if (infrastructure == InfrastructureMode.Containers)
+{
+    var server = builder.AddPostgres("postgres", password: postgresPassword).WithDataVolume("dataworkspace-postgres");
+    (postgres, catalogue, datasets) = (server, server.AddDatabase("catalogue"), server.AddDatabase("datasets"));
+}
+else
+{
+    var server = builder.AddLocalPostgres("postgres", state!.PostgresData, postgresPassword);
+    (postgres, catalogue, datasets) = (server, server.AddDatabase("catalogue"), server.AddDatabase("datasets"));
+}
+
+var aws = builder.AddAwsEmulator("aws", infrastructure);
+
+var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", options =>
+    {
+        options.ExcludeLaunchProfile = true;
+        options.ExcludeKestrelEndpoints = true;
+    })
+    .WithArgs("migrate")
+    .WithReference(catalogue)
+    .WithReference(datasets)
+    .WaitFor(postgres);
+
+var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
+    .WithReference(catalogue)
+    .WithReference(datasets)
+    .WithEnvironment("Identity__SigningKey", identitySigningKey)
+    .WithAwsEmulator(aws)
+    .WaitFor(postgres)
+    .WaitForCompletion(migrations)
+    .WithHttpHealthCheck("/health");
+
+var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
+    .WithEndpoint("http", endpoint =>
+    {
+        endpoint.Port = portalPort;
+        endpoint.IsProxied = false;
+    })
+    .WithReference(catalogue)
+    .WithEnvironment("Identity__SigningKey", identitySigningKey)
+    .WithEnvironment("Proxy__RootDomain", rootDomain)
+    .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
+    .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
+    .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
+    .WaitFor(web)
+    .WaitForCompletion(migrations)
+    .WithHttpHealthCheck("/health")
+    .WithUrls(context =>
+    {
+        context.Urls.Clear();
+        context.Urls.Add(new ResourceUrlAnnotation { Url = portalUrl + "/", DisplayText = "Data Workspace portal" });
+    });
+
+if (publishing)
+{
+    // Deployed: the organisation's own single sign-on, behind a load balancer that terminates TLS.
+    proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
+        .WithEnvironment("Proxy__PublicScheme", "https")
+        .WithEnvironment("Proxy__TrustedHops", "1");
+}
+else
+{
+    // identity: the development OpenID Connect provider with the demo users.
+    var identity = builder.AddProject<Projects.DataWorkspace_DevIdentity>("identity")
+        .WithEnvironment("DevIdentity__Clients__0__ClientId", "dataworkspace-proxy")
+        .WithEnvironment("DevIdentity__Clients__0__ClientSecret", oidcClientSecret)
+        .WithEnvironment("DevIdentity__Clients__0__DisplayName", "Data Workspace")
+        .WithEnvironment("DevIdentity__Clients__0__RedirectUris__0", $"{portalUrl}/auth/callback")
+        .WithEnvironment("DevIdentity__Clients__0__PostLogoutRedirectUris__0", $"{portalUrl}/auth/signed-out")
+        .WithHttpHealthCheck("/health");
+
+    proxy.WithEnvironment("Oidc__Authority", identity.GetEndpoint("http"))
+        .WithEnvironment("Oidc__RequireHttpsMetadata", "false")
+        .WithEnvironment("Proxy__PublicScheme", "http")
+        .WithEnvironment("Proxy__TrustedHops", "0")
+        .WaitFor(identity);
+
+    builder.Eventing.Subscribe<ResourceReadyEvent>(proxy.Resource, (@event, _) =>
+    {
+        @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DataWorkspace").LogInformation(
+            "Data Workspace is ready at {PortalUrl}/ (open it in Chromium or Chrome and pick a demo user to sign in). " +
+            "Infrastructure: {Mode}; data kept in {DataDirectory}", portalUrl, infrastructure, state!.Root);
+        return Task.CompletedTask;
+    });
+}
+
+builder.Build().Run();

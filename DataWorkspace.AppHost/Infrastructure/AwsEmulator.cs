@@ -1,0 +1,49 @@
+namespace DataWorkspace.AppHost.Infrastructure;
+
+/// <summary>
+/// The AWS APIs the platform calls (S3, STS, ECS): LocalStack when containers run, otherwise moto_server (the library
+/// LocalStack is built on) as a local executable. Both listen on one HTTP endpoint.
+/// </summary>
+public static class AwsEmulator
+{
+    public const string Region = "us-east-1";
+    private const string AccessKeyId = "test";
+    private const string SecretAccessKey = "test";
+
+    public static IResourceBuilder<IResourceWithEndpoints> AddAwsEmulator(this IDistributedApplicationBuilder builder, string name, InfrastructureMode mode)
+    {
+        if (mode == InfrastructureMode.Containers)
+        {
+            return builder.AddContainer(name, "localstack/localstack", "4.9")
+                .WithEnvironment("SERVICES", "s3,sts,ecs,iam")
+                .WithHttpEndpoint(targetPort: 4566, name: "http")
+                .WithHttpHealthCheck("/_localstack/health");
+        }
+
+        var port = LocalState.FreePort();
+        var portText = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return builder.AddExecutable(name, FindMotoServer(), builder.AppHostDirectory, "-H", "127.0.0.1", "-p", portText)
+            .WithHttpEndpoint(port: port, targetPort: port, name: "http", isProxied: false)
+            .WithHttpHealthCheck("/moto-api/");
+    }
+
+    /// <summary>Gives a project the emulator's endpoint and credentials through configuration (the Aws section).</summary>
+    public static IResourceBuilder<T> WithAwsEmulator<T>(this IResourceBuilder<T> project, IResourceBuilder<IResourceWithEndpoints> aws)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+        => project
+            .WithEnvironment("Aws__ServiceUrl", aws.GetEndpoint("http"))
+            .WithEnvironment("Aws__Region", Region)
+            .WithEnvironment("AWS_ACCESS_KEY_ID", AccessKeyId)
+            .WithEnvironment("AWS_SECRET_ACCESS_KEY", SecretAccessKey)
+            .WaitFor(aws);
+
+    private static string FindMotoServer()
+    {
+        var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Select(directory => Path.Combine(directory, "moto_server"))
+            .FirstOrDefault(File.Exists);
+        return found ?? throw new InvalidOperationException(
+            "moto_server was not found on PATH. It stands in for AWS when no container runtime runs; install moto's server " +
+            "(pip install 'moto[server]') or run with Infrastructure=Containers.");
+    }
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace DataWorkspace.AppHost.Infrastructure;
+
+/// <summary>PostgreSQL run from the machine's own binaries (no container runtime needed).</summary>
+public sealed class LocalPostgresResource(string name, string command, string workingDirectory, ParameterResource password)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    public const string EndpointName = "tcp";
+
+    public EndpointReference Endpoint => new(this, EndpointName);
+
+    public ParameterResource Password { get; } = password;
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={Endpoint.Property(EndpointProperty.IPV4Host)};Port={Endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={Password}");
+}
+
+public sealed class LocalPostgresDatabaseResource(string name, string databaseName, LocalPostgresResource parent)
+    : Resource(name), IResourceWithParent<LocalPostgresResource>, IResourceWithConnectionString
+{
+    public LocalPostgresResource Parent { get; } = parent;
+
+    public string DatabaseName { get; } = databaseName;
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create($"{Parent};Database={DatabaseName}");
+}
+
+public static class LocalPostgresExtensions
+{
+    /// <summary>
+    /// Two resources: <c>{name}-init</c> creates the cluster in <paramref name="dataDirectory"/> if there is none
+    /// (then exits), and <c>{name}</c> runs the server on loopback, healthy once it answers a query.
+    /// </summary>
+    public static IResourceBuilder<LocalPostgresResource> AddLocalPostgres(
+        this IDistributedApplicationBuilder builder, string name, string dataDirectory, IResourceBuilder<ParameterResource> password)
+    {
+        var binaries = FindBinaries();
+        var scripts = Path.Combine(builder.AppHostDirectory, "Infrastructure");
+        var port = LocalState.FreePort();
+
+        var init = builder.AddExecutable($"{name}-init", "bash", scripts, Path.Combine(scripts, "postgres-init.sh"), dataDirectory, binaries)
+            .WithEnvironment("POSTGRES_PASSWORD", password);
+
+        var server = new LocalPostgresResource(name, "bash", scripts, password.Resource);
+        var healthCheck = $"{name}-accepts-queries";
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, async cancellationToken =>
+        {
+            try
+            {
+                var connectionString = await server.ConnectionStringExpression.GetValueAsync(cancellationToken);
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3 }.ConnectionString);
+                await connection.OpenAsync(cancellationToken);
+                await using var command = new NpgsqlCommand("SELECT 1", connection);
+                await command.ExecuteScalarAsync(cancellationToken);
+                return HealthCheckResult.Healthy();
+            }
+            catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                return HealthCheckResult.Unhealthy(exception.Message);
+            }
+        });
+
+        return builder.AddResource(server)
+            .WithArgs(Path.Combine(scripts, "postgres-run.sh"), dataDirectory, binaries)
+            .WithEndpoint(port: port, targetPort: port, scheme: "tcp", name: LocalPostgresResource.EndpointName, isProxied: false)
+            .WithEnvironment("PGPORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WaitForCompletion(init)
+            .WithHealthCheck(healthCheck);
+    }
+
+    public static IResourceBuilder<LocalPostgresDatabaseResource> AddDatabase(this IResourceBuilder<LocalPostgresResource> server, string name)
+        => server.ApplicationBuilder.AddResource(new LocalPostgresDatabaseResource(name, name, server.Resource));
+
+    /// <summary>The newest PostgreSQL server binaries installed under /usr/lib/postgresql (Debian's layout), or on PATH.</summary>
+    private static string FindBinaries()
+    {
+        const string debianRoot = "/usr/lib/postgresql";
+        if (Directory.Exists(debianRoot))
+        {
+            var newest = Directory.GetDirectories(debianRoot)
+                .Select(directory => Path.Combine(directory, "bin"))
+                .Where(bin => File.Exists(Path.Combine(bin, "postgres")) && File.Exists(Path.Combine(bin, "initdb")))
+                .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), out var version) ? version : 0)
+                .FirstOrDefault();
+            if (newest is not null) return newest;
+        }
+
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .FirstOrDefault(directory => File.Exists(Path.Combine(directory, "initdb")) && File.Exists(Path.Combine(directory, "postgres")));
+        return onPath ?? throw new InvalidOperationException(
+            "No PostgreSQL server binaries were found (looked in /usr/lib/postgresql/*/bin and on PATH). " +
+            "Install them (Debian: apt-get install postgresql) or run with Infrastructure=Containers and a container runtime.");
+    }
+}

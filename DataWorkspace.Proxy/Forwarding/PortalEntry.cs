@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Net;
+using DataWorkspace.Contracts;
+using DataWorkspace.Proxy.ClientAddress;
+using DataWorkspace.Proxy.SignIn;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace DataWorkspace.Proxy.Forwarding;
+
+/// <summary>
+/// The public entry for the portal's host: resolves the client IP, signs the user in, answers the proxy's own
+/// paths, and forwards everything else to the web app with the user's signed identity.
+/// </summary>
+public sealed class PortalEntry(
+    IHttpForwarder forwarder,
+    HttpMessageInvoker webClient,
+    IdentityToken identityTokens,
+    IOptions<ProxyOptions> options,
+    ILogger<PortalEntry> logger)
+{
+    private static readonly ForwarderRequestConfig RequestConfig = new() { ActivityTimeout = TimeSpan.FromMinutes(15) };
+    private readonly string webUrl = options.Value.WebUrl.TrimEnd('/');
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var clientIp = ClientIpResolver.Resolve(context.Connection.RemoteIpAddress, request.Headers["X-Forwarded-For"], options.Value.TrustedHops);
+        if (clientIp.Address is not { } clientAddress)
+        {
+            logger.LogWarning("Refused a request from {Peer}: {Reason}", context.Connection.RemoteIpAddress, clientIp.Failure);
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
+            return;
+        }
+
+        if (options.Value.TrustedHops > 0 && request.Headers["X-Forwarded-Proto"].ToString() is "https" or "http")
+            request.Scheme = request.Headers["X-Forwarded-Proto"].ToString();
+
+        var path = request.Path;
+        if (path.Equals(SignInExtensions.SignOutPath, StringComparison.OrdinalIgnoreCase))
+        {
+            await SignOutAsync(context);
+            return;
+        }
+
+        if (ServiceDefaultsExtensions.OperatorPaths.Contains(path.Value, StringComparer.OrdinalIgnoreCase))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await ProxyPages.WriteAsync(context.Response, "Page not found", "This address is for the platform's operators and is not served on the public entry.");
+            return;
+        }
+
+        var user = context.User.Identity?.IsAuthenticated == true ? context.User.ToPlatformUser() : null;
+        if (user is null)
+        {
+            await ChallengeAsync(context);
+            return;
+        }
+
+        var ip = clientAddress.ToString();
+        var token = identityTokens.Issue(new PlatformIdentity(user.Id, user.Email, user.Name, user.Roles, ip));
+        Activity.Current?.SetTag("enduser.id", user.Id);
+
+        var error = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(token, ip));
+        if (error != ForwarderError.None) await ExplainForwardingErrorAsync(context, error);
+    }
+
+    private async Task ChallengeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var isNavigation = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+        if (!isNavigation || request.Path.StartsWithSegments("/api") || request.Headers.Accept.ToString().Contains("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await context.Response.WriteAsJsonAsync(new
+            {
+                title = "Not signed in",
+                status = 401,
+                detail = "Sign in to Data Workspace in a browser first, or your session has expired.",
+            });
+            return;
+        }
+
+        try
+        {
+            await context.ChallengeAsync(OpenIdConnectDefaults.AuthenticationScheme,
+                new AuthenticationProperties { RedirectUri = request.PathBase + request.Path + request.QueryString });
+        }
+        catch (InvalidOperationException exception)
+        {
+            logger.LogError(exception, "The identity provider could not be reached to start a sign-in");
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await ProxyPages.WriteAsync(context.Response, "Sign-in is unavailable",
+                "The identity provider is not answering, so you cannot be signed in right now. Try again in a minute; if it persists, tell the platform team.",
+                ("Try again", request.Path + request.QueryString));
+        }
+    }
+
+    private static async Task SignOutAsync(HttpContext context)
+    {
+        var signedIn = context.User.Identity?.IsAuthenticated == true;
+        await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        if (!signedIn)
+        {
+            context.Response.Redirect("/");
+            return;
+        }
+
+        // Also end the identity provider's session, which then sends the browser back to the portal's root.
+        await context.SignOutAsync(OpenIdConnectDefaults.AuthenticationScheme, new AuthenticationProperties { RedirectUri = "/" });
+    }
+
+    private async Task ExplainForwardingErrorAsync(HttpContext context, ForwarderError error)
+    {
+        var exception = context.GetForwarderErrorFeature()?.Exception;
+        logger.LogWarning(exception, "Forwarding {Path} to the web app failed: {Error}", context.Request.Path, error);
+        if (context.Response.HasStarted) return;
+
+        context.Response.Clear();
+        context.Response.StatusCode = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+        await ProxyPages.WriteAsync(context.Response, "The portal is not answering",
+            $"The Data Workspace web app could not be reached ({error}). Try again in a minute; if it persists, tell the platform team.",
+            ("Try again", context.Request.Path + context.Request.QueryString));
+    }
+
+    internal static HttpMessageInvoker CreateWebClient() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        EnableMultipleHttp2Connections = true,
+        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+    });
+}

@@ -1,0 +1,52 @@
+using DataWorkspace.Contracts;
+using DataWorkspace.DataProtection;
+using DataWorkspace.Proxy;
+using DataWorkspace.Proxy.Forwarding;
+using DataWorkspace.Proxy.SignIn;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddIdentityTokens();
+
+builder.Services.AddOptions<ProxyOptions>().Bind(builder.Configuration.GetSection(ProxyOptions.Section))
+    .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<OidcOptions>().Bind(builder.Configuration.GetSection(OidcOptions.Section))
+    .ValidateDataAnnotations().ValidateOnStart();
+
+// Sessions must survive restarts and be readable by every replica: the keys live in the catalogue database.
+builder.AddNpgsqlDataSource("catalogue");
+builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue();
+
+builder.Services.AddPlatformSignIn();
+builder.Services.AddHttpForwarder();
+builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
+builder.Services.AddSingleton<PortalEntry>();
+
+var app = builder.Build();
+var proxyOptions = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;
+var rootDomain = proxyOptions.RootDomain;
+
+app.UseSecurityHeaders(proxyOptions);
+
+// Load balancers and ECS call this on whatever host name they use, and must not need a session.
+app.MapGet("/healthcheck", () => TypedResults.Text("OK"));
+
+app.MapWhen(context => string.Equals(context.Request.Host.Host, rootDomain, StringComparison.OrdinalIgnoreCase)
+    && !context.Request.Path.Equals("/healthcheck", StringComparison.OrdinalIgnoreCase), portal =>
+{
+    portal.UseAuthentication();
+    portal.Run(context => context.RequestServices.GetRequiredService<PortalEntry>().HandleAsync(context));
+});
+
+app.MapDefaultEndpoints();
+app.MapFallback(async context =>
+{
+    context.Response.StatusCode = StatusCodes.Status404NotFound;
+    await ProxyPages.WriteAsync(context.Response, "Unknown address",
+        $"Data Workspace does not serve '{context.Request.Host.Host}'. The portal is at {proxyOptions.PublicScheme}://{rootDomain}{(context.Request.Host.Port is { } port ? ":" + port : "")}/.",
+        ("Go to the portal", $"{proxyOptions.PublicScheme}://{rootDomain}{(context.Request.Host.Port is { } p ? ":" + p : "")}/"));
+});
+
+app.Run();

@@ -1,0 +1,51 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DataWorkspace.Proxy;
+
+public sealed class ProxyOptions
+{
+    public const string Section = "Proxy";
+
+    /// <summary>The portal's host name; tools and visualisations are its subdomains.</summary>
+    [Required(ErrorMessage = "Proxy:RootDomain is required (for example dataworkspace.localhost).")]
+    [RegularExpression(@"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", ErrorMessage = "Proxy:RootDomain must be a lowercase host name without scheme or port.")]
+    public string RootDomain { get; set; } = "";
+
+    /// <summary>"https" when deployed (secure cookies, HSTS); "http" only for local runs.</summary>
+    [RegularExpression("^https?$", ErrorMessage = "Proxy:PublicScheme must be http or https.")]
+    public string PublicScheme { get; set; } = "https";
+
+    /// <summary>Where the web app listens, as the proxy reaches it.</summary>
+    [Required(ErrorMessage = "Proxy:WebUrl is required: the address of the web app behind the proxy.")]
+    [Url(ErrorMessage = "Proxy:WebUrl must be an absolute URL.")]
+    public string WebUrl { get; set; } = "";
+
+    /// <summary>How many proxies in front of this one append to X-Forwarded-For (an AWS ALB is one; local runs none).</summary>
+    [Range(0, 10, ErrorMessage = "Proxy:TrustedHops must be between 0 and 10.")]
+    public int TrustedHops { get; set; }
+
+    [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00", ErrorMessage = "Proxy:SessionLifetime must be between 5 minutes and 7 days.")]
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(10);
+
+    public bool IsSecure => PublicScheme == "https";
+}
+
+public sealed class OidcOptions
+{
+    public const string Section = "Oidc";
+
+    [Required(ErrorMessage = "Oidc:Authority is required: the OpenID Connect issuer users sign in with.")]
+    [Url(ErrorMessage = "Oidc:Authority must be an absolute URL.")]
+    public string Authority { get; set; } = "";
+
+    [Required(ErrorMessage = "Oidc:ClientId is required.")]
+    public string ClientId { get; set; } = "";
+
+    [Required(ErrorMessage = "Oidc:ClientSecret is required.")]
+    public string ClientSecret { get; set; } = "";
+
+    /// <summary>Only a local run against the development provider may turn this off.</summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    public List<string> Scopes { get; set; } = ["openid", "profile", "email", "roles"];
+}

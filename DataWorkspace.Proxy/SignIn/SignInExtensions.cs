@@ -1,0 +1,100 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+
+namespace DataWorkspace.Proxy.SignIn;
+
+/// <summary>Sign-in for the whole platform: OpenID Connect code flow with PKCE, then a session cookie on the root domain.</summary>
+public static class SignInExtensions
+{
+    public const string SessionCookie = "dw_session";
+    public const string CallbackPath = "/auth/callback";
+    public const string SignedOutCallbackPath = "/auth/signed-out";
+    public const string SignOutPath = "/auth/sign-out";
+
+    public static IServiceCollection AddPlatformSignIn(this IServiceCollection services)
+    {
+        services.AddAuthentication(options =>
+            {
+                options.DefaultScheme = CookieAuthenticationDefaults.AuthenticationScheme;
+                options.DefaultChallengeScheme = OpenIdConnectDefaults.AuthenticationScheme;
+            })
+            .AddCookie()
+            .AddOpenIdConnect();
+
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .Configure<IOptions<ProxyOptions>>((options, proxy) =>
+            {
+                options.Cookie.Name = SessionCookie;
+                options.Cookie.Domain = proxy.Value.RootDomain;
+                options.Cookie.HttpOnly = true;
+                options.Cookie.SameSite = SameSiteMode.Lax;
+                options.Cookie.SecurePolicy = proxy.Value.IsSecure ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+                options.Cookie.IsEssential = true;
+                options.ExpireTimeSpan = proxy.Value.SessionLifetime;
+                options.SlidingExpiration = false;
+            });
+
+        services.AddOptions<OpenIdConnectOptions>(OpenIdConnectDefaults.AuthenticationScheme)
+            .Configure<IOptions<OidcOptions>, IOptions<ProxyOptions>>((options, oidc, proxy) =>
+            {
+                options.Authority = oidc.Value.Authority;
+                options.ClientId = oidc.Value.ClientId;
+                options.ClientSecret = oidc.Value.ClientSecret;
+                options.RequireHttpsMetadata = oidc.Value.RequireHttpsMetadata;
+                options.ResponseType = OpenIdConnectResponseType.Code;
+                // Query, not form_post: the callback is then a top-level GET, which carries SameSite=Lax cookies.
+                options.ResponseMode = OpenIdConnectResponseMode.Query;
+                options.UsePkce = true;
+                options.Scope.Clear();
+                foreach (var scope in oidc.Value.Scopes) options.Scope.Add(scope);
+                options.CallbackPath = CallbackPath;
+                options.SignedOutCallbackPath = SignedOutCallbackPath;
+                options.MapInboundClaims = false;
+                options.GetClaimsFromUserInfoEndpoint = false;
+                options.SaveTokens = true;
+                options.TokenValidationParameters.NameClaimType = "name";
+                options.TokenValidationParameters.RoleClaimType = "role";
+                options.CorrelationCookie.SameSite = SameSiteMode.Lax;
+                options.CorrelationCookie.SecurePolicy = proxy.Value.IsSecure ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+                options.NonceCookie.SameSite = SameSiteMode.Lax;
+                options.NonceCookie.SecurePolicy = options.CorrelationCookie.SecurePolicy;
+                options.Events.OnTokenValidated = context =>
+                {
+                    // Only the id_token is kept (for the end-session hint): the session cookie stays small.
+                    var properties = context.Properties!;
+                    properties.StoreTokens([.. properties.GetTokens().Where(token => token.Name == "id_token")]);
+                    return Task.CompletedTask;
+                };
+                options.Events.OnRemoteFailure = async context =>
+                {
+                    context.HandleResponse();
+                    context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                    await ProxyPages.WriteAsync(context.Response, "Sign-in did not complete",
+                        $"The identity provider's answer could not be used ({context.Failure?.Message}). This happens when a sign-in page is reopened from history or took too long.",
+                        ("Sign in again", "/"));
+                };
+            });
+
+        return services;
+    }
+
+    public static PlatformUser? ToPlatformUser(this ClaimsPrincipal principal)
+    {
+        var id = principal.FindFirstValue("sub");
+        if (string.IsNullOrEmpty(id)) return null;
+        var email = principal.FindFirstValue("email") ?? "";
+        var name = principal.FindFirstValue("name");
+        var given = principal.FindFirstValue("given_name") ?? "";
+        var family = principal.FindFirstValue("family_name") ?? "";
+        if (string.IsNullOrWhiteSpace(name)) name = $"{given} {family}".Trim();
+        if (string.IsNullOrWhiteSpace(name)) name = email;
+        var roles = principal.FindAll("role").Select(claim => claim.Value).ToArray();
+        return new PlatformUser(id, email, name, given, family, roles);
+    }
+}
+
+public sealed record PlatformUser(string Id, string Email, string Name, string FirstName, string LastName, IReadOnlyList<string> Roles);

@@ -1,0 +1,18 @@
+// Compiles GOV.UK Frontend (from npm) with the portal's own styles into wwwroot/dist. Run by the .NET build.
+import * as sass from "sass";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+
+const dist = "wwwroot/dist";
+const govuk = "node_modules/govuk-frontend/dist/govuk";
+mkdirSync(dist, { recursive: true });
+
+const css = sass.compile("Frontend/site.scss", {
+  loadPaths: ["node_modules"],
+  style: "compressed",
+  logger: sass.Logger.silent,
+});
+writeFileSync(`${dist}/site.css`, css.css);
+cpSync(`${govuk}/govuk-frontend.min.js`, `${dist}/govuk-frontend.min.js`);
+cpSync(`${govuk}/assets/images`, `${dist}/assets/images`, { recursive: true });
+cpSync("Frontend/site.js", `${dist}/site.js`);
+console.log(`front-end assets written to ${dist}`);

@@ -1,0 +1,76 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using DataWorkspace.Contracts;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Web.Identity;
+
+/// <summary>
+/// Authenticates a request by the identity the proxy signed for it (<see cref="IdentityHeaders.SignedIdentity"/>).
+/// The web app never trusts an unsigned identity: anything else is 401.
+/// </summary>
+public sealed class ProxyIdentityHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    IdentityToken tokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+{
+    public const string SchemeName = "ProxyIdentity";
+    private const string FailureKey = "DataWorkspace.IdentityFailure";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var presented = Request.Headers[IdentityHeaders.SignedIdentity];
+        if (presented.Count == 0) return Fail("no identity was presented");
+        if (presented.Count > 1) return Fail("more than one identity was presented");
+
+        var verification = tokens.Verify(presented[0]);
+        if (verification.Identity is not { } identity) return Fail(verification.Failure!);
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(PlatformClaims.From(identity), SchemeName, PlatformClaims.Name, PlatformClaims.Role));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+    }
+
+    private Task<AuthenticateResult> Fail(string reason)
+    {
+        Context.Items[FailureKey] = reason;
+        return Task.FromResult(AuthenticateResult.Fail(reason));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var reason = Context.Items[FailureKey] as string ?? "no identity was presented";
+        Logger.LogWarning("Refused {Method} {Path}: {Reason}", Request.Method, Request.Path, reason);
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        await Results.Problem(
+            statusCode: StatusCodes.Status401Unauthorized,
+            title: "Not signed in",
+            detail: $"The portal is reached through the Data Workspace proxy, which signs each request with the user's identity; this request was refused because {reason}. Open the portal's public address and sign in.")
+            .ExecuteAsync(Context);
+    }
+}
+
+/// <summary>The claim types the web app's principal carries, taken from the verified <see cref="PlatformIdentity"/>.</summary>
+public static class PlatformClaims
+{
+    public const string UserId = "sub";
+    public const string Email = "email";
+    public const string Name = "name";
+    public const string Role = "role";
+    public const string ClientIp = "client_ip";
+
+    public static IEnumerable<Claim> From(PlatformIdentity identity)
+    {
+        yield return new Claim(UserId, identity.UserId);
+        yield return new Claim(Email, identity.Email);
+        yield return new Claim(Name, identity.Name);
+        yield return new Claim(ClientIp, identity.ClientIp);
+        foreach (var role in identity.Roles) yield return new Claim(Role, role);
+    }
+
+    public static string Id(this ClaimsPrincipal user) => user.FindFirstValue(UserId) ?? "";
+    public static string EmailOf(this ClaimsPrincipal user) => user.FindFirstValue(Email) ?? "";
+    public static string DisplayName(this ClaimsPrincipal user) => user.FindFirstValue(Name) is { Length: > 0 } name ? name : user.EmailOf();
+    public static bool IsAdmin(this ClaimsPrincipal user) => user.IsInRole(PlatformIdentity.AdminRole);
+}

@@ -1,0 +1,55 @@
+using DataWorkspace.DataProtection;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Health;
+using DataWorkspace.Web.Identity;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+
+if (args.Contains(DatabaseMigrator.Command)) return await DatabaseMigrator.RunAsync(args);
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddIdentityTokens();
+
+builder.AddNpgsqlDataSource("catalogue");
+builder.Services.AddDbContextPool<CatalogueDbContext>((services, options) =>
+    options.UseNpgsql(services.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+builder.EnrichNpgsqlDbContext<CatalogueDbContext>();
+
+builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Web").PersistKeysToCatalogue();
+
+builder.Services.AddAuthentication(ProxyIdentityHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ProxyIdentityHandler>(ProxyIdentityHandler.SchemeName, null);
+builder.Services.AddAuthorizationBuilder()
+    .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+
+builder.Services.AddMemoryCache();
+builder.Services.AddScoped<UserDirectory>();
+builder.Services.AddRazorPages();
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+
+app.UseStatusCodePages();
+app.UseStaticFiles(new StaticFileOptions
+{
+    // Static assets are public: the sign-in flow and error pages need them before a user is known.
+    OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "public,max-age=3600",
+});
+app.UseAuthentication();
+app.UseAuthorization();
+app.Use(async (context, next) =>
+{
+    if (context.User.Identity?.IsAuthenticated == true)
+        await context.RequestServices.GetRequiredService<UserDirectory>().RecordAsync(context.User, context.RequestAborted);
+    await next(context);
+});
+
+app.MapDefaultEndpoints();
+app.MapHealthcheck();
+app.MapRazorPages();
+
+await app.RunAsync();
+return 0;
