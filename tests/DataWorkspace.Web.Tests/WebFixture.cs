@@ -1,0 +1,51 @@
+using System.Security.Cryptography;
+using DataWorkspace.Contracts;
+using DataWorkspace.TestSupport;
+using DataWorkspace.Web.Data;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+
+[assembly: AssemblyFixture(typeof(DataWorkspace.Web.Tests.WebFixture))]
+
+namespace DataWorkspace.Web.Tests;
+
+/// <summary>The web app on a real PostgreSQL cluster, migrated by the real migration step.</summary>
+public sealed class WebFixture : IAsyncLifetime
+{
+    public PostgresCluster Postgres { get; } = new();
+    public WebApplicationFactory<Program> Factory { get; private set; } = null!;
+    public IdentitySigningKey Key { get; } = new(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+    public string CatalogueConnectionString { get; private set; } = "";
+
+    public IdentityToken Tokens(TimeProvider? time = null) => new(Key, time ?? TimeProvider.System);
+
+    public async ValueTask InitializeAsync()
+    {
+        await Postgres.InitializeAsync();
+        CatalogueConnectionString = Postgres.ConnectionString("catalogue");
+        // The app reads its connection strings while it is being built, so they go in as environment variables.
+        Environment.SetEnvironmentVariable("ConnectionStrings__catalogue", CatalogueConnectionString);
+        Environment.SetEnvironmentVariable("ConnectionStrings__datasets", Postgres.ConnectionString("datasets"));
+        Environment.SetEnvironmentVariable("Identity__SigningKey", Convert.ToBase64String(Key.Bytes));
+
+        var exitCode = await DatabaseMigrator.RunAsync([DatabaseMigrator.Command]);
+        if (exitCode != 0) throw new InvalidOperationException($"The migration step failed with exit code {exitCode}");
+
+        Factory = new WebApplicationFactory<Program>();
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(CatalogueConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        return (T?)await command.ExecuteScalarAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Factory is not null) await Factory.DisposeAsync();
+        await Postgres.DisposeAsync();
+    }
+}
