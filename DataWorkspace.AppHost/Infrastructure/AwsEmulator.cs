@@ -22,7 +22,8 @@ public static class AwsEmulator
 
         var port = LocalState.FreePort();
         var portText = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return builder.AddExecutable(name, FindMotoServer(), builder.AppHostDirectory, "-H", "127.0.0.1", "-p", portText)
+        // moto logs each request to stderr; through sh it reaches the dashboard as ordinary output, not errors.
+        return builder.AddExecutable(name, "/bin/sh", builder.AppHostDirectory, "-c", "exec \"$0\" \"$@\" 2>&1", FindMotoServer(), "-H", "127.0.0.1", "-p", portText)
             .WithHttpEndpoint(port: port, targetPort: port, name: "http", isProxied: false)
             .WithHttpHealthCheck("/moto-api/");
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the local PostgreSQL server in the foreground; a stop from the AppHost becomes a fast shutdown.
 # Usage: postgres-run.sh DATA_DIR BIN_DIR   (port in $PGPORT)
+# PostgreSQL logs to stderr; it goes to stdout so the dashboard shows it as ordinary output, not errors.
 set -euo pipefail
 data="$1"; bin="$2"
 
@@ -14,9 +15,9 @@ fi
 
 args=(-D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$PGPORT" -c max_connections=200)
 if [ "$(id -u)" = 0 ]; then
-  setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin/postgres" "${args[@]}" &
+  setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin/postgres" "${args[@]}" 2>&1 &
 else
-  "$bin/postgres" "${args[@]}" &
+  "$bin/postgres" "${args[@]}" 2>&1 &
 fi
 server=$!
 trap 'kill -INT "$server" 2>/dev/null' TERM INT

@@ -66,6 +66,8 @@ public static class SignInExtensions
                 {
                     // Only the id_token is kept (for the end-session hint): the session cookie stays small.
                     var properties = context.Properties!;
+                    // The session lasts its full lifetime, across browser restarts, like the original's.
+                    properties.IsPersistent = true;
                     properties.StoreTokens([.. properties.GetTokens().Where(token => token.Name == "id_token")]);
                     return Task.CompletedTask;
                 };

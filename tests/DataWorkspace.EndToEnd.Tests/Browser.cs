@@ -1,0 +1,37 @@
+using Microsoft.Playwright;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+/// <summary>Debian's Chromium driven by Playwright (Playwright's own browser download cannot work here).</summary>
+public static class Browser
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    public static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+            throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
+
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+            ],
+        });
+        return (playwright, browser);
+    }
+
+    /// <summary>Saves a screenshot under artifacts/screenshots and attaches it to the test result.</summary>
+    public static async Task SaveScreenshotAsync(IPage page, string name)
+    {
+        var folder = Path.Combine(TestDirectories.RepositoryRoot(), "artifacts", "screenshots");
+        Directory.CreateDirectory(folder);
+        var bytes = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true, Path = Path.Combine(folder, name + ".png") });
+        TestContext.Current.AddAttachment(name, bytes, "image/png");
+    }
+}
