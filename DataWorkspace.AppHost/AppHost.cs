@@ -34,8 +34,6 @@ else
     (postgres, catalogue, datasets) = (server, server.AddDatabase("catalogue"), server.AddDatabase("datasets"));
 }
 
-var aws = builder.AddAwsEmulator("aws", infrastructure);
-
 var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", options =>
     {
         options.ExcludeLaunchProfile = true;
@@ -50,7 +48,6 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
     .WithReference(datasets)
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
-    .WithAwsEmulator(aws)
     .WaitFor(postgres)
     .WaitForCompletion(migrations)
     .WithHttpHealthCheck("/health");
@@ -78,14 +75,19 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
 
 if (publishing)
 {
-    // Deployed: the organisation's own single sign-on, behind a load balancer that terminates TLS.
+    // Deployed: real AWS (credentials from the task role) and the organisation's own single sign-on, behind a load
+    // balancer that terminates TLS.
+    web.WithEnvironment("Aws__Region", builder.AddParameter("aws-region"));
     proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
         .WithEnvironment("Proxy__PublicScheme", "https")
         .WithEnvironment("Proxy__TrustedHops", "1");
 }
 else
 {
-    // identity: the development OpenID Connect provider with the demo users.
+    // aws: S3, STS and ECS from LocalStack or moto; identity: the development OpenID Connect provider with the demo users.
+    var aws = builder.AddAwsEmulator("aws", infrastructure);
+    web.WithAwsEmulator(aws);
+
     var identity = builder.AddProject<Projects.DataWorkspace_DevIdentity>("identity")
         .WithEnvironment("DevIdentity__Clients__0__ClientId", "dataworkspace-proxy")
         .WithEnvironment("DevIdentity__Clients__0__ClientSecret", oidcClientSecret)

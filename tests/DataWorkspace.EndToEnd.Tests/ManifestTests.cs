@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+public sealed class ManifestTests
+{
+    [Fact]
+    public async Task Publishing_a_manifest_names_every_resource_of_the_deployed_graph()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var output = Path.Combine(Path.GetTempPath(), "dw-manifest-" + Guid.NewGuid().ToString("N")[..12]);
+        var manifestPath = Path.Combine(output, "aspire-manifest.json");
+        // The AppHost was built with the tests, in the same configuration.
+        var configuration = typeof(ManifestTests).Assembly.GetCustomAttribute<System.Reflection.AssemblyConfigurationAttribute>()!.Configuration;
+        try
+        {
+            var start = new ProcessStartInfo("dotnet",
+            [
+                "run", "--project", Projects.DataWorkspace_AppHost.ProjectPath, "--no-build", "--configuration", configuration,
+                "--", "--publisher", "manifest", "--output-path", manifestPath,
+            ])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var log = process.StandardOutput.ReadToEndAsync(cancel);
+            var errors = process.StandardError.ReadToEndAsync(cancel);
+            await process.WaitForExitAsync(cancel);
+            Assert.True(process.ExitCode == 0, $"manifest publishing failed ({process.ExitCode}): {await log}{await errors}");
+
+            using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(manifestPath, cancel));
+            var resources = manifest.RootElement.GetProperty("resources").EnumerateObject().ToDictionary(r => r.Name, r => r.Value.GetProperty("type").GetString());
+
+            Assert.Equal("project.v0", resources["web"]);
+            Assert.Equal("project.v0", resources["proxy"]);
+            Assert.Equal("project.v0", resources["migrations"]);
+            Assert.StartsWith("container", resources["postgres"]);
+            Assert.Equal("value.v0", resources["catalogue"]);
+            Assert.Equal("value.v0", resources["datasets"]);
+            foreach (var parameter in new[] { "postgres-password", "identity-signing-key", "oidc-client-secret", "oidc-authority", "aws-region" })
+                Assert.Equal("parameter.v0", resources[parameter]);
+            // The development identity provider and the AWS emulator are for local runs only.
+            Assert.DoesNotContain("identity", resources.Keys);
+            Assert.DoesNotContain("aws", resources.Keys);
+        }
+        finally
+        {
+            TestDirectories.Delete(output);
+        }
+    }
+}
