@@ -60,6 +60,8 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     })
     .WithReference(catalogue)
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
+    // The proxy works out the client address itself, from a configured number of trusted hops.
+    .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "false")
     .WithEnvironment("Proxy__RootDomain", rootDomain)
     .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
