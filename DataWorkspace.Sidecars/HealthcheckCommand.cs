@@ -7,12 +7,18 @@ public static class HealthcheckCommand
 {
     public static Command Create()
     {
-        var url = new Option<Uri>("--url") { Description = "The address to check, e.g. http://127.0.0.1:8888/healthcheck", Required = true };
+        var url = new Option<string>("--url") { Description = "The address to check, e.g. http://127.0.0.1:8888/healthcheck", Required = true };
+        url.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                result.AddError($"--url must be an absolute http or https address; '{value}' is not.");
+        });
         var timeout = new Option<int>("--timeout-seconds") { Description = "How long to wait for an answer", DefaultValueFactory = _ => 5 };
         var command = new Command("healthcheck", "Checks that a local HTTP endpoint answers with success; for container health checks.") { url, timeout };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
-            var target = parseResult.GetValue(url)!;
+            var target = new Uri(parseResult.GetValue(url)!);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(parseResult.GetValue(timeout)) };
             try
             {

@@ -63,7 +63,12 @@ public sealed class PortalEntry(
 
         var ip = clientAddress.ToString();
         var token = identityTokens.Issue(new PlatformIdentity(user.Id, user.Email, user.Name, user.Roles, ip));
-        Activity.Current?.SetTag("enduser.id", user.Id);
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpActivityFeature>()?.Activity is { } activity)
+        {
+            // The fallback route's template would name the span; "portal" says where the request went.
+            activity.DisplayName = request.Method + " portal";
+            activity.SetTag("enduser.id", user.Id);
+        }
 
         var error = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(token, ip));
         if (error != ForwarderError.None) await ExplainForwardingErrorAsync(context, error);
