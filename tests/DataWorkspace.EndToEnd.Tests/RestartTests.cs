@@ -10,7 +10,7 @@ public sealed class RestartTests
     {
         var cancel = TestContext.Current.CancellationToken;
         var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-restart-" + Guid.NewGuid().ToString("N")[..12]);
-        var port = PostgresCluster.FreePort();
+        var port = Ports.Free();
         try
         {
             CookieContainer cookies;

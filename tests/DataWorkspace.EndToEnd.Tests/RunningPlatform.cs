@@ -51,11 +51,7 @@ public sealed class RunningPlatform : IAsyncDisposable
     public async Task<T?> CatalogueScalarAsync<T>(string sql, params object[] parameters)
     {
         var connectionString = await App.GetConnectionStringAsync("catalogue") ?? throw new InvalidOperationException("no catalogue connection string");
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        return (T?)await command.ExecuteScalarAsync();
+        return await Sql.ScalarAsync<T>(connectionString, sql, parameters);
     }
 
     public async ValueTask DisposeAsync()
@@ -76,7 +72,7 @@ public sealed class PlatformFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        Platform = await RunningPlatform.StartAsync(dataDirectory, PostgresCluster.FreePort(), timeout.Token);
+        Platform = await RunningPlatform.StartAsync(dataDirectory, Ports.Free(), timeout.Token);
     }
 
     public async ValueTask DisposeAsync()

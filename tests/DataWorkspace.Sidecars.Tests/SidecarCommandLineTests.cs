@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
+using DataWorkspace.TestSupport;
 
 namespace DataWorkspace.Sidecars.Tests;
 
@@ -21,7 +21,7 @@ public sealed class SidecarCommandLineTests
     public async Task Healthcheck_succeeds_when_the_endpoint_answers_2xx_and_fails_when_it_does_not()
     {
         using var server = new HttpListener();
-        var port = FreePort();
+        var port = Ports.Free();
         server.Prefixes.Add($"http://127.0.0.1:{port}/");
         server.Start();
         _ = Task.Run(async () =>
@@ -46,7 +46,7 @@ public sealed class SidecarCommandLineTests
     [Fact]
     public async Task Healthcheck_of_a_closed_port_fails_and_says_why()
     {
-        var (exitCode, output) = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{FreePort()}/", "--timeout-seconds", "2");
+        var (exitCode, output) = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{Ports.Free()}/", "--timeout-seconds", "2");
 
         Assert.Equal(1, exitCode);
         Assert.Contains("did not answer", output);
@@ -82,12 +82,5 @@ public sealed class SidecarCommandLineTests
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync(TestContext.Current.CancellationToken);
         return (process.ExitCode, await output + await error);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

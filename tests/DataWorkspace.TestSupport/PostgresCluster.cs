@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 using Xunit;
 
@@ -38,7 +36,7 @@ public sealed class PostgresCluster : IAsyncLifetime
 
         await RunAsync(Path.Combine(binaries, "initdb"), ["-D", data, "-U", "postgres", "--auth=scram-sha-256", $"--pwfile={passwordFile}", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"], asPostgres: true);
 
-        Port = FreePort();
+        Port = Ports.Free();
         server = Start(Path.Combine(binaries, "postgres"),
             ["-D", data, "-k", directory, "-c", "listen_addresses=127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-c", "fsync=off", "-c", "max_connections=200"],
             asPostgres: true);
@@ -93,13 +91,6 @@ public sealed class PostgresCluster : IAsyncLifetime
             ? Directory.GetDirectories(debianRoot).Select(d => Path.Combine(d, "bin")).Where(b => File.Exists(Path.Combine(b, "initdb"))).Order().LastOrDefault()
             : null;
         return found ?? throw new InvalidOperationException("PostgreSQL server binaries were not found under /usr/lib/postgresql/*/bin; install the postgresql package.");
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, bool asPostgres)

@@ -3,7 +3,6 @@ using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Data;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Npgsql;
 
 [assembly: AssemblyFixture(typeof(DataWorkspace.Web.Tests.WebFixture))]
 
@@ -34,14 +33,7 @@ public sealed class WebFixture : IAsyncLifetime
         Factory = new WebApplicationFactory<Program>();
     }
 
-    public async Task<T?> ScalarAsync<T>(string sql, params object[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(CatalogueConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters) command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        return (T?)await command.ExecuteScalarAsync();
-    }
+    public Task<T?> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(CatalogueConnectionString, sql, parameters);
 
     public async ValueTask DisposeAsync()
     {
