@@ -39,7 +39,7 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
         options.ExcludeLaunchProfile = true;
         options.ExcludeKestrelEndpoints = true;
     })
-    .WithArgs("migrate")
+    .WithArgs(publishing ? ["migrate"] : ["migrate", "--demo-data"])
     .WithReference(catalogue)
     .WithReference(datasets)
     .WaitFor(postgres);

@@ -1,4 +1,5 @@
 using DataWorkspace.DataProtection;
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
@@ -15,8 +16,9 @@ builder.AddIdentityTokens();
 
 builder.AddNpgsqlDataSource("catalogue");
 builder.Services.AddDbContextPool<CatalogueDbContext>((services, options) =>
-    options.UseNpgsql(services.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+    options.UseCatalogue(services.GetRequiredService<Npgsql.NpgsqlDataSource>()));
 builder.EnrichNpgsqlDbContext<CatalogueDbContext>();
+builder.AddKeyedNpgsqlDataSource(DatasetsDatabase.ConnectionName);
 
 builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Web").PersistKeysToCatalogue();
 
@@ -27,6 +29,9 @@ builder.Services.AddAuthorizationBuilder()
 
 builder.Services.AddMemoryCache();
 builder.Services.AddScoped<UserDirectory>();
+builder.Services.AddScoped<DatasetAccess>();
+builder.Services.AddScoped<CatalogueSearch>();
+builder.Services.AddSingleton<DatasetsDatabase>();
 builder.Services.AddRazorPages();
 builder.Services.AddProblemDetails();
 
@@ -50,6 +55,7 @@ app.Use(async (context, next) =>
 app.MapDefaultEndpoints();
 app.MapHealthcheck();
 app.MapRazorPages();
+app.MapCatalogueApi();
 
 await app.RunAsync();
 return 0;

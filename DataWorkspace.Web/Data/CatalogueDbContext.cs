@@ -1,4 +1,5 @@
 using DataWorkspace.DataProtection;
+using DataWorkspace.Web.Catalogue;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Data;
@@ -7,9 +8,15 @@ namespace DataWorkspace.Web.Data;
 public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> options) : DbContext(options)
 {
     public DbSet<User> Users => Set<User>();
+    public DbSet<Dataset> Datasets => Set<Dataset>();
+    public DbSet<Tag> Tags => Set<Tag>();
+    public DbSet<DatasetPermission> Permissions => Set<DatasetPermission>();
+    public DbSet<Bookmark> Bookmarks => Set<Bookmark>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        CatalogueModel.Configure(modelBuilder);
+
         modelBuilder.Entity<User>(user =>
         {
             user.ToTable("users");
@@ -50,4 +57,14 @@ public sealed class DataProtectionKey
     public int Id { get; set; }
     public required string FriendlyName { get; set; }
     public required string Xml { get; set; }
+}
+
+public static class CatalogueDbContextOptions
+{
+    /// <summary>The one place the catalogue's provider and naming are set, for the app, the migration step and the EF tools.</summary>
+    public static DbContextOptionsBuilder UseCatalogue(this DbContextOptionsBuilder options, Npgsql.NpgsqlDataSource dataSource) =>
+        options.UseNpgsql(dataSource).UseSnakeCaseNamingConvention();
+
+    public static DbContextOptionsBuilder UseCatalogue(this DbContextOptionsBuilder options, string? connectionString) =>
+        options.UseNpgsql(connectionString).UseSnakeCaseNamingConvention();
 }

@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Catalogue;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -17,7 +18,7 @@ public static class DatabaseMigrator
         var builder = Host.CreateApplicationBuilder(args);
         builder.AddServiceDefaults();
         builder.Services.AddDbContext<CatalogueDbContext>(options =>
-            options.UseNpgsql(builder.Configuration.GetConnectionString("catalogue")));
+            options.UseCatalogue(builder.Configuration.GetConnectionString("catalogue")));
 
         using var host = builder.Build();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DataWorkspace.Migrations");
@@ -38,6 +39,9 @@ public static class DatabaseMigrator
             logger.LogInformation("Catalogue database: {Count} migration(s) to apply {Migrations}", pending.Count, pending);
             await catalogue.Database.MigrateAsync(lifetime.ApplicationStopping);
             logger.LogInformation("Catalogue database is up to date");
+
+            if (args.Contains(DemoCatalogue.Option))
+                await DemoCatalogue.SeedAsync(catalogue, builder.Configuration.GetConnectionString("datasets")!, logger, lifetime.ApplicationStopping);
             return 0;
         }
         catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)

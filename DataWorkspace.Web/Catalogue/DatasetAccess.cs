@@ -1,0 +1,57 @@
+using System.Linq.Expressions;
+using DataWorkspace.Web.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace DataWorkspace.Web.Catalogue;
+
+/// <summary>Who is asking: the signed-in user's id and email (the email's domain can grant access).</summary>
+public sealed record Reader(string UserId, string Email)
+{
+    public string EmailDomain => Email.Contains('@') ? Email[(Email.LastIndexOf('@') + 1)..].ToLowerInvariant() : "";
+}
+
+public enum AccessStatus
+{
+    /// <summary>Open or authentication-only: every signed-in user may read it.</summary>
+    Everyone,
+    ByEmailDomain,
+    ByPermission,
+    Expired,
+    None,
+}
+
+public sealed record DatasetAccessDecision(AccessStatus Status, DateTimeOffset? ExpiresAt)
+{
+    public bool CanRead => Status is AccessStatus.Everyone or AccessStatus.ByEmailDomain or AccessStatus.ByPermission;
+}
+
+/// <summary>The catalogue's access rule, in one place: used to filter lists in SQL and to decide for one dataset.</summary>
+public sealed class DatasetAccess(CatalogueDbContext catalogue, TimeProvider time)
+{
+    public Expression<Func<Dataset, bool>> ReadableBy(Reader reader)
+    {
+        var now = time.GetUtcNow();
+        var userId = reader.UserId;
+        var domain = reader.EmailDomain;
+        var permissions = catalogue.Permissions;
+        return dataset => dataset.AccessType != AccessType.RequiresAuthorization
+            || dataset.AuthorizedEmailDomains.Contains(domain)
+            || permissions.Any(p => p.DatasetId == dataset.Id && p.UserId == userId && (p.ExpiresAt == null || p.ExpiresAt > now));
+    }
+
+    public async Task<DatasetAccessDecision> DecideAsync(Dataset dataset, Reader reader, CancellationToken cancellationToken)
+    {
+        if (dataset.AccessType != AccessType.RequiresAuthorization) return new(AccessStatus.Everyone, null);
+        if (dataset.AuthorizedEmailDomains.Contains(reader.EmailDomain, StringComparer.OrdinalIgnoreCase)) return new(AccessStatus.ByEmailDomain, null);
+
+        var now = time.GetUtcNow();
+        var permissions = await catalogue.Permissions.AsNoTracking()
+            .Where(p => p.DatasetId == dataset.Id && p.UserId == reader.UserId)
+            .Select(p => p.ExpiresAt)
+            .ToListAsync(cancellationToken);
+        if (permissions.Any(expires => expires is null)) return new(AccessStatus.ByPermission, null);
+        var latest = permissions.Max();
+        if (latest > now) return new(AccessStatus.ByPermission, latest);
+        return latest is null ? new(AccessStatus.None, null) : new(AccessStatus.Expired, latest);
+    }
+}

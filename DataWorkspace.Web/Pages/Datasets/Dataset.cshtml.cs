@@ -1,0 +1,48 @@
+using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+
+namespace DataWorkspace.Web.Pages.Datasets;
+
+public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess access, DatasetsDatabase datasets, TimeProvider time) : PageModel
+{
+    public Dataset Dataset { get; private set; } = null!;
+    public DatasetAccessDecision Access { get; private set; } = null!;
+    public bool Bookmarked { get; private set; }
+    public List<(SourceTable Table, IReadOnlyList<TableColumn> Columns, TablePreview? Preview)> Tables { get; } = [];
+
+    public async Task<IActionResult> OnGetAsync(string slug, CancellationToken cancellationToken)
+    {
+        var dataset = await CatalogueApi.PublishedDataset(catalogue, slug, cancellationToken);
+        if (dataset is null) return NotFound();
+        Dataset = dataset;
+        Access = await access.DecideAsync(dataset, User.AsReader(), cancellationToken);
+        Bookmarked = await catalogue.Bookmarks.AnyAsync(b => b.DatasetId == dataset.Id && b.UserId == User.Id(), cancellationToken);
+
+        foreach (var table in dataset.Tables.OrderBy(t => t.Name))
+        {
+            var columns = await datasets.ColumnsAsync(table, cancellationToken);
+            var preview = Access.CanRead ? await datasets.PreviewAsync(table, cancellationToken) : null;
+            Tables.Add((table, columns, preview));
+        }
+
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostBookmarkAsync(string slug, bool bookmark, CancellationToken cancellationToken)
+    {
+        var dataset = await CatalogueApi.PublishedDataset(catalogue, slug, cancellationToken);
+        if (dataset is null) return NotFound();
+        var userId = User.Id();
+        var existing = await catalogue.Bookmarks.FirstOrDefaultAsync(b => b.DatasetId == dataset.Id && b.UserId == userId, cancellationToken);
+        if (bookmark && existing is null)
+            catalogue.Bookmarks.Add(new Bookmark { DatasetId = dataset.Id, UserId = userId, CreatedAt = time.GetUtcNow() });
+        else if (!bookmark && existing is not null)
+            catalogue.Bookmarks.Remove(existing);
+        await catalogue.SaveChangesAsync(cancellationToken);
+        return RedirectToPage(new { slug });
+    }
+}
