@@ -37,7 +37,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
-app.UseStatusCodePages();
+app.UseStatusCodePagesWithReExecute("/error/{0}");
 app.UseStaticFiles(new StaticFileOptions
 {
     // Static assets are public: the sign-in flow and error pages need them before a user is known.

@@ -15,6 +15,7 @@ public sealed class WebFixture : IAsyncLifetime
     public WebApplicationFactory<Program> Factory { get; private set; } = null!;
     public IdentitySigningKey Key { get; } = new(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
     public string CatalogueConnectionString { get; private set; } = "";
+    public string DatasetsConnectionString { get; private set; } = "";
 
     public IdentityToken Tokens(TimeProvider? time = null) => new(Key, time ?? TimeProvider.System);
 
@@ -24,7 +25,8 @@ public sealed class WebFixture : IAsyncLifetime
         CatalogueConnectionString = Postgres.ConnectionString("catalogue");
         // The app reads its connection strings while it is being built, so they go in as environment variables.
         Environment.SetEnvironmentVariable("ConnectionStrings__catalogue", CatalogueConnectionString);
-        Environment.SetEnvironmentVariable("ConnectionStrings__datasets", Postgres.ConnectionString("datasets"));
+        DatasetsConnectionString = Postgres.ConnectionString("datasets");
+        Environment.SetEnvironmentVariable("ConnectionStrings__datasets", DatasetsConnectionString);
         Environment.SetEnvironmentVariable("Identity__SigningKey", Convert.ToBase64String(Key.Bytes));
 
         var exitCode = await DatabaseMigrator.RunAsync([DatabaseMigrator.Command]);
@@ -34,6 +36,14 @@ public sealed class WebFixture : IAsyncLifetime
     }
 
     public Task<T?> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(CatalogueConnectionString, sql, parameters);
+
+    public async Task<HttpResponseMessage> GetAsync(string path, PlatformIdentity user)
+    {
+        using var client = Factory.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, Tokens().Issue(user));
+        return await client.SendAsync(request, TestContext.Current.CancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -14,8 +14,8 @@ using NpgsqlTypes;
 namespace DataWorkspace.Web.Data.Migrations
 {
     [DbContext(typeof(CatalogueDbContext))]
-    [Migration("20261128004242_Catalogue")]
-    partial class Catalogue
+    [Migration("20261128004911_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)

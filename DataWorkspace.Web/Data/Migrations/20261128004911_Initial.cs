@@ -1,6 +1,7 @@
 ﻿using System;
 using System.Collections.Generic;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 using NpgsqlTypes;
 
 #nullable disable
@@ -8,28 +9,24 @@ using NpgsqlTypes;
 namespace DataWorkspace.Web.Data.Migrations
 {
     /// <inheritdoc />
-    public partial class Catalogue : Migration
+    public partial class Initial : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropPrimaryKey(
-                name: "PK_users",
-                table: "users");
-
-            migrationBuilder.DropPrimaryKey(
-                name: "PK_data_protection_keys",
-                table: "data_protection_keys");
-
-            migrationBuilder.AddPrimaryKey(
-                name: "pk_users",
-                table: "users",
-                column: "id");
-
-            migrationBuilder.AddPrimaryKey(
-                name: "pk_data_protection_keys",
-                table: "data_protection_keys",
-                column: "id");
+            migrationBuilder.CreateTable(
+                name: "data_protection_keys",
+                columns: table => new
+                {
+                    id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityAlwaysColumn),
+                    friendly_name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    xml = table.Column<string>(type: "text", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_data_protection_keys", x => x.id);
+                });
 
             migrationBuilder.CreateTable(
                 name: "datasets",
@@ -74,6 +71,21 @@ namespace DataWorkspace.Web.Data.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_tags", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "users",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    email = table.Column<string>(type: "character varying(320)", maxLength: 320, nullable: false),
+                    name = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    first_seen_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    last_seen_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_users", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -216,6 +228,12 @@ namespace DataWorkspace.Web.Data.Migrations
                 column: "dataset_id");
 
             migrationBuilder.CreateIndex(
+                name: "ux_data_protection_keys_friendly_name",
+                table: "data_protection_keys",
+                column: "friendly_name",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "ix_dataset_permissions_dataset_id",
                 table: "dataset_permissions",
                 column: "dataset_id");
@@ -267,6 +285,11 @@ namespace DataWorkspace.Web.Data.Migrations
                 table: "tags",
                 columns: new[] { "type", "name" },
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_users_email",
+                table: "users",
+                column: "email");
         }
 
         /// <inheritdoc />
@@ -277,6 +300,9 @@ namespace DataWorkspace.Web.Data.Migrations
 
             migrationBuilder.DropTable(
                 name: "custom_queries");
+
+            migrationBuilder.DropTable(
+                name: "data_protection_keys");
 
             migrationBuilder.DropTable(
                 name: "dataset_permissions");
@@ -291,28 +317,13 @@ namespace DataWorkspace.Web.Data.Migrations
                 name: "source_tables");
 
             migrationBuilder.DropTable(
+                name: "users");
+
+            migrationBuilder.DropTable(
                 name: "tags");
 
             migrationBuilder.DropTable(
                 name: "datasets");
-
-            migrationBuilder.DropPrimaryKey(
-                name: "pk_users",
-                table: "users");
-
-            migrationBuilder.DropPrimaryKey(
-                name: "pk_data_protection_keys",
-                table: "data_protection_keys");
-
-            migrationBuilder.AddPrimaryKey(
-                name: "PK_users",
-                table: "users",
-                column: "id");
-
-            migrationBuilder.AddPrimaryKey(
-                name: "PK_data_protection_keys",
-                table: "data_protection_keys",
-                column: "id");
         }
     }
 }
