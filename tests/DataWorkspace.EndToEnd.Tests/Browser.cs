@@ -35,3 +35,20 @@ public static class Browser
         TestContext.Current.AddAttachment(name, bytes, "image/png");
     }
 }
+
+/// <summary>A test class that drives one Chromium, started before its tests and closed after them.</summary>
+public abstract class BrowserTest : IAsyncLifetime
+{
+    private IPlaywright? playwright;
+
+    protected IBrowser Chromium { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() => (playwright, Chromium) = await Browser.LaunchAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Chromium is not null) await Chromium.DisposeAsync();
+        playwright?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

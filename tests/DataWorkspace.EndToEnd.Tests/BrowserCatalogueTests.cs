@@ -4,19 +4,8 @@ using Microsoft.Playwright;
 
 namespace DataWorkspace.EndToEnd.Tests;
 
-public sealed class BrowserCatalogueTests(PlatformFixture fixture) : IAsyncLifetime
+public sealed class BrowserCatalogueTests(PlatformFixture fixture) : BrowserTest
 {
-    private IPlaywright playwright = null!;
-    private IBrowser browser = null!;
-
-    public async ValueTask InitializeAsync() => (playwright, browser) = await Browser.LaunchAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        await browser.DisposeAsync();
-        playwright.Dispose();
-    }
-
     [Fact]
     public async Task An_analyst_searches_ticks_a_filter_sees_the_counts_change_and_opens_a_dataset()
     {
@@ -24,7 +13,7 @@ public sealed class BrowserCatalogueTests(PlatformFixture fixture) : IAsyncLifet
         await AddDatasetAsync($"{word} open figures", $"{word}-open", "SourceDataset", "Open");
         await AddDatasetAsync($"{word} restricted cut", $"{word}-cut", "DataCut", "RequiresAuthorization");
 
-        await using var context = await browser.NewContextAsync();
+        await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
         await page.GotoAsync(fixture.Platform.PortalUrl + "datasets");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();

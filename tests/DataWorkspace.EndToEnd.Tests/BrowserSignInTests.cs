@@ -2,23 +2,12 @@ using Microsoft.Playwright;
 
 namespace DataWorkspace.EndToEnd.Tests;
 
-public sealed class BrowserSignInTests(PlatformFixture fixture) : IAsyncLifetime
+public sealed class BrowserSignInTests(PlatformFixture fixture) : BrowserTest
 {
-    private IPlaywright playwright = null!;
-    private IBrowser browser = null!;
-
-    public async ValueTask InitializeAsync() => (playwright, browser) = await Browser.LaunchAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        await browser.DisposeAsync();
-        playwright.Dispose();
-    }
-
     [Fact]
     public async Task A_person_signs_in_as_a_demo_user_sees_their_name_then_signs_out_and_is_asked_to_sign_in_again()
     {
-        await using var context = await browser.NewContextAsync();
+        await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
         var problems = new List<string>();
         page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
