@@ -81,19 +81,20 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
             Enum.GetValues<DatasetType>()
                 .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), typeCounts.GetValueOrDefault(type), query.Types.Contains(type)))
                 .ToList(),
-            topicCounts.OrderBy(t => t.Key, StringComparer.OrdinalIgnoreCase)
-                .Select(t => new FacetCount(t.Key, t.Key, t.Value, query.Topics.Contains(t.Key)))
-                .Concat(query.Topics.Where(t => !topicCounts.ContainsKey(t)).Select(t => new FacetCount(t, t, 0, true)))
-                .ToList(),
-            publisherCounts.OrderBy(p => p.Key, StringComparer.OrdinalIgnoreCase)
-                .Select(p => new FacetCount(p.Key, p.Key, p.Value, query.Publishers.Contains(p.Key)))
-                .Concat(query.Publishers.Where(p => !publisherCounts.ContainsKey(p)).Select(p => new FacetCount(p, p, 0, true)))
-                .ToList(),
+            Counts(topicCounts, query.Topics),
+            Counts(publisherCounts, query.Publishers),
             myAccess,
             bookmarked);
 
         return new CatalogueResults(items, total, page, pageCount, facets);
     }
+
+    /// <summary>Each value with its count, in name order; a ticked value that no longer has results still shows, with 0.</summary>
+    private static List<FacetCount> Counts(Dictionary<string, int> counts, IReadOnlyList<string> selected) =>
+        [
+            .. counts.OrderBy(c => c.Key, StringComparer.OrdinalIgnoreCase).Select(c => new FacetCount(c.Key, c.Key, c.Value, selected.Contains(c.Key))),
+            .. selected.Where(value => !counts.ContainsKey(value)).Select(value => new FacetCount(value, value, 0, true)),
+        ];
 
     private IQueryable<Dataset> Filter(CatalogueQuery query, Reader reader, Facet except)
     {

@@ -25,10 +25,12 @@ public sealed class DatasetsDatabase([FromKeyedServices(DatasetsDatabase.Connect
         return columns;
     }
 
-    /// <summary>The first rows as text, or null when the table does not exist (yet) in the datasets database.</summary>
-    public async Task<TablePreview?> PreviewAsync(SourceTable table, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first rows as text, given the table's <paramref name="columns"/> (from <see cref="ColumnsAsync"/>); null when
+    /// it has none, that is when the table does not exist (yet) in the datasets database.
+    /// </summary>
+    public async Task<TablePreview?> PreviewAsync(SourceTable table, IReadOnlyList<TableColumn> columns, CancellationToken cancellationToken)
     {
-        var columns = await ColumnsAsync(table, cancellationToken);
         if (columns.Count == 0) return null;
 
         await using var command = dataSource.CreateCommand($"SELECT * FROM {Quote(table.Schema)}.{Quote(table.Table)} LIMIT {PreviewRows}");

@@ -14,7 +14,7 @@ public sealed class RestartTests
         try
         {
             CookieContainer cookies;
-            await using (var first = await RunningPlatform.StartAsync(dataDirectory, port, cancel))
+            await using (var first = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, port, cancel))
             {
                 using var client = first.Client();
                 var home = await client.SignInAsync("tom.evans@partner.example", cancellationToken: cancel);
@@ -22,7 +22,7 @@ public sealed class RestartTests
                 cookies = client.Cookies;
             }
 
-            await using var second = await RunningPlatform.StartAsync(dataDirectory, port, cancel);
+            await using var second = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, port, cancel);
             using var returning = second.Client(followRedirects: false);
             returning.Cookies.Add(cookies.GetAllCookies());
 

@@ -79,7 +79,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         }
 
         server?.Dispose();
-        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+        TestDirectories.Delete(directory);
     }
 
     private static bool IsRoot => Environment.UserName == "root";

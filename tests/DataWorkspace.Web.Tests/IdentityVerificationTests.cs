@@ -89,13 +89,7 @@ public sealed class IdentityVerificationTests(WebFixture web)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    private async Task<HttpResponseMessage> GetHomeAsync(string token)
-    {
-        using var client = web.Factory.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, token);
-        return await client.SendAsync(request, TestContext.Current.CancellationToken);
-    }
+    private Task<HttpResponseMessage> GetHomeAsync(string token) => web.GetAsync("/", token);
 
     private sealed class FixedTime(DateTimeOffset now) : TimeProvider
     {

@@ -37,11 +37,14 @@ public sealed class WebFixture : IAsyncLifetime
 
     public Task<T?> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(CatalogueConnectionString, sql, parameters);
 
-    public async Task<HttpResponseMessage> GetAsync(string path, PlatformIdentity user)
+    public Task<HttpResponseMessage> GetAsync(string path, PlatformIdentity user) => GetAsync(path, Tokens().Issue(user));
+
+    /// <summary>GET <paramref name="path"/> with <paramref name="signedIdentity"/> as the proxy's identity header.</summary>
+    public async Task<HttpResponseMessage> GetAsync(string path, string signedIdentity)
     {
         using var client = Factory.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, Tokens().Issue(user));
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
         return await client.SendAsync(request, TestContext.Current.CancellationToken);
     }
 

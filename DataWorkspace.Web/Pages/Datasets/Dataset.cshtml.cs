@@ -25,7 +25,7 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess acc
         foreach (var table in dataset.Tables.OrderBy(t => t.Name))
         {
             var columns = await datasets.ColumnsAsync(table, cancellationToken);
-            var preview = Access.CanRead ? await datasets.PreviewAsync(table, cancellationToken) : null;
+            var preview = Access.CanRead ? await datasets.PreviewAsync(table, columns, cancellationToken) : null;
             Tables.Add((table, columns, preview));
         }
 

@@ -1,9 +1,11 @@
-using DataWorkspace.TestSupport;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace DataWorkspace.EndToEnd.Tests;
+namespace DataWorkspace.TestSupport;
 
 /// <summary>The whole AppHost graph in Local mode: PostgreSQL and moto as executables, every project as a process.</summary>
 public sealed class RunningPlatform : IAsyncDisposable
@@ -19,9 +21,11 @@ public sealed class RunningPlatform : IAsyncDisposable
     public Uri PortalUrl { get; }
     public string DataDirectory { get; }
 
-    public static async Task<RunningPlatform> StartAsync(string dataDirectory, int portalPort, CancellationToken cancellationToken)
+    /// <summary>Starts the graph of <typeparamref name="TAppHost"/> (the AppHost's Projects entry) and waits until the proxy is healthy.</summary>
+    public static async Task<RunningPlatform> StartAsync<TAppHost>(string dataDirectory, int portalPort, CancellationToken cancellationToken)
+        where TAppHost : class
     {
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.DataWorkspace_AppHost>(
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<TAppHost>(
             ["Infrastructure=Local", $"DataDirectory={dataDirectory}", $"Portal:Port={portalPort}"],
             (options, _) => options.DisableDashboard = true,
             cancellationToken);
@@ -59,41 +63,5 @@ public sealed class RunningPlatform : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
         await App.StopAsync();
         await App.DisposeAsync();
-    }
-}
-
-/// <summary>One platform for the test assembly (starting it takes seconds), on a fresh data directory.</summary>
-public sealed class PlatformFixture : IAsyncLifetime
-{
-    private readonly string dataDirectory = Path.Combine(Path.GetTempPath(), "dw-e2e-" + Guid.NewGuid().ToString("N")[..12]);
-
-    public RunningPlatform Platform { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        Platform = await RunningPlatform.StartAsync(dataDirectory, Ports.Free(), timeout.Token);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Platform is not null) await Platform.DisposeAsync();
-        TestDirectories.Delete(dataDirectory);
-    }
-}
-
-public static class TestDirectories
-{
-    public static void Delete(string directory)
-    {
-        try { Directory.Delete(directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    /// <summary>The repository's root (where DataWorkspace.sln is), for artifacts and for running the AppHost.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            if (File.Exists(Path.Combine(directory.FullName, "DataWorkspace.sln"))) return directory.FullName;
-        throw new InvalidOperationException("DataWorkspace.sln was not found above " + AppContext.BaseDirectory);
     }
 }
