@@ -31,6 +31,7 @@ builder.Services.AddMemoryCache();
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
+builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
 builder.Services.AddRazorPages();
 builder.Services.AddProblemDetails();

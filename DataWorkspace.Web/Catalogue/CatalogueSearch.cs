@@ -45,37 +45,64 @@ public sealed record CatalogueResults(IReadOnlyList<DatasetSummary> Items, int T
 /// Full-text search over published datasets (PostgreSQL tsvector, ranked), with facet counts that each apply every
 /// other filter, so a count says how many results ticking that box would give.
 /// </summary>
-public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess access)
+public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess access, CatalogueSnapshots snapshots)
 {
+    /// <summary>What the facets and the ordering need to know of each dataset that matches the text.</summary>
+    private sealed record Candidate(
+        Guid Id, DatasetType Type, string Publisher, string[] Topics, string Name, DateTimeOffset? PublishedAt, float Rank)
+    {
+        public bool CanRead { get; init; }
+        public bool Bookmarked { get; init; }
+    }
+
     private enum Facet { None, Type, Topic, Publisher, MyAccess, Bookmarked }
 
+    /// <remarks>
+    /// The catalogue's searchable fields come from an in-memory snapshot (reloaded when the catalogue changes) and text
+    /// matches from a per-snapshot cache; the filters, the five facet counts and the ordering are worked out in memory,
+    /// and one query reads the page's rows.
+    /// </remarks>
     public async Task<CatalogueResults> SearchAsync(CatalogueQuery query, Reader reader, CancellationToken cancellationToken)
     {
-        var filtered = Filter(query, reader, Facet.None);
-        var total = await filtered.CountAsync(cancellationToken);
+        var permitted = await access.PermittedDatasetIdsAsync(reader, cancellationToken);
+        var bookmarks = (await catalogue.Bookmarks.AsNoTracking().Where(b => b.UserId == reader.UserId)
+            .Select(b => b.DatasetId).ToListAsync(cancellationToken)).ToHashSet();
+
+        var snapshot = await snapshots.CurrentAsync(cancellationToken);
+        var matches = query.SearchText is { } text ? await snapshots.MatchesAsync(snapshot, text, cancellationToken) : null;
+        var candidates = new List<Candidate>(matches?.Count ?? snapshot.Entries.Count);
+        foreach (var entry in snapshot.Entries)
+        {
+            var rank = 0f;
+            if (matches is not null && !matches.TryGetValue(entry.Id, out rank)) continue;
+            candidates.Add(new Candidate(entry.Id, entry.Type, entry.Publisher, entry.Topics, entry.Name, entry.PublishedAt, rank)
+            {
+                CanRead = DatasetAccess.CanRead(entry.AccessType, entry.AuthorizedEmailDomains, entry.Id, reader, permitted),
+                Bookmarked = bookmarks.Contains(entry.Id),
+            });
+        }
+
+        var filtered = Filter(candidates, query, Facet.None).ToList();
+        var total = filtered.Count;
         var pageCount = Math.Max(1, (total + CatalogueQuery.PageSize - 1) / CatalogueQuery.PageSize);
         var page = Math.Clamp(query.Page, 1, pageCount);
+        var pageCandidates = Order(filtered, query).Skip((page - 1) * CatalogueQuery.PageSize).Take(CatalogueQuery.PageSize).ToList();
 
-        var readable = access.ReadableBy(reader);
-        var ordered = Order(filtered, query);
-        var items = await ordered
-            .Skip((page - 1) * CatalogueQuery.PageSize)
-            .Take(CatalogueQuery.PageSize)
-            .Select(d => new DatasetSummary(d.Id, d.Slug, d.Name, d.ShortDescription, d.Type, d.Publisher, d.AccessType,
-                catalogue.Datasets.Where(readable).Any(r => r.Id == d.Id),
-                catalogue.Bookmarks.Any(b => b.DatasetId == d.Id && b.UserId == reader.UserId),
-                d.PublishedAt))
-            .ToListAsync(cancellationToken);
+        var pageIds = pageCandidates.Select(c => c.Id).ToList();
+        var details = await catalogue.Datasets.AsNoTracking().Where(d => pageIds.Contains(d.Id))
+            .Select(d => new { d.Id, d.Slug, d.ShortDescription, d.AccessType })
+            .ToDictionaryAsync(d => d.Id, cancellationToken);
+        var items = pageCandidates
+            .Where(c => details.ContainsKey(c.Id))
+            .Select(c => new DatasetSummary(c.Id, details[c.Id].Slug, c.Name, details[c.Id].ShortDescription, c.Type, c.Publisher,
+                details[c.Id].AccessType, c.CanRead, c.Bookmarked, c.PublishedAt))
+            .ToList();
 
-        var typeCounts = await Filter(query, reader, Facet.Type).GroupBy(d => d.Type)
-            .Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
-        var topicCounts = await Filter(query, reader, Facet.Topic).SelectMany(d => d.Tags).Where(t => t.Type == TagType.Topic)
-            .GroupBy(t => t.Name).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
-        var publisherCounts = await Filter(query, reader, Facet.Publisher).Where(d => d.Publisher != "").GroupBy(d => d.Publisher)
-            .Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
-        var myAccess = await Filter(query, reader, Facet.MyAccess).Where(readable).CountAsync(cancellationToken);
-        var bookmarked = await Filter(query, reader, Facet.Bookmarked)
-            .CountAsync(d => catalogue.Bookmarks.Any(b => b.DatasetId == d.Id && b.UserId == reader.UserId), cancellationToken);
+        var typeCounts = Filter(candidates, query, Facet.Type).CountBy(c => c.Type).ToDictionary();
+        var topicCounts = Filter(candidates, query, Facet.Topic).SelectMany(c => c.Topics).CountBy(topic => topic).ToDictionary();
+        var publisherCounts = Filter(candidates, query, Facet.Publisher).Where(c => c.Publisher != "").CountBy(c => c.Publisher).ToDictionary();
+        var myAccess = Filter(candidates, query, Facet.MyAccess).Count(c => c.CanRead);
+        var bookmarked = Filter(candidates, query, Facet.Bookmarked).Count(c => c.Bookmarked);
 
         var facets = new CatalogueFacets(
             Enum.GetValues<DatasetType>()
@@ -96,36 +123,30 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
             .. selected.Where(value => !counts.ContainsKey(value)).Select(value => new FacetCount(value, value, 0, true)),
         ];
 
-    private IQueryable<Dataset> Filter(CatalogueQuery query, Reader reader, Facet except)
+    private static IEnumerable<Candidate> Filter(IEnumerable<Candidate> candidates, CatalogueQuery query, Facet except)
     {
-        var datasets = catalogue.Datasets.AsNoTracking().Where(d => d.Published && d.DeletedAt == null);
-        if (query.SearchText is { } text)
-            datasets = datasets.Where(d => d.SearchVector.Matches(EF.Functions.WebSearchToTsQuery("english", text))
-                || EF.Functions.ILike(d.Name, "%" + EscapeLike(text) + "%", "\\"));
         if (except != Facet.Type && query.Types.Count > 0)
-            datasets = datasets.Where(d => query.Types.Contains(d.Type));
+            candidates = candidates.Where(c => query.Types.Contains(c.Type));
         if (except != Facet.Topic && query.Topics.Count > 0)
-            datasets = datasets.Where(d => d.Tags.Any(t => t.Type == TagType.Topic && query.Topics.Contains(t.Name)));
+            candidates = candidates.Where(c => c.Topics.Any(query.Topics.Contains));
         if (except != Facet.Publisher && query.Publishers.Count > 0)
-            datasets = datasets.Where(d => query.Publishers.Contains(d.Publisher));
+            candidates = candidates.Where(c => query.Publishers.Contains(c.Publisher));
         if (except != Facet.MyAccess && query.OnlyMyAccess)
-            datasets = datasets.Where(access.ReadableBy(reader));
+            candidates = candidates.Where(c => c.CanRead);
         if (except != Facet.Bookmarked && query.OnlyBookmarked)
-            datasets = datasets.Where(d => catalogue.Bookmarks.Any(b => b.DatasetId == d.Id && b.UserId == reader.UserId));
-        return datasets;
+            candidates = candidates.Where(c => c.Bookmarked);
+        return candidates;
     }
 
-    private static IQueryable<Dataset> Order(IQueryable<Dataset> datasets, CatalogueQuery query) => query.Sort switch
+    // Ordinal order is the database's order too (the cluster's collation is C.UTF-8).
+    private static IEnumerable<Candidate> Order(IEnumerable<Candidate> candidates, CatalogueQuery query) => query.Sort switch
     {
-        CatalogueSort.Name => datasets.OrderBy(d => d.Name).ThenBy(d => d.Id),
-        CatalogueSort.Newest => datasets.OrderByDescending(d => d.PublishedAt).ThenBy(d => d.Name),
-        _ when query.SearchText is { } text => datasets
-            .OrderByDescending(d => d.SearchVector.Rank(EF.Functions.WebSearchToTsQuery("english", text)))
-            .ThenBy(d => d.Name),
-        _ => datasets.OrderBy(d => d.Name).ThenBy(d => d.Id),
+        CatalogueSort.Name => candidates.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id),
+        CatalogueSort.Newest => candidates.OrderByDescending(c => c.PublishedAt).ThenBy(c => c.Name, StringComparer.Ordinal),
+        _ when query.SearchText is not null => candidates.OrderByDescending(c => c.Rank).ThenBy(c => c.Name, StringComparer.Ordinal),
+        _ => candidates.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id),
     };
 
-    private static string EscapeLike(string text) => text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
 }
 
 public static class DatasetTypes
