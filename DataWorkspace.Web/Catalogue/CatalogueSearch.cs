@@ -47,66 +47,68 @@ public sealed record CatalogueResults(IReadOnlyList<DatasetSummary> Items, int T
 /// </summary>
 public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess access, CatalogueSnapshots snapshots)
 {
-    /// <summary>What the facets and the ordering need to know of each dataset that matches the text.</summary>
-    private sealed record Candidate(
-        Guid Id, DatasetType Type, string Publisher, string[] Topics, string Name, DateTimeOffset? PublishedAt, float Rank)
-    {
-        public bool CanRead { get; init; }
-        public bool Bookmarked { get; init; }
-    }
-
-    private enum Facet { None, Type, Topic, Publisher, MyAccess, Bookmarked }
+    /// <summary>A dataset that matches the text, with what this reader's filters need.</summary>
+    private readonly record struct Candidate(CatalogueEntry Entry, float Rank, bool CanRead, bool Bookmarked);
 
     /// <remarks>
     /// The catalogue's searchable fields come from an in-memory snapshot (reloaded when the catalogue changes) and text
-    /// matches from a per-snapshot cache; the filters, the five facet counts and the ordering are worked out in memory,
-    /// and one query reads the page's rows.
+    /// matches from a per-snapshot cache. One pass over the matches applies the filters and counts every facet (each
+    /// count applies all the other filters); one query then reads the page's rows.
     /// </remarks>
     public async Task<CatalogueResults> SearchAsync(CatalogueQuery query, Reader reader, CancellationToken cancellationToken)
     {
         var permitted = await access.PermittedDatasetIdsAsync(reader, cancellationToken);
         var bookmarks = (await catalogue.Bookmarks.AsNoTracking().Where(b => b.UserId == reader.UserId)
             .Select(b => b.DatasetId).ToListAsync(cancellationToken)).ToHashSet();
-
         var snapshot = await snapshots.CurrentAsync(cancellationToken);
         var matches = query.SearchText is { } text ? await snapshots.MatchesAsync(snapshot, text, cancellationToken) : null;
-        var candidates = new List<Candidate>(matches?.Count ?? snapshot.Entries.Count);
+
+        var typeCounts = new int[Enum.GetValues<DatasetType>().Length];
+        var topicCounts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var publisherCounts = new Dictionary<string, int>(StringComparer.Ordinal);
+        int myAccess = 0, bookmarked = 0;
+        var filtered = new List<Candidate>();
         foreach (var entry in snapshot.Entries)
         {
             var rank = 0f;
             if (matches is not null && !matches.TryGetValue(entry.Id, out rank)) continue;
-            candidates.Add(new Candidate(entry.Id, entry.Type, entry.Publisher, entry.Topics, entry.Name, entry.PublishedAt, rank)
-            {
-                CanRead = DatasetAccess.CanRead(entry.AccessType, entry.AuthorizedEmailDomains, entry.Id, reader, permitted),
-                Bookmarked = bookmarks.Contains(entry.Id),
-            });
+            var canRead = DatasetAccess.CanRead(entry.AccessType, entry.AuthorizedEmailDomains, entry.Id, reader, permitted);
+            var isBookmarked = bookmarks.Contains(entry.Id);
+
+            var byType = query.Types.Count == 0 || query.Types.Contains(entry.Type);
+            var byTopic = query.Topics.Count == 0 || entry.Topics.Any(query.Topics.Contains);
+            var byPublisher = query.Publishers.Count == 0 || query.Publishers.Contains(entry.Publisher);
+            var byAccess = !query.OnlyMyAccess || canRead;
+            var byBookmark = !query.OnlyBookmarked || isBookmarked;
+
+            if (byTopic && byPublisher && byAccess && byBookmark) typeCounts[(int)entry.Type]++;
+            if (byType && byPublisher && byAccess && byBookmark)
+                foreach (var topic in entry.Topics) topicCounts[topic] = topicCounts.GetValueOrDefault(topic) + 1;
+            if (byType && byTopic && byAccess && byBookmark && entry.Publisher.Length > 0)
+                publisherCounts[entry.Publisher] = publisherCounts.GetValueOrDefault(entry.Publisher) + 1;
+            if (byType && byTopic && byPublisher && byBookmark && canRead) myAccess++;
+            if (byType && byTopic && byPublisher && byAccess && isBookmarked) bookmarked++;
+            if (byType && byTopic && byPublisher && byAccess && byBookmark) filtered.Add(new Candidate(entry, rank, canRead, isBookmarked));
         }
 
-        var filtered = Filter(candidates, query, Facet.None).ToList();
         var total = filtered.Count;
         var pageCount = Math.Max(1, (total + CatalogueQuery.PageSize - 1) / CatalogueQuery.PageSize);
         var page = Math.Clamp(query.Page, 1, pageCount);
         var pageCandidates = Order(filtered, query).Skip((page - 1) * CatalogueQuery.PageSize).Take(CatalogueQuery.PageSize).ToList();
 
-        var pageIds = pageCandidates.Select(c => c.Id).ToList();
+        var pageIds = pageCandidates.Select(c => c.Entry.Id).ToList();
         var details = await catalogue.Datasets.AsNoTracking().Where(d => pageIds.Contains(d.Id))
-            .Select(d => new { d.Id, d.Slug, d.ShortDescription, d.AccessType })
+            .Select(d => new { d.Id, d.Slug, d.ShortDescription })
             .ToDictionaryAsync(d => d.Id, cancellationToken);
         var items = pageCandidates
-            .Where(c => details.ContainsKey(c.Id))
-            .Select(c => new DatasetSummary(c.Id, details[c.Id].Slug, c.Name, details[c.Id].ShortDescription, c.Type, c.Publisher,
-                details[c.Id].AccessType, c.CanRead, c.Bookmarked, c.PublishedAt))
+            .Where(c => details.ContainsKey(c.Entry.Id))
+            .Select(c => new DatasetSummary(c.Entry.Id, details[c.Entry.Id].Slug, c.Entry.Name, details[c.Entry.Id].ShortDescription, c.Entry.Type,
+                c.Entry.Publisher, c.Entry.AccessType, c.CanRead, c.Bookmarked, c.Entry.PublishedAt))
             .ToList();
-
-        var typeCounts = Filter(candidates, query, Facet.Type).CountBy(c => c.Type).ToDictionary();
-        var topicCounts = Filter(candidates, query, Facet.Topic).SelectMany(c => c.Topics).CountBy(topic => topic).ToDictionary();
-        var publisherCounts = Filter(candidates, query, Facet.Publisher).Where(c => c.Publisher != "").CountBy(c => c.Publisher).ToDictionary();
-        var myAccess = Filter(candidates, query, Facet.MyAccess).Count(c => c.CanRead);
-        var bookmarked = Filter(candidates, query, Facet.Bookmarked).Count(c => c.Bookmarked);
 
         var facets = new CatalogueFacets(
             Enum.GetValues<DatasetType>()
-                .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), typeCounts.GetValueOrDefault(type), query.Types.Contains(type)))
+                .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), typeCounts[(int)type], query.Types.Contains(type)))
                 .ToList(),
             Counts(topicCounts, query.Topics),
             Counts(publisherCounts, query.Publishers),
@@ -123,28 +125,14 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
             .. selected.Where(value => !counts.ContainsKey(value)).Select(value => new FacetCount(value, value, 0, true)),
         ];
 
-    private static IEnumerable<Candidate> Filter(IEnumerable<Candidate> candidates, CatalogueQuery query, Facet except)
+    // The snapshot is in name order already (ordinal, as the database's C.UTF-8 collation), and LINQ's sorts are stable,
+    // so ties fall back to name order.
+    private static IEnumerable<Candidate> Order(List<Candidate> candidates, CatalogueQuery query) => query.Sort switch
     {
-        if (except != Facet.Type && query.Types.Count > 0)
-            candidates = candidates.Where(c => query.Types.Contains(c.Type));
-        if (except != Facet.Topic && query.Topics.Count > 0)
-            candidates = candidates.Where(c => c.Topics.Any(query.Topics.Contains));
-        if (except != Facet.Publisher && query.Publishers.Count > 0)
-            candidates = candidates.Where(c => query.Publishers.Contains(c.Publisher));
-        if (except != Facet.MyAccess && query.OnlyMyAccess)
-            candidates = candidates.Where(c => c.CanRead);
-        if (except != Facet.Bookmarked && query.OnlyBookmarked)
-            candidates = candidates.Where(c => c.Bookmarked);
-        return candidates;
-    }
-
-    // Ordinal order is the database's order too (the cluster's collation is C.UTF-8).
-    private static IEnumerable<Candidate> Order(IEnumerable<Candidate> candidates, CatalogueQuery query) => query.Sort switch
-    {
-        CatalogueSort.Name => candidates.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id),
-        CatalogueSort.Newest => candidates.OrderByDescending(c => c.PublishedAt).ThenBy(c => c.Name, StringComparer.Ordinal),
-        _ when query.SearchText is not null => candidates.OrderByDescending(c => c.Rank).ThenBy(c => c.Name, StringComparer.Ordinal),
-        _ => candidates.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id),
+        CatalogueSort.Name => candidates,
+        CatalogueSort.Newest => candidates.OrderByDescending(c => c.Entry.PublishedAt),
+        _ when query.SearchText is not null => candidates.OrderByDescending(c => c.Rank),
+        _ => candidates,
     };
 
 }

@@ -95,6 +95,8 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
                 reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
         }
 
+        // Search lists by name unless asked otherwise: sort once here, not per request.
+        entries.Sort((left, right) => string.CompareOrdinal(left.Name, right.Name) is var byName and not 0 ? byName : left.Id.CompareTo(right.Id));
         return entries;
     }
 }

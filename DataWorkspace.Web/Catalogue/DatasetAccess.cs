@@ -7,7 +7,7 @@ namespace DataWorkspace.Web.Catalogue;
 /// <summary>Who is asking: the signed-in user's id and email (the email's domain can grant access).</summary>
 public sealed record Reader(string UserId, string Email)
 {
-    public string EmailDomain => Email.Contains('@') ? Email[(Email.LastIndexOf('@') + 1)..].ToLowerInvariant() : "";
+    public string EmailDomain { get; } = Email.Contains('@') ? Email[(Email.LastIndexOf('@') + 1)..].ToLowerInvariant() : "";
 }
 
 public enum AccessStatus
