@@ -1,5 +1,4 @@
-using DataWorkspace.Web.Data;
-using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DataWorkspace.Web.Catalogue;
 
@@ -45,7 +44,7 @@ public sealed record CatalogueResults(IReadOnlyList<DatasetSummary> Items, int T
 /// Full-text search over published datasets (PostgreSQL tsvector, ranked), with facet counts that each apply every
 /// other filter, so a count says how many results ticking that box would give.
 /// </summary>
-public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess access, CatalogueSnapshots snapshots)
+public sealed class CatalogueSearch(NpgsqlDataSource dataSource, DatasetAccess access, CatalogueSnapshots snapshots)
 {
     /// <summary>A dataset that matches the text, with what this reader's filters need.</summary>
     private readonly record struct Candidate(CatalogueEntry Entry, float Rank, bool CanRead, bool Bookmarked);
@@ -58,14 +57,15 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
     public async Task<CatalogueResults> SearchAsync(CatalogueQuery query, Reader reader, CancellationToken cancellationToken)
     {
         var permitted = await access.PermittedDatasetIdsAsync(reader, cancellationToken);
-        var bookmarks = (await catalogue.Bookmarks.AsNoTracking().Where(b => b.UserId == reader.UserId)
-            .Select(b => b.DatasetId).ToListAsync(cancellationToken)).ToHashSet();
+        var bookmarks = await BookmarksAsync(reader, cancellationToken);
         var snapshot = await snapshots.CurrentAsync(cancellationToken);
         var matches = query.SearchText is { } text ? await snapshots.MatchesAsync(snapshot, text, cancellationToken) : null;
 
         var typeCounts = new int[Enum.GetValues<DatasetType>().Length];
-        var topicCounts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var publisherCounts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var topicCounts = new int[snapshot.Topics.Length];
+        var publisherCounts = new int[snapshot.Publishers.Length];
+        var selectedTopics = Indexes(snapshot.Topics, query.Topics);
+        var selectedPublishers = Indexes(snapshot.Publishers, query.Publishers);
         int myAccess = 0, bookmarked = 0;
         var filtered = new List<Candidate>();
         foreach (var entry in snapshot.Entries)
@@ -76,16 +76,15 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
             var isBookmarked = bookmarks.Contains(entry.Id);
 
             var byType = query.Types.Count == 0 || query.Types.Contains(entry.Type);
-            var byTopic = query.Topics.Count == 0 || entry.Topics.Any(query.Topics.Contains);
-            var byPublisher = query.Publishers.Count == 0 || query.Publishers.Contains(entry.Publisher);
+            var byTopic = query.Topics.Count == 0 || Array.Exists(entry.Topics, selectedTopics.Contains);
+            var byPublisher = query.Publishers.Count == 0 || selectedPublishers.Contains(entry.Publisher);
             var byAccess = !query.OnlyMyAccess || canRead;
             var byBookmark = !query.OnlyBookmarked || isBookmarked;
 
             if (byTopic && byPublisher && byAccess && byBookmark) typeCounts[(int)entry.Type]++;
             if (byType && byPublisher && byAccess && byBookmark)
-                foreach (var topic in entry.Topics) topicCounts[topic] = topicCounts.GetValueOrDefault(topic) + 1;
-            if (byType && byTopic && byAccess && byBookmark && entry.Publisher.Length > 0)
-                publisherCounts[entry.Publisher] = publisherCounts.GetValueOrDefault(entry.Publisher) + 1;
+                foreach (var topic in entry.Topics) topicCounts[topic]++;
+            if (byType && byTopic && byAccess && byBookmark) publisherCounts[entry.Publisher]++;
             if (byType && byTopic && byPublisher && byBookmark && canRead) myAccess++;
             if (byType && byTopic && byPublisher && byAccess && isBookmarked) bookmarked++;
             if (byType && byTopic && byPublisher && byAccess && byBookmark) filtered.Add(new Candidate(entry, rank, canRead, isBookmarked));
@@ -97,21 +96,19 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
         var pageCandidates = Order(filtered, query).Skip((page - 1) * CatalogueQuery.PageSize).Take(CatalogueQuery.PageSize).ToList();
 
         var pageIds = pageCandidates.Select(c => c.Entry.Id).ToList();
-        var details = await catalogue.Datasets.AsNoTracking().Where(d => pageIds.Contains(d.Id))
-            .Select(d => new { d.Id, d.Slug, d.ShortDescription })
-            .ToDictionaryAsync(d => d.Id, cancellationToken);
+        var details = await PageDetailsAsync(pageIds, cancellationToken);
         var items = pageCandidates
             .Where(c => details.ContainsKey(c.Entry.Id))
             .Select(c => new DatasetSummary(c.Entry.Id, details[c.Entry.Id].Slug, c.Entry.Name, details[c.Entry.Id].ShortDescription, c.Entry.Type,
-                c.Entry.Publisher, c.Entry.AccessType, c.CanRead, c.Bookmarked, c.Entry.PublishedAt))
+                snapshot.Publishers[c.Entry.Publisher], c.Entry.AccessType, c.CanRead, c.Bookmarked, c.Entry.PublishedAt))
             .ToList();
 
         var facets = new CatalogueFacets(
             Enum.GetValues<DatasetType>()
                 .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), typeCounts[(int)type], query.Types.Contains(type)))
                 .ToList(),
-            Counts(topicCounts, query.Topics),
-            Counts(publisherCounts, query.Publishers),
+            Counts(snapshot.Topics, topicCounts, query.Topics),
+            Counts(snapshot.Publishers, publisherCounts, query.Publishers),
             myAccess,
             bookmarked);
 
@@ -119,11 +116,37 @@ public sealed class CatalogueSearch(CatalogueDbContext catalogue, DatasetAccess 
     }
 
     /// <summary>Each value with its count, in name order; a ticked value that no longer has results still shows, with 0.</summary>
-    private static List<FacetCount> Counts(Dictionary<string, int> counts, IReadOnlyList<string> selected) =>
+    private static List<FacetCount> Counts(string[] names, int[] counts, IReadOnlyList<string> selected) =>
         [
-            .. counts.OrderBy(c => c.Key, StringComparer.OrdinalIgnoreCase).Select(c => new FacetCount(c.Key, c.Key, c.Value, selected.Contains(c.Key))),
-            .. selected.Where(value => !counts.ContainsKey(value)).Select(value => new FacetCount(value, value, 0, true)),
+            .. names.Select((name, index) => (Name: name, Count: counts[index]))
+                .Where(facet => facet.Name.Length > 0 && (facet.Count > 0 || selected.Contains(facet.Name)))
+                .OrderBy(facet => facet.Name, StringComparer.OrdinalIgnoreCase)
+                .Select(facet => new FacetCount(facet.Name, facet.Name, facet.Count, selected.Contains(facet.Name))),
+            .. selected.Where(value => !names.Contains(value)).Select(value => new FacetCount(value, value, 0, true)),
         ];
+
+    private static HashSet<int> Indexes(string[] names, IReadOnlyList<string> selected) =>
+        [.. selected.Select(value => Array.IndexOf(names, value)).Where(index => index >= 0)];
+
+    private async Task<HashSet<Guid>> BookmarksAsync(Reader reader, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT dataset_id FROM bookmarks WHERE user_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
+        var ids = new HashSet<Guid>();
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetGuid(0));
+        return ids;
+    }
+
+    private async Task<Dictionary<Guid, (string Slug, string ShortDescription)>> PageDetailsAsync(List<Guid> ids, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id, slug, short_description FROM datasets WHERE id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = ids.ToArray() });
+        var details = new Dictionary<Guid, (string, string)>();
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) details[rows.GetGuid(0)] = (rows.GetString(1), rows.GetString(2));
+        return details;
+    }
 
     // The snapshot is in name order already (ordinal, as the database's C.UTF-8 collation), and LINQ's sorts are stable,
     // so ties fall back to name order.

@@ -3,9 +3,13 @@ using Npgsql;
 
 namespace DataWorkspace.Web.Catalogue;
 
-/// <summary>What search needs to know of one published dataset to filter, count and order it.</summary>
+/// <summary>
+/// What search needs to know of one published dataset to filter, count and order it. Publisher and topics are indexes
+/// into the snapshot's <see cref="CatalogueSnapshots.Snapshot.Publishers"/> and <see cref="CatalogueSnapshots.Snapshot.Topics"/>,
+/// so counting them is array arithmetic.
+/// </summary>
 public sealed record CatalogueEntry(
-    Guid Id, DatasetType Type, string Publisher, AccessType AccessType, string[] AuthorizedEmailDomains, string[] Topics,
+    Guid Id, DatasetType Type, int Publisher, AccessType AccessType, string[] AuthorizedEmailDomains, int[] Topics,
     string Name, DateTimeOffset? PublishedAt);
 
 /// <summary>
@@ -19,10 +23,12 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
     private readonly SemaphoreSlim reloading = new(1, 1);
     private Snapshot? current;
 
-    public sealed class Snapshot(long version, IReadOnlyList<CatalogueEntry> entries)
+    public sealed class Snapshot(long version, IReadOnlyList<CatalogueEntry> entries, string[] publishers, string[] topics)
     {
         public long Version { get; } = version;
         public IReadOnlyList<CatalogueEntry> Entries { get; } = entries;
+        public string[] Publishers { get; } = publishers;
+        public string[] Topics { get; } = topics;
         internal ConcurrentDictionary<string, IReadOnlyDictionary<Guid, float>> Matches { get; } = new(StringComparer.Ordinal);
     }
 
@@ -36,7 +42,7 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
         try
         {
             if (current is { } reloaded && reloaded.Version == version) return reloaded;
-            current = new Snapshot(version, await LoadAsync(cancellationToken));
+            current = await LoadAsync(version, cancellationToken);
             return current;
         }
         finally
@@ -69,7 +75,7 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
         return matches;
     }
 
-    private async Task<IReadOnlyList<CatalogueEntry>> LoadAsync(CancellationToken cancellationToken)
+    private async Task<Snapshot> LoadAsync(long version, CancellationToken cancellationToken)
     {
         await using var command = catalogue.CreateCommand("""
             SELECT d.id, d.type, d.publisher, d.access_type, d.authorized_email_domains,
@@ -81,22 +87,33 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
             GROUP BY d.id
             """);
         var entries = new List<CatalogueEntry>();
+        var publishers = new Dictionary<string, int>(StringComparer.Ordinal);
+        var topics = new Dictionary<string, int>(StringComparer.Ordinal);
+        static int IndexOf(Dictionary<string, int> names, string name) =>
+            names.TryGetValue(name, out var index) ? index : names[name] = names.Count;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             entries.Add(new CatalogueEntry(
                 reader.GetGuid(0),
                 Enum.Parse<DatasetType>(reader.GetString(1)),
-                reader.GetString(2),
+                IndexOf(publishers, reader.GetString(2)),
                 Enum.Parse<AccessType>(reader.GetString(3)),
                 reader.GetFieldValue<string[]>(4),
-                reader.GetFieldValue<string[]>(5),
+                [.. reader.GetFieldValue<string[]>(5).Select(topic => IndexOf(topics, topic))],
                 reader.GetString(6),
                 reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
         }
 
         // Search lists by name unless asked otherwise: sort once here, not per request.
         entries.Sort((left, right) => string.CompareOrdinal(left.Name, right.Name) is var byName and not 0 ? byName : left.Id.CompareTo(right.Id));
-        return entries;
+        return new Snapshot(version, entries, Names(publishers), Names(topics));
+    }
+
+    private static string[] Names(Dictionary<string, int> indexes)
+    {
+        var names = new string[indexes.Count];
+        foreach (var (name, index) in indexes) names[index] = name;
+        return names;
     }
 }

@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DataWorkspace.Web.Catalogue;
 
@@ -26,7 +27,7 @@ public sealed record DatasetAccessDecision(AccessStatus Status, DateTimeOffset? 
 }
 
 /// <summary>The catalogue's access rule, in one place: used to filter lists in SQL and to decide for one dataset.</summary>
-public sealed class DatasetAccess(CatalogueDbContext catalogue, TimeProvider time)
+public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource dataSource, TimeProvider time)
 {
     public Expression<Func<Dataset, bool>> ReadableBy(Reader reader)
     {
@@ -42,12 +43,15 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, TimeProvider tim
     /// <summary>The restricted datasets the reader holds an unexpired permission for (one query, for deciding many datasets in memory).</summary>
     public async Task<HashSet<Guid>> PermittedDatasetIdsAsync(Reader reader, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        var ids = await catalogue.Permissions.AsNoTracking()
-            .Where(p => p.UserId == reader.UserId && (p.ExpiresAt == null || p.ExpiresAt > now))
-            .Select(p => p.DatasetId)
-            .ToListAsync(cancellationToken);
-        return [.. ids];
+        // Plain SQL: this runs on every catalogue search, where EF's per-query overhead showed in the benchmark.
+        await using var command = dataSource.CreateCommand(
+            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2)");
+        command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
+        command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
+        var ids = new HashSet<Guid>();
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetGuid(0));
+        return ids;
     }
 
     /// <summary>The same rule as <see cref="ReadableBy"/>, for datasets already in memory.</summary>
