@@ -1,4 +1,9 @@
 using DataWorkspace.DataProtection;
+using DataWorkspace.Web.Access;
+using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.ReferenceData;
+using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Health;
@@ -25,15 +30,39 @@ builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Web").Per
 builder.Services.AddAuthentication(ProxyIdentityHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ProxyIdentityHandler>(ProxyIdentityHandler.SchemeName, null);
 builder.Services.AddAuthorizationBuilder()
-    .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+    .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+    .AddPolicy(AdminOptions.Policy, policy => policy.RequireRole(DataWorkspace.Contracts.PlatformIdentity.AdminRole));
+
+if (builder.Configuration["Clock:OffsetFile"] is { Length: > 0 } offsetFile)
+    builder.Services.AddSingleton<TimeProvider>(new DataWorkspace.Web.Time.FileOffsetTimeProvider(offsetFile));
+else
+    builder.Services.AddSingleton(TimeProvider.System);
 
 builder.Services.AddMemoryCache();
+builder.Services.AddHttpContextAccessor();
+builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));
+builder.Services.AddScoped<AuditLog>();
+builder.Services.AddScoped<Outbox>();
+builder.Services.AddSingleton<PortalLinks>();
+builder.Services.AddScoped<AccessRequests>();
+builder.Services.AddScoped<ToolsAccessService>();
+builder.Services.AddScoped<ReferenceDataService>();
+builder.Services.AddOptions<EmailOptions>().Bind(builder.Configuration.GetSection(EmailOptions.Section)).ValidateDataAnnotations();
+if (builder.Configuration["Email:Smtp:Host"] is { Length: > 0 })
+    builder.Services.AddSingleton<IEmailSender, SmtpEmailSender>();
+else
+    builder.Services.AddSingleton<IEmailSender, LogEmailSender>();
+builder.Services.AddSingleton<OutboxDispatcher>();
+builder.Services.AddHostedService(services => services.GetRequiredService<OutboxDispatcher>());
+builder.Services.Configure<ExpiryOptions>(builder.Configuration.GetSection(ExpiryOptions.Section));
+builder.Services.AddSingleton<ExpirySweeper>();
+builder.Services.AddHostedService(services => services.GetRequiredService<ExpirySweeper>());
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
-builder.Services.AddRazorPages();
+builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 
 var app = builder.Build();
@@ -57,6 +86,7 @@ app.MapDefaultEndpoints();
 app.MapHealthcheck();
 app.MapRazorPages();
 app.MapCatalogueApi();
+app.MapAuditExport();
 
 await app.RunAsync();
 return 0;

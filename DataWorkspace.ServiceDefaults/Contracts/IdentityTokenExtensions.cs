@@ -1,7 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using DataWorkspace.Contracts;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
@@ -26,10 +25,10 @@ public static class IdentityTokenExtensions
             .ValidateDataAnnotations()
             .Validate(options => IsValidKey(options.SigningKey), "Identity:SigningKey must be base64 of at least 32 bytes.")
             .ValidateOnStart();
-        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(services =>
             new IdentitySigningKey(services.GetRequiredService<IOptions<IdentitySigningOptions>>().Value.SigningKey));
-        builder.Services.AddSingleton<IdentityToken>();
+        // The wall clock, always: a token's freshness is between two processes, whatever clock the app's business logic uses.
+        builder.Services.AddSingleton(services => new IdentityToken(services.GetRequiredService<IdentitySigningKey>(), TimeProvider.System));
         return builder;
     }
 

@@ -22,6 +22,11 @@ public static class CatalogueApi
 
     public sealed record MyAccessItem(string Slug, string Name, string How, DateTimeOffset? ExpiresAt);
 
+    /// <summary>The restricted datasets the caller may read (open ones are readable by everyone) and whether they may launch tools.</summary>
+    public sealed record MyAccess(IReadOnlyList<MyAccessItem> Datasets, MyToolsAccess Tools);
+
+    public sealed record MyToolsAccess(bool Granted, string? Source, DateTimeOffset? ExpiresAt);
+
     public static IEndpointRouteBuilder MapCatalogueApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1").WithTags("Catalogue");
@@ -61,7 +66,7 @@ public static class CatalogueApi
                 [.. dataset.Links.Select(l => new ApiSourceLink(l.Name, l.Url, l.Format))]));
         });
 
-        api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccess.ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var reader = context.User.AsReader();
             var now = time.GetUtcNow();
@@ -73,12 +78,15 @@ public static class CatalogueApi
                     d.Slug,
                     d.Name,
                     ByDomain = d.AuthorizedEmailDomains.Contains(reader.EmailDomain),
-                    Expires = catalogue.Permissions.Where(p => p.DatasetId == d.Id && p.UserId == reader.UserId && (p.ExpiresAt == null || p.ExpiresAt > now))
+                    Expires = catalogue.Permissions.Where(p => p.DatasetId == d.Id && p.UserId == reader.UserId && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
                         .OrderByDescending(p => p.ExpiresAt == null).ThenByDescending(p => p.ExpiresAt).Select(p => p.ExpiresAt).FirstOrDefault(),
                 })
                 .OrderBy(d => d.Name)
                 .ToListAsync(cancellationToken);
-            return TypedResults.Ok(restricted.Select(d => new MyAccessItem(d.Slug, d.Name, d.ByDomain ? "email domain" : "permission", d.ByDomain ? null : d.Expires)).ToList());
+            var toolsPermission = await tools.ActivePermissionAsync(reader.UserId, cancellationToken);
+            return TypedResults.Ok(new MyAccess(
+                [.. restricted.Select(d => new MyAccessItem(d.Slug, d.Name, d.ByDomain ? "email domain" : "permission", d.ByDomain ? null : d.Expires))],
+                new MyToolsAccess(toolsPermission is not null, toolsPermission?.Source.ToString(), toolsPermission?.ExpiresAt)));
         });
 
         return app;

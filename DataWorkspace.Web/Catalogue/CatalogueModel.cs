@@ -55,6 +55,9 @@ public static class CatalogueModel
         {
             permission.ToTable("dataset_permissions");
             permission.Property(p => p.Source).HasConversion<string>().HasMaxLength(32);
+            permission.Property(p => p.EndReason).HasConversion<string>().HasMaxLength(16);
+            // The expiry job looks for permissions past their end that it has not recorded yet.
+            permission.HasIndex(p => p.ExpiresAt).HasFilter("ended_at IS NULL AND expires_at IS NOT NULL");
             permission.HasIndex(p => new { p.UserId, p.DatasetId });
             permission.HasOne<Dataset>().WithMany().HasForeignKey(p => p.DatasetId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -139,6 +139,22 @@ public sealed class DatasetPermission
     public DateTimeOffset GrantedAt { get; set; }
     public required string GrantedBy { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>The request whose approval gave this permission, if any.</summary>
+    public Guid? AccessRequestId { get; set; }
+
+    /// <summary>Set when the permission ended: revoked by an approver, or recorded as expired by the expiry job.</summary>
+    public DateTimeOffset? EndedAt { get; set; }
+    public PermissionEnd? EndReason { get; set; }
+    public string? EndedBy { get; set; }
+
+    public bool IsActiveAt(DateTimeOffset now) => EndedAt is null && (ExpiresAt is null || ExpiresAt > now);
+}
+
+public enum PermissionEnd
+{
+    Expired,
+    Revoked,
 }
 
 public sealed class Bookmark

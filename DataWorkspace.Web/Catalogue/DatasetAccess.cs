@@ -18,6 +18,9 @@ public enum AccessStatus
     ByEmailDomain,
     ByPermission,
     Expired,
+
+    /// <summary>The reader's access was taken away by an approver or an admin.</summary>
+    Revoked,
     None,
 }
 
@@ -37,7 +40,7 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource
         var permissions = catalogue.Permissions;
         return dataset => dataset.AccessType != AccessType.RequiresAuthorization
             || dataset.AuthorizedEmailDomains.Contains(domain)
-            || permissions.Any(p => p.DatasetId == dataset.Id && p.UserId == userId && (p.ExpiresAt == null || p.ExpiresAt > now));
+            || permissions.Any(p => p.DatasetId == dataset.Id && p.UserId == userId && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now));
     }
 
     /// <summary>The restricted datasets the reader holds an unexpired permission for (one query, for deciding many datasets in memory).</summary>
@@ -45,7 +48,7 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource
     {
         // Plain SQL: this runs on every catalogue search, where EF's per-query overhead showed in the benchmark.
         await using var command = dataSource.CreateCommand(
-            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2)");
+            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $2)");
         command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
         command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
         var ids = new HashSet<Guid>();
@@ -68,11 +71,18 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource
         var now = time.GetUtcNow();
         var permissions = await catalogue.Permissions.AsNoTracking()
             .Where(p => p.DatasetId == dataset.Id && p.UserId == reader.UserId)
-            .Select(p => p.ExpiresAt)
             .ToListAsync(cancellationToken);
-        if (permissions.Any(expires => expires is null)) return new(AccessStatus.ByPermission, null);
-        var latest = permissions.Max();
-        if (latest > now) return new(AccessStatus.ByPermission, latest);
-        return latest is null ? new(AccessStatus.None, null) : new(AccessStatus.Expired, latest);
+        var active = permissions.Where(p => p.IsActiveAt(now)).ToList();
+        if (active.Count > 0)
+            return new(AccessStatus.ByPermission, active.Any(p => p.ExpiresAt is null) ? null : active.Max(p => p.ExpiresAt));
+
+        // No access now: say how the most recent access ended, if there was one.
+        var last = permissions.OrderByDescending(p => p.EndedAt ?? p.ExpiresAt).FirstOrDefault();
+        return last switch
+        {
+            null => new(AccessStatus.None, null),
+            { EndReason: PermissionEnd.Revoked } => new(AccessStatus.Revoked, last.EndedAt),
+            _ => new(AccessStatus.Expired, last.ExpiresAt),
+        };
     }
 }

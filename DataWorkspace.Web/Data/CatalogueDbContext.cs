@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Data;
 
-/// <summary>The catalogue database: users, and (in later features) datasets, access, tools and the audit log.</summary>
+/// <summary>The catalogue database: users, datasets, access, reference data, the outbox and the audit log.</summary>
 public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> options) : DbContext(options)
 {
     public DbSet<User> Users => Set<User>();
@@ -12,10 +12,16 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
     public DbSet<Tag> Tags => Set<Tag>();
     public DbSet<DatasetPermission> Permissions => Set<DatasetPermission>();
     public DbSet<Bookmark> Bookmarks => Set<Bookmark>();
+    public DbSet<Access.AccessRequest> AccessRequests => Set<Access.AccessRequest>();
+    public DbSet<Audit.AuditEvent> AuditEvents => Set<Audit.AuditEvent>();
+    public DbSet<Notifications.OutboxMessage> Outbox => Set<Notifications.OutboxMessage>();
+    public DbSet<ToolsAccess.ToolsPermission> ToolsPermissions => Set<ToolsAccess.ToolsPermission>();
+    public DbSet<ReferenceData.ReferenceTable> ReferenceTables => Set<ReferenceData.ReferenceTable>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         CatalogueModel.Configure(modelBuilder);
+        PlatformModel.Configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {

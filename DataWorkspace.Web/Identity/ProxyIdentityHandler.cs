@@ -14,7 +14,8 @@ public sealed class ProxyIdentityHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
-    IdentityToken tokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+    IdentityToken tokens,
+    IOptionsMonitor<AdminOptions> admins) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ProxyIdentity";
     private const string FailureKey = "DataWorkspace.IdentityFailure";
@@ -28,7 +29,10 @@ public sealed class ProxyIdentityHandler(
         var verification = tokens.Verify(presented[0]);
         if (verification.Identity is not { } identity) return Fail(verification.Failure!);
 
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(PlatformClaims.From(identity), SchemeName, PlatformClaims.Name, PlatformClaims.Role));
+        var claims = PlatformClaims.From(identity).ToList();
+        if (!identity.Roles.Contains(PlatformIdentity.AdminRole) && admins.CurrentValue.Emails.Contains(identity.Email, StringComparer.OrdinalIgnoreCase))
+            claims.Add(new Claim(PlatformClaims.Role, PlatformIdentity.AdminRole));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, PlatformClaims.Name, PlatformClaims.Role));
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
     }
 

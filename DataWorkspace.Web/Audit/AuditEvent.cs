@@ -1,0 +1,47 @@
+namespace DataWorkspace.Web.Audit;
+
+/// <summary>
+/// One line of the audit log: who did what, to what, when and from where. The table is append-only: a database
+/// trigger refuses UPDATE, DELETE and TRUNCATE, so not even the web app can rewrite history.
+/// </summary>
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public DateTimeOffset At { get; set; }
+    public required string Action { get; set; }
+    public required string ActorId { get; set; }
+    public required string ActorEmail { get; set; }
+    public string? ClientIp { get; set; }
+    public Guid? DatasetId { get; set; }
+    public string? SubjectUserId { get; set; }
+
+    /// <summary>A sentence a reader of the log understands without looking anything up.</summary>
+    public required string Summary { get; set; }
+}
+
+/// <summary>The actions the log records; one string each, so filters and exports are stable.</summary>
+public static class AuditActions
+{
+    public const string SignedIn = "signed-in";
+    public const string AccessRequested = "access.requested";
+    public const string AccessGranted = "access.granted";
+    public const string AccessRejected = "access.rejected";
+    public const string AccessRevoked = "access.revoked";
+    public const string AccessExpired = "access.expired";
+    public const string DatasetPublished = "dataset.published";
+    public const string DatasetUnpublished = "dataset.unpublished";
+    public const string DatasetUpdated = "dataset.updated";
+    public const string DatasetDeleted = "dataset.deleted";
+    public const string ReferenceDataChanged = "reference-data.changed";
+    public const string ToolsAccessCertified = "tools-access.certified";
+    public const string ToolsAccessGranted = "tools-access.granted";
+    public const string ToolsAccessRemoved = "tools-access.removed";
+    public const string ToolsAccessLapsed = "tools-access.lapsed";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
+        DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
+        ToolsAccessRemoved, ToolsAccessLapsed,
+    ];
+}

@@ -1,0 +1,9 @@
+namespace DataWorkspace.Web.Notifications;
+
+/// <summary>Absolute links to the portal for emails, which are written outside any request (<c>Portal:PublicUrl</c>).</summary>
+public sealed class PortalLinks(IConfiguration configuration)
+{
+    private readonly string root = (configuration["Portal:PublicUrl"] ?? "http://dataworkspace.localhost:8000").TrimEnd('/');
+
+    public string Portal(string path) => root + path;
+}
