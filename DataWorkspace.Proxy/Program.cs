@@ -21,6 +21,8 @@ builder.AddNpgsqlDataSource("catalogue");
 builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue();
 
 builder.Services.AddPlatformSignIn();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<SignInAudit>();
 builder.Services.AddHttpForwarder();
 builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
 builder.Services.AddSingleton<PortalEntry>();

@@ -62,14 +62,16 @@ public static class SignInExtensions
                 options.CorrelationCookie.SecurePolicy = proxy.Value.IsSecure ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
                 options.NonceCookie.SameSite = SameSiteMode.Lax;
                 options.NonceCookie.SecurePolicy = options.CorrelationCookie.SecurePolicy;
-                options.Events.OnTokenValidated = context =>
+                options.Events.OnTokenValidated = async context =>
                 {
+                    if (context.Principal?.ToPlatformUser() is { } user)
+                        await context.HttpContext.RequestServices.GetRequiredService<SignInAudit>().RecordAsync(context.HttpContext, user);
+
                     // Only the id_token is kept (for the end-session hint): the session cookie stays small.
                     var properties = context.Properties!;
                     // The session lasts its full lifetime, across browser restarts, like the original's.
                     properties.IsPersistent = true;
                     properties.StoreTokens([.. properties.GetTokens().Where(token => token.Name == "id_token")]);
-                    return Task.CompletedTask;
                 };
                 options.Events.OnRemoteFailure = async context =>
                 {

@@ -7,11 +7,13 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Pages.Datasets;
 
-public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess access, DatasetsDatabase datasets, TimeProvider time) : PageModel
+public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess datasetAccess, DatasetsDatabase datasets, TimeProvider time) : PageModel
 {
     public Dataset Dataset { get; private set; } = null!;
     public DatasetAccessDecision Access { get; private set; } = null!;
     public bool Bookmarked { get; private set; }
+    public bool IsApprover { get; private set; }
+    public DateTimeOffset? PendingRequestSince { get; private set; }
     public List<(SourceTable Table, IReadOnlyList<TableColumn> Columns, TablePreview? Preview)> Tables { get; } = [];
 
     public async Task<IActionResult> OnGetAsync(string slug, CancellationToken cancellationToken)
@@ -19,8 +21,13 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess acc
         var dataset = await CatalogueApi.PublishedDataset(catalogue, slug, cancellationToken);
         if (dataset is null) return NotFound();
         Dataset = dataset;
-        Access = await access.DecideAsync(dataset, User.AsReader(), cancellationToken);
-        Bookmarked = await catalogue.Bookmarks.AnyAsync(b => b.DatasetId == dataset.Id && b.UserId == User.Id(), cancellationToken);
+        Access = await datasetAccess.DecideAsync(dataset, User.AsReader(), cancellationToken);
+        var userId = User.Id();
+        Bookmarked = await catalogue.Bookmarks.AnyAsync(b => b.DatasetId == dataset.Id && b.UserId == userId, cancellationToken);
+        IsApprover = Web.Access.AccessRequests.IsApprover(dataset, User);
+        if (!Access.CanRead && dataset.AccessType == AccessType.RequiresAuthorization)
+            PendingRequestSince = await catalogue.AccessRequests.Where(r => r.DatasetId == dataset.Id && r.UserId == userId && r.Status == Web.Access.AccessRequestStatus.Pending)
+                .Select(r => (DateTimeOffset?)r.CreatedAt).FirstOrDefaultAsync(cancellationToken);
 
         foreach (var table in dataset.Tables.OrderBy(t => t.Name))
         {

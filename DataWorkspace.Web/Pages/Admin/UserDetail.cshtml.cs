@@ -1,0 +1,54 @@
+using DataWorkspace.Web.Access;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Pages.Datasets;
+using DataWorkspace.Web.ToolsAccess;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+
+namespace DataWorkspace.Web.Pages.Admin;
+
+public sealed record UserPermissionRow(Catalogue.DatasetPermission Permission, string DatasetName, string DatasetSlug);
+
+/// <summary>One user: tools access (grant or remove), the restricted datasets they may read (remove any), their requests.</summary>
+public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessService tools, AccessRequests requests, TimeProvider time) : PageModel
+{
+    public User Person { get; private set; } = null!;
+    public ToolsPermission? Tools { get; private set; }
+    public List<UserPermissionRow> Permissions { get; private set; } = [];
+    public List<AccessRequest> Requests { get; private set; } = [];
+    public string? Message { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(string id, string? message, CancellationToken cancellationToken)
+    {
+        Message = message;
+        return await LoadAsync(id, cancellationToken) ? Page() : NotFound();
+    }
+
+    public async Task<IActionResult> OnPostToolsAsync(string id, bool grant, CancellationToken cancellationToken)
+    {
+        if (!await LoadAsync(id, cancellationToken)) return NotFound();
+        await tools.SetByAdminAsync(Person.Id, Person.Email, grant, User, cancellationToken);
+        return Redirect($"/admin/users/{Uri.EscapeDataString(id)}?message={(grant ? "Tools+access+given." : "Tools+access+removed.")}");
+    }
+
+    public async Task<IActionResult> OnPostRevokeAsync(string id, Guid permission, CancellationToken cancellationToken)
+    {
+        if (!await LoadAsync(id, cancellationToken)) return NotFound();
+        var outcome = await requests.RevokeAsync(permission, User, cancellationToken);
+        return Redirect($"/admin/users/{Uri.EscapeDataString(id)}?message={Uri.EscapeDataString(outcome.Message)}");
+    }
+
+    private async Task<bool> LoadAsync(string id, CancellationToken cancellationToken)
+    {
+        var person = await catalogue.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, cancellationToken);
+        if (person is null) return false;
+        Person = person;
+        var now = time.GetUtcNow();
+        Tools = await tools.ActivePermissionAsync(id, cancellationToken);
+        Permissions = await catalogue.Permissions.AsNoTracking().Where(p => p.UserId == id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
+            .Join(catalogue.Datasets, p => p.DatasetId, d => d.Id, (p, d) => new UserPermissionRow(p, d.Name, d.Slug)).OrderBy(r => r.DatasetName).ToListAsync(cancellationToken);
+        Requests = await catalogue.AccessRequests.AsNoTracking().Where(r => r.UserId == id).OrderByDescending(r => r.CreatedAt).Take(50).ToListAsync(cancellationToken);
+        return true;
+    }
+}
