@@ -1,8 +1,10 @@
 using DataWorkspace.DataProtection;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
+using DataWorkspace.Web.MachineApi;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -26,6 +28,8 @@ builder.Services.AddAuthentication(ProxyIdentityHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ProxyIdentityHandler>(ProxyIdentityHandler.SchemeName, null);
 builder.Services.AddAuthorizationBuilder()
     .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+builder.AddMachineApi();
+builder.Services.AddApiDocuments();
 
 builder.Services.AddMemoryCache();
 builder.Services.AddScoped<UserDirectory>();
@@ -48,7 +52,8 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.Use(async (context, next) =>
 {
-    if (context.User.Identity?.IsAuthenticated == true)
+    // Users only: a machine API client is configured, not a person to record.
+    if (context.User.Identity is { IsAuthenticated: true, AuthenticationType: ProxyIdentityHandler.SchemeName })
         await context.RequestServices.GetRequiredService<UserDirectory>().RecordAsync(context.User, context.RequestAborted);
     await next(context);
 });
@@ -57,6 +62,8 @@ app.MapDefaultEndpoints();
 app.MapHealthcheck();
 app.MapRazorPages();
 app.MapCatalogueApi();
+app.MapMachineApi();
+app.MapApiDocuments();
 
 await app.RunAsync();
 return 0;

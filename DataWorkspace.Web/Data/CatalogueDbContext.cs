@@ -16,6 +16,7 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         CatalogueModel.Configure(modelBuilder);
+        MachineApi.MachineApiNonce.Configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {
