@@ -90,6 +90,11 @@ else
     var aws = builder.AddAwsEmulator("aws", infrastructure);
     web.WithAwsEmulator(aws);
 
+    // A demo machine API client, so calls from another system can be tried locally: sign with Hawk as id "demo" and
+    // the key in <data directory>/secrets/machine-api-demo-key. It reads what a partner.example user could.
+    web.WithEnvironment("MachineApi__Clients__demo__Key", Secret("machine-api-demo-key"))
+        .WithEnvironment("MachineApi__Clients__demo__Email", "demo-robot@partner.example");
+
     var identity = builder.AddProject<Projects.DataWorkspace_DevIdentity>("identity")
         .WithEnvironment("DevIdentity__Clients__0__ClientId", "dataworkspace-proxy")
         .WithEnvironment("DevIdentity__Clients__0__ClientSecret", oidcClientSecret)

@@ -6,8 +6,10 @@ using DataWorkspace.Web.ReferenceData;
 using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
+using DataWorkspace.Web.MachineApi;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -32,6 +34,8 @@ builder.Services.AddAuthentication(ProxyIdentityHandler.SchemeName)
 builder.Services.AddAuthorizationBuilder()
     .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
     .AddPolicy(AdminOptions.Policy, policy => policy.RequireRole(DataWorkspace.Contracts.PlatformIdentity.AdminRole));
+builder.AddMachineApi();
+builder.Services.AddApiDocuments();
 
 if (builder.Configuration["Clock:OffsetFile"] is { Length: > 0 } offsetFile)
     builder.Services.AddSingleton<TimeProvider>(new DataWorkspace.Web.Time.FileOffsetTimeProvider(offsetFile));
@@ -77,7 +81,8 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.Use(async (context, next) =>
 {
-    if (context.User.Identity?.IsAuthenticated == true)
+    // Users only: a machine API client is configured, not a person to record.
+    if (context.User.Identity is { IsAuthenticated: true, AuthenticationType: ProxyIdentityHandler.SchemeName })
         await context.RequestServices.GetRequiredService<UserDirectory>().RecordAsync(context.User, context.RequestAborted);
     await next(context);
 });
@@ -87,6 +92,8 @@ app.MapHealthcheck();
 app.MapRazorPages();
 app.MapCatalogueApi();
 app.MapAuditExport();
+app.MapMachineApi();
+app.MapApiDocuments();
 
 await app.RunAsync();
 return 0;

@@ -54,6 +54,14 @@ public sealed class PortalEntry(
             return;
         }
 
+        if (IsMachineApi(path))
+        {
+            // Other systems sign each request with Hawk and the web app checks it: no session, no sign-in, no user identity.
+            var machineError = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(null, clientAddress.ToString()));
+            if (machineError != ForwarderError.None) await ExplainForwardingErrorAsync(context, machineError);
+            return;
+        }
+
         var user = context.User.Identity?.IsAuthenticated == true ? context.User.ToPlatformUser() : null;
         if (user is null)
         {
@@ -73,6 +81,11 @@ public sealed class PortalEntry(
         var error = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(token, ip));
         if (error != ForwarderError.None) await ExplainForwardingErrorAsync(context, error);
     }
+
+    /// <summary>The machine API's paths, which the proxy forwards without a session.</summary>
+    public static bool IsMachineApi(PathString path) => path.StartsWithSegments(MachineApiPrefix, StringComparison.OrdinalIgnoreCase);
+
+    public const string MachineApiPrefix = "/api/machine";
 
     private async Task ChallengeAsync(HttpContext context)
     {

@@ -6,16 +6,17 @@ namespace DataWorkspace.Proxy.Forwarding;
 
 /// <summary>
 /// Shapes a request for the web app: every client-sent identity header is dropped, the proxy's own cookies are
-/// removed, and the user's identity is added as a signed token the web app verifies.
+/// removed, and the user's identity is added as a signed token the web app verifies. With no
+/// <paramref name="signedIdentity"/> (the machine API, which clients sign themselves) no identity is added at all.
 /// </summary>
-public sealed class PortalTransformer(string signedIdentity, string clientIp) : HttpTransformer
+public sealed class PortalTransformer(string? signedIdentity, string clientIp) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
         foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
-        proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
+        if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
 
         ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
         PlatformCookies.RemoveFrom(proxyRequest);

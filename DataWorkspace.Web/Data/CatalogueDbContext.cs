@@ -22,6 +22,7 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
     {
         CatalogueModel.Configure(modelBuilder);
         PlatformModel.Configure(modelBuilder);
+        MachineApi.MachineApiNonce.Configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {

@@ -49,4 +49,35 @@ public sealed class PortalTransformerTests
         Assert.Equal(["203.0.113.7"], request.Headers.GetValues("X-Forwarded-For"));
         Assert.Equal(["dataworkspace.localhost:8000"], request.Headers.GetValues("X-Forwarded-Host"));
     }
+
+    [Fact]
+    public async Task A_machine_api_request_gets_no_identity_and_still_loses_forged_headers_and_platform_cookies()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString("dataworkspace.localhost", 8000);
+        foreach (var header in IdentityHeaders.All) context.Request.Headers[header] = "forged";
+        context.Request.Headers.Authorization = "Hawk id=\"robot\", ts=\"1\", nonce=\"n\", mac=\"m\"";
+        context.Request.Headers.Cookie = "dw_session=abc; theme=dark";
+        var request = new HttpRequestMessage(HttpMethod.Get, "http://web/api/machine/v1/datasets");
+
+        await new PortalTransformer(null, "203.0.113.7").TransformRequestAsync(context, request, "http://web", CancellationToken.None);
+
+        foreach (var header in IdentityHeaders.All)
+            Assert.False(request.Headers.Contains(header), $"{header} was forwarded");
+        Assert.Equal("theme=dark", string.Join("; ", request.Headers.GetValues("Cookie")));
+        Assert.Equal(["dataworkspace.localhost:8000"], request.Headers.GetValues("X-Forwarded-Host"));
+        Assert.StartsWith("Hawk ", request.Headers.GetValues("Authorization").Single());
+    }
+
+    [Theory]
+    [InlineData("/api/machine/v1/datasets", true)]
+    [InlineData("/api/machine/openapi.json", true)]
+    [InlineData("/API/Machine/v1/datasets", true)]
+    [InlineData("/api/machinery", false)]
+    [InlineData("/api/v1/datasets", false)]
+    [InlineData("/", false)]
+    public void Only_the_machine_api_paths_skip_the_session(string path, bool machine)
+    {
+        Assert.Equal(machine, PortalEntry.IsMachineApi(path));
+    }
 }

@@ -610,6 +610,31 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("DataWorkspace.Web.MachineApi.MachineApiNonce", b =>
+                {
+                    b.Property<string>("ClientId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("client_id");
+
+                    b.Property<string>("Nonce")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("nonce");
+
+                    b.Property<DateTimeOffset>("SeenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("seen_at");
+
+                    b.HasKey("ClientId", "Nonce")
+                        .HasName("pk_machine_api_nonces");
+
+                    b.HasIndex("SeenAt")
+                        .HasDatabaseName("ix_machine_api_nonces_seen_at");
+
+                    b.ToTable("machine_api_nonces", (string)null);
+                });
+
             modelBuilder.Entity("DataWorkspace.Web.Notifications.OutboxMessage", b =>
                 {
                     b.Property<Guid>("Id")

@@ -1,0 +1,51 @@
+using System.Net;
+using System.Text.Json;
+
+namespace DataWorkspace.Web.Tests;
+
+/// <summary>Each API has its own OpenAPI document listing its paths; the machine one says how to sign requests.</summary>
+public sealed class ApiDocumentsTests(WebFixture web)
+{
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task The_catalogue_document_lists_the_catalogue_api_and_not_the_machine_api()
+    {
+        using var document = await JsonAsync(await web.GetAsync("/api/openapi/catalogue.json", CatalogueData.NewUser("trade.example")));
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+
+        Assert.Contains("/api/v1/datasets", paths);
+        Assert.Contains("/api/v1/datasets/{slug}", paths);
+        Assert.DoesNotContain(paths, p => p.StartsWith("/api/machine", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_machine_document_lists_its_paths_and_the_hawk_scheme()
+    {
+        using var document = await JsonAsync(await web.GetAsync("/api/openapi/machine.json", CatalogueData.NewUser("trade.example")));
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+
+        Assert.Equal(["/api/machine/v1/datasets", "/api/machine/v1/datasets/{slug}", "/api/machine/v1/datasets/{slug}/tables/{table}/rows"], paths.Order());
+        Assert.Equal("Hawk", document.RootElement.GetProperty("components").GetProperty("securitySchemes").GetProperty("Hawk").GetProperty("scheme").GetString());
+        Assert.True(document.RootElement.GetProperty("security")[0].TryGetProperty("Hawk", out _));
+    }
+
+    [Fact]
+    public async Task The_machine_document_is_public_for_client_authors_and_the_catalogue_one_is_not()
+    {
+        using var client = web.Factory.CreateClient();
+
+        var machine = await client.GetAsync("/api/machine/openapi.json", Cancel);
+        var catalogue = await client.GetAsync("/api/openapi/catalogue.json", Cancel);
+
+        using var document = await JsonAsync(machine);
+        Assert.Contains("/api/machine/v1/datasets", document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(HttpStatusCode.Unauthorized, catalogue.StatusCode);
+    }
+
+    private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(Cancel), cancellationToken: Cancel);
+    }
+}
