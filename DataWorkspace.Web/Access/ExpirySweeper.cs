@@ -54,48 +54,49 @@ public sealed class ExpirySweeper(IServiceScopeFactory scopes, Microsoft.Extensi
         var links = services.GetRequiredService<PortalLinks>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
 
-        await using var transaction = await catalogue.Database.BeginTransactionAsync(cancellationToken);
-        var locked = await catalogue.Database.SqlQuery<bool>($"SELECT pg_try_advisory_xact_lock({LockKey}) AS \"Value\"").SingleAsync(cancellationToken);
-        if (!locked) return (0, 0);
-
-        var ended = await catalogue.Permissions.Where(p => p.EndedAt == null && p.ExpiresAt != null && p.ExpiresAt <= now).ToListAsync(cancellationToken);
-        var datasetIds = ended.Select(p => p.DatasetId).Distinct().ToList();
-        var datasets = await catalogue.Datasets.Where(d => datasetIds.Contains(d.Id)).ToDictionaryAsync(d => d.Id, cancellationToken);
-        var userIds = ended.Select(p => p.UserId).Distinct().ToList();
-        var users = await catalogue.Users.Where(u => userIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, cancellationToken);
-        var requestIds = ended.Where(p => p.AccessRequestId != null).Select(p => p.AccessRequestId!.Value).ToList();
-        var requests = await catalogue.AccessRequests.Where(r => requestIds.Contains(r.Id)).ToDictionaryAsync(r => r.Id, cancellationToken);
-
-        foreach (var permission in ended)
+        return await catalogue.InTransactionAsync(async cancellationToken =>
         {
-            permission.EndedAt = now;
-            permission.EndReason = PermissionEnd.Expired;
-            permission.EndedBy = Actor.System.Id;
-            if (permission.AccessRequestId is { } requestId && requests.TryGetValue(requestId, out var request))
+            var locked = await catalogue.Database.SqlQuery<bool>($"SELECT pg_try_advisory_xact_lock({LockKey}) AS \"Value\"").SingleAsync(cancellationToken);
+            if (!locked) return (0, 0);
+
+            var ended = await catalogue.Permissions.Where(p => p.EndedAt == null && p.ExpiresAt != null && p.ExpiresAt <= now).ToListAsync(cancellationToken);
+            var datasetIds = ended.Select(p => p.DatasetId).Distinct().ToList();
+            var datasets = await catalogue.Datasets.Where(d => datasetIds.Contains(d.Id)).ToDictionaryAsync(d => d.Id, cancellationToken);
+            var userIds = ended.Select(p => p.UserId).Distinct().ToList();
+            var users = await catalogue.Users.Where(u => userIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, cancellationToken);
+            var requestIds = ended.Where(p => p.AccessRequestId != null).Select(p => p.AccessRequestId!.Value).ToList();
+            var requests = await catalogue.AccessRequests.Where(r => requestIds.Contains(r.Id)).ToDictionaryAsync(r => r.Id, cancellationToken);
+
+            foreach (var permission in ended)
+        {
+                permission.EndedAt = now;
+                permission.EndReason = PermissionEnd.Expired;
+                permission.EndedBy = Actor.System.Id;
+                if (permission.AccessRequestId is { } requestId && requests.TryGetValue(requestId, out var request))
             {
-                request.Status = AccessRequestStatus.Expired;
-                request.EndedAt = now;
+                    request.Status = AccessRequestStatus.Expired;
+                    request.EndedAt = now;
+                }
+
+                var dataset = datasets[permission.DatasetId];
+                var email = users.TryGetValue(permission.UserId, out var user) ? user.Email : permission.UserId;
+                audit.Add(AuditActions.AccessExpired, Actor.System,
+                    $"{email}'s access to '{dataset.Name}' ended on {permission.ExpiresAt:yyyy-MM-dd}", dataset.Id, permission.UserId);
+                if (user is not null)
+                    outbox.Enqueue(user.Email, $"Access ended: {dataset.Name}",
+                        $"Your access to '{dataset.Name}' ended on {permission.ExpiresAt:d MMMM yyyy}. Ask again if you still need it: {links.Portal($"/datasets/{dataset.Slug}")}");
             }
 
-            var dataset = datasets[permission.DatasetId];
-            var email = users.TryGetValue(permission.UserId, out var user) ? user.Email : permission.UserId;
-            audit.Add(AuditActions.AccessExpired, Actor.System,
-                $"{email}'s access to '{dataset.Name}' ended on {permission.ExpiresAt:yyyy-MM-dd}", dataset.Id, permission.UserId);
-            if (user is not null)
-                outbox.Enqueue(user.Email, $"Access ended: {dataset.Name}",
-                    $"Your access to '{dataset.Name}' ended on {permission.ExpiresAt:d MMMM yyyy}. Ask again if you still need it: {links.Portal($"/datasets/{dataset.Slug}")}");
-        }
-
-        var lapsed = await catalogue.ToolsPermissions.Where(p => p.ExpiresAt != null && p.ExpiresAt <= now).ToListAsync(cancellationToken);
-        foreach (var permission in lapsed)
+            var lapsed = await catalogue.ToolsPermissions.Where(p => p.ExpiresAt != null && p.ExpiresAt <= now).ToListAsync(cancellationToken);
+            foreach (var permission in lapsed)
         {
-            catalogue.ToolsPermissions.Remove(permission);
-            audit.Add(AuditActions.ToolsAccessLapsed, Actor.System,
-                $"Tools access lapsed on {permission.ExpiresAt:yyyy-MM-dd}: data protection training is due again", subjectUserId: permission.UserId);
-        }
+                catalogue.ToolsPermissions.Remove(permission);
+                audit.Add(AuditActions.ToolsAccessLapsed, Actor.System,
+                    $"Tools access lapsed on {permission.ExpiresAt:yyyy-MM-dd}: data protection training is due again", subjectUserId: permission.UserId);
+            }
 
-        await catalogue.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return (ended.Count, lapsed.Count);
+            await catalogue.SaveChangesAsync(cancellationToken);
+            return (ended.Count, lapsed.Count);
+        }, cancellationToken);
     }
 }

@@ -33,32 +33,33 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, IEmailSender s
     {
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
-        await using var transaction = await catalogue.Database.BeginTransactionAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        var batch = await catalogue.Outbox
-            .FromSql($"SELECT * FROM outbox_messages WHERE sent_at IS NULL AND next_attempt_at <= {now} ORDER BY created_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
-            .ToListAsync(cancellationToken);
-
-        foreach (var message in batch)
+        return await catalogue.InTransactionAsync(async cancellationToken =>
         {
-            message.Attempts++;
-            try
-            {
-                await sender.SendAsync(message, cancellationToken);
-                message.SentAt = time.GetUtcNow();
-                message.LastError = null;
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                var delay = TimeSpan.FromSeconds(Math.Min(3600, 30 * Math.Pow(2, message.Attempts - 1)));
-                message.NextAttemptAt = time.GetUtcNow() + delay;
-                message.LastError = exception.Message;
-                logger.LogWarning("Email {Id} to {To} failed (attempt {Attempt}), retrying in {Delay}: {Error}", message.Id, message.To, message.Attempts, delay, exception.Message);
-            }
-        }
+            var now = time.GetUtcNow();
+            var batch = await catalogue.Outbox
+                .FromSql($"SELECT * FROM outbox_messages WHERE sent_at IS NULL AND next_attempt_at <= {now} ORDER BY created_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
+                .ToListAsync(cancellationToken);
 
-        await catalogue.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return batch.Count;
+            foreach (var message in batch)
+        {
+                message.Attempts++;
+                try
+            {
+                    await sender.SendAsync(message, cancellationToken);
+                    message.SentAt = time.GetUtcNow();
+                    message.LastError = null;
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                    var delay = TimeSpan.FromSeconds(Math.Min(3600, 30 * Math.Pow(2, message.Attempts - 1)));
+                    message.NextAttemptAt = time.GetUtcNow() + delay;
+                    message.LastError = exception.Message;
+                    logger.LogWarning("Email {Id} to {To} failed (attempt {Attempt}), retrying in {Delay}: {Error}", message.Id, message.To, message.Attempts, delay, exception.Message);
+                }
+            }
+
+            await catalogue.SaveChangesAsync(cancellationToken);
+            return batch.Count;
+        }, cancellationToken);
     }
 }

@@ -106,17 +106,19 @@ public sealed class ReferenceDataService(
     /// <summary>Replaces the rows in the catalogue, then rebuilds the mirror; both or neither (the catalogue transaction commits last).</summary>
     private async Task SaveRowsAsync(ReferenceTable table, Dataset dataset, IReadOnlyList<string?[]> rows, ClaimsPrincipal admin, string verb, CancellationToken cancellationToken)
     {
-        await using var transaction = await catalogue.Database.BeginTransactionAsync(cancellationToken);
-        await catalogue.Database.ExecuteSqlAsync($"DELETE FROM reference_rows WHERE reference_table_id = {table.Id}", cancellationToken);
-        foreach (var tracked in table.Rows) catalogue.Entry(tracked).State = EntityState.Detached;
-        table.Rows = [.. rows.Select((values, i) => new ReferenceRow { ReferenceTableId = table.Id, Position = i, Values = values })];
-        catalogue.AddRange(table.Rows);
-        table.UpdatedAt = time.GetUtcNow();
-        var actor = Actor.Of(admin);
-        audit.Add(AuditActions.ReferenceDataChanged, actor, $"{actor.Email} {verb} '{dataset.Name}' ({rows.Count:N0} rows now)", dataset.Id);
-        await catalogue.SaveChangesAsync(cancellationToken);
-        await MirrorAsync(table, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await catalogue.InTransactionAsync(async cancellationToken =>
+        {
+            await catalogue.Database.ExecuteSqlAsync($"DELETE FROM reference_rows WHERE reference_table_id = {table.Id}", cancellationToken);
+            foreach (var tracked in table.Rows) catalogue.Entry(tracked).State = EntityState.Detached;
+            table.Rows = [.. rows.Select((values, i) => new ReferenceRow { ReferenceTableId = table.Id, Position = i, Values = values })];
+            catalogue.AddRange(table.Rows);
+            table.UpdatedAt = time.GetUtcNow();
+            var actor = Actor.Of(admin);
+            audit.Add(AuditActions.ReferenceDataChanged, actor, $"{actor.Email} {verb} '{dataset.Name}' ({rows.Count:N0} rows now)", dataset.Id);
+            await catalogue.SaveChangesAsync(cancellationToken);
+            await MirrorAsync(table, cancellationToken);
+            return true;
+        }, cancellationToken);
     }
 
     /// <summary>Rebuilds <c>reference.&lt;table&gt;</c> in the datasets database from the catalogue's rows, in one transaction.</summary>

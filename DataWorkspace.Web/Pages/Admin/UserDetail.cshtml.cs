@@ -47,7 +47,8 @@ public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessSer
         var now = time.GetUtcNow();
         Tools = await tools.ActivePermissionAsync(id, cancellationToken);
         Permissions = await catalogue.Permissions.AsNoTracking().Where(p => p.UserId == id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
-            .Join(catalogue.Datasets, p => p.DatasetId, d => d.Id, (p, d) => new UserPermissionRow(p, d.Name, d.Slug)).OrderBy(r => r.DatasetName).ToListAsync(cancellationToken);
+            .Join(catalogue.Datasets, p => p.DatasetId, d => d.Id, (p, d) => new UserPermissionRow(p, d.Name, d.Slug)).ToListAsync(cancellationToken);
+        Permissions.Sort((a, b) => string.Compare(a.DatasetName, b.DatasetName, StringComparison.OrdinalIgnoreCase));
         Requests = await catalogue.AccessRequests.AsNoTracking().Where(r => r.UserId == id).OrderByDescending(r => r.CreatedAt).Take(50).ToListAsync(cancellationToken);
         return true;
     }

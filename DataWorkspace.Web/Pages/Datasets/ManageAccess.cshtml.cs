@@ -54,7 +54,8 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
         Active = await catalogue.Permissions.AsNoTracking()
             .Where(p => p.DatasetId == dataset.Id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
             .Join(catalogue.Users, p => p.UserId, u => u.Id, (p, u) => new PermissionRow(p, u.Email, u.Name))
-            .OrderBy(r => r.Email).ToListAsync(cancellationToken);
+            .ToListAsync(cancellationToken);
+        Active.Sort((a, b) => string.Compare(a.Email, b.Email, StringComparison.OrdinalIgnoreCase));
         Pending = await catalogue.AccessRequests.AsNoTracking()
             .Where(r => r.DatasetId == dataset.Id && r.Status == AccessRequestStatus.Pending).OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
         return null;
