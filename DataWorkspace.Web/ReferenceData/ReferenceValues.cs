@@ -14,11 +14,11 @@ public static class ReferenceValues
         switch (column.Type)
         {
             case ReferenceColumnType.Integer:
-                return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)
+                return long.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var whole)
                     ? (whole.ToString(CultureInfo.InvariantCulture), null)
                     : (null, $"'{column.Name}' must be a whole number, not '{Shorten(text)}'");
             case ReferenceColumnType.Decimal:
-                return decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number)
+                return decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var number)
                     ? (number.ToString(CultureInfo.InvariantCulture), null)
                     : (null, $"'{column.Name}' must be a number such as 12.5, not '{Shorten(text)}'");
             case ReferenceColumnType.Date:
