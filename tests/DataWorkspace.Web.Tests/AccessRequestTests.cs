@@ -72,8 +72,8 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
         Assert.Contains("Your access to this data ended on", expired);
         Assert.DoesNotContain("alpha-", expired);
 
-        var (ended, _) = await app.WithAsync<ExpirySweeper, (int, int)>(sweeper => sweeper.SweepAsync(default));
-        Assert.True(ended >= 1);
+        // Another test's sweep (with its own moved clock) may have ended it first: either way it is ended once.
+        await app.WithAsync<ExpirySweeper, (int, int)>(sweeper => sweeper.SweepAsync(default));
         Assert.Equal(AccessRequestStatus.Expired, await StatusAsync(request));
         Assert.Equal([AuditActions.AccessRequested, AuditActions.AccessGranted, AuditActions.AccessExpired], await AuditActionsAsync(dataset));
         var emails = await app.WithAsync<CatalogueDbContext, List<string>>(c => c.Outbox.Where(m => m.To == owner.Email || m.To == requester.Email).Select(m => m.To + ": " + m.Subject).ToListAsync());
