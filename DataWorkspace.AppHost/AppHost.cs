@@ -48,6 +48,8 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
     .WithReference(datasets)
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
+    // Links in emails are written outside any request, so the web app is told the portal's public address.
+    .WithEnvironment("Portal__PublicUrl", publishing ? $"https://{rootDomain}" : portalUrl)
     .WaitFor(postgres)
     .WaitForCompletion(migrations)
     .WithHttpHealthCheck("/health");

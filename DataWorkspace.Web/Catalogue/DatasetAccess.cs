@@ -77,7 +77,7 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource
             return new(AccessStatus.ByPermission, active.Any(p => p.ExpiresAt is null) ? null : active.Max(p => p.ExpiresAt));
 
         // No access now: say how the most recent access ended, if there was one.
-        var last = permissions.OrderByDescending(p => p.EndedAt ?? p.ExpiresAt).FirstOrDefault();
+        var last = permissions.OrderByDescending(p => p.GrantedAt).FirstOrDefault();
         return last switch
         {
             null => new(AccessStatus.None, null),

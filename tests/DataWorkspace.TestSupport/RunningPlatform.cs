@@ -40,6 +40,14 @@ public sealed class RunningPlatform : IAsyncDisposable
         foreach (var project in builder.Resources.OfType<ProjectResource>())
             builder.CreateResourceBuilder(project).WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
 
+        // Tests move the web app's business clock through this file (see FileOffsetTimeProvider), and do not wait
+        // minutes for the expiry sweep or the outbox.
+        var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
+        builder.CreateResourceBuilder(web)
+            .WithEnvironment("Clock__OffsetFile", ClockOffsetFile(dataDirectory))
+            .WithEnvironment("Access__ExpiryCheckInterval", "00:00:01")
+            .WithEnvironment("Email__PollInterval", "00:00:01");
+
         var app = await builder.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         await app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", cancellationToken);
@@ -47,6 +55,12 @@ public sealed class RunningPlatform : IAsyncDisposable
     }
 
     public PortalClient Client(bool followRedirects = true) => new(PortalUrl, followRedirects);
+
+    private static string ClockOffsetFile(string dataDirectory) => Path.Combine(dataDirectory, "clock-offset");
+
+    /// <summary>Moves the web app's clock (access expiry, training lapse) forward by <paramref name="offset"/> from now on.</summary>
+    public Task MoveClockAsync(TimeSpan offset) =>
+        File.WriteAllTextAsync(ClockOffsetFile(DataDirectory), offset.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
 
     public Uri WebUrl => App.GetEndpoint("web", "http");
 

@@ -50,12 +50,17 @@ public sealed partial class EditDatasetModel(CatalogueDbContext catalogue, Audit
         }
 
         Form.ApplyTo(dataset);
-        dataset.Tags = await TagsAsync(cancellationToken);
-        dataset.Tables = [.. tables.Select(t => new SourceTable { Name = t[0], Schema = t[1].Split('.')[0], Table = t[1].Split('.')[1] })];
-        dataset.Links = [.. links.Select(l => new SourceLink { Name = l[0], Url = l[1], Format = l[2] })];
-        dataset.Queries = [.. queries.Select(q => new CustomQuery { Name = q[0], Query = q[1] })];
-        dataset.UpdatedAt = time.GetUtcNow();
         if (IsNew) catalogue.Datasets.Add(dataset);
+        dataset.Tags = await TagsAsync(cancellationToken);
+        // Sources are replaced whole; new rows are added explicitly (their ids are set client-side, so EF would
+        // otherwise take them for existing rows to update).
+        catalogue.RemoveRange(dataset.Tables);
+        catalogue.RemoveRange(dataset.Links);
+        catalogue.RemoveRange(dataset.Queries);
+        catalogue.AddRange(tables.Select(t => new SourceTable { DatasetId = dataset.Id, Name = t[0], Schema = t[1].Split('.')[0], Table = t[1].Split('.')[1] }));
+        catalogue.AddRange(links.Select(l => new SourceLink { DatasetId = dataset.Id, Name = l[0], Url = l[1], Format = l[2] }));
+        catalogue.AddRange(queries.Select(q => new CustomQuery { DatasetId = dataset.Id, Name = q[0], Query = q[1] }));
+        dataset.UpdatedAt = time.GetUtcNow();
         var actor = Actor.Of(User);
         audit.Add(AuditActions.DatasetUpdated, actor, $"{actor.Email} {(IsNew ? "created" : "edited")} '{dataset.Name}'", dataset.Id);
         await catalogue.SaveChangesAsync(cancellationToken);

@@ -65,7 +65,7 @@ public sealed partial class ReferenceModel(CatalogueDbContext catalogue, Referen
         catalogue.ReferenceTables.Add(table);
         var tracked = await catalogue.Datasets.Include(d => d.Tables).FirstAsync(d => d.Id == Dataset.Id, cancellationToken);
         if (!tracked.Tables.Any(t => t.Schema == ReferenceTable.Schema && t.Table == tableName))
-            tracked.Tables.Add(new SourceTable { Name = tracked.Name, Schema = ReferenceTable.Schema, Table = tableName });
+            catalogue.Add(new SourceTable { DatasetId = tracked.Id, Name = tracked.Name, Schema = ReferenceTable.Schema, Table = tableName });
         var actor = Actor.Of(User);
         audit.Add(AuditActions.ReferenceDataChanged, actor, $"{actor.Email} defined the reference table {ReferenceTable.Schema}.{tableName} for '{Dataset.Name}'", Dataset.Id);
         await catalogue.SaveChangesAsync(cancellationToken);
