@@ -55,6 +55,7 @@ public static class DemoCatalogue
         }
 
         await catalogue.SaveChangesAsync(cancellationToken);
+        await AdoptReferenceTablesAsync(catalogue, datasetsConnectionString, cancellationToken);
         logger.LogInformation("Demo catalogue: {Added} dataset(s) added, {Existing} already present", added, existing.Count);
     }
 
@@ -184,6 +185,30 @@ public static class DemoCatalogue
             ShortDescription = "Trade in services by partner country: not yet published.",
             Publisher = Department, AccessType = AccessType.Open,
         }, ["Trade"], "Office for National Statistics", 1, Published: false);
+    }
+
+    /// <summary>The demo's reference tables become editable reference data: their rows are copied into the catalogue once.</summary>
+    private static async Task AdoptReferenceTablesAsync(CatalogueDbContext catalogue, string datasetsConnectionString, CancellationToken cancellationToken)
+    {
+        (string Slug, string Table, ReferenceData.ReferenceColumn[] Columns)[] tables =
+        [
+            ("countries-and-territories", "countries", [new("code", ReferenceData.ReferenceColumnType.Text, true), new("name", ReferenceData.ReferenceColumnType.Text, true), new("region", ReferenceData.ReferenceColumnType.Text, true)]),
+            ("sectors", "sectors", [new("id", ReferenceData.ReferenceColumnType.Integer, true), new("name", ReferenceData.ReferenceColumnType.Text, true), new("sic_2007", ReferenceData.ReferenceColumnType.Text, true)]),
+        ];
+        await using var datasets = new NpgsqlConnection(datasetsConnectionString);
+        await datasets.OpenAsync(cancellationToken);
+        foreach (var (slug, name, columns) in tables)
+        {
+            var dataset = await catalogue.Datasets.FirstOrDefaultAsync(d => d.Slug == slug, cancellationToken);
+            if (dataset is null || await catalogue.ReferenceTables.AnyAsync(t => t.DatasetId == dataset.Id, cancellationToken)) continue;
+            var table = new ReferenceData.ReferenceTable { DatasetId = dataset.Id, TableName = name, Columns = [.. columns], UpdatedAt = DateTimeOffset.UtcNow };
+            await using var command = new NpgsqlCommand($"SELECT {string.Join(", ", columns.Select(c => c.Name + "::text"))} FROM reference.{name} ORDER BY 1", datasets);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                table.Rows.Add(new ReferenceData.ReferenceRow { ReferenceTableId = table.Id, Position = table.Rows.Count, Values = [.. Enumerable.Range(0, columns.Length).Select(i => reader.IsDBNull(i) ? null : reader.GetString(i))] });
+            catalogue.ReferenceTables.Add(table);
+            await catalogue.SaveChangesAsync(cancellationToken);
+        }
     }
 
     private const string TablesSql = """

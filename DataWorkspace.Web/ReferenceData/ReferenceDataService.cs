@@ -142,5 +142,13 @@ public sealed class ReferenceDataService(
         await transaction.CommitAsync(cancellationToken);
     }
 
+    public async Task<bool> MirrorExistsAsync(string tableName, CancellationToken cancellationToken)
+    {
+        await using var command = datasets.CreateCommand("SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL");
+        command.Parameters.Add(new NpgsqlParameter { Value = ReferenceTable.Schema });
+        command.Parameters.Add(new NpgsqlParameter { Value = tableName });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     private static string Names(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
 }

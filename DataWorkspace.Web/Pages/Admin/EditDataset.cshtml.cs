@@ -101,7 +101,15 @@ public sealed partial class EditDatasetModel(CatalogueDbContext catalogue, Audit
             .Concat(Form.Source.Trim() is { Length: > 0 } source ? [(TagType.Source, source)] : []).Distinct().ToList();
         var names = wanted.Select(w => w.Item2).ToList();
         var existing = await catalogue.Tags.Where(t => names.Contains(t.Name)).ToListAsync(cancellationToken);
-        return [.. wanted.Select(w => existing.FirstOrDefault(t => t.Type == w.Item1 && t.Name == w.Item2) ?? new Tag { Type = w.Item1, Name = w.Item2 })];
+        var tags = new List<Tag>();
+        foreach (var (type, name) in wanted)
+        {
+            var tag = existing.FirstOrDefault(t => t.Type == type && t.Name == name);
+            if (tag is null) catalogue.Tags.Add(tag = new Tag { Type = type, Name = name });
+            tags.Add(tag);
+        }
+
+        return tags;
     }
 
     public static IEnumerable<string> Lines(string? text) =>

@@ -43,6 +43,8 @@ public sealed partial class ReferenceModel(CatalogueDbContext catalogue, Referen
         tableName = tableName?.Trim() ?? "";
         if (!IdentifierPattern().IsMatch(tableName)) errors.Add("The table name may use lower-case letters, digits and underscores, starting with a letter.");
         else if (await catalogue.ReferenceTables.AnyAsync(t => t.TableName == tableName, cancellationToken)) errors.Add($"There is already a reference table called '{tableName}'.");
+        else if (await reference.MirrorExistsAsync(tableName, cancellationToken))
+            errors.Add($"The datasets database already has a table reference.{tableName} that this page did not make; choose another name so it is not replaced.");
         var parsed = new List<ReferenceColumn>();
         foreach (var line in EditDatasetModel.Lines(columns))
         {
