@@ -33,14 +33,16 @@ public sealed class AccessRequests(CatalogueDbContext catalogue, DatasetAccess a
         var decision = await access.DecideAsync(dataset, user.AsReader(), cancellationToken);
         if (decision.CanRead)
             return "You already have access to this data" + (decision.ExpiresAt is { } until ? $" until {until:d MMMM yyyy}." : ".");
-        var userId = user.Id();
-        var pending = await catalogue.AccessRequests.AsNoTracking()
-            .Where(r => r.DatasetId == dataset.Id && r.UserId == userId && r.Status == AccessRequestStatus.Pending)
-            .Select(r => (DateTimeOffset?)r.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        return pending is { } asked
+        return await PendingSinceAsync(dataset.Id, user.Id(), cancellationToken) is { } asked
             ? $"You asked for access to this data on {asked:d MMMM yyyy} and the request is waiting for a decision. Its status is on your requests page."
             : null;
     }
+
+    /// <summary>When the user's request for this dataset that still waits for a decision was made, if there is one.</summary>
+    public Task<DateTimeOffset?> PendingSinceAsync(Guid datasetId, string userId, CancellationToken cancellationToken) =>
+        catalogue.AccessRequests.AsNoTracking()
+            .Where(r => r.DatasetId == datasetId && r.UserId == userId && r.Status == AccessRequestStatus.Pending)
+            .Select(r => (DateTimeOffset?)r.CreatedAt).FirstOrDefaultAsync(cancellationToken);
 
     public async Task<(AccessOutcome Outcome, AccessRequest? Request)> SubmitAsync(
         Dataset dataset, ClaimsPrincipal user, string? reason, int months, IReadOnlyList<string> confirmedCriteria, CancellationToken cancellationToken)
@@ -152,7 +154,7 @@ public sealed class AccessRequests(CatalogueDbContext catalogue, DatasetAccess a
         if (until is { } day && day < Today)
             return AccessOutcome.Refused("The end date is in the past.", StatusCodes.Status400BadRequest);
         var now = time.GetUtcNow();
-        if (await catalogue.Permissions.AnyAsync(p => p.DatasetId == dataset.Id && p.UserId == user.Id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now), cancellationToken))
+        if (await catalogue.Permissions.ActiveAt(now).AnyAsync(p => p.DatasetId == dataset.Id && p.UserId == user.Id, cancellationToken))
             return AccessOutcome.Refused($"{user.Email} already has access to this data.");
 
         catalogue.Permissions.Add(new DatasetPermission

@@ -1,4 +1,5 @@
 using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Background;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Notifications;
@@ -22,26 +23,17 @@ public sealed class ExpiryOptions
 /// Ends dataset access whose end date has passed and removes tools permissions whose training has lapsed. One replica
 /// sweeps at a time (a transaction-scoped advisory lock); each ending is its own audit entry and email.
 /// </summary>
-public sealed class ExpirySweeper(IServiceScopeFactory scopes, Microsoft.Extensions.Options.IOptions<ExpiryOptions> options, ILogger<ExpirySweeper> logger) : BackgroundService
+public sealed class ExpirySweeper(IServiceScopeFactory scopes, Microsoft.Extensions.Options.IOptions<ExpiryOptions> options, ILogger<ExpirySweeper> logger) : PeriodicJob(logger)
 {
     private const long LockKey = 0x4457_4558_5049_5259; // "DWEXPIRY"
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.ExpiryCheckInterval;
+    protected override string Description => "The expiry sweep";
+
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(options.Value.ExpiryCheckInterval);
-        do
-        {
-            try
-            {
-                var (access, tools) = await SweepAsync(stoppingToken);
-                if (access + tools > 0) logger.LogInformation("Expiry sweep: {Access} dataset access(es) ended, {Tools} tools permission(s) lapsed", access, tools);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                logger.LogWarning(exception, "The expiry sweep failed; it runs again in {Interval}", options.Value.ExpiryCheckInterval);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        var (access, tools) = await SweepAsync(cancellationToken);
+        if (access + tools > 0) logger.LogInformation("Expiry sweep: {Access} dataset access(es) ended, {Tools} tools permission(s) lapsed", access, tools);
     }
 
     public async Task<(int Access, int Tools)> SweepAsync(CancellationToken cancellationToken)

@@ -69,7 +69,7 @@ public static class CatalogueApi
         api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccess.ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var reader = context.User.AsReader();
-            var now = time.GetUtcNow();
+            var active = catalogue.Permissions.ActiveAt(time.GetUtcNow());
             var restricted = await catalogue.Datasets.AsNoTracking()
                 .Where(d => d.Published && d.DeletedAt == null && d.AccessType == AccessType.RequiresAuthorization)
                 .Where(access.ReadableBy(reader))
@@ -78,7 +78,7 @@ public static class CatalogueApi
                     d.Slug,
                     d.Name,
                     ByDomain = d.AuthorizedEmailDomains.Contains(reader.EmailDomain),
-                    Expires = catalogue.Permissions.Where(p => p.DatasetId == d.Id && p.UserId == reader.UserId && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
+                    Expires = active.Where(p => p.DatasetId == d.Id && p.UserId == reader.UserId)
                         .OrderByDescending(p => p.ExpiresAt == null).ThenByDescending(p => p.ExpiresAt).Select(p => p.ExpiresAt).FirstOrDefault(),
                 })
                 .OrderBy(d => d.Name)

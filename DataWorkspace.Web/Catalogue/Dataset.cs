@@ -74,6 +74,13 @@ public sealed class Dataset
     /// <summary>The people who may approve access requests and revoke access.</summary>
     public IEnumerable<string> Approvers =>
         new[] { InformationAssetOwner, InformationAssetManager }.Concat(Editors).Where(email => email.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The SQL form of "<paramref name="email"/> is one of <see cref="Approvers"/>" (editors are stored lower-case).</summary>
+    public static System.Linq.Expressions.Expression<Func<Dataset, bool>> ApprovableBy(string email)
+    {
+        var lower = email.ToLowerInvariant();
+        return d => d.InformationAssetOwner.ToLower() == lower || d.InformationAssetManager.ToLower() == lower || d.Editors.Contains(lower);
+    }
 }
 
 public enum TagType
@@ -149,6 +156,16 @@ public sealed class DatasetPermission
     public string? EndedBy { get; set; }
 
     public bool IsActiveAt(DateTimeOffset now) => EndedAt is null && (ExpiresAt is null || ExpiresAt > now);
+}
+
+public static class DatasetPermissions
+{
+    /// <summary>
+    /// The permissions in force at <paramref name="now"/> (the SQL form of <see cref="DatasetPermission.IsActiveAt"/>).
+    /// Inside another query, capture the result in a local and use that: EF inlines it.
+    /// </summary>
+    public static IQueryable<DatasetPermission> ActiveAt(this IQueryable<DatasetPermission> permissions, DateTimeOffset now) =>
+        permissions.Where(p => p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now));
 }
 
 public enum PermissionEnd

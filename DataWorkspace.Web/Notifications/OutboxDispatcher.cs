@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Background;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -8,25 +9,16 @@ namespace DataWorkspace.Web.Notifications;
 /// Sends queued emails. Each batch is claimed with FOR UPDATE SKIP LOCKED, so replicas never send one twice; a failed
 /// send is retried with a growing delay (up to an hour) and its error is kept on the row for the platform team.
 /// </summary>
-public sealed class OutboxDispatcher(IServiceScopeFactory scopes, IEmailSender sender, IOptions<EmailOptions> options, TimeProvider time, ILogger<OutboxDispatcher> logger) : BackgroundService
+public sealed class OutboxDispatcher(IServiceScopeFactory scopes, IEmailSender sender, IOptions<EmailOptions> options, TimeProvider time, ILogger<OutboxDispatcher> logger) : PeriodicJob(logger)
 {
     private const int BatchSize = 20;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => options.Value.PollInterval;
+    protected override string Description => "Sending the outbox";
+
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(options.Value.PollInterval);
-        do
-        {
-            try
-            {
-                while (await SendBatchAsync(stoppingToken) == BatchSize) { }
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                logger.LogWarning(exception, "The outbox could not be read; retrying in {Interval}", options.Value.PollInterval);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        while (await SendBatchAsync(cancellationToken) == BatchSize) { }
     }
 
     public async Task<int> SendBatchAsync(CancellationToken cancellationToken)

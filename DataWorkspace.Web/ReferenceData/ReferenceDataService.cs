@@ -131,12 +131,13 @@ public sealed class ReferenceDataService(
         await using (var create = new NpgsqlCommand($"CREATE SCHEMA IF NOT EXISTS {DatasetsDatabase.Quote(ReferenceTable.Schema)}; DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})", connection, transaction))
             await create.ExecuteNonQueryAsync(cancellationToken);
 
-        // Text COPY: the values were normalised to PostgreSQL's input syntax when they were validated.
+        // CSV COPY: the values were normalised to PostgreSQL's input syntax when they were validated, and are never
+        // empty strings (an empty cell is null), so an unquoted empty field is NULL.
         var columnList = string.Join(", ", table.Columns.Select(c => DatasetsDatabase.Quote(c.Name)));
         await using (var writer = await connection.BeginTextImportAsync($"COPY {name} ({columnList}) FROM STDIN (FORMAT csv)", cancellationToken))
         {
             foreach (var row in table.Rows.OrderBy(r => r.Position))
-                await writer.WriteLineAsync(string.Join(",", row.Values.Select(v => v is null ? "" : "\"" + v.Replace("\"", "\"\"") + "\"")));
+                await writer.WriteLineAsync(string.Join(",", row.Values.Select(CsvText.Escape)));
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -13,9 +13,8 @@ public sealed class ToolsAccessService(CatalogueDbContext catalogue, AuditLog au
 
     public async Task<ToolsPermission?> ActivePermissionAsync(string userId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        return await catalogue.ToolsPermissions.AsNoTracking()
-            .FirstOrDefaultAsync(p => p.UserId == userId && (p.ExpiresAt == null || p.ExpiresAt > now), cancellationToken);
+        return await catalogue.ToolsPermissions.AsNoTracking().ActiveAt(time.GetUtcNow())
+            .FirstOrDefaultAsync(p => p.UserId == userId, cancellationToken);
     }
 
     /// <summary>Null when the certification is accepted; otherwise what is wrong with it.</summary>

@@ -23,3 +23,10 @@ public sealed class ToolsPermission
 
     public static readonly TimeSpan TrainingValidFor = TimeSpan.FromDays(365);
 }
+
+public static class ToolsPermissions
+{
+    /// <summary>The tools permissions in force at <paramref name="now"/>.</summary>
+    public static IQueryable<ToolsPermission> ActiveAt(this IQueryable<ToolsPermission> permissions, DateTimeOffset now) =>
+        permissions.Where(p => p.ExpiresAt == null || p.ExpiresAt > now);
+}

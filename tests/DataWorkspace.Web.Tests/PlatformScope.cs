@@ -45,10 +45,7 @@ public sealed class PlatformScope : IAsyncDisposable
     /// <summary>GET through the app's real pipeline as <paramref name="user"/> (the identity token is signed with the real clock).</summary>
     public async Task<string> PageAsync(string path, PlatformIdentity user)
     {
-        using var client = Factory.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, Web.Tokens().Issue(user));
-        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        using var response = await WebFixture.GetAsync(Factory, path, Web.Tokens().Issue(user));
         return await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
     }
 

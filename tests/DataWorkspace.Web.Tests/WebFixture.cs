@@ -40,9 +40,12 @@ public sealed class WebFixture : IAsyncLifetime
     public Task<HttpResponseMessage> GetAsync(string path, PlatformIdentity user) => GetAsync(path, Tokens().Issue(user));
 
     /// <summary>GET <paramref name="path"/> with <paramref name="signedIdentity"/> as the proxy's identity header.</summary>
-    public async Task<HttpResponseMessage> GetAsync(string path, string signedIdentity)
+    public Task<HttpResponseMessage> GetAsync(string path, string signedIdentity) => GetAsync(Factory, path, signedIdentity);
+
+    /// <summary>The same, on <paramref name="factory"/> (the app with test-specific services, e.g. a moved clock).</summary>
+    public static async Task<HttpResponseMessage> GetAsync(WebApplicationFactory<Program> factory, string path, string signedIdentity)
     {
-        using var client = Factory.CreateClient();
+        using var client = factory.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
         return await client.SendAsync(request, TestContext.Current.CancellationToken);

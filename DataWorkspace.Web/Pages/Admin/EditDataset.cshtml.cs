@@ -80,7 +80,7 @@ public sealed partial class EditDatasetModel(CatalogueDbContext catalogue, Audit
     private List<string[]> ParseLines(string text, int parts, string field, string shape)
     {
         var parsed = new List<string[]>();
-        foreach (var (line, number) in Lines(text).Select((l, i) => (l, i + 1)))
+        foreach (var (line, number) in FormText.Lines(text).Select((l, i) => (l, i + 1)))
         {
             var split = line.Split('|', parts, StringSplitOptions.TrimEntries);
             if (split.Length < parts - (parts == 3 ? 1 : 0) || split.Take(2).Any(s => s.Length == 0))
@@ -111,9 +111,6 @@ public sealed partial class EditDatasetModel(CatalogueDbContext catalogue, Audit
 
         return tags;
     }
-
-    public static IEnumerable<string> Lines(string? text) =>
-        (text ?? "").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     [GeneratedRegex("^[a-z0-9]+(-[a-z0-9]+)*$")]
     private static partial Regex SlugPattern();
@@ -168,9 +165,9 @@ public sealed class DatasetForm
         d.Classification = Classification;
         d.InformationAssetOwner = InformationAssetOwner.Trim();
         d.InformationAssetManager = InformationAssetManager.Trim();
-        d.Editors = [.. EditDatasetModel.Lines(Editors)];
+        d.Editors = [.. FormText.Lines(Editors).Select(email => email.ToLowerInvariant())];
         d.AccessType = AccessType;
-        d.AuthorizedEmailDomains = [.. EditDatasetModel.Lines(EmailDomains).Select(x => x.TrimStart('@').ToLowerInvariant())];
-        d.EligibilityCriteria = [.. EditDatasetModel.Lines(EligibilityCriteria)];
+        d.AuthorizedEmailDomains = [.. FormText.Lines(EmailDomains).Select(x => x.TrimStart('@').ToLowerInvariant())];
+        d.EligibilityCriteria = [.. FormText.Lines(EligibilityCriteria)];
     }
 }

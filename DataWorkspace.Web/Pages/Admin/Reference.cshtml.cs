@@ -46,7 +46,7 @@ public sealed partial class ReferenceModel(CatalogueDbContext catalogue, Referen
         else if (await reference.MirrorExistsAsync(tableName, cancellationToken))
             errors.Add($"The datasets database already has a table reference.{tableName} that this page did not make; choose another name so it is not replaced.");
         var parsed = new List<ReferenceColumn>();
-        foreach (var line in EditDatasetModel.Lines(columns))
+        foreach (var line in FormText.Lines(columns))
         {
             var parts = line.Split(':', StringSplitOptions.TrimEntries);
             if (parts.Length is < 2 or > 3 || !IdentifierPattern().IsMatch(parts[0]) || !Enum.TryParse<ReferenceColumnType>(parts[1], true, out var type)

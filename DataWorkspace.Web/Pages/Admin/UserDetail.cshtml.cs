@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Access;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Pages.Datasets;
@@ -44,9 +45,8 @@ public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessSer
         var person = await catalogue.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, cancellationToken);
         if (person is null) return false;
         Person = person;
-        var now = time.GetUtcNow();
         Tools = await tools.ActivePermissionAsync(id, cancellationToken);
-        Permissions = await catalogue.Permissions.AsNoTracking().Where(p => p.UserId == id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
+        Permissions = await catalogue.Permissions.AsNoTracking().ActiveAt(time.GetUtcNow()).Where(p => p.UserId == id)
             .Join(catalogue.Datasets, p => p.DatasetId, d => d.Id, (p, d) => new UserPermissionRow(p, d.Name, d.Slug)).ToListAsync(cancellationToken);
         Permissions.Sort((a, b) => string.Compare(a.DatasetName, b.DatasetName, StringComparison.OrdinalIgnoreCase));
         Requests = await catalogue.AccessRequests.AsNoTracking().Where(r => r.UserId == id).OrderByDescending(r => r.CreatedAt).Take(50).ToListAsync(cancellationToken);

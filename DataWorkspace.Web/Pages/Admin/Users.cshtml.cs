@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.ToolsAccess;
 using Microsoft.AspNetCore.Mvc.RazorPages;
@@ -17,12 +18,14 @@ public sealed class UsersModel(CatalogueDbContext catalogue, TimeProvider time) 
     {
         Query = q;
         var now = time.GetUtcNow();
+        var tools = catalogue.ToolsPermissions.ActiveAt(now);
+        var datasets = catalogue.Permissions.ActiveAt(now);
         var users = catalogue.Users.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(q)) users = users.Where(u => u.Email.ToLower().Contains(q.Trim().ToLower()) || u.Name.ToLower().Contains(q.Trim().ToLower()));
         Users = await users.OrderBy(u => u.Email).Take(500)
             .Select(u => new UserRow(u,
-                catalogue.ToolsPermissions.FirstOrDefault(p => p.UserId == u.Id && (p.ExpiresAt == null || p.ExpiresAt > now)),
-                catalogue.Permissions.Count(p => p.UserId == u.Id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))))
+                tools.FirstOrDefault(p => p.UserId == u.Id),
+                datasets.Count(p => p.UserId == u.Id)))
             .ToListAsync(cancellationToken);
     }
 }

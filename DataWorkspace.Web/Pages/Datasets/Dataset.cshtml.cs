@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Access;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
@@ -7,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Pages.Datasets;
 
-public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess datasetAccess, DatasetsDatabase datasets, TimeProvider time) : PageModel
+public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess datasetAccess, AccessRequests requests, DatasetsDatabase datasets, TimeProvider time) : PageModel
 {
     public Dataset Dataset { get; private set; } = null!;
     public DatasetAccessDecision Access { get; private set; } = null!;
@@ -24,10 +25,9 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess dat
         Access = await datasetAccess.DecideAsync(dataset, User.AsReader(), cancellationToken);
         var userId = User.Id();
         Bookmarked = await catalogue.Bookmarks.AnyAsync(b => b.DatasetId == dataset.Id && b.UserId == userId, cancellationToken);
-        IsApprover = Web.Access.AccessRequests.IsApprover(dataset, User);
+        IsApprover = AccessRequests.IsApprover(dataset, User);
         if (!Access.CanRead && dataset.AccessType == AccessType.RequiresAuthorization)
-            PendingRequestSince = await catalogue.AccessRequests.Where(r => r.DatasetId == dataset.Id && r.UserId == userId && r.Status == Web.Access.AccessRequestStatus.Pending)
-                .Select(r => (DateTimeOffset?)r.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+            PendingRequestSince = await requests.PendingSinceAsync(dataset.Id, userId, cancellationToken);
 
         foreach (var table in dataset.Tables.OrderBy(t => t.Name))
         {

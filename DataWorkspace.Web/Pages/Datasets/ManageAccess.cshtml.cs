@@ -50,9 +50,8 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
         Dataset = dataset;
         if (!AccessRequests.IsApprover(dataset, User)) return Forbid();
 
-        var now = time.GetUtcNow();
-        Active = await catalogue.Permissions.AsNoTracking()
-            .Where(p => p.DatasetId == dataset.Id && p.EndedAt == null && (p.ExpiresAt == null || p.ExpiresAt > now))
+        Active = await catalogue.Permissions.AsNoTracking().ActiveAt(time.GetUtcNow())
+            .Where(p => p.DatasetId == dataset.Id)
             .Join(catalogue.Users, p => p.UserId, u => u.Id, (p, u) => new PermissionRow(p, u.Email, u.Name))
             .ToListAsync(cancellationToken);
         Active.Sort((a, b) => string.Compare(a.Email, b.Email, StringComparison.OrdinalIgnoreCase));

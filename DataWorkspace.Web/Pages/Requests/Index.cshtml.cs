@@ -1,4 +1,5 @@
 using DataWorkspace.Web.Access;
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
 using Microsoft.AspNetCore.Mvc.RazorPages;
@@ -21,11 +22,12 @@ public sealed class IndexModel(CatalogueDbContext catalogue) : PageModel
         var userId = User.Id();
         Mine = await Rows(catalogue.AccessRequests.Where(r => r.UserId == userId)).ToListAsync(cancellationToken);
 
-        var email = User.EmailOf().ToLower();
         var pending = catalogue.AccessRequests.Where(r => r.Status == AccessRequestStatus.Pending);
         if (!User.IsAdmin())
-            pending = pending.Where(r => catalogue.Datasets.Any(d => d.Id == r.DatasetId
-                && (d.InformationAssetOwner.ToLower() == email || d.InformationAssetManager.ToLower() == email || d.Editors.Contains(User.EmailOf()))));
+        {
+            var approvable = catalogue.Datasets.Where(Dataset.ApprovableBy(User.EmailOf()));
+            pending = pending.Where(r => approvable.Any(d => d.Id == r.DatasetId));
+        }
         AwaitingMe = await Rows(pending).ToListAsync(cancellationToken);
     }
 
