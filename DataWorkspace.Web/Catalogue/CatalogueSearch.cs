@@ -44,40 +44,45 @@ public sealed record CatalogueResults(IReadOnlyList<DatasetSummary> Items, int T
 /// Full-text search over published datasets (PostgreSQL tsvector, ranked), with facet counts that each apply every
 /// other filter, so a count says how many results ticking that box would give.
 /// </summary>
-public sealed class CatalogueSearch(NpgsqlDataSource dataSource, DatasetAccess access, CatalogueSnapshots snapshots)
+public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapshots snapshots, TimeProvider time)
 {
-    /// <summary>A dataset that matches the text, with what this reader's filters need.</summary>
-    private readonly record struct Candidate(CatalogueEntry Entry, float Rank, bool CanRead, bool Bookmarked);
-
     /// <remarks>
-    /// The catalogue's searchable fields come from an in-memory snapshot (reloaded when the catalogue changes) and text
-    /// matches from a per-snapshot cache. One pass over the matches applies the filters and counts every facet (each
-    /// count applies all the other filters); one query then reads the page's rows.
+    /// One round trip reads the catalogue's version and the reader's permissions and bookmarks; the searchable fields
+    /// come from the in-memory snapshot for that version and text matches from a per-snapshot cache. One pass over the
+    /// candidates (only the matches when there is text) applies the filters and counts every facet (each count applies
+    /// all the other filters); the page is then picked without sorting more than it needs.
     /// </remarks>
     public async Task<CatalogueResults> SearchAsync(CatalogueQuery query, Reader reader, CancellationToken cancellationToken)
     {
-        var permitted = await access.PermittedDatasetIdsAsync(reader, cancellationToken);
-        var bookmarks = await BookmarksAsync(reader, cancellationToken);
-        var snapshot = await snapshots.CurrentAsync(cancellationToken);
+        var (version, permittedIds, bookmarkIds) = await ReaderStateAsync(reader, cancellationToken);
+        var snapshot = await snapshots.AtVersionAsync(version, cancellationToken);
         var matches = query.SearchText is { } text ? await snapshots.MatchesAsync(snapshot, text, cancellationToken) : null;
+        var entries = snapshot.Entries;
+        var permitted = snapshot.IndexesOf(permittedIds);
+        var bookmarks = snapshot.IndexesOf(bookmarkIds);
+        var domain = snapshot.DomainIndex(reader.EmailDomain);
 
         var typeCounts = new int[Enum.GetValues<DatasetType>().Length];
         var topicCounts = new int[snapshot.Topics.Length];
         var publisherCounts = new int[snapshot.Publishers.Length];
-        var selectedTopics = Indexes(snapshot.Topics, query.Topics);
-        var selectedPublishers = Indexes(snapshot.Publishers, query.Publishers);
+        var typeFilter = Mask(typeCounts.Length, query.Types.Select(type => (int)type));
+        var topicFilter = Mask(topicCounts.Length, query.Topics.Select(topic => Array.IndexOf(snapshot.Topics, topic)));
+        var publisherFilter = Mask(publisherCounts.Length, query.Publishers.Select(publisher => Array.IndexOf(snapshot.Publishers, publisher)));
         int myAccess = 0, bookmarked = 0;
-        var filtered = new List<Candidate>();
-        foreach (var entry in snapshot.Entries)
+        var filtered = new List<int>();
+        var filteredRanks = new List<float>();
+        var candidates = matches?.Indexes.Length ?? entries.Length;
+        for (var k = 0; k < candidates; k++)
         {
-            var rank = 0f;
-            if (matches is not null && !matches.TryGetValue(entry.Id, out rank)) continue;
-            var canRead = DatasetAccess.CanRead(entry.AccessType, entry.AuthorizedEmailDomains, entry.Id, reader, permitted);
-            var isBookmarked = bookmarks.Contains(entry.Id);
+            var index = matches is null ? k : matches.Indexes[k];
+            var entry = entries[index];
+            // The catalogue's access rule (DatasetAccess.ReadableBy), on the snapshot's indexes.
+            var canRead = !entry.Restricted || (domain >= 0 && Array.IndexOf(entry.Domains, domain) >= 0) || permitted.Contains(index);
+            var isBookmarked = bookmarks.Contains(index);
 
-            var byType = query.Types.Count == 0 || query.Types.Contains(entry.Type);
-            var byTopic = query.Topics.Count == 0 || Array.Exists(entry.Topics, selectedTopics.Contains);
-            var byPublisher = query.Publishers.Count == 0 || selectedPublishers.Contains(entry.Publisher);
+            var byType = typeFilter is null || typeFilter[(int)entry.Type];
+            var byTopic = topicFilter is null || AnySelected(entry.Topics, topicFilter);
+            var byPublisher = publisherFilter is null || publisherFilter[entry.Publisher];
             var byAccess = !query.OnlyMyAccess || canRead;
             var byBookmark = !query.OnlyBookmarked || isBookmarked;
 
@@ -87,20 +92,24 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, DatasetAccess a
             if (byType && byTopic && byAccess && byBookmark) publisherCounts[entry.Publisher]++;
             if (byType && byTopic && byPublisher && byBookmark && canRead) myAccess++;
             if (byType && byTopic && byPublisher && byAccess && isBookmarked) bookmarked++;
-            if (byType && byTopic && byPublisher && byAccess && byBookmark) filtered.Add(new Candidate(entry, rank, canRead, isBookmarked));
+            if (byType && byTopic && byPublisher && byAccess && byBookmark)
+            {
+                filtered.Add(index);
+                if (matches is not null) filteredRanks.Add(matches.Ranks[k]);
+            }
         }
 
         var total = filtered.Count;
         var pageCount = Math.Max(1, (total + CatalogueQuery.PageSize - 1) / CatalogueQuery.PageSize);
         var page = Math.Clamp(query.Page, 1, pageCount);
-        var pageCandidates = Order(filtered, query).Skip((page - 1) * CatalogueQuery.PageSize).Take(CatalogueQuery.PageSize).ToList();
-
-        var pageIds = pageCandidates.Select(c => c.Entry.Id).ToList();
-        var details = await PageDetailsAsync(pageIds, cancellationToken);
-        var items = pageCandidates
-            .Where(c => details.ContainsKey(c.Entry.Id))
-            .Select(c => new DatasetSummary(c.Entry.Id, details[c.Entry.Id].Slug, c.Entry.Name, details[c.Entry.Id].ShortDescription, c.Entry.Type,
-                snapshot.Publishers[c.Entry.Publisher], c.Entry.AccessType, c.CanRead, c.Bookmarked, c.Entry.PublishedAt))
+        var items = PageOf(snapshot, filtered, filteredRanks, query, page)
+            .Select(index =>
+            {
+                var entry = entries[index];
+                var canRead = !entry.Restricted || (domain >= 0 && Array.IndexOf(entry.Domains, domain) >= 0) || permitted.Contains(index);
+                return new DatasetSummary(entry.Id, entry.Slug, entry.Name, entry.ShortDescription, entry.Type, snapshot.Publishers[entry.Publisher],
+                    entry.AccessType, canRead, bookmarks.Contains(index), entry.PublishedAt);
+            })
             .ToList();
 
         var facets = new CatalogueFacets(
@@ -115,6 +124,66 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, DatasetAccess a
         return new CatalogueResults(items, total, page, pageCount, facets);
     }
 
+    /// <summary>
+    /// The page's snapshot indexes. <paramref name="filtered"/> is in name order; newest-first walks the snapshot's
+    /// precomputed order; relevance keeps only the best <c>page × PageSize</c> (ties in name order, as a stable sort).
+    /// </summary>
+    private static IEnumerable<int> PageOf(CatalogueSnapshots.Snapshot snapshot, List<int> filtered, List<float> ranks, CatalogueQuery query, int page)
+    {
+        var skip = (page - 1) * CatalogueQuery.PageSize;
+        switch (query.Sort)
+        {
+            case CatalogueSort.Newest:
+                var included = new bool[snapshot.Entries.Length];
+                foreach (var index in filtered) included[index] = true;
+                return snapshot.NewestFirst.Where(index => included[index]).Skip(skip).Take(CatalogueQuery.PageSize);
+            case CatalogueSort.Relevance when query.SearchText is not null:
+                var best = new PriorityQueue<int, (float Rank, int Index)>(Comparer<(float Rank, int Index)>.Create(
+                    (a, b) => a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : b.Index.CompareTo(a.Index)));
+                var keep = skip + CatalogueQuery.PageSize;
+                for (var i = 0; i < filtered.Count; i++)
+                {
+                    var key = (ranks[i], filtered[i]);
+                    if (best.Count < keep) best.Enqueue(filtered[i], key);
+                    else best.EnqueueDequeue(filtered[i], key);
+                }
+
+                var top = new int[best.Count];
+                for (var i = top.Length - 1; i >= 0; i--) top[i] = best.Dequeue();
+                return top.Skip(skip);
+            default:
+                return filtered.Skip(skip).Take(CatalogueQuery.PageSize);
+        }
+    }
+
+    /// <summary>The catalogue version, the restricted datasets the reader holds an unexpired permission for, and their bookmarks: one round trip.</summary>
+    private async Task<(long Version, List<Guid> Permitted, List<Guid> Bookmarks)> ReaderStateAsync(Reader reader, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT version FROM catalogue_version WHERE id = 1"));
+        // DatasetPermissions.ActiveAt's condition, in SQL: plain SQL because this runs on every search.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $2)")
+        {
+            Parameters = { new NpgsqlParameter { Value = reader.UserId }, new NpgsqlParameter { Value = time.GetUtcNow() } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT dataset_id FROM bookmarks WHERE user_id = $1")
+        {
+            Parameters = { new NpgsqlParameter { Value = reader.UserId } },
+        });
+
+        await using var rows = await batch.ExecuteReaderAsync(cancellationToken);
+        await rows.ReadAsync(cancellationToken);
+        var version = rows.GetInt64(0);
+        var permitted = new List<Guid>();
+        await rows.NextResultAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) permitted.Add(rows.GetGuid(0));
+        var bookmarks = new List<Guid>();
+        await rows.NextResultAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) bookmarks.Add(rows.GetGuid(0));
+        return (version, permitted, bookmarks);
+    }
+
     /// <summary>Each value with its count, in name order; a ticked value that no longer has results still shows, with 0.</summary>
     private static List<FacetCount> Counts(string[] names, int[] counts, IReadOnlyList<string> selected) =>
         [
@@ -125,39 +194,25 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, DatasetAccess a
             .. selected.Where(value => !names.Contains(value)).Select(value => new FacetCount(value, value, 0, true)),
         ];
 
-    private static HashSet<int> Indexes(string[] names, IReadOnlyList<string> selected) =>
-        [.. selected.Select(value => Array.IndexOf(names, value)).Where(index => index >= 0)];
-
-    private async Task<HashSet<Guid>> BookmarksAsync(Reader reader, CancellationToken cancellationToken)
+    /// <summary>Which values a filter allows (null: no filter). A selected value the snapshot does not know allows nothing.</summary>
+    private static bool[]? Mask(int length, IEnumerable<int> selected)
     {
-        await using var command = dataSource.CreateCommand("SELECT dataset_id FROM bookmarks WHERE user_id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
-        var ids = new HashSet<Guid>();
-        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetGuid(0));
-        return ids;
+        bool[]? mask = null;
+        foreach (var index in selected)
+        {
+            mask ??= new bool[length];
+            if (index >= 0) mask[index] = true;
+        }
+
+        return mask;
     }
 
-    private async Task<Dictionary<Guid, (string Slug, string ShortDescription)>> PageDetailsAsync(List<Guid> ids, CancellationToken cancellationToken)
+    private static bool AnySelected(int[] values, bool[] mask)
     {
-        await using var command = dataSource.CreateCommand("SELECT id, slug, short_description FROM datasets WHERE id = ANY($1)");
-        command.Parameters.Add(new NpgsqlParameter { Value = ids.ToArray() });
-        var details = new Dictionary<Guid, (string, string)>();
-        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) details[rows.GetGuid(0)] = (rows.GetString(1), rows.GetString(2));
-        return details;
+        foreach (var value in values)
+            if (mask[value]) return true;
+        return false;
     }
-
-    // The snapshot is in name order already (ordinal, as the database's C.UTF-8 collation), and LINQ's sorts are stable,
-    // so ties fall back to name order.
-    private static IEnumerable<Candidate> Order(List<Candidate> candidates, CatalogueQuery query) => query.Sort switch
-    {
-        CatalogueSort.Name => candidates,
-        CatalogueSort.Newest => candidates.OrderByDescending(c => c.Entry.PublishedAt),
-        _ when query.SearchText is not null => candidates.OrderByDescending(c => c.Rank),
-        _ => candidates,
-    };
-
 }
 
 public static class DatasetTypes

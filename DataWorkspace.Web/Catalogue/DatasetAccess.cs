@@ -30,7 +30,7 @@ public sealed record DatasetAccessDecision(AccessStatus Status, DateTimeOffset? 
 }
 
 /// <summary>The catalogue's access rule, in one place: used to filter lists in SQL and to decide for one dataset.</summary>
-public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class DatasetAccess(CatalogueDbContext catalogue, TimeProvider time)
 {
     public Expression<Func<Dataset, bool>> ReadableBy(Reader reader)
     {
@@ -42,27 +42,6 @@ public sealed class DatasetAccess(CatalogueDbContext catalogue, NpgsqlDataSource
             || dataset.AuthorizedEmailDomains.Contains(domain)
             || permissions.Any(p => p.DatasetId == dataset.Id && p.UserId == userId);
     }
-
-    /// <summary>The restricted datasets the reader holds an unexpired permission for (one query, for deciding many datasets in memory).</summary>
-    public async Task<HashSet<Guid>> PermittedDatasetIdsAsync(Reader reader, CancellationToken cancellationToken)
-    {
-        // Plain SQL: this runs on every catalogue search, where EF's per-query overhead showed in the benchmark.
-        // The condition is DatasetPermissions.ActiveAt's.
-        await using var command = dataSource.CreateCommand(
-            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $2)");
-        command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
-        command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
-        var ids = new HashSet<Guid>();
-        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetGuid(0));
-        return ids;
-    }
-
-    /// <summary>The same rule as <see cref="ReadableBy"/>, for datasets already in memory.</summary>
-    public static bool CanRead(AccessType accessType, IReadOnlyList<string> authorizedEmailDomains, Guid datasetId, Reader reader, IReadOnlySet<Guid> permittedDatasetIds) =>
-        accessType != AccessType.RequiresAuthorization
-        || authorizedEmailDomains.Contains(reader.EmailDomain)
-        || permittedDatasetIds.Contains(datasetId);
 
     public async Task<DatasetAccessDecision> DecideAsync(Dataset dataset, Reader reader, CancellationToken cancellationToken)
     {

@@ -3,27 +3,34 @@ namespace DataWorkspace.Web.Time;
 /// <summary>
 /// The system clock moved by an offset read from a file (<c>Clock:OffsetFile</c>), so an end-to-end test can let time
 /// pass for the app's business rules (access that expires, training that lapses) without waiting. Only registered when
-/// that setting is present, which the AppHost does only for tests; identity tokens always use the real clock.
+/// that setting is present, which the test harness does; identity tokens always use the real clock. Lock-free: the
+/// file is re-read at most every 200 ms by whichever caller finds the offset stale, and the others use the last value.
 /// </summary>
 public sealed class FileOffsetTimeProvider(string path) : TimeProvider
 {
-    private static readonly TimeSpan RereadAfter = TimeSpan.FromMilliseconds(200);
-    private readonly Lock gate = new();
-    private TimeSpan offset;
-    private DateTimeOffset readAt = DateTimeOffset.MinValue;
+    private static readonly long RereadAfterTicks = TimeSpan.FromMilliseconds(200).Ticks;
+    private long offsetTicks;
+    private long readAtTicks = long.MinValue / 2;
 
     public override DateTimeOffset GetUtcNow()
     {
-        var now = TimeProvider.System.GetUtcNow();
-        lock (gate)
-        {
-            if (now - readAt > RereadAfter)
-            {
-                offset = File.Exists(path) && TimeSpan.TryParse(File.ReadAllText(path).Trim(), global::System.Globalization.CultureInfo.InvariantCulture, out var read) ? read : TimeSpan.Zero;
-                readAt = now;
-            }
+        var now = System.GetUtcNow();
+        var readAt = Volatile.Read(ref readAtTicks);
+        if (now.UtcTicks - readAt > RereadAfterTicks && Interlocked.CompareExchange(ref readAtTicks, now.UtcTicks, readAt) == readAt)
+            Volatile.Write(ref offsetTicks, ReadOffset().Ticks);
+        return now + TimeSpan.FromTicks(Volatile.Read(ref offsetTicks));
+    }
 
-            return now + offset;
+    private TimeSpan ReadOffset()
+    {
+        try
+        {
+            return File.Exists(path) && TimeSpan.TryParse(File.ReadAllText(path).Trim(), global::System.Globalization.CultureInfo.InvariantCulture, out var read)
+                ? read : TimeSpan.Zero;
+        }
+        catch (IOException)
+        {
+            return TimeSpan.FromTicks(Volatile.Read(ref offsetTicks)); // being rewritten: keep the last offset
         }
     }
 }

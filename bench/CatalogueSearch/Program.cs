@@ -13,7 +13,7 @@ string[] words = ["trade", "exports", "investment", "companies", "regional", "ta
 var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-bench-" + Guid.NewGuid().ToString("N")[..8]);
 var port = Ports.Free();
 Console.WriteLine($"Starting the platform (Local mode, data in {dataDirectory}) ...");
-var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, port, CancellationToken.None);
+var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, port, CancellationToken.None, testSettings: false);
 try
 {
     var app = platform.App;

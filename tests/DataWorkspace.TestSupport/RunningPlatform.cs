@@ -22,7 +22,11 @@ public sealed class RunningPlatform : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>Starts the graph of <typeparamref name="TAppHost"/> (the AppHost's Projects entry) and waits until the proxy is healthy.</summary>
-    public static async Task<RunningPlatform> StartAsync<TAppHost>(string dataDirectory, int portalPort, CancellationToken cancellationToken)
+    /// <param name="testSettings">
+    /// Tests get a movable clock and one-second expiry and outbox intervals; a benchmark measures the settings a
+    /// deployment runs with.
+    /// </param>
+    public static async Task<RunningPlatform> StartAsync<TAppHost>(string dataDirectory, int portalPort, CancellationToken cancellationToken, bool testSettings = true)
         where TAppHost : class
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<TAppHost>(
@@ -43,10 +47,13 @@ public sealed class RunningPlatform : IAsyncDisposable
         // Tests move the web app's business clock through this file (see FileOffsetTimeProvider), and do not wait
         // minutes for the expiry sweep or the outbox.
         var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
-        builder.CreateResourceBuilder(web)
-            .WithEnvironment("Clock__OffsetFile", ClockOffsetFile(dataDirectory))
-            .WithEnvironment("Access__ExpiryCheckInterval", "00:00:01")
-            .WithEnvironment("Email__PollInterval", "00:00:01");
+        if (testSettings)
+        {
+            builder.CreateResourceBuilder(web)
+                .WithEnvironment("Clock__OffsetFile", ClockOffsetFile(dataDirectory))
+                .WithEnvironment("Access__ExpiryCheckInterval", "00:00:01")
+                .WithEnvironment("Email__PollInterval", "00:00:01");
+        }
 
         var app = await builder.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);

@@ -32,6 +32,23 @@ public sealed class CatalogueSearchTests(WebFixture web)
     }
 
     [Fact]
+    public async Task The_second_page_of_results_shows_the_next_twenty()
+    {
+        var word = "okapi" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 1; i <= 25; i++) await data.DatasetAsync(AccessType.Open, name: $"{word} number {i:00}");
+        var user = CatalogueData.NewUser("partner.example");
+
+        var first = await (await web.GetAsync($"/datasets?q={word}&sort=Name", user)).Content.ReadAsStringAsync(Cancel);
+        var second = await (await web.GetAsync($"/datasets?q={word}&sort=Name&page=2", user)).Content.ReadAsStringAsync(Cancel);
+
+        Assert.Contains($"{word} number 01", first);
+        Assert.DoesNotContain($"{word} number 21", first);
+        Assert.Contains($"{word} number 21", second);
+        Assert.Contains($"{word} number 25", second);
+        Assert.DoesNotContain($"{word} number 01", second);
+    }
+
+    [Fact]
     public async Task A_match_in_the_name_ranks_above_a_match_in_the_summary()
     {
         var word = "gnu" + Guid.NewGuid().ToString("N")[..8];

@@ -13,12 +13,17 @@ public sealed class IndexModel(CatalogueSearch search) : PageModel
     [BindProperty(SupportsGet = true, Name = "access")] public bool OnlyMyAccess { get; set; }
     [BindProperty(SupportsGet = true, Name = "bookmarked")] public bool OnlyBookmarked { get; set; }
     [BindProperty(SupportsGet = true, Name = "sort")] public CatalogueSort Sort { get; set; } = CatalogueSort.Relevance;
-    [BindProperty(SupportsGet = true, Name = "page")] public int PageNumber { get; set; } = 1;
+    public int PageNumber { get; private set; } = 1;
 
     public CatalogueResults Results { get; private set; } = null!;
 
-    public async Task OnGetAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// The page number comes from the query string only: bound as a page property named "page" it would also be
+    /// offered Razor Pages' own "page" route value ("/Datasets/Index"), and fail to convert on every request.
+    /// </remarks>
+    public async Task OnGetAsync([FromQuery(Name = "page")] int? page, CancellationToken cancellationToken)
     {
+        PageNumber = page ?? 1;
         Results = await search.SearchAsync(new CatalogueQuery
         {
             Text = Text,
