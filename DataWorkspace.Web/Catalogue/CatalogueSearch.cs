@@ -48,9 +48,12 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
 {
     /// <remarks>
     /// One round trip reads the catalogue's version and the reader's permissions and bookmarks; the searchable fields
-    /// come from the in-memory snapshot for that version and text matches from a per-snapshot cache. One pass over the
-    /// candidates (only the matches when there is text) applies the filters and counts every facet (each count applies
-    /// all the other filters); the page is then picked without sorting more than it needs.
+    /// come from the in-memory snapshot for that version and text matches from a per-snapshot cache.
+    /// The filters and facet counts are sums of each dataset's contribution, and a dataset's contribution depends on the
+    /// reader only through "can read" and "bookmarked". So the pass over the candidates is done once per query and email
+    /// domain with no permissions and no bookmarks, and cached with the snapshot; each reader's few permitted and
+    /// bookmarked datasets then swap their contribution for the one they really make. The page is picked without
+    /// sorting more than it needs.
     /// </remarks>
     public async Task<CatalogueResults> SearchAsync(CatalogueQuery query, Reader reader, CancellationToken cancellationToken)
     {
@@ -61,74 +64,134 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
         var permitted = snapshot.IndexesOf(permittedIds);
         var bookmarks = snapshot.IndexesOf(bookmarkIds);
         var domain = snapshot.DomainIndex(reader.EmailDomain);
+        var filters = new Filters(
+            Mask(Enum.GetValues<DatasetType>().Length, query.Types.Select(type => (int)type)),
+            Mask(snapshot.Topics.Length, query.Topics.Select(topic => Array.IndexOf(snapshot.Topics, topic))),
+            Mask(snapshot.Publishers.Length, query.Publishers.Select(publisher => Array.IndexOf(snapshot.Publishers, publisher))),
+            query.OnlyMyAccess, query.OnlyBookmarked);
+        bool ReadableByDomain(CatalogueEntry entry) => !entry.Restricted || (domain >= 0 && Array.IndexOf(entry.Domains, domain) >= 0);
 
-        var typeCounts = new int[Enum.GetValues<DatasetType>().Length];
-        var topicCounts = new int[snapshot.Topics.Length];
-        var publisherCounts = new int[snapshot.Publishers.Length];
-        var typeFilter = Mask(typeCounts.Length, query.Types.Select(type => (int)type));
-        var topicFilter = Mask(topicCounts.Length, query.Topics.Select(topic => Array.IndexOf(snapshot.Topics, topic)));
-        var publisherFilter = Mask(publisherCounts.Length, query.Publishers.Select(publisher => Array.IndexOf(snapshot.Publishers, publisher)));
-        int myAccess = 0, bookmarked = 0;
-        var filtered = new List<int>();
-        var filteredRanks = new List<float>();
-        var candidates = matches?.Indexes.Length ?? entries.Length;
-        for (var k = 0; k < candidates; k++)
+        var key = string.Join('\u001f', query.SearchText ?? "", string.Join(',', query.Types), string.Join('\u001e', query.Topics),
+            string.Join('\u001e', query.Publishers), query.OnlyMyAccess, query.OnlyBookmarked, domain);
+        var shared = snapshot.Tallies.GetOrAdd(key, _ =>
         {
-            var index = matches is null ? k : matches.Indexes[k];
-            var entry = entries[index];
-            // The catalogue's access rule (DatasetAccess.ReadableBy), on the snapshot's indexes.
-            var canRead = !entry.Restricted || (domain >= 0 && Array.IndexOf(entry.Domains, domain) >= 0) || permitted.Contains(index);
-            var isBookmarked = bookmarks.Contains(index);
-
-            var byType = typeFilter is null || typeFilter[(int)entry.Type];
-            var byTopic = topicFilter is null || AnySelected(entry.Topics, topicFilter);
-            var byPublisher = publisherFilter is null || publisherFilter[entry.Publisher];
-            var byAccess = !query.OnlyMyAccess || canRead;
-            var byBookmark = !query.OnlyBookmarked || isBookmarked;
-
-            if (byTopic && byPublisher && byAccess && byBookmark) typeCounts[(int)entry.Type]++;
-            if (byType && byPublisher && byAccess && byBookmark)
-                foreach (var topic in entry.Topics) topicCounts[topic]++;
-            if (byType && byTopic && byAccess && byBookmark) publisherCounts[entry.Publisher]++;
-            if (byType && byTopic && byPublisher && byBookmark && canRead) myAccess++;
-            if (byType && byTopic && byPublisher && byAccess && isBookmarked) bookmarked++;
-            if (byType && byTopic && byPublisher && byAccess && byBookmark)
+            var tally = new Tally(snapshot);
+            var candidates = matches?.Indexes.Length ?? entries.Length;
+            for (var k = 0; k < candidates; k++)
             {
-                filtered.Add(index);
-                if (matches is not null) filteredRanks.Add(matches.Ranks[k]);
+                var index = matches is null ? k : matches.Indexes[k];
+                if (tally.Add(entries[index], filters, ReadableByDomain(entries[index]), isBookmarked: false, sign: 1)) tally.Filtered.Add(index);
             }
+
+            return tally;
+        });
+        if (snapshot.Tallies.Count > CatalogueSnapshots.MaxCachedTallies) snapshot.Tallies.Clear();
+
+        // This reader's own datasets: take out what each contributed as a stranger of the same domain, put in what it really contributes.
+        var mine = shared.Copy();
+        var removed = new HashSet<int>();
+        var added = new List<int>();
+        foreach (var index in permitted.Union(bookmarks))
+        {
+            if (matches is not null && Array.BinarySearch(matches.Indexes, index) < 0) continue;
+            var entry = entries[index];
+            var baseRead = ReadableByDomain(entry);
+            var canRead = baseRead || permitted.Contains(index);
+            var isBookmarked = bookmarks.Contains(index);
+            if (canRead == baseRead && !isBookmarked) continue;
+            var wasIn = mine.Add(entry, filters, baseRead, isBookmarked: false, sign: -1);
+            var isIn = mine.Add(entry, filters, canRead, isBookmarked, sign: 1);
+            if (wasIn && !isIn) removed.Add(index);
+            if (isIn && !wasIn) added.Add(index);
         }
+
+        var filtered = removed.Count + added.Count == 0
+            ? shared.Filtered
+            : [.. shared.Filtered.Where(index => !removed.Contains(index)).Concat(added).Order()];
+        var ranks = matches is null ? null : filtered.Select(index => matches.Ranks[Array.BinarySearch(matches.Indexes, index)]).ToList();
 
         var total = filtered.Count;
         var pageCount = Math.Max(1, (total + CatalogueQuery.PageSize - 1) / CatalogueQuery.PageSize);
         var page = Math.Clamp(query.Page, 1, pageCount);
-        var items = PageOf(snapshot, filtered, filteredRanks, query, page)
+        var items = PageOf(snapshot, filtered, ranks, query, page)
             .Select(index =>
             {
                 var entry = entries[index];
-                var canRead = !entry.Restricted || (domain >= 0 && Array.IndexOf(entry.Domains, domain) >= 0) || permitted.Contains(index);
                 return new DatasetSummary(entry.Id, entry.Slug, entry.Name, entry.ShortDescription, entry.Type, snapshot.Publishers[entry.Publisher],
-                    entry.AccessType, canRead, bookmarks.Contains(index), entry.PublishedAt);
+                    entry.AccessType, ReadableByDomain(entry) || permitted.Contains(index), bookmarks.Contains(index), entry.PublishedAt);
             })
             .ToList();
 
         var facets = new CatalogueFacets(
             Enum.GetValues<DatasetType>()
-                .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), typeCounts[(int)type], query.Types.Contains(type)))
+                .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), mine.Types[(int)type], query.Types.Contains(type)))
                 .ToList(),
-            Counts(snapshot.Topics, topicCounts, query.Topics),
-            Counts(snapshot.Publishers, publisherCounts, query.Publishers),
-            myAccess,
-            bookmarked);
+            Counts(snapshot.Topics, mine.Topics, query.Topics),
+            Counts(snapshot.Publishers, mine.Publishers, query.Publishers),
+            mine.MyAccess,
+            mine.Bookmarked);
 
         return new CatalogueResults(items, total, page, pageCount, facets);
+    }
+
+    /// <summary>The query's filters over the snapshot's indexes (a null mask: no filter on that facet).</summary>
+    internal sealed record Filters(bool[]? Types, bool[]? Topics, bool[]? Publishers, bool OnlyMyAccess, bool OnlyBookmarked);
+
+    /// <summary>Facet counts and the datasets that pass every filter: sums of each dataset's contribution.</summary>
+    internal sealed class Tally
+    {
+        public Tally(CatalogueSnapshots.Snapshot snapshot)
+        {
+            Types = new int[Enum.GetValues<DatasetType>().Length];
+            Topics = new int[snapshot.Topics.Length];
+            Publishers = new int[snapshot.Publishers.Length];
+        }
+
+        private Tally(Tally from)
+        {
+            Types = [.. from.Types];
+            Topics = [.. from.Topics];
+            Publishers = [.. from.Publishers];
+            MyAccess = from.MyAccess;
+            Bookmarked = from.Bookmarked;
+        }
+
+        public int[] Types { get; }
+        public int[] Topics { get; }
+        public int[] Publishers { get; }
+        public int MyAccess { get; private set; }
+        public int Bookmarked { get; private set; }
+
+        /// <summary>The snapshot indexes that pass every filter, ascending (name order). Shared and read-only once cached.</summary>
+        public List<int> Filtered { get; } = [];
+
+        /// <summary>The counts (not <see cref="Filtered"/>), for one reader to adjust.</summary>
+        public Tally Copy() => new(this);
+
+        /// <summary>Adds (sign 1) or takes away (sign -1) what <paramref name="entry"/> contributes to each count; true when it passes every filter.</summary>
+        public bool Add(CatalogueEntry entry, Filters filters, bool canRead, bool isBookmarked, int sign)
+        {
+            var byType = filters.Types is null || filters.Types[(int)entry.Type];
+            var byTopic = filters.Topics is null || AnySelected(entry.Topics, filters.Topics);
+            var byPublisher = filters.Publishers is null || filters.Publishers[entry.Publisher];
+            var byAccess = !filters.OnlyMyAccess || canRead;
+            var byBookmark = !filters.OnlyBookmarked || isBookmarked;
+
+            if (byTopic && byPublisher && byAccess && byBookmark) Types[(int)entry.Type] += sign;
+            if (byType && byPublisher && byAccess && byBookmark)
+                foreach (var topic in entry.Topics) Topics[topic] += sign;
+            if (byType && byTopic && byAccess && byBookmark) Publishers[entry.Publisher] += sign;
+            if (byType && byTopic && byPublisher && byBookmark && canRead) MyAccess += sign;
+            if (byType && byTopic && byPublisher && byAccess && isBookmarked) Bookmarked += sign;
+            return byType && byTopic && byPublisher && byAccess && byBookmark;
+        }
     }
 
     /// <summary>
     /// The page's snapshot indexes. <paramref name="filtered"/> is in name order; newest-first walks the snapshot's
     /// precomputed order; relevance keeps only the best <c>page × PageSize</c> (ties in name order, as a stable sort).
     /// </summary>
-    private static IEnumerable<int> PageOf(CatalogueSnapshots.Snapshot snapshot, List<int> filtered, List<float> ranks, CatalogueQuery query, int page)
+    private static IEnumerable<int> PageOf(CatalogueSnapshots.Snapshot snapshot, List<int> filtered, List<float>? ranks, CatalogueQuery query, int page)
     {
         var skip = (page - 1) * CatalogueQuery.PageSize;
         switch (query.Sort)
@@ -137,7 +200,7 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
                 var included = new bool[snapshot.Entries.Length];
                 foreach (var index in filtered) included[index] = true;
                 return snapshot.NewestFirst.Where(index => included[index]).Skip(skip).Take(CatalogueQuery.PageSize);
-            case CatalogueSort.Relevance when query.SearchText is not null:
+            case CatalogueSort.Relevance when ranks is not null:
                 var best = new PriorityQueue<int, (float Rank, int Index)>(Comparer<(float Rank, int Index)>.Create(
                     (a, b) => a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : b.Index.CompareTo(a.Index)));
                 var keep = skip + CatalogueQuery.PageSize;

@@ -25,6 +25,9 @@ public sealed record TextMatches(int[] Indexes, float[] Ranks);
 public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
 {
     private const int MaxCachedTexts = 2_000;
+
+    /// <summary>How many searches' shared passes a snapshot keeps (each holds up to one int per dataset).</summary>
+    public const int MaxCachedTallies = 500;
     private readonly SemaphoreSlim reloading = new(1, 1);
     private Snapshot? current;
 
@@ -54,6 +57,9 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
         public string[] Domains { get; }
         public int[] NewestFirst { get; }
         internal ConcurrentDictionary<string, TextMatches> Matches { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Searches' passes for a reader with no permissions and no bookmarks, by query and email domain (see CatalogueSearch).</summary>
+        internal ConcurrentDictionary<string, CatalogueSearch.Tally> Tallies { get; } = new(StringComparer.Ordinal);
 
         /// <summary>The index of an email domain among those that grant access, or -1 when none grants any.</summary>
         public int DomainIndex(string domain) => domainIndexes.TryGetValue(domain, out var index) ? index : -1;

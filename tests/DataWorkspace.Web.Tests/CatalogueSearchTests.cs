@@ -32,6 +32,45 @@ public sealed class CatalogueSearchTests(WebFixture web)
     }
 
     [Fact]
+    public async Task Two_colleagues_see_their_own_access_and_bookmarks_in_the_same_search()
+    {
+        var word = "ibex" + Guid.NewGuid().ToString("N")[..8];
+        var open = await data.DatasetAsync(AccessType.Open, name: $"{word} open");
+        var granted = await data.DatasetAsync(AccessType.RequiresAuthorization, name: $"{word} granted");
+        await data.DatasetAsync(AccessType.RequiresAuthorization, name: $"{word} closed");
+        var holder = CatalogueData.NewUser("partner.example");
+        var colleague = CatalogueData.NewUser("partner.example");
+        await data.GrantAsync(granted, holder, expiresAt: null);
+        await web.ScalarAsync<object>("INSERT INTO bookmarks (user_id, dataset_id, created_at) VALUES ($1, $2, now())", holder.UserId, open.Id);
+
+        async Task<string> PageAsync(string query, DataWorkspace.Contracts.PlatformIdentity user) =>
+            await (await web.GetAsync($"/datasets?q={word}{query}", user)).Content.ReadAsStringAsync(Cancel);
+
+        // The colleague first, then the holder, then the colleague again: the shared work must not leak between them.
+        var colleagueBefore = await PageAsync("", colleague);
+        var holderAll = await PageAsync("", holder);
+        var holderReadable = await PageAsync("&access=true", holder);
+        var holderBookmarked = await PageAsync("&bookmarked=true", holder);
+        var colleagueAfter = await PageAsync("", colleague);
+        var colleagueReadable = await PageAsync("&access=true", colleague);
+
+        Assert.Contains("Data I have access to (2)", holderAll);
+        Assert.Contains("Bookmarked (1)", holderAll);
+        Assert.Contains(">2 datasets<", holderReadable);
+        Assert.Contains(granted.Name, holderReadable);
+        Assert.Contains(">1 dataset<", holderBookmarked);
+        Assert.Contains(open.Name, holderBookmarked);
+        foreach (var page in new[] { colleagueBefore, colleagueAfter })
+        {
+            Assert.Contains("Data I have access to (1)", page);
+            Assert.Contains("Bookmarked (0)", page);
+        }
+
+        Assert.Contains(">1 dataset<", colleagueReadable);
+        Assert.DoesNotContain(granted.Name, colleagueReadable);
+    }
+
+    [Fact]
     public async Task The_second_page_of_results_shows_the_next_twenty()
     {
         var word = "okapi" + Guid.NewGuid().ToString("N")[..8];
