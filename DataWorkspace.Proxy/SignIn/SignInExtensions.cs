@@ -38,6 +38,10 @@ public static class SignInExtensions
                 options.SlidingExpiration = false;
             });
 
+        // After the cookie handler's own post-configuration has made the ticket format from the data protection keys.
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .PostConfigure<TimeProvider>((options, time) => options.TicketDataFormat = new CachedTicketFormat(options.TicketDataFormat, time));
+
         services.AddOptions<OpenIdConnectOptions>(OpenIdConnectDefaults.AuthenticationScheme)
             .Configure<IOptions<OidcOptions>, IOptions<ProxyOptions>>((options, oidc, proxy) =>
             {

@@ -108,7 +108,8 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
         var filtered = removed.Count + added.Count == 0
             ? shared.Filtered
             : [.. shared.Filtered.Where(index => !removed.Contains(index)).Concat(added).Order()];
-        var ranks = matches is null ? null : filtered.Select(index => matches.Ranks[Array.BinarySearch(matches.Indexes, index)]).ToList();
+        List<float>? RanksOf(List<int> indexes) => matches is null ? null : indexes.ConvertAll(index => matches.Ranks[Array.BinarySearch(matches.Indexes, index)]);
+        var ranks = ReferenceEquals(filtered, shared.Filtered) ? shared.Ranks ??= RanksOf(filtered) : RanksOf(filtered);
 
         var total = filtered.Count;
         var pageCount = Math.Max(1, (total + CatalogueQuery.PageSize - 1) / CatalogueQuery.PageSize);
@@ -126,8 +127,8 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
             Enum.GetValues<DatasetType>()
                 .Select(type => new FacetCount(type.ToString(), DatasetTypes.Label(type), mine.Types[(int)type], query.Types.Contains(type)))
                 .ToList(),
-            Counts(snapshot.Topics, mine.Topics, query.Topics),
-            Counts(snapshot.Publishers, mine.Publishers, query.Publishers),
+            Counts(snapshot.Topics, snapshot.TopicsByName, mine.Topics, query.Topics),
+            Counts(snapshot.Publishers, snapshot.PublishersByName, mine.Publishers, query.Publishers),
             mine.MyAccess,
             mine.Bookmarked);
 
@@ -164,6 +165,9 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
 
         /// <summary>The snapshot indexes that pass every filter, ascending (name order). Shared and read-only once cached.</summary>
         public List<int> Filtered { get; } = [];
+
+        /// <summary>The text rank of each of <see cref="Filtered"/>, worked out by the first search that needs it.</summary>
+        public List<float>? Ranks { get; set; }
 
         /// <summary>The counts (not <see cref="Filtered"/>), for one reader to adjust.</summary>
         public Tally Copy() => new(this);
@@ -248,14 +252,21 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
     }
 
     /// <summary>Each value with its count, in name order; a ticked value that no longer has results still shows, with 0.</summary>
-    private static List<FacetCount> Counts(string[] names, int[] counts, IReadOnlyList<string> selected) =>
-        [
-            .. names.Select((name, index) => (Name: name, Count: counts[index]))
-                .Where(facet => facet.Name.Length > 0 && (facet.Count > 0 || selected.Contains(facet.Name)))
-                .OrderBy(facet => facet.Name, StringComparer.OrdinalIgnoreCase)
-                .Select(facet => new FacetCount(facet.Name, facet.Name, facet.Count, selected.Contains(facet.Name))),
-            .. selected.Where(value => !names.Contains(value)).Select(value => new FacetCount(value, value, 0, true)),
-        ];
+    private static List<FacetCount> Counts(string[] names, int[] byName, int[] counts, IReadOnlyList<string> selected)
+    {
+        var facets = new List<FacetCount>();
+        foreach (var index in byName)
+        {
+            var name = names[index];
+            if (name.Length == 0) continue;
+            var isSelected = selected.Count > 0 && selected.Contains(name);
+            if (counts[index] > 0 || isSelected) facets.Add(new FacetCount(name, name, counts[index], isSelected));
+        }
+
+        foreach (var value in selected)
+            if (Array.IndexOf(names, value) < 0) facets.Add(new FacetCount(value, value, 0, true));
+        return facets;
+    }
 
     /// <summary>Which values a filter allows (null: no filter). A selected value the snapshot does not know allows nothing.</summary>
     private static bool[]? Mask(int length, IEnumerable<int> selected)

@@ -45,6 +45,8 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
             for (var i = 0; i < entries.Length; i++) indexById[entries[i].Id] = i;
             // Newest first, ties in name order: what a stable sort by publication date would give, computed once.
             NewestFirst = [.. Enumerable.Range(0, entries.Length).OrderByDescending(i => entries[i].PublishedAt)];
+            TopicsByName = [.. Enumerable.Range(0, topics.Length).OrderBy(i => topics[i], StringComparer.OrdinalIgnoreCase)];
+            PublishersByName = [.. Enumerable.Range(0, publishers.Length).OrderBy(i => publishers[i], StringComparer.OrdinalIgnoreCase)];
         }
 
         private readonly Dictionary<string, int> domainIndexes = new(StringComparer.OrdinalIgnoreCase);
@@ -56,6 +58,10 @@ public sealed class CatalogueSnapshots(NpgsqlDataSource catalogue)
         public string[] Topics { get; }
         public string[] Domains { get; }
         public int[] NewestFirst { get; }
+
+        /// <summary>Indexes into <see cref="Topics"/> and <see cref="Publishers"/> in the order the facet lists show them.</summary>
+        public int[] TopicsByName { get; }
+        public int[] PublishersByName { get; }
         internal ConcurrentDictionary<string, TextMatches> Matches { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Searches' passes for a reader with no permissions and no bookmarks, by query and email domain (see CatalogueSearch).</summary>

@@ -74,18 +74,41 @@ try
     Console.WriteLine($"Warming up for {warmUp.TotalSeconds:0} s ...");
     await RunAsync(warmUp);
     Console.WriteLine($"Measuring for {measure.TotalSeconds:0} s with {Concurrency} concurrent clients ...");
+    using var metricsClient = new HttpClient();
+    var services = new[] { "web", "proxy" };
+    var before = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
     var all = await RunAsync(measure);
+    var after = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
     static double Percentile(List<double> sorted, double p) => sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
     var p95 = Percentile(all, 0.95);
     Console.WriteLine($"catalogue search, {Datasets:N0} datasets, concurrency {Concurrency}, through the proxy:");
     Console.WriteLine($"  requests {all.Count:N0}  ({all.Count / measure.TotalSeconds:N0}/s)  p50 {Percentile(all, 0.50):N1} ms  p95 {p95:N1} ms  p99 {Percentile(all, 0.99):N1} ms");
     Console.WriteLine($"  target p95 < 50 ms: {(p95 < 50 ? "met" : "NOT met")} (ratio to target {p95 / 50:N2})");
+    for (var i = 0; i < services.Length; i++)
+    {
+        var (cpu, allocated, collections, paused) = (after[i].Cpu - before[i].Cpu, after[i].Allocated - before[i].Allocated,
+            after[i].Collections - before[i].Collections, after[i].Paused - before[i].Paused);
+        Console.WriteLine($"  {services[i]}: CPU {cpu * 1000 / all.Count:N2} ms, allocated {allocated / 1024 / all.Count:N0} KB a request; " +
+            $"{collections / measure.TotalSeconds:N1} GCs/s, paused {paused / measure.TotalSeconds * 100:N1}% of the time");
+    }
 
     // The floor: the portal's home page (proxy, signed identity, web, one cached user lookup) under the same load.
     Console.WriteLine($"Measuring the home page for comparison ({measure.TotalSeconds:0} s) ...");
     var home = await RunAsync(measure, ["/"]);
     Console.WriteLine($"  home page: requests {home.Count:N0}  ({home.Count / measure.TotalSeconds:N0}/s)  p50 {Percentile(home, 0.50):N1} ms  p95 {Percentile(home, 0.95):N1} ms");
     Console.WriteLine($"  search p95 / home p95: {p95 / Percentile(home, 0.95):N2}");
+
+    // The service's own runtime figures from its Prometheus endpoint: CPU seconds, bytes allocated, GCs, GC pause seconds.
+    async Task<(double Cpu, double Allocated, double Collections, double Paused)> RuntimeFiguresAsync(string service)
+    {
+        var text = await metricsClient.GetStringAsync(new Uri(app.GetEndpoint(service, "http"), "/metrics"));
+        // Lines are "name{labels} value [timestamp]"; every series of the name is summed.
+        double Sum(string name) => text.Split('\n')
+            .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) || line.StartsWith(name + " ", StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        return (Sum("dotnet_process_cpu_time_seconds_total"), Sum("dotnet_gc_heap_total_allocated_bytes_total"),
+            Sum("dotnet_gc_collections_total"), Sum("dotnet_gc_pause_time_seconds_total"));
+    }
 }
 finally
 {
