@@ -6,6 +6,7 @@ using DataWorkspace.Web.ReferenceData;
 using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.DataAccess;
 using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
@@ -22,8 +23,10 @@ builder.AddServiceDefaults();
 builder.AddIdentityTokens();
 
 builder.AddNpgsqlDataSource("catalogue");
+builder.Services.AddSingleton<RoleSyncSignal>();
+builder.Services.AddSingleton<AccessChangeInterceptor>();
 builder.Services.AddDbContextPool<CatalogueDbContext>((services, options) =>
-    options.UseCatalogue(services.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+    options.UseCatalogue(services.GetRequiredService<Npgsql.NpgsqlDataSource>()).AddInterceptors(services.GetRequiredService<AccessChangeInterceptor>()));
 builder.EnrichNpgsqlDbContext<CatalogueDbContext>();
 builder.AddKeyedNpgsqlDataSource(DatasetsDatabase.ConnectionName);
 
@@ -61,6 +64,10 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Outbox
 builder.Services.Configure<ExpiryOptions>(builder.Configuration.GetSection(ExpiryOptions.Section));
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ExpirySweeper>());
+builder.Services.Configure<DataAccessOptions>(builder.Configuration.GetSection(DataAccessOptions.Section));
+builder.Services.AddSingleton<RoleSync>();
+builder.Services.AddSingleton<DatabaseLogins>();
+builder.Services.AddHostedService<DataAccessJob>();
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
@@ -93,6 +100,7 @@ app.MapRazorPages();
 app.MapCatalogueApi();
 app.MapAuditExport();
 app.MapMachineApi();
+app.MapDownloads();
 app.MapApiDocuments();
 
 await app.RunAsync();

@@ -17,6 +17,9 @@ public sealed class AuditEvent
 
     /// <summary>A sentence a reader of the log understands without looking anything up.</summary>
     public required string Summary { get; set; }
+
+    /// <summary>What the summary cannot hold: the whole SQL of a query, for one.</summary>
+    public string? Details { get; set; }
 }
 
 /// <summary>The actions the log records; one string each, so filters and exports are stable.</summary>
@@ -37,11 +40,14 @@ public static class AuditActions
     public const string ToolsAccessGranted = "tools-access.granted";
     public const string ToolsAccessRemoved = "tools-access.removed";
     public const string ToolsAccessLapsed = "tools-access.lapsed";
+    public const string QueryRun = "query.run";
+    public const string TableDownloaded = "table.downloaded";
+    public const string ResultDownloaded = "query-result.downloaded";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
-        ToolsAccessRemoved, ToolsAccessLapsed,
+        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded,
     ];
 }

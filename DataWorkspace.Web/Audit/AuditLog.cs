@@ -18,7 +18,7 @@ public sealed record Actor(string Id, string Email, string? ClientIp)
 /// </summary>
 public sealed class AuditLog(CatalogueDbContext catalogue, TimeProvider time)
 {
-    public void Add(string action, Actor actor, string summary, Guid? datasetId = null, string? subjectUserId = null) =>
+    public void Add(string action, Actor actor, string summary, Guid? datasetId = null, string? subjectUserId = null, string? details = null) =>
         catalogue.AuditEvents.Add(new AuditEvent
         {
             At = time.GetUtcNow(),
@@ -29,5 +29,6 @@ public sealed class AuditLog(CatalogueDbContext catalogue, TimeProvider time)
             DatasetId = datasetId,
             SubjectUserId = subjectUserId,
             Summary = summary.Length > 1000 ? summary[..1000] : summary,
+            Details = details,
         });
 }

@@ -23,6 +23,8 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
         CatalogueModel.Configure(modelBuilder);
         PlatformModel.Configure(modelBuilder);
         MachineApi.MachineApiNonce.Configure(modelBuilder);
+        DataAccess.DataAccessModel.Configure(modelBuilder);
+        Explorer.ExplorerModel.Configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {

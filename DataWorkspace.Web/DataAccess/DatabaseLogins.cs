@@ -1,0 +1,237 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Data;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using static DataWorkspace.Web.DataAccess.DatabaseRoleNames;
+
+namespace DataWorkspace.Web.DataAccess;
+
+public sealed class DataAccessOptions
+{
+    public const string Section = "DataAccess";
+
+    /// <summary>How often roles are synchronised and expired logins dropped even when nothing asked for it.</summary>
+    public TimeSpan SyncInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The Data Explorer's and downloads' login lifetime.</summary>
+    public TimeSpan PortalLoginLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>A tool's login lives as long as the tool, and never longer than this.</summary>
+    public TimeSpan MaxToolLoginLifetime { get; set; } = TimeSpan.FromDays(31);
+
+    public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromMinutes(15);
+    public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromMinutes(30);
+    public int ConnectionLimit { get; set; } = 10;
+}
+
+/// <summary>A login the caller can connect with; <see cref="DataSource"/> is pooled and shared by every use of the login.</summary>
+public sealed record UserLogin(string RoleName, string Password, DateTimeOffset ExpiresAt, NpgsqlDataSource DataSource);
+
+/// <summary>
+/// Short-lived login roles in the datasets database. A login is a member of its user's permanent role and starts every
+/// session as that role, so whatever it reads or writes is decided by the grants <see cref="RoleSync"/> keeps, and
+/// whatever it creates belongs to the user, not to the login.
+/// </summary>
+public sealed class DatabaseLogins(
+    IServiceScopeFactory scopes,
+    [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
+    RoleSync roleSync,
+    IDataProtectionProvider protection,
+    TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
+    ILogger<DatabaseLogins> logger) : IAsyncDisposable
+{
+    private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.DatabaseLogins");
+    private readonly ConcurrentDictionary<string, NpgsqlDataSource> dataSources = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim creating = new(1, 1);
+
+    /// <summary>The user's portal login (Data Explorer, downloads), reused while it has at least an hour left.</summary>
+    public async Task<UserLogin> PortalLoginAsync(string userId, CancellationToken cancellationToken)
+    {
+        var reuseUntil = time.GetUtcNow() + TimeSpan.FromHours(1);
+        if (await FindAsync(userId, reuseUntil, cancellationToken) is { } existing) return existing;
+
+        await creating.WaitAsync(cancellationToken);
+        try
+        {
+            return await FindAsync(userId, reuseUntil, cancellationToken)
+                ?? await CreateAsync(userId, LoginPurpose.Portal, options.Value.PortalLoginLifetime, cancellationToken);
+        }
+        finally
+        {
+            creating.Release();
+        }
+    }
+
+    /// <summary>A new login for a tool instance, living <paramref name="lifetime"/> (at most the configured maximum).</summary>
+    public Task<UserLogin> ToolLoginAsync(string userId, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        CreateAsync(userId, LoginPurpose.Tool, lifetime < options.Value.MaxToolLoginLifetime ? lifetime : options.Value.MaxToolLoginLifetime, cancellationToken);
+
+    /// <summary>Ends a login now (its tool stopped): the next sweep drops it once no session uses it.</summary>
+    public async Task RetireAsync(string roleName, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var now = time.GetUtcNow();
+        await catalogue.Set<DatabaseLogin>().Where(l => l.RoleName == roleName && l.ExpiresAt > now)
+            .ExecuteUpdateAsync(set => set.SetProperty(l => l.ExpiresAt, now), cancellationToken);
+        await ExecuteAsync($"ALTER ROLE {Quote(roleName)} VALID UNTIL '{now.UtcDateTime:O}'", cancellationToken);
+    }
+
+    private async Task<UserLogin?> FindAsync(string userId, DateTimeOffset validAfter, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var login = await catalogue.Set<DatabaseLogin>().AsNoTracking()
+            .Where(l => l.UserId == userId && l.Purpose == LoginPurpose.Portal && l.DroppedAt == null && l.ExpiresAt > validAfter)
+            .OrderByDescending(l => l.ExpiresAt).FirstOrDefaultAsync(cancellationToken);
+        return login is null ? null : Use(login.RoleName, protector.Unprotect(login.ProtectedPassword), login.ExpiresAt);
+    }
+
+    private async Task<UserLogin> CreateAsync(string userId, LoginPurpose purpose, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        // The user's own role (and everything it should hold) must exist before a login can join it.
+        await roleSync.SyncAsync(cancellationToken);
+
+        var role = NewLogin(userId);
+        var password = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 64);
+        var now = time.GetUtcNow();
+        var expires = now + lifetime;
+        var settings = options.Value;
+        await using (var connection = await datasets.OpenConnectionAsync(cancellationToken))
+        {
+            var database = connection.Database;
+            await using var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    // Literals, not parameters: PostgreSQL takes none in these statements. Both are made here, not given.
+                    new($"CREATE ROLE {Quote(role)} LOGIN PASSWORD '{password}' VALID UNTIL '{expires.UtcDateTime:O}' CONNECTION LIMIT {settings.ConnectionLimit} IN ROLE {Quote(User(userId))}"),
+                    new($"ALTER ROLE {Quote(role)} SET role TO {Quote(User(userId))}"),
+                    new($"ALTER ROLE {Quote(role)} SET search_path TO {Quote(User(userId))}, public"),
+                    new($"ALTER ROLE {Quote(role)} SET statement_timeout TO {(long)settings.StatementTimeout.TotalMilliseconds}"),
+                    new($"ALTER ROLE {Quote(role)} SET idle_in_transaction_session_timeout TO {(long)settings.IdleInTransactionTimeout.TotalMilliseconds}"),
+                    new($"GRANT CONNECT ON DATABASE {Quote(database)} TO {Quote(role)}"),
+                },
+            };
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            batch.Transaction = transaction;
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        catalogue.Add(new DatabaseLogin
+        {
+            UserId = userId,
+            RoleName = role,
+            Purpose = purpose,
+            ProtectedPassword = protector.Protect(password),
+            CreatedAt = now,
+            ExpiresAt = expires,
+        });
+        await catalogue.SaveChangesAsync(cancellationToken);
+        logger.LogInformation("Database login {Role} created for {UserId} ({Purpose}, until {Expires:O})", role, userId, purpose, expires);
+        return Use(role, password, expires);
+    }
+
+    private UserLogin Use(string role, string password, DateTimeOffset expires)
+    {
+        var source = dataSources.GetOrAdd(role, _ =>
+        {
+            var builder = new NpgsqlConnectionStringBuilder(datasets.ConnectionString)
+            {
+                Username = role,
+                Password = password,
+                MaxPoolSize = 5,
+                ConnectionIdleLifetime = 60,
+                ApplicationName = "dataworkspace-explorer",
+            };
+            return NpgsqlDataSource.Create(builder);
+        });
+        return new UserLogin(role, password, expires, source);
+    }
+
+    /// <summary>
+    /// Drops logins that have expired and that no session uses any more: connect revoked, anything they own handed to
+    /// their user's role, then the role itself. A login still in use is left for the next sweep.
+    /// </summary>
+    public async Task<int> DropExpiredAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var now = time.GetUtcNow();
+        var expired = await catalogue.Set<DatabaseLogin>().Where(l => l.DroppedAt == null && l.ExpiresAt <= now).ToListAsync(cancellationToken);
+
+        // Login roles the catalogue does not know (a crash between creating and recording one) go too, once expired.
+        var known = await catalogue.Set<DatabaseLogin>().Where(l => l.DroppedAt == null).Select(l => l.RoleName).ToListAsync(cancellationToken);
+        var orphans = new List<string>();
+        await using (var command = datasets.CreateCommand(@"SELECT rolname FROM pg_roles WHERE rolname LIKE '\_login\_%' AND (rolvaliduntil IS NULL OR rolvaliduntil < now())"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken))
+                if (!known.Contains(reader.GetString(0))) orphans.Add(reader.GetString(0));
+
+        var dropped = 0;
+        foreach (var role in expired.Select(l => l.RoleName).Concat(orphans))
+        {
+            if (dataSources.TryRemove(role, out var source)) await source.DisposeAsync();
+            if (!await DropAsync(role, cancellationToken)) continue;
+            dropped++;
+            if (expired.FirstOrDefault(l => l.RoleName == role) is { } login) login.DroppedAt = now;
+        }
+
+        await catalogue.SaveChangesAsync(cancellationToken);
+        if (dropped > 0) logger.LogInformation("Dropped {Count} expired database logins", dropped);
+        return dropped;
+    }
+
+    private async Task<bool> DropAsync(string role, CancellationToken cancellationToken)
+    {
+        await using var connection = await datasets.OpenConnectionAsync(cancellationToken);
+        await using (var sessions = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", connection) { Parameters = { new() { Value = role } } })
+            if ((long)(await sessions.ExecuteScalarAsync(cancellationToken))! > 0)
+            {
+                logger.LogInformation("Database login {Role} has expired but is still connected; it is dropped when its sessions end", role);
+                return false;
+            }
+
+        string? owner = null;
+        await using (var member = new NpgsqlCommand(@"
+            SELECT r.rolname FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
+            WHERE m.rolname = $1 AND r.rolname LIKE '\_user\_%' LIMIT 1", connection) { Parameters = { new() { Value = role } } })
+            owner = await member.ExecuteScalarAsync(cancellationToken) as string;
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection) { Transaction = transaction };
+        batch.BatchCommands.Add(new($"REVOKE CONNECT ON DATABASE {Quote(connection.Database)} FROM {Quote(role)}"));
+        if (owner is not null) batch.BatchCommands.Add(new($"REASSIGN OWNED BY {Quote(role)} TO {Quote(owner)}"));
+        batch.BatchCommands.Add(new($"DROP OWNED BY {Quote(role)}"));
+        batch.BatchCommands.Add(new($"DROP ROLE IF EXISTS {Quote(role)}"));
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.UndefinedObject)
+        {
+            return true;
+        }
+    }
+
+    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    {
+        await using var command = datasets.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var source in dataSources.Values) await source.DisposeAsync();
+        dataSources.Clear();
+    }
+}
