@@ -8,6 +8,7 @@ using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DataAccess;
 using DataWorkspace.Web.Documentation;
+using DataWorkspace.Web.Explorer;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
@@ -68,6 +69,7 @@ builder.Services.Configure<DataAccessOptions>(builder.Configuration.GetSection(D
 builder.Services.AddSingleton<RoleSync>();
 builder.Services.AddSingleton<DatabaseLogins>();
 builder.Services.AddHostedService<DataAccessJob>();
+builder.Services.AddSingleton<DataWorkspace.Web.Explorer.QueryRunner>();
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
@@ -101,6 +103,7 @@ app.MapCatalogueApi();
 app.MapAuditExport();
 app.MapMachineApi();
 app.MapDownloads();
+app.MapExplorerApi();
 app.MapApiDocuments();
 
 await app.RunAsync();

@@ -44,8 +44,8 @@ public sealed class AccessChangeInterceptor(RoleSyncSignal signal) : SaveChanges
     }
 }
 
-/// <summary>Synchronises roles when asked and on a schedule, then drops expired logins.</summary>
-public sealed class DataAccessJob(RoleSync sync, DatabaseLogins logins, RoleSyncSignal signal, IOptions<DataAccessOptions> options, ILogger<DataAccessJob> logger) : BackgroundService
+/// <summary>Synchronises roles when asked and on a schedule, then drops expired logins and old Data Explorer results.</summary>
+public sealed class DataAccessJob(RoleSync sync, DatabaseLogins logins, Explorer.QueryRunner queries, RoleSyncSignal signal, IOptions<DataAccessOptions> options, ILogger<DataAccessJob> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -55,6 +55,7 @@ public sealed class DataAccessJob(RoleSync sync, DatabaseLogins logins, RoleSync
             {
                 await sync.SyncAsync(stoppingToken);
                 await logins.DropExpiredAsync(stoppingToken);
+                await queries.DropOldResultsAsync(stoppingToken);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.Identity;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace DataWorkspace.Web.Explorer;
+
+public sealed record RunRequest(string? Sql, double? Wait);
+
+public sealed record SaveRequest(string? Title, string? Description, string? Sql, bool Shared);
+
+public sealed record SchemaColumn(string Name, string Type);
+
+public sealed record SchemaTable(string Name, List<SchemaColumn> Columns);
+
+public sealed record SchemaEntry(string Name, List<SchemaTable> Tables);
+
+/// <summary>
+/// The Data Explorer's JSON API, used by its page and open to scripts: run, page, cancel, download, explain, the schema
+/// the user can read, their history and saved queries. Every POST takes JSON only, which a cross-site form cannot send.
+/// </summary>
+public static class ExplorerApi
+{
+    /// <summary>How long <c>/run</c> waits for a result when the caller does not say: scripts get the finished query.</summary>
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan MaxPollWait = TimeSpan.FromSeconds(30);
+
+    public static void MapExplorerApi(this WebApplication app)
+    {
+        var api = app.MapGroup("/api/v1/explorer");
+
+        api.MapPost("/run", async Task<IResult> (RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            var user = http.User;
+            Guid id;
+            try
+            {
+                id = await runner.StartAsync(user.Id(), user.DisplayName(), user.EmailOf(), request.Sql, cancellationToken);
+            }
+            catch (QueryRefusedException refused)
+            {
+                return TypedResults.Problem(title: "The query was not run", detail: refused.Message, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            await runner.WaitAsync(id, request.Wait is { } wait ? TimeSpan.FromSeconds(Math.Max(0, wait)) : DefaultWait, cancellationToken);
+            var view = (await runner.ViewAsync(user.Id(), id, 1, cancellationToken))!;
+            return view.Status == "running" ? TypedResults.Json(view, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(view);
+        }).Accepts<RunRequest>("application/json");
+
+        api.MapGet("/queries/{id:guid}", async Task<IResult> (Guid id, int? page, double? wait, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            if (wait is > 0) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxPollWait.TotalSeconds)), cancellationToken);
+            return await runner.ViewAsync(http.User.Id(), id, page ?? 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
+        });
+
+        api.MapPost("/queries/{id:guid}/cancel", async Task<IResult> (Guid id, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            await runner.CancelAsync(http.User.Id(), id, cancellationToken);
+            return await runner.ViewAsync(http.User.Id(), id, 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
+        });
+
+        api.MapGet("/queries/{id:guid}/download", DownloadAsync);
+
+        api.MapPost("/explain", async Task<IResult> (RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            try
+            {
+                var (plan, error) = await runner.ExplainAsync(http.User.Id(), request.Sql, cancellationToken);
+                return error is null ? TypedResults.Ok(new { plan }) : TypedResults.BadRequest(new { error });
+            }
+            catch (QueryRefusedException refused)
+            {
+                return TypedResults.Problem(title: "The query was not explained", detail: refused.Message, statusCode: StatusCodes.Status400BadRequest);
+            }
+        }).Accepts<RunRequest>("application/json");
+
+        api.MapGet("/schema", async (HttpContext http, DatabaseLogins logins, CancellationToken cancellationToken) =>
+        {
+            // information_schema shows a login only the tables it may use: the schema browser needs no rule of its own.
+            var login = await logins.PortalLoginAsync(http.User.Id(), cancellationToken);
+            await using var command = login.DataSource.CreateCommand("""
+                SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+                WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name NOT LIKE '\_dw\_result\_%'
+                ORDER BY table_schema, table_name, ordinal_position
+                """);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var schemas = new List<SchemaEntry>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (schema, table) = (reader.GetString(0), reader.GetString(1));
+                if (schemas.Count == 0 || schemas[^1].Name != schema) schemas.Add(new SchemaEntry(schema, []));
+                var tables = schemas[^1].Tables;
+                if (tables.Count == 0 || tables[^1].Name != table) tables.Add(new SchemaTable(table, []));
+                tables[^1].Columns.Add(new SchemaColumn(reader.GetString(2), reader.GetString(3)));
+            }
+
+            return TypedResults.Ok(new { schemas });
+        });
+
+        api.MapGet("/history", async (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        {
+            var userId = http.User.Id();
+            var queries = await catalogue.Set<ExplorerQuery>().AsNoTracking().Where(q => q.UserId == userId)
+                .OrderByDescending(q => q.StartedAt).Take(50)
+                .Select(q => new { q.Id, q.Sql, Status = q.Status.ToString().ToLower(), q.StartedAt, q.DurationMs, q.Total })
+                .ToListAsync(cancellationToken);
+            return TypedResults.Ok(new { queries });
+        });
+
+        api.MapGet("/saved", async (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        {
+            var userId = http.User.Id();
+            var queries = await catalogue.Set<SavedQuery>().AsNoTracking().Where(q => q.OwnerId == userId || q.Shared)
+                .OrderByDescending(q => q.UpdatedAt).Take(200)
+                .Select(q => new { q.Id, q.Title, q.Description, q.Sql, q.Shared, q.OwnerName, Mine = q.OwnerId == userId, q.UpdatedAt })
+                .ToListAsync(cancellationToken);
+            return TypedResults.Ok(new { queries });
+        });
+
+        api.MapPost("/saved", async Task<IResult> (SaveRequest request, HttpContext http, CatalogueDbContext catalogue, TimeProvider time, CancellationToken cancellationToken) =>
+        {
+            if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
+                return TypedResults.Problem(title: "The query was not saved", detail: "Give it a title of up to 200 characters.", statusCode: StatusCodes.Status400BadRequest);
+            if (string.IsNullOrWhiteSpace(request.Sql) || request.Sql.Length > QueryRunner.MaxSqlLength)
+                return TypedResults.Problem(title: "The query was not saved", detail: $"The SQL must be between 1 and {QueryRunner.MaxSqlLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
+            var now = time.GetUtcNow();
+            var saved = new SavedQuery
+            {
+                OwnerId = http.User.Id(), OwnerName = http.User.DisplayName(), Title = request.Title.Trim(),
+                Description = (request.Description ?? "").Trim() is var d && d.Length > 2000 ? d[..2000] : (request.Description ?? "").Trim(),
+                Sql = request.Sql, Shared = request.Shared, CreatedAt = now, UpdatedAt = now,
+            };
+            catalogue.Add(saved);
+            await catalogue.SaveChangesAsync(cancellationToken);
+            return TypedResults.Created($"/api/v1/explorer/saved/{saved.Id}",
+                new { saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine = true, saved.UpdatedAt });
+        }).Accepts<SaveRequest>("application/json");
+
+        api.MapDelete("/saved/{id:guid}", async Task<IResult> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        {
+            var userId = http.User.Id();
+            var deleted = await catalogue.Set<SavedQuery>().Where(q => q.Id == id && q.OwnerId == userId).ExecuteDeleteAsync(cancellationToken);
+            return deleted == 1 ? TypedResults.NoContent() : NotFound(id);
+        });
+    }
+
+    private static IResult NotFound(Guid id) =>
+        TypedResults.Problem(title: "No such query", detail: $"You have no query {id}. Your history lists the ones you ran.", statusCode: StatusCodes.Status404NotFound);
+
+    private static async Task DownloadAsync(Guid id, string? format, HttpContext http, QueryRunner runner, CancellationToken cancellationToken)
+    {
+        format = (format ?? "csv").ToLowerInvariant();
+        if (format is not ("csv" or "json" or "xlsx"))
+        {
+            await TypedResults.Problem(title: "Unknown format", detail: $"'{format}' is not a download format: use csv, json or xlsx.", statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+
+        var user = http.User;
+        if (await runner.OpenResultAsync(user.Id(), id, cancellationToken) is not { } result)
+        {
+            await TypedResults.Problem(title: "Nothing to download", detail: "This query has no rows to download: it is still running, failed, is not yours, or its rows were cleared. Run it again.",
+                statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        long rows;
+        await using (var connection = result.Connection)
+        {
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"query-{id.ToString("N")[..8]}.{format}\"";
+            http.Response.Headers.CacheControl = "no-store";
+            if (format == "csv")
+            {
+                http.Response.ContentType = "text/csv; charset=utf-8";
+                using var copy = await connection.BeginTextExportAsync($"COPY (SELECT * FROM {result.Table}) TO STDOUT (FORMAT csv, HEADER)", cancellationToken);
+                await using var output = new StreamWriter(http.Response.Body, new System.Text.UTF8Encoding(false), 64 * 1024);
+                var buffer = new char[64 * 1024];
+                int read;
+                while ((read = await copy.ReadAsync(buffer, cancellationToken)) > 0) await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                rows = result.Query.Total ?? 0;
+            }
+            else
+            {
+                http.Response.ContentType = format == "json" ? ResultFiles.JsonContentType : ResultFiles.XlsxContentType;
+                await using var command = new Npgsql.NpgsqlCommand($"SET synchronize_seqscans = off; SELECT * FROM {result.Table}", connection);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                rows = format == "json"
+                    ? await ResultFiles.WriteJsonAsync(reader, http.Response.Body, cancellationToken)
+                    : await ResultFiles.WriteXlsxAsync(reader, http.Response.Body, cancellationToken);
+            }
+        }
+
+        await using var scope = http.RequestServices.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ResultDownloaded, Actor.Of(user),
+            $"{user.DisplayName()} downloaded a Data Explorer result as {format.ToUpperInvariant()}: {rows:N0} rows in {Stopwatch.GetElapsedTime(started).TotalSeconds:N1} s",
+            details: result.Query.Sql);
+        await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().SaveChangesAsync(CancellationToken.None);
+    }
+}

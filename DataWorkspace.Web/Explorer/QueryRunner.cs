@@ -1,0 +1,370 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.DataAccess;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using static DataWorkspace.Web.DataAccess.DatabaseRoleNames;
+
+namespace DataWorkspace.Web.Explorer;
+
+public sealed record QueryError(string Message, string? Detail, string? Hint, string? Code, int? Position, int? Line, int? Column);
+
+public sealed record ResultColumn(string Name, string Type);
+
+/// <summary>What the API answers about a query: its state and, once it has rows, one page of them.</summary>
+public sealed record QueryView(
+    Guid Id, string Status, string Sql, DateTimeOffset StartedAt, long? DurationMs, IReadOnlyList<ResultColumn> Columns,
+    IReadOnlyList<object?[]> Rows, int Page, int PageSize, long? Total, long? RowsAffected, QueryError? Error);
+
+/// <summary>Thrown for input the Explorer refuses before running anything; the message says what to do.</summary>
+public sealed class QueryRefusedException(string message) : Exception(message);
+
+/// <summary>
+/// Runs Data Explorer queries with the user's own short-lived login. A query's rows go into an unlogged table in the
+/// user's own schema (one execution, no rows held in memory), and pages are read back from there, on any replica;
+/// other statements (INSERT, CREATE...) just run. The backend's pid is recorded so Cancel reaches it from anywhere.
+/// </summary>
+public sealed class QueryRunner(
+    IServiceScopeFactory scopes,
+    DatabaseLogins logins,
+    [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
+    TimeProvider time,
+    ILogger<QueryRunner> logger)
+{
+    public const int MaxSqlLength = 100_000;
+    public const int PageSize = 1000;
+    public static readonly TimeSpan KeepResultsFor = TimeSpan.FromHours(24);
+    private const string ResultPrefix = "_dw_result_";
+
+    private readonly ConcurrentDictionary<Guid, Task> running = new();
+
+    public async Task<Guid> StartAsync(string userId, string userName, string email, string? sql, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(sql)) throw new QueryRefusedException("Write a query first: the SQL was empty.");
+        if (sql.Length > MaxSqlLength)
+            throw new QueryRefusedException($"The query is {sql.Length:N0} characters long; the limit is {MaxSqlLength:N0}. Put large lists of values in a table in your own schema and join to it.");
+
+        var login = await logins.PortalLoginAsync(userId, cancellationToken);
+        var query = new ExplorerQuery { UserId = userId, Sql = sql, Status = QueryStatus.Running, StartedAt = time.GetUtcNow(), LoginRole = login.RoleName };
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            catalogue.Add(query);
+            await catalogue.SaveChangesAsync(cancellationToken);
+        }
+
+        var actor = new Actor(userId, email, null);
+        running[query.Id] = Task.Run(() => RunAsync(query.Id, userId, userName, actor, sql, login));
+        return query.Id;
+    }
+
+    /// <summary>Waits up to <paramref name="wait"/> for the query to finish (returns at once when it is not running here or finishes).</summary>
+    public async Task WaitAsync(Guid id, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (wait <= TimeSpan.Zero) return;
+        var until = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
+        if (running.TryGetValue(id, out var task))
+        {
+            await Task.WhenAny(task, Task.Delay(wait, cancellationToken));
+            return;
+        }
+
+        // Started on another replica: watch its record.
+        while (Stopwatch.GetTimestamp() < until && await StatusAsync(id, cancellationToken) == QueryStatus.Running)
+            await Task.Delay(250, cancellationToken);
+    }
+
+    private async Task<QueryStatus?> StatusAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        return await catalogue.Set<ExplorerQuery>().Where(q => q.Id == id).Select(q => (QueryStatus?)q.Status).FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var body = sql.Trim();
+        var leading = sql.Length - sql.TrimStart().Length;
+        while (body.EndsWith(';')) body = body[..^1].TrimEnd();
+        var isQuery = IsQuery(body);
+        var table = isQuery ? $"{Quote(User(userId))}.{Quote(ResultPrefix + id.ToString("N"))}" : null;
+        var prefix = "";
+        QueryStatus status;
+        long? total = null, affected = null;
+        PostgresException? failure = null;
+        try
+        {
+            await using var connection = await login.DataSource.OpenConnectionAsync();
+            await UpdateAsync(id, q => q.BackendPid = connection.ProcessID);
+            var statement = body;
+            if (isQuery)
+            {
+                // The result's columns, without running the query: duplicate names get a suffix and columns a table
+                // cannot hold (pg_sleep's void) are kept as text, so any query's rows can be stored.
+                prefix = "SELECT * FROM (\n";
+                var columns = new List<(string Name, string Type)>();
+                await using (var describe = new NpgsqlCommand(prefix + body + "\n) AS q", connection))
+                await using (var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly))
+                    for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
+                var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+                var select = string.Join(", ", columns.Select((column, i) =>
+                {
+                    var name = seen.TryGetValue(column.Name, out var n) ? $"{column.Name}_{n + 1}" : column.Name;
+                    seen[column.Name] = n + 1;
+                    return $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(name)}";
+                }));
+                var aliases = string.Join(", ", columns.Select((_, i) => $"c{i + 1}"));
+                prefix = $"CREATE UNLOGGED TABLE {table} AS SELECT {select} FROM (\n";
+                statement = prefix + body + $"\n) AS q({aliases})";
+            }
+
+            await using var batch = new NpgsqlBatch(connection) { Timeout = 0, BatchCommands = { new NpgsqlBatchCommand(statement) } };
+            await batch.ExecuteNonQueryAsync();
+            // The command tag's count: rows stored for a query ("SELECT n"), rows changed for the rest.
+            var count = (long)batch.BatchCommands[0].Rows;
+            if (isQuery) total = count;
+            else affected = count;
+            status = QueryStatus.Completed;
+        }
+        catch (PostgresException exception)
+        {
+            failure = exception;
+            status = exception.SqlState == PostgresErrorCodes.QueryCanceled && exception.MessageText.Contains("user request") ? QueryStatus.Cancelled : QueryStatus.Failed;
+        }
+        catch (Exception exception)
+        {
+            logger.LogWarning(exception, "Data Explorer query {Id} failed outside PostgreSQL", id);
+            failure = null;
+            status = QueryStatus.Failed;
+            await UpdateAsync(id, q => q.ErrorMessage = "The query could not be run: the datasets database could not be reached. Try again in a minute.");
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            var query = await catalogue.Set<ExplorerQuery>().SingleAsync(q => q.Id == id);
+            query.Status = status;
+            query.FinishedAt = time.GetUtcNow();
+            query.DurationMs = (long)elapsed.TotalMilliseconds;
+            query.Total = total;
+            query.RowsAffected = affected;
+            query.ResultTable = status == QueryStatus.Completed ? table : null;
+            if (failure is not null)
+            {
+                query.ErrorMessage = status == QueryStatus.Failed && failure.SqlState == PostgresErrorCodes.QueryCanceled
+                    ? $"The query ran longer than the time limit and was stopped ({failure.MessageText}). Narrow it down, or ask for a tool for long work."
+                    : failure.MessageText;
+                query.ErrorDetail = failure.Detail;
+                query.ErrorHint = failure.Hint;
+                query.ErrorCode = failure.SqlState;
+                query.ErrorPosition = failure.Position > prefix.Length && failure.Position <= prefix.Length + body.Length
+                    ? failure.Position - prefix.Length + leading
+                    : failure.Position > 0 && !isQuery ? failure.Position + leading : null;
+            }
+
+            var outcome = status switch
+            {
+                QueryStatus.Completed when isQuery => $"{total:N0} rows",
+                QueryStatus.Completed => $"{affected:N0} rows changed",
+                _ => status.ToString().ToLowerInvariant() + (query.ErrorMessage is { } message ? ": " + message : ""),
+            };
+            scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.QueryRun, actor,
+                $"{userName} ran a query in the Data Explorer: {outcome} in {elapsed.TotalSeconds:N1} s", details: sql);
+            await catalogue.SaveChangesAsync();
+        }
+        catch (Exception exception)
+        {
+            logger.LogError(exception, "Could not record the outcome of Data Explorer query {Id}", id);
+        }
+        finally
+        {
+            running.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Statements that return rows: those are kept for paging; anything else runs as it is.</summary>
+    internal static bool IsQuery(string sql)
+    {
+        var text = sql.TrimStart();
+        while (text.StartsWith("--") || text.StartsWith("/*"))
+        {
+            var end = text.StartsWith("--") ? text.IndexOf('\n') : text.IndexOf("*/", StringComparison.Ordinal);
+            if (end < 0) return false;
+            text = text[(end + (text.StartsWith("--") ? 1 : 2))..].TrimStart();
+        }
+
+        var word = new string([.. text.TakeWhile(char.IsLetter)]).ToUpperInvariant();
+        return word is "SELECT" or "WITH" or "VALUES" or "TABLE" || text.StartsWith('(');
+    }
+
+    private async Task UpdateAsync(Guid id, Action<ExplorerQuery> change)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var query = await catalogue.Set<ExplorerQuery>().SingleAsync(q => q.Id == id);
+        change(query);
+        await catalogue.SaveChangesAsync();
+    }
+
+    /// <summary>The user's query (null when it is not theirs or does not exist) with page <paramref name="page"/> of its rows.</summary>
+    public async Task<QueryView?> ViewAsync(string userId, Guid id, int page, CancellationToken cancellationToken)
+    {
+        ExplorerQuery? query;
+        await using (var scope = scopes.CreateAsyncScope())
+            query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
+                .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
+        if (query is null) return null;
+
+        var columns = new List<ResultColumn>();
+        var rows = new List<object?[]>();
+        page = Math.Max(1, page);
+        if (query is { Status: QueryStatus.Completed, ResultTable: { } table })
+        {
+            var login = await logins.PortalLoginAsync(userId, cancellationToken);
+            await using var connection = await login.DataSource.OpenConnectionAsync(cancellationToken);
+            // Without synchronised scans a sequential scan starts at the table's first block: pages keep their order.
+            await using var command = new NpgsqlCommand($"SET synchronize_seqscans = off; SELECT * FROM {table} LIMIT {PageSize} OFFSET {(long)(page - 1) * PageSize}", connection);
+            try
+            {
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                for (var i = 0; i < reader.FieldCount; i++) columns.Add(new ResultColumn(reader.GetName(i), reader.GetDataTypeName(i)));
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var row = new object?[reader.FieldCount];
+                    for (var i = 0; i < row.Length; i++) row[i] = JsonValue(reader, i);
+                    rows.Add(row);
+                }
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                return View(query, page, columns, rows) with
+                {
+                    Status = "failed",
+                    Error = new QueryError($"The rows of this query were cleared after {KeepResultsFor.TotalHours:N0} hours. Run it again.", null, null, null, null, null, null),
+                };
+            }
+        }
+
+        return View(query, page, columns, rows);
+    }
+
+    private static QueryView View(ExplorerQuery query, int page, List<ResultColumn> columns, List<object?[]> rows)
+    {
+        QueryError? error = null;
+        if (query.ErrorMessage is { } message)
+        {
+            var (line, column) = query.ErrorPosition is { } position ? LineAndColumn(query.Sql, position) : ((int?)null, (int?)null);
+            error = new QueryError(message, query.ErrorDetail, query.ErrorHint, query.ErrorCode, query.ErrorPosition, line, column);
+        }
+
+        return new QueryView(query.Id, query.Status.ToString().ToLowerInvariant(), query.Sql, query.StartedAt, query.DurationMs, columns, rows,
+            page, PageSize, query.Total, query.RowsAffected, error);
+    }
+
+    /// <summary>1-based line and column of a 1-based character position.</summary>
+    internal static (int? Line, int? Column) LineAndColumn(string text, int position)
+    {
+        var index = Math.Clamp(position - 1, 0, text.Length);
+        var line = 1 + text.AsSpan(0, index).Count('\n');
+        var lineStart = text.LastIndexOf('\n', Math.Max(0, index - 1)) + 1;
+        if (index == 0) lineStart = 0;
+        return (line, index - lineStart + 1);
+    }
+
+    private static object? JsonValue(DbDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal)) return null;
+        var value = reader.GetValue(ordinal);
+        return value switch
+        {
+            bool or int or long or short or decimal or string => value,
+            double d when double.IsFinite(d) => d,
+            float f when float.IsFinite(f) => f,
+            DateTime dateTime => dateTime.ToString("O", CultureInfo.InvariantCulture),
+            DateTimeOffset offset => offset.ToString("O", CultureInfo.InvariantCulture),
+            DateOnly date => date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            byte[] bytes => Convert.ToBase64String(bytes),
+            Array array => "{" + string.Join(",", array.Cast<object?>().Select(item => Convert.ToString(item, CultureInfo.InvariantCulture))) + "}",
+            _ => Convert.ToString(value, CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>Cancels the user's running query wherever it runs; a query that has finished is left as it is.</summary>
+    public async Task CancelAsync(string userId, Guid id, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
+            .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
+        if (query is not { Status: QueryStatus.Running, BackendPid: { } pid, LoginRole: { } role }) return;
+        // Only a backend of this user's login: a pid alone could by now belong to someone else's session.
+        await using var command = datasets.CreateCommand("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2");
+        command.Parameters.Add(new NpgsqlParameter { Value = pid });
+        command.Parameters.Add(new NpgsqlParameter { Value = role });
+        await command.ExecuteScalarAsync(cancellationToken);
+        await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken);
+    }
+
+    /// <summary>EXPLAIN of the statement with the user's login: the plan's lines, or the error.</summary>
+    public async Task<(string? Plan, QueryError? Error)> ExplainAsync(string userId, string? sql, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(sql)) throw new QueryRefusedException("Write a query first: the SQL was empty.");
+        if (sql.Length > MaxSqlLength) throw new QueryRefusedException($"The query is {sql.Length:N0} characters long; the limit is {MaxSqlLength:N0}.");
+        var login = await logins.PortalLoginAsync(userId, cancellationToken);
+        const string prefix = "EXPLAIN ";
+        var leading = sql.Length - sql.TrimStart().Length;
+        var body = sql.Trim().TrimEnd(';');
+        try
+        {
+            await using var command = login.DataSource.CreateCommand(prefix + body);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var lines = new List<string>();
+            while (await reader.ReadAsync(cancellationToken)) lines.Add(reader.GetString(0));
+            return (string.Join('\n', lines), null);
+        }
+        catch (PostgresException exception)
+        {
+            int? position = exception.Position > prefix.Length ? exception.Position - prefix.Length + leading : null;
+            var (line, column) = position is { } p ? LineAndColumn(sql, p) : (null, null);
+            return (null, new QueryError(exception.MessageText, exception.Detail, exception.Hint, exception.SqlState, position, line, column));
+        }
+    }
+
+    /// <summary>Opens the result table of a finished query of the user's for reading, or null.</summary>
+    public async Task<(NpgsqlConnection Connection, string Table, ExplorerQuery Query)?> OpenResultAsync(string userId, Guid id, CancellationToken cancellationToken)
+    {
+        ExplorerQuery? query;
+        await using (var scope = scopes.CreateAsyncScope())
+            query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
+                .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
+        if (query is not { Status: QueryStatus.Completed, ResultTable: { } table }) return null;
+        var login = await logins.PortalLoginAsync(userId, cancellationToken);
+        var connection = await login.DataSource.OpenConnectionAsync(cancellationToken);
+        return (connection, table, query);
+    }
+
+    /// <summary>Drops result tables older than <see cref="KeepResultsFor"/>; their queries stay in the history.</summary>
+    public async Task<int> DropOldResultsAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var before = time.GetUtcNow() - KeepResultsFor;
+        var old = await catalogue.Set<ExplorerQuery>().Where(q => q.ResultTable != null && q.FinishedAt < before).Take(500).ToListAsync(cancellationToken);
+        foreach (var query in old)
+        {
+            await using var command = datasets.CreateCommand($"DROP TABLE IF EXISTS {query.ResultTable}");
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            query.ResultTable = null;
+        }
+
+        await catalogue.SaveChangesAsync(cancellationToken);
+        return old.Count;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DataWorkspace.Contracts;
+using DataWorkspace.TestSupport;
+using DataWorkspace.Web.Catalogue;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DataWorkspace.Web.Tests;
+
+/// <summary>The Data Explorer's JSON API, as a script would use it, against a real PostgreSQL with the user's own login.</summary>
+public sealed class ExplorerApiTests(WebFixture web)
+{
+    private readonly CatalogueData data = new(web);
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    private async Task<PlatformIdentity> UserAsync()
+    {
+        var user = CatalogueData.NewUser("partner.example");
+        await Sql.ScalarAsync<object>(web.CatalogueConnectionString,
+            "INSERT INTO users (id, email, name, first_seen_at, last_seen_at) VALUES ($1, $2, $3, now(), now())", user.UserId, user.Email, user.Name);
+        return user;
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, PlatformIdentity user, object? body = null)
+    {
+        using var client = web.Factory.CreateClient();
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+        if (body is not null) request.Content = JsonContent.Create(body);
+        using var response = await client.SendAsync(request, Cancel);
+        var text = await response.Content.ReadAsStringAsync(Cancel);
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private Task<(HttpStatusCode Status, JsonElement Body)> RunAsync(PlatformIdentity user, string sql, double? wait = null) =>
+        SendAsync(HttpMethod.Post, "/api/v1/explorer/run", user, wait is null ? new { sql } : new { sql, wait });
+
+    [Fact]
+    public async Task A_query_returns_its_first_page_and_total_and_later_pages_from_any_request()
+    {
+        var user = await UserAsync();
+        var (status, body) = await RunAsync(user, "SELECT n, 'row ' || n AS label FROM generate_series(1, 2500) AS n ORDER BY n");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("completed", body.GetProperty("status").GetString());
+        Assert.Equal(2500, body.GetProperty("total").GetInt64());
+        Assert.Equal(1000, body.GetProperty("rows").GetArrayLength());
+        Assert.Equal("n", body.GetProperty("columns")[0].GetProperty("name").GetString());
+        Assert.Equal(1, body.GetProperty("rows")[0][0].GetInt32());
+
+        var id = body.GetProperty("id").GetString();
+        var (_, third) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}?page=3", user);
+        Assert.Equal(500, third.GetProperty("rows").GetArrayLength());
+        Assert.Equal(2001, third.GetProperty("rows")[0][0].GetInt32());
+        Assert.Equal("row 2500", third.GetProperty("rows")[499][1].GetString());
+
+        // Someone else cannot see it.
+        var (other, _) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}", await UserAsync());
+        Assert.Equal(HttpStatusCode.NotFound, other);
+        var audit = await web.ScalarAsync<string>("SELECT summary FROM audit_events WHERE action = 'query.run' AND actor_id = $1", user.UserId);
+        Assert.Contains("2,500 rows", audit);
+    }
+
+    [Fact]
+    public async Task Errors_say_what_PostgreSQL_said_and_where()
+    {
+        var user = await UserAsync();
+        var (status, body) = await RunAsync(user, "SELECT 1,\n  2 FORM nowhere");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("failed", body.GetProperty("status").GetString());
+        var error = body.GetProperty("error");
+        Assert.Contains("syntax error at or near \"nowhere\"", error.GetProperty("message").GetString());
+        Assert.Equal(2, error.GetProperty("line").GetInt32());
+        Assert.Equal(10, error.GetProperty("column").GetInt32());
+
+        var restricted = await data.DatasetAsync(AccessType.RequiresAuthorization);
+        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
+        var table = $"{restricted.Tables[0].Schema}.{restricted.Tables[0].Table}";
+        (_, body) = await RunAsync(user, $"SELECT * FROM {table}");
+        Assert.Contains("permission denied for table rows", body.GetProperty("error").GetProperty("message").GetString());
+        (_, body) = await RunAsync(user, $"INSERT INTO {table} VALUES (4, 'mine')");
+        Assert.Contains("permission denied for table rows", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(3L, await Sql.ScalarAsync<long>(web.DatasetsConnectionString, $"SELECT count(*) FROM {table}"));
+
+        (status, body) = await RunAsync(user, "SELECT '" + new string('x', 1_000_000) + "'");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("the limit is 100,000", body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Cancel_stops_the_backend_query_and_cancelling_a_finished_one_is_harmless()
+    {
+        var user = await UserAsync();
+        var (status, body) = await RunAsync(user, "SELECT pg_sleep(60)", wait: 0);
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        var id = body.GetProperty("id").GetString();
+        await Task.Delay(300, Cancel);
+        var started = DateTime.UtcNow;
+        (_, body) = await SendAsync(HttpMethod.Post, $"/api/v1/explorer/queries/{id}/cancel", user);
+        Assert.True(body.GetProperty("status").GetString() == "cancelled", body.ToString());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(web.DatasetsConnectionString, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"));
+
+        (_, body) = await RunAsync(user, "SELECT 1 AS one");
+        (status, body) = await SendAsync(HttpMethod.Post, $"/api/v1/explorer/queries/{body.GetProperty("id").GetString()}/cancel", user);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("completed", body.GetProperty("status").GetString());
+        Assert.Equal(1, body.GetProperty("rows")[0][0].GetInt32());
+    }
+
+    [Fact]
+    public async Task Saved_queries_are_the_owners_and_shared_ones_are_listed_for_colleagues()
+    {
+        var owner = await UserAsync();
+        var colleague = await UserAsync();
+        var (status, _) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", owner, new { title = "", sql = "SELECT 1" });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var (created, kept) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", owner, new { title = "Private one", sql = "SELECT 1", shared = false });
+        Assert.Equal(HttpStatusCode.Created, created);
+        await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", owner, new { title = "Shared one", description = "for all", sql = "SELECT 2", shared = true });
+
+        var (_, list) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/saved", colleague);
+        var titles = list.GetProperty("queries").EnumerateArray().Select(q => q.GetProperty("title").GetString()).ToList();
+        Assert.Contains("Shared one", titles);
+        Assert.DoesNotContain("Private one", titles);
+        var (denied, _) = await SendAsync(HttpMethod.Delete, $"/api/v1/explorer/saved/{kept.GetProperty("id").GetString()}", colleague);
+        Assert.Equal(HttpStatusCode.NotFound, denied);
+        var (deleted, _) = await SendAsync(HttpMethod.Delete, $"/api/v1/explorer/saved/{kept.GetProperty("id").GetString()}", owner);
+        Assert.Equal(HttpStatusCode.NoContent, deleted);
+    }
+
+    [Fact]
+    public async Task Results_download_as_csv_json_and_xlsx_and_the_schema_lists_only_readable_tables()
+    {
+        var user = await UserAsync();
+        var readable = await data.DatasetAsync(AccessType.Open);
+        var hidden = await data.DatasetAsync(AccessType.RequiresAuthorization);
+        var (_, body) = await RunAsync(user, "SELECT n, n * 2 AS twice FROM generate_series(1, 3) AS n");
+        var id = body.GetProperty("id").GetString();
+
+        using var client = web.Factory.CreateClient();
+        async Task<HttpResponseMessage> Download(string format)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/download?format={format}");
+            request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+            return await client.SendAsync(request, Cancel);
+        }
+
+        Assert.Equal("n,twice\n1,2\n2,4\n3,6\n", await (await Download("csv")).Content.ReadAsStringAsync(Cancel));
+        var json = JsonDocument.Parse(await (await Download("json")).Content.ReadAsStringAsync(Cancel)).RootElement;
+        Assert.Equal(6, json[2].GetProperty("twice").GetInt32());
+        var xlsx = await Download("xlsx");
+        Assert.Equal("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx.Content.Headers.ContentType?.MediaType);
+        Assert.Equal((byte)'P', (await xlsx.Content.ReadAsByteArrayAsync(Cancel))[0]);
+
+        var (_, schema) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/schema", user);
+        var names = schema.GetProperty("schemas").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+        Assert.Contains(readable.Tables[0].Schema, names);
+        Assert.DoesNotContain(hidden.Tables[0].Schema, names);
+    }
+}
