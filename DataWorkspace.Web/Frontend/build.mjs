@@ -1,5 +1,7 @@
-// Compiles GOV.UK Frontend (from npm) with the portal's own styles into wwwroot/dist. Run by the .NET build.
+// Compiles GOV.UK Frontend (from npm) with the portal's own styles into wwwroot/dist, and bundles the Data Explorer's
+// script with CodeMirror (from npm). Run by the .NET build.
 import * as sass from "sass";
+import { build } from "esbuild";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 
 const dist = "wwwroot/dist";
@@ -15,4 +17,13 @@ writeFileSync(`${dist}/site.css`, css.css);
 cpSync(`${govuk}/govuk-frontend.min.js`, `${dist}/govuk-frontend.min.js`);
 cpSync(`${govuk}/assets/images`, `${dist}/assets/images`, { recursive: true });
 cpSync("Frontend/site.js", `${dist}/site.js`);
+await build({
+  entryPoints: ["Frontend/explorer.js"],
+  outfile: `${dist}/explorer.js`,
+  bundle: true,
+  format: "esm",
+  minify: true,
+  target: "es2020",
+  logLevel: "warning",
+});
 console.log(`front-end assets written to ${dist}`);

@@ -1,0 +1,21 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace DataWorkspace.Web.Pages.DataExplorer;
+
+/// <remarks>
+/// Queries run through the explorer's JSON API from Frontend/explorer.js. Without JavaScript the form still posts
+/// back here, and the page keeps the SQL and says that running it needs JavaScript.
+/// </remarks>
+public sealed class IndexModel : PageModel
+{
+    [BindProperty(Name = "sql")] public string? Sql { get; set; }
+
+    public bool NeedsJavaScript { get; private set; }
+
+    public void OnGet()
+    {
+    }
+
+    public void OnPost() => NeedsJavaScript = true;
+}
