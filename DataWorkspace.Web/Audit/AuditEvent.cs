@@ -43,11 +43,12 @@ public static class AuditActions
     public const string QueryRun = "query.run";
     public const string TableDownloaded = "table.downloaded";
     public const string ResultDownloaded = "query-result.downloaded";
+    public const string TeamChanged = "team.changed";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
-        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded,
+        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged,
     ];
 }

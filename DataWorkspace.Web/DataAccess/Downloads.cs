@@ -102,10 +102,13 @@ public static class Downloads
             int read;
             while ((read = await copy.ReadAsync(buffer, cancellationToken)) > 0)
             {
-                foreach (var c in buffer.AsSpan(0, read))
+                // Rows end at newlines outside quotes; the search for either character is vectorised.
+                var rest = buffer.AsSpan(0, read);
+                for (var next = rest.IndexOfAny('"', '\n'); next >= 0; next = rest.IndexOfAny('"', '\n'))
                 {
-                    if (c == '"') inQuotes = !inQuotes;
-                    else if (c == '\n' && !inQuotes) rows++;
+                    if (rest[next] == '"') inQuotes = !inQuotes;
+                    else if (!inQuotes) rows++;
+                    rest = rest[(next + 1)..];
                 }
 
                 await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);

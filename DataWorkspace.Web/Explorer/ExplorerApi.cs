@@ -45,7 +45,10 @@ public static class ExplorerApi
                 return TypedResults.Problem(title: "The query was not run", detail: refused.Message, statusCode: StatusCodes.Status400BadRequest);
             }
 
-            await runner.WaitAsync(id, request.Wait is { } wait ? TimeSpan.FromSeconds(Math.Max(0, wait)) : DefaultWait, cancellationToken);
+            // A script that gives no wait gets the whole result's count with the first page; a wait returns as soon
+            // as the first page is stored (the count follows on GET /queries/{id}).
+            if (request.Wait is { } wait) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Max(0, wait)), cancellationToken);
+            else await runner.WaitAsync(id, DefaultWait, cancellationToken, untilComplete: true);
             var view = (await runner.ViewAsync(user.Id(), id, 1, cancellationToken))!;
             return view.Status == "running" ? TypedResults.Json(view, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(view);
         }).Accepts<RunRequest>("application/json");
@@ -162,7 +165,7 @@ public static class ExplorerApi
         var user = http.User;
         if (await runner.OpenResultAsync(user.Id(), id, cancellationToken) is not { } result)
         {
-            await TypedResults.Problem(title: "Nothing to download", detail: "This query has no rows to download: it is still running, failed, is not yours, or its rows were cleared. Run it again.",
+            await TypedResults.Problem(title: "Nothing to download", detail: "This query has no rows to download: it is still running or storing its rows, failed, is not yours, or its rows were cleared. Try again in a moment, or run it again.",
                 statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
         }

@@ -41,7 +41,8 @@ public sealed class QueryRunner(
     public static readonly TimeSpan KeepResultsFor = TimeSpan.FromHours(24);
     private const string ResultPrefix = "_dw_result_";
 
-    private readonly ConcurrentDictionary<Guid, Task> running = new();
+    /// <summary>Queries running in this process: the whole run, and the moment their first page is stored.</summary>
+    private readonly ConcurrentDictionary<Guid, (Task Whole, TaskCompletionSource FirstPage)> running = new();
 
     public async Task<Guid> StartAsync(string userId, string userName, string email, string? sql, CancellationToken cancellationToken)
     {
@@ -59,34 +60,42 @@ public sealed class QueryRunner(
         }
 
         var actor = new Actor(userId, email, null);
-        running[query.Id] = Task.Run(() => RunAsync(query.Id, userId, userName, actor, sql, login));
+        var firstPage = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        running[query.Id] = (Task.Run(() => RunAsync(query.Id, userId, userName, actor, sql, login, firstPage)), firstPage);
         return query.Id;
     }
 
-    /// <summary>Waits up to <paramref name="wait"/> for the query to finish (returns at once when it is not running here or finishes).</summary>
-    public async Task WaitAsync(Guid id, TimeSpan wait, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for the query's first page (or, with <paramref name="untilComplete"/>, for
+    /// all its rows and their count); returns at once when it has them.
+    /// </summary>
+    public async Task WaitAsync(Guid id, TimeSpan wait, CancellationToken cancellationToken, bool untilComplete = false)
     {
         if (wait <= TimeSpan.Zero) return;
         var until = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
-        if (running.TryGetValue(id, out var task))
+        if (running.TryGetValue(id, out var run))
         {
-            await Task.WhenAny(task, Task.Delay(wait, cancellationToken));
+            await Task.WhenAny(untilComplete ? run.Whole : run.FirstPage.Task, Task.Delay(wait, cancellationToken));
             return;
         }
 
         // Started on another replica: watch its record.
-        while (Stopwatch.GetTimestamp() < until && await StatusAsync(id, cancellationToken) == QueryStatus.Running)
+        while (Stopwatch.GetTimestamp() < until && await StateAsync(id, cancellationToken) is { } state
+            && (state.Status == QueryStatus.Running || (untilComplete && state.Loading)))
             await Task.Delay(250, cancellationToken);
     }
 
-    private async Task<QueryStatus?> StatusAsync(Guid id, CancellationToken cancellationToken)
+    private async Task<(QueryStatus Status, bool Loading)?> StateAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
-        return await catalogue.Set<ExplorerQuery>().Where(q => q.Id == id).Select(q => (QueryStatus?)q.Status).FirstOrDefaultAsync(cancellationToken);
+        var state = await catalogue.Set<ExplorerQuery>().Where(q => q.Id == id)
+            .Select(q => new { q.Status, Loading = q.Status == QueryStatus.Completed && q.ResultTable != null && q.Total == null })
+            .FirstOrDefaultAsync(cancellationToken);
+        return state is null ? null : (state.Status, state.Loading);
     }
 
-    private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login)
+    private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login, TaskCompletionSource firstPage)
     {
         var started = Stopwatch.GetTimestamp();
         var body = sql.Trim();
@@ -120,17 +129,37 @@ public sealed class QueryRunner(
                     return $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(name)}";
                 }));
                 var aliases = string.Join(", ", columns.Select((_, i) => $"c{i + 1}"));
+                // The table first (planned, not run), then one execution of the query streamed into it as binary
+                // COPY: the first page is committed as soon as it arrives, the rest as it comes, the total at the end.
+                var source = $"SELECT {select} FROM (\n{body}\n) AS q({aliases})";
                 prefix = $"CREATE UNLOGGED TABLE {table} AS SELECT {select} FROM (\n";
-                statement = prefix + body + $"\n) AS q({aliases})";
-            }
+                await using (var create = new NpgsqlCommand($"CREATE UNLOGGED TABLE {table} AS {source} WITH NO DATA", connection))
+                    await create.ExecuteNonQueryAsync();
+                prefix = $"COPY (SELECT {select} FROM (\n";
+                await using var writer = await login.DataSource.OpenConnectionAsync();
+                using var rows = await connection.BeginRawBinaryCopyAsync($"COPY ({source}) TO STDOUT (FORMAT binary)");
+                var pipe = new BinaryCopyPipe(rows);
+                await StoreAsync(writer, table!, pipe, PageSize);
+                await UpdateAsync(id, q =>
+                {
+                    q.Status = QueryStatus.Completed;
+                    q.ResultTable = table;
+                    q.Total = pipe.Finished ? pipe.Rows : null;
+                });
+                firstPage.TrySetResult();
+                while (!pipe.Finished) await StoreAsync(writer, table!, pipe, 1_000_000);
 
-            await using var batch = new NpgsqlBatch(connection) { Timeout = 0, BatchCommands = { new NpgsqlBatchCommand(statement) } };
-            await batch.ExecuteNonQueryAsync();
-            // The command tag's count: rows stored for a query ("SELECT n"), rows changed for the rest.
-            var count = (long)batch.BatchCommands[0].Rows;
-            if (isQuery) total = count;
-            else affected = count;
-            status = QueryStatus.Completed;
+                total = pipe.Rows;
+                status = QueryStatus.Completed;
+            }
+            else
+            {
+                await using var batch = new NpgsqlBatch(connection) { Timeout = 0, BatchCommands = { new NpgsqlBatchCommand(statement) } };
+                await batch.ExecuteNonQueryAsync();
+                // The command tag's count of rows changed.
+                affected = (long)batch.BatchCommands[0].Rows;
+                status = QueryStatus.Completed;
+            }
         }
         catch (PostgresException exception)
         {
@@ -157,6 +186,13 @@ public sealed class QueryRunner(
             query.Total = total;
             query.RowsAffected = affected;
             query.ResultTable = status == QueryStatus.Completed ? table : null;
+            if (status != QueryStatus.Completed && table is not null)
+            {
+                // Rows stored before a failure or a cancel are not a result: they go.
+                await using var drop = datasets.CreateCommand($"DROP TABLE IF EXISTS {table}");
+                await drop.ExecuteNonQueryAsync();
+            }
+
             if (failure is not null)
             {
                 query.ErrorMessage = status == QueryStatus.Failed && failure.SqlState == PostgresErrorCodes.QueryCanceled
@@ -186,8 +222,36 @@ public sealed class QueryRunner(
         }
         finally
         {
+            firstPage.TrySetResult();
             running.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>Stores up to <paramref name="rows"/> more rows in one COPY (one commit); a failed read abandons that COPY.</summary>
+    private static async Task StoreAsync(NpgsqlConnection writer, string table, BinaryCopyPipe pipe, long rows)
+    {
+        var into = await writer.BeginRawBinaryCopyAsync($"COPY {table} FROM STDIN (FORMAT binary)");
+        try
+        {
+            await pipe.CopyAsync(into, rows, CancellationToken.None);
+        }
+        catch
+        {
+            // The query failed or was cancelled mid-way: end the import without committing it, keep the query's error.
+            try
+            {
+                await into.CancelAsync();
+            }
+            catch (PostgresException)
+            {
+                // PostgreSQL confirms the abandoned import with an error of its own.
+            }
+
+            await into.DisposeAsync();
+            throw;
+        }
+
+        await into.DisposeAsync();
     }
 
     /// <summary>Statements that return rows: those are kept for paging; anything else runs as it is.</summary>
@@ -303,13 +367,14 @@ public sealed class QueryRunner(
         await using var scope = scopes.CreateAsyncScope();
         var query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
             .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
-        if (query is not { Status: QueryStatus.Running, BackendPid: { } pid, LoginRole: { } role }) return;
+        var loading = query is { Status: QueryStatus.Completed, ResultTable: not null, Total: null };
+        if (query is not { BackendPid: { } pid, LoginRole: { } role } || (query.Status != QueryStatus.Running && !loading)) return;
         // Only a backend of this user's login: a pid alone could by now belong to someone else's session.
         await using var command = datasets.CreateCommand("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2");
         command.Parameters.Add(new NpgsqlParameter { Value = pid });
         command.Parameters.Add(new NpgsqlParameter { Value = role });
         await command.ExecuteScalarAsync(cancellationToken);
-        await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken);
+        await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken, untilComplete: true);
     }
 
     /// <summary>EXPLAIN of the statement with the user's login: the plan's lines, or the error.</summary>
@@ -344,7 +409,8 @@ public sealed class QueryRunner(
         await using (var scope = scopes.CreateAsyncScope())
             query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
                 .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
-        if (query is not { Status: QueryStatus.Completed, ResultTable: { } table }) return null;
+        // Only a whole result: one still being stored would download in part.
+        if (query is not { Status: QueryStatus.Completed, ResultTable: { } table, Total: not null }) return null;
         var login = await logins.PortalLoginAsync(userId, cancellationToken);
         var connection = await login.DataSource.OpenConnectionAsync(cancellationToken);
         return (connection, table, query);

@@ -8,6 +8,7 @@ using DataWorkspace.Web.ReferenceData;
 using DataWorkspace.Web.ToolsAccess;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataWorkspace.Web.Tests;
 
@@ -120,6 +121,7 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
     [InlineData("/admin/datasets")]
     [InlineData("/admin/users")]
     [InlineData("/admin/requests")]
+    [InlineData("/admin/teams")]
     [InlineData("/admin/audit")]
     [InlineData("/admin/audit/export.csv")]
     public async Task Admin_pages_are_refused_to_analysts_and_open_to_admins(string path)
@@ -143,6 +145,35 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
         using var response = await client.SendAsync(request, Cancel);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_admin_makes_a_team_and_its_member_can_write_in_the_team_schema()
+    {
+        var member = CatalogueData.NewUser("trade.example");
+        await app.SignInAsync(admin, member);
+        using var client = web.Factory.CreateClient(new() { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(admin));
+        async Task<HttpResponseMessage> PostAsync(string handler, Dictionary<string, string> form)
+        {
+            var page = await client.GetStringAsync("/admin/teams", Cancel);
+            form["__RequestVerificationToken"] = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value;
+            return await client.PostAsync($"/admin/teams?handler={handler}", new FormUrlEncodedContent(form), Cancel);
+        }
+
+        var slug = "analysts_" + Guid.NewGuid().ToString("N")[..8];
+        var bad = await PostAsync("Create", new() { ["name"] = "Bad", ["slug"] = "Not a schema!" });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("cannot name a schema", await bad.Content.ReadAsStringAsync(Cancel));
+        Assert.Equal(HttpStatusCode.Redirect, (await PostAsync("Create", new() { ["name"] = "Trade analysts", ["slug"] = slug })).StatusCode);
+        var teamId = await web.ScalarAsync<Guid>("SELECT id FROM teams WHERE slug = $1", slug);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostAsync("Add", new() { ["team"] = teamId.ToString(), ["email"] = member.Email })).StatusCode);
+
+        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
+        var login = await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.DatabaseLogins>().PortalLoginAsync(member.UserId, Cancel);
+        await using var command = login.DataSource.CreateCommand($"CREATE TABLE \"_team_{slug}\".findings AS SELECT 1 AS x; SELECT count(*) FROM \"_team_{slug}\".findings");
+        Assert.Equal(1L, await command.ExecuteScalarAsync(Cancel));
+        Assert.Contains("added to team 'Trade analysts'", await web.ScalarAsync<string>("SELECT string_agg(summary, ';') FROM audit_events WHERE action = 'team.changed' AND actor_id = $1", admin.UserId));
     }
 
     [Fact]

@@ -62,6 +62,38 @@ public sealed class ExplorerApiTests(WebFixture web)
     }
 
     [Fact]
+    public async Task The_first_page_comes_while_the_rest_is_still_being_stored_and_the_count_follows()
+    {
+        var user = await UserAsync();
+        // The first 1,000 rows come at once; the other 2,000 take at least 4 seconds.
+        const string slow = "SELECT n, CASE WHEN n > 1000 THEN pg_sleep(0.002)::text END AS pause FROM generate_series(1, 3000) AS n";
+        var (status, body) = await RunAsync(user, slow, wait: 30);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("completed", body.GetProperty("status").GetString());
+        Assert.Equal(1000, body.GetProperty("rows").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("total").ValueKind);
+        var id = body.GetProperty("id").GetString();
+
+        using (var client = web.Factory.CreateClient())
+        {
+            using var early = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/download?format=csv");
+            early.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+            using var refused = await client.SendAsync(early, Cancel);
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+            Assert.Contains("storing its rows", await refused.Content.ReadAsStringAsync(Cancel));
+        }
+
+        for (var attempt = 0; attempt < 150 && body.GetProperty("total").ValueKind == JsonValueKind.Null; attempt++)
+        {
+            await Task.Delay(200, Cancel);
+            (_, body) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}?page=3", user);
+        }
+
+        Assert.Equal(3000, body.GetProperty("total").GetInt64());
+        Assert.Equal(2001, body.GetProperty("rows")[0][0].GetInt32());
+    }
+
+    [Fact]
     public async Task Errors_say_what_PostgreSQL_said_and_where()
     {
         var user = await UserAsync();
