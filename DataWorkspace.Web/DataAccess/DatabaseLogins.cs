@@ -150,6 +150,9 @@ public sealed class DatabaseLogins(
                 MaxPoolSize = 5,
                 ConnectionIdleLifetime = 60,
                 ApplicationName = "dataworkspace-explorer",
+                // Downloads and stored results move many rows: bigger reads mean fewer trips through the socket.
+                ReadBufferSize = 64 * 1024,
+                WriteBufferSize = 64 * 1024,
             };
             return NpgsqlDataSource.Create(builder);
         });

@@ -180,10 +180,7 @@ public static class ExplorerApi
             {
                 http.Response.ContentType = "text/csv; charset=utf-8";
                 using var copy = await connection.BeginTextExportAsync($"COPY (SELECT * FROM {result.Table}) TO STDOUT (FORMAT csv, HEADER)", cancellationToken);
-                await using var output = new StreamWriter(http.Response.Body, new System.Text.UTF8Encoding(false), 64 * 1024);
-                var buffer = new char[64 * 1024];
-                int read;
-                while ((read = await copy.ReadAsync(buffer, cancellationToken)) > 0) await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                await Downloads.CopyCsvAsync(copy, http.Response.Body, cancellationToken);
                 rows = result.Query.Total ?? 0;
             }
             else
