@@ -286,6 +286,7 @@ public sealed class QueryRunner(
             query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
                 .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
         if (query is null) return null;
+        query = await ReconcileAsync(query, cancellationToken);
 
         var columns = new List<ResultColumn>();
         var rows = new List<object?[]>();
@@ -318,6 +319,47 @@ public sealed class QueryRunner(
         }
 
         return View(query, page, columns, rows);
+    }
+
+    /// <summary>
+    /// A query that says it is running but whose backend is gone (the replica running it stopped) is marked failed,
+    /// so the page does not wait for it for ever. Queries running in this process are left alone.
+    /// </summary>
+    private async Task<ExplorerQuery> ReconcileAsync(ExplorerQuery query, CancellationToken cancellationToken)
+    {
+        var unfinished = query.Status == QueryStatus.Running || query is { Status: QueryStatus.Completed, ResultTable: not null, Total: null };
+        if (!unfinished || running.ContainsKey(query.Id) || query.BackendPid is not { } pid || query.LoginRole is not { } role) return query;
+
+        async Task<bool> BackendBusyAsync()
+        {
+            await using var command = datasets.CreateCommand("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND usename = $2 AND state <> 'idle'");
+            command.Parameters.Add(new NpgsqlParameter { Value = pid });
+            command.Parameters.Add(new NpgsqlParameter { Value = role });
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))! > 0;
+        }
+
+        if (await BackendBusyAsync()) return query;
+        // It may be finishing this instant on another replica: look again after a moment.
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var current = await catalogue.Set<ExplorerQuery>().SingleAsync(q => q.Id == query.Id, cancellationToken);
+        var stillUnfinished = current.Status == QueryStatus.Running || current is { Status: QueryStatus.Completed, ResultTable: not null, Total: null };
+        if (!stillUnfinished || await BackendBusyAsync()) return current;
+
+        if (current.ResultTable is { } table)
+        {
+            await using var drop = datasets.CreateCommand($"DROP TABLE IF EXISTS {table}");
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        current.Status = QueryStatus.Failed;
+        current.ResultTable = null;
+        current.FinishedAt = time.GetUtcNow();
+        current.ErrorMessage = "The query stopped without an answer: the portal restarted while it ran. Run it again.";
+        await catalogue.SaveChangesAsync(cancellationToken);
+        logger.LogWarning("Data Explorer query {Id} was interrupted (its backend {Pid} is gone)", current.Id, pid);
+        return current;
     }
 
     private static QueryView View(ExplorerQuery query, int page, List<ResultColumn> columns, List<object?[]> rows)

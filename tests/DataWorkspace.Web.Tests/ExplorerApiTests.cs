@@ -94,6 +94,19 @@ public sealed class ExplorerApiTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_query_whose_replica_stopped_is_reported_failed_instead_of_running_for_ever()
+    {
+        var user = await UserAsync();
+        var id = Guid.NewGuid();
+        await Sql.ScalarAsync<object>(web.CatalogueConnectionString,
+            "INSERT INTO explorer_queries (id, user_id, sql, status, started_at, login_role, backend_pid) VALUES ($1, $2, 'SELECT 1', 'Running', now() - interval '1 hour', '_login_gone', 999999)",
+            id, user.UserId);
+        var (_, body) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}", user);
+        Assert.Equal("failed", body.GetProperty("status").GetString());
+        Assert.Contains("Run it again", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Errors_say_what_PostgreSQL_said_and_where()
     {
         var user = await UserAsync();
