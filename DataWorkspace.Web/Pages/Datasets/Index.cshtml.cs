@@ -1,29 +1,37 @@
 using DataWorkspace.Web.Catalogue;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace DataWorkspace.Web.Pages.Datasets;
 
 public sealed class IndexModel(CatalogueSearch search) : PageModel
 {
-    [BindProperty(SupportsGet = true, Name = "q")] public string? Text { get; set; }
-    [BindProperty(SupportsGet = true, Name = "type")] public List<DatasetType> Types { get; set; } = [];
-    [BindProperty(SupportsGet = true, Name = "topic")] public List<string> Topics { get; set; } = [];
-    [BindProperty(SupportsGet = true, Name = "publisher")] public List<string> Publishers { get; set; } = [];
-    [BindProperty(SupportsGet = true, Name = "access")] public bool OnlyMyAccess { get; set; }
-    [BindProperty(SupportsGet = true, Name = "bookmarked")] public bool OnlyBookmarked { get; set; }
-    [BindProperty(SupportsGet = true, Name = "sort")] public CatalogueSort Sort { get; set; } = CatalogueSort.Relevance;
+    public string? Text { get; private set; }
+    public List<DatasetType> Types { get; private set; } = [];
+    public List<string> Topics { get; private set; } = [];
+    public List<string> Publishers { get; private set; } = [];
+    public bool OnlyMyAccess { get; private set; }
+    public bool OnlyBookmarked { get; private set; }
+    public CatalogueSort Sort { get; private set; } = CatalogueSort.Relevance;
     public int PageNumber { get; private set; } = 1;
 
     public CatalogueResults Results { get; private set; } = null!;
 
     /// <remarks>
-    /// The page number comes from the query string only: bound as a page property named "page" it would also be
-    /// offered Razor Pages' own "page" route value ("/Datasets/Index"), and fail to convert on every request.
+    /// The query string is read here rather than by model binding: this is the portal's busiest page, and binding seven
+    /// properties (and offering them Razor Pages' own "page" route value) cost more than the search. Values that do not
+    /// parse are ignored, as binding did.
     /// </remarks>
-    public async Task OnGetAsync([FromQuery(Name = "page")] int? page, CancellationToken cancellationToken)
+    public async Task OnGetAsync(CancellationToken cancellationToken)
     {
-        PageNumber = page ?? 1;
+        var query = Request.Query;
+        Text = query["q"].FirstOrDefault();
+        Types = [.. query["type"].Select(value => Enum.TryParse<DatasetType>(value, ignoreCase: true, out var type) && Enum.IsDefined(type) ? type : (DatasetType?)null).OfType<DatasetType>()];
+        Topics = [.. query["topic"].OfType<string>()];
+        Publishers = [.. query["publisher"].OfType<string>()];
+        OnlyMyAccess = bool.TryParse(query["access"].FirstOrDefault(), out var access) && access;
+        OnlyBookmarked = bool.TryParse(query["bookmarked"].FirstOrDefault(), out var bookmarked) && bookmarked;
+        Sort = Enum.TryParse<CatalogueSort>(query["sort"].FirstOrDefault(), ignoreCase: true, out var sort) && Enum.IsDefined(sort) ? sort : CatalogueSort.Relevance;
+        PageNumber = int.TryParse(query["page"].FirstOrDefault(), out var page) ? page : 1;
         Results = await search.SearchAsync(new CatalogueQuery
         {
             Text = Text,
