@@ -42,7 +42,7 @@ public sealed class QueryRunner(
     private const string ResultPrefix = "_dw_result_";
 
     /// <summary>Queries running in this process: the whole run, and the moment their first page is stored.</summary>
-    private readonly ConcurrentDictionary<Guid, (Task Whole, TaskCompletionSource FirstPage)> running = new();
+    private readonly ConcurrentDictionary<Guid, (Task Whole, TaskCompletionSource FirstPage, CancellationTokenSource Stop)> running = new();
 
     public async Task<Guid> StartAsync(string userId, string userName, string email, string? sql, CancellationToken cancellationToken)
     {
@@ -61,7 +61,8 @@ public sealed class QueryRunner(
 
         var actor = new Actor(userId, email, null);
         var firstPage = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        running[query.Id] = (Task.Run(() => RunAsync(query.Id, userId, userName, actor, sql, login, firstPage)), firstPage);
+        var stop = new CancellationTokenSource();
+        running[query.Id] = (Task.Run(() => RunAsync(query.Id, userId, userName, actor, sql, login, firstPage, stop.Token)), firstPage, stop);
         return query.Id;
     }
 
@@ -95,7 +96,7 @@ public sealed class QueryRunner(
         return state is null ? null : (state.Status, state.Loading);
     }
 
-    private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login, TaskCompletionSource firstPage)
+    private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login, TaskCompletionSource firstPage, CancellationToken stop)
     {
         var started = Stopwatch.GetTimestamp();
         var body = sql.Trim();
@@ -111,6 +112,11 @@ public sealed class QueryRunner(
         {
             await using var connection = await login.DataSource.OpenConnectionAsync();
             await UpdateAsync(id, q => q.BackendPid = connection.ProcessID);
+            // Cancel may come at any moment: a statement in flight is cancelled by PostgreSQL, and between statements
+            // the next one is never started (a cancel signal to an idle backend is lost, so both are needed).
+            var pid = connection.ProcessID;
+            await using var onStop = stop.Register(() => _ = CancelBackendAsync(pid, login.RoleName));
+            stop.ThrowIfCancellationRequested();
             var statement = body;
             if (isQuery)
             {
@@ -121,6 +127,7 @@ public sealed class QueryRunner(
                 await using (var describe = new NpgsqlCommand(prefix + body + "\n) AS q", connection))
                 await using (var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly))
                     for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
+                stop.ThrowIfCancellationRequested();
                 var seen = new Dictionary<string, int>(StringComparer.Ordinal);
                 var select = string.Join(", ", columns.Select((column, i) =>
                 {
@@ -135,6 +142,7 @@ public sealed class QueryRunner(
                 prefix = $"CREATE UNLOGGED TABLE {table} AS SELECT {select} FROM (\n";
                 await using (var create = new NpgsqlCommand($"CREATE UNLOGGED TABLE {table} AS {source} WITH NO DATA", connection))
                     await create.ExecuteNonQueryAsync();
+                stop.ThrowIfCancellationRequested();
                 prefix = $"COPY (SELECT {select} FROM (\n";
                 await using var writer = await login.DataSource.OpenConnectionAsync();
                 using var rows = await connection.BeginRawBinaryCopyAsync($"COPY ({source}) TO STDOUT (FORMAT binary)");
@@ -165,6 +173,11 @@ public sealed class QueryRunner(
         {
             failure = exception;
             status = exception.SqlState == PostgresErrorCodes.QueryCanceled && exception.MessageText.Contains("user request") ? QueryStatus.Cancelled : QueryStatus.Failed;
+        }
+        catch (Exception exception) when (stop.IsCancellationRequested && exception is OperationCanceledException or NpgsqlException)
+        {
+            // Cancelled between statements, or the cancel broke the COPY mid-way.
+            status = QueryStatus.Cancelled;
         }
         catch (Exception exception)
         {
@@ -223,7 +236,7 @@ public sealed class QueryRunner(
         finally
         {
             firstPage.TrySetResult();
-            running.TryRemove(id, out _);
+            if (running.TryRemove(id, out var run)) run.Stop.Dispose();
         }
     }
 
@@ -410,13 +423,50 @@ public sealed class QueryRunner(
         var query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
             .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
         var loading = query is { Status: QueryStatus.Completed, ResultTable: not null, Total: null };
-        if (query is not { BackendPid: { } pid, LoginRole: { } role } || (query.Status != QueryStatus.Running && !loading)) return;
-        // Only a backend of this user's login: a pid alone could by now belong to someone else's session.
-        await using var command = datasets.CreateCommand("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2");
-        command.Parameters.Add(new NpgsqlParameter { Value = pid });
-        command.Parameters.Add(new NpgsqlParameter { Value = role });
-        await command.ExecuteScalarAsync(cancellationToken);
-        await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken, untilComplete: true);
+        if (query is null || (query.Status != QueryStatus.Running && !loading)) return;
+        if (running.TryGetValue(id, out var run))
+        {
+            // Run here: its own token cancels it whatever stage it is at.
+            try
+            {
+                run.Stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // It finished meanwhile.
+            }
+
+            await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken, untilComplete: true);
+            return;
+        }
+
+        // Run by another replica: cancel its backend, again if the signal arrived between two of its statements.
+        var until = Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency;
+        do
+        {
+            if (query.BackendPid is { } pid && query.LoginRole is { } role) await CancelBackendAsync(pid, role);
+            await WaitAsync(id, TimeSpan.FromSeconds(1), cancellationToken, untilComplete: true);
+            if (await StateAsync(id, cancellationToken) is not { } state || (state.Status != QueryStatus.Running && !state.Loading)) return;
+            query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
+                .FirstAsync(q => q.Id == id, cancellationToken);
+        }
+        while (Stopwatch.GetTimestamp() < until);
+    }
+
+    private async Task CancelBackendAsync(int pid, string role)
+    {
+        try
+        {
+            // Only a backend of this user's login: a pid alone could by now belong to someone else's session.
+            await using var command = datasets.CreateCommand("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2");
+            command.Parameters.Add(new NpgsqlParameter { Value = pid });
+            command.Parameters.Add(new NpgsqlParameter { Value = role });
+            await command.ExecuteScalarAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)
+        {
+            logger.LogWarning(exception, "Could not cancel the Data Explorer backend {Pid}", pid);
+        }
     }
 
     /// <summary>EXPLAIN of the statement with the user's login: the plan's lines, or the error.</summary>

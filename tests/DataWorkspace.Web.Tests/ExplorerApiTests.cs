@@ -132,14 +132,18 @@ public sealed class ExplorerApiTests(WebFixture web)
         Assert.Contains("the limit is 100,000", body.GetProperty("detail").GetString());
     }
 
-    [Fact]
-    public async Task Cancel_stops_the_backend_query_and_cancelling_a_finished_one_is_harmless()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(15)]
+    [InlineData(300)]
+    public async Task Cancel_stops_the_backend_query_at_any_stage_and_cancelling_a_finished_one_is_harmless(int cancelAfterMs)
     {
+        // Straight after Run (before the backend has started), between its statements, or while it sleeps.
         var user = await UserAsync();
         var (status, body) = await RunAsync(user, "SELECT pg_sleep(60)", wait: 0);
         Assert.Equal(HttpStatusCode.Accepted, status);
         var id = body.GetProperty("id").GetString();
-        await Task.Delay(300, Cancel);
+        await Task.Delay(cancelAfterMs, Cancel);
         var started = DateTime.UtcNow;
         (_, body) = await SendAsync(HttpMethod.Post, $"/api/v1/explorer/queries/{id}/cancel", user);
         Assert.True(body.GetProperty("status").GetString() == "cancelled", body.ToString());
