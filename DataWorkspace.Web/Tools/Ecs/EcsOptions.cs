@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DataWorkspace.Web.Tools.Ecs;
+
+/// <summary>Where per-user tools run: the ECS cluster, its region and endpoint, and the network the tasks join.</summary>
+public sealed class EcsOptions
+{
+    public const string Section = "Tools:Ecs";
+
+    /// <summary>An emulator's endpoint (moto, LocalStack); when empty, the real ECS endpoint of <see cref="Region"/>.</summary>
+    [Url]
+    public string? ServiceUrl { get; set; }
+
+    [Required]
+    public string Region { get; set; } = "";
+
+    [Required]
+    public string Cluster { get; set; } = "";
+
+    /// <summary>The private subnets tool tasks are placed in.</summary>
+    [MinLength(1)]
+    public List<string> Subnets { get; set; } = [];
+
+    [MinLength(1)]
+    public List<string> SecurityGroups { get; set; } = [];
+
+    /// <summary>How many times a throttled or failed (5xx) call is tried before its error is reported.</summary>
+    [Range(1, 20)]
+    public int MaxAttempts { get; set; } = 5;
+
+    public Uri ServiceEndpoint() =>
+        new(string.IsNullOrWhiteSpace(ServiceUrl) ? $"https://ecs.{Region}.amazonaws.com/" : ServiceUrl);
+}
