@@ -10,6 +10,7 @@ using DataWorkspace.Web.DataAccess;
 using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Explorer;
 using DataWorkspace.Web.Health;
+using DataWorkspace.Web.Pages;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
 using Microsoft.AspNetCore.Authentication;
@@ -23,7 +24,10 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddIdentityTokens();
 
-builder.AddNpgsqlDataSource("catalogue");
+// Statements run often (the search's reader state, EF's lookups) are prepared once per connection, not parsed and
+// planned on every call.
+builder.AddNpgsqlDataSource("catalogue", configureDataSourceBuilder: dataSource =>
+    (dataSource.ConnectionStringBuilder.MaxAutoPrepare, dataSource.ConnectionStringBuilder.AutoPrepareMinUsages) = (64, 3));
 builder.Services.AddSingleton<RoleSyncSignal>();
 builder.Services.AddSingleton<AccessChangeInterceptor>();
 builder.Services.AddDbContextPool<CatalogueDbContext>((services, options) =>
@@ -95,6 +99,7 @@ app.Use(async (context, next) =>
         await context.RequestServices.GetRequiredService<UserDirectory>().RecordAsync(context.User, context.RequestAborted);
     await next(context);
 });
+app.UseWholePages();
 
 app.MapDefaultEndpoints();
 app.MapHealthcheck();

@@ -223,32 +223,21 @@ public sealed class CatalogueSearch(NpgsqlDataSource dataSource, CatalogueSnapsh
         }
     }
 
-    /// <summary>The catalogue version, the restricted datasets the reader holds an unexpired permission for, and their bookmarks: one round trip.</summary>
-    private async Task<(long Version, List<Guid> Permitted, List<Guid> Bookmarks)> ReaderStateAsync(Reader reader, CancellationToken cancellationToken)
+    /// <summary>The catalogue version, the restricted datasets the reader holds an unexpired permission for, and their bookmarks: one statement.</summary>
+    private async Task<(long Version, Guid[] Permitted, Guid[] Bookmarks)> ReaderStateAsync(Reader reader, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT version FROM catalogue_version WHERE id = 1"));
-        // DatasetPermissions.ActiveAt's condition, in SQL: plain SQL because this runs on every search.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(
-            "SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $2)")
-        {
-            Parameters = { new NpgsqlParameter { Value = reader.UserId }, new NpgsqlParameter { Value = time.GetUtcNow() } },
-        });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT dataset_id FROM bookmarks WHERE user_id = $1")
-        {
-            Parameters = { new NpgsqlParameter { Value = reader.UserId } },
-        });
-
-        await using var rows = await batch.ExecuteReaderAsync(cancellationToken);
-        await rows.ReadAsync(cancellationToken);
-        var version = rows.GetInt64(0);
-        var permitted = new List<Guid>();
-        await rows.NextResultAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) permitted.Add(rows.GetGuid(0));
-        var bookmarks = new List<Guid>();
-        await rows.NextResultAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) bookmarks.Add(rows.GetGuid(0));
-        return (version, permitted, bookmarks);
+        // DatasetPermissions.ActiveAt's condition, in SQL: plain SQL because this runs on every search. One statement
+        // (not three) because its per-statement cost in PostgreSQL was a sixth of a search's CPU.
+        await using var command = dataSource.CreateCommand("""
+            SELECT (SELECT version FROM catalogue_version WHERE id = 1),
+              ARRAY(SELECT dataset_id FROM dataset_permissions WHERE user_id = $1 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $2)),
+              ARRAY(SELECT dataset_id FROM bookmarks WHERE user_id = $1)
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = reader.UserId });
+        command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
+        await using var row = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken);
+        await row.ReadAsync(cancellationToken);
+        return (row.GetInt64(0), row.GetFieldValue<Guid[]>(1), row.GetFieldValue<Guid[]>(2));
     }
 
     /// <summary>Each value with its count, in name order; a ticked value that no longer has results still shows, with 0.</summary>
