@@ -11,6 +11,7 @@ using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Explorer;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Pages;
+using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
 using Microsoft.AspNetCore.Authentication;
@@ -79,6 +80,13 @@ builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
+builder.Services.AddOptions<DataWorkspace.Web.Tools.ToolsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ToolsOptions.Section))
+    .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddScoped<DataWorkspace.Web.Tools.ToolTemplates>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
+builder.Services.AddHttpClient(nameof(DataWorkspace.Web.Tools.ToolInstances), http => http.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 
@@ -109,6 +117,7 @@ app.MapAuditExport();
 app.MapMachineApi();
 app.MapDownloads();
 app.MapExplorerApi();
+app.MapToolsApi();
 app.MapApiDocuments();
 
 await app.RunAsync();

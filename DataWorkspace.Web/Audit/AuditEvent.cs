@@ -44,11 +44,13 @@ public static class AuditActions
     public const string TableDownloaded = "table.downloaded";
     public const string ResultDownloaded = "query-result.downloaded";
     public const string TeamChanged = "team.changed";
+    public const string ToolStarted = "tool.started";
+    public const string ToolStopped = "tool.stopped";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
-        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged,
+        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped,
     ];
 }

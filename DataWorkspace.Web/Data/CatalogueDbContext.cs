@@ -25,6 +25,7 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
         MachineApi.MachineApiNonce.Configure(modelBuilder);
         DataAccess.DataAccessModel.Configure(modelBuilder);
         Explorer.ExplorerModel.Configure(modelBuilder);
+        Tools.ToolsModel.Configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {

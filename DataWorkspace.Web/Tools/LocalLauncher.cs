@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Web.Tools;
+
+/// <summary>
+/// Runs a template's command as a process of this machine, on a free loopback port given as PORT (and as
+/// <c>{port}</c> in its arguments), with a working directory of its own per tool host as HOME (<c>{home}</c>).
+/// For development and tests: a local tool is as isolated as the machine's user accounts make it.
+/// </summary>
+public sealed class LocalLauncher(IOptions<ToolsOptions> options, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+{
+    private const int OutputLinesKept = 40;
+    private readonly ConcurrentDictionary<Guid, RunningProcess> processes = new();
+
+    public string Name => "Local";
+
+    public string? Unavailable(ToolTemplate template)
+    {
+        if (template.Command.Count == 0)
+            return $"{template.Name} runs only on the deployed platform: it is a container image, and this platform launches tools as local processes.";
+        return Executable(template.Command[0]) is null
+            ? $"{template.Name} needs '{template.Command[0]}', which is not installed on this machine{(template.Command[0] == "jupyter-notebook" ? " (on Debian: apt-get install jupyter-notebook)" : "")}."
+            : null;
+    }
+
+    public Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<string> stage, CancellationToken cancellationToken)
+    {
+        var template = request.Template;
+        var executable = Executable(template.Command[0])
+            ?? throw new LaunchException(Unavailable(template) ?? $"'{template.Command[0]}' was not found.");
+        stage.Report("starting");
+        var port = FreePort();
+        var home = Path.Combine(options.Value.LocalWorkDirectory, request.Host);
+        Directory.CreateDirectory(home);
+        string Fill(string text) => text.Replace("{port}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{home}", home, StringComparison.Ordinal);
+
+        var start = new ProcessStartInfo(executable)
+        {
+            WorkingDirectory = home,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in template.Command.Skip(1)) start.ArgumentList.Add(Fill(argument));
+        // Only what the tool is given: none of the web app's own settings and secrets leak into it.
+        start.Environment.Clear();
+        foreach (var name in new[] { "PATH", "LANG", "TZ", "DOTNET_ROOT", "TMPDIR" })
+            if (System.Environment.GetEnvironmentVariable(name) is { } value) start.Environment[name] = value;
+        foreach (var (name, value) in template.Environment) start.Environment[name] = Fill(value);
+        foreach (var (name, value) in request.Environment) start.Environment[name] = value;
+        start.Environment["HOME"] = home;
+        start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var running = new RunningProcess(process, new ConcurrentQueue<string>());
+        void Keep(string? line)
+        {
+            if (line is null) return;
+            running.Output.Enqueue(line);
+            while (running.Output.Count > OutputLinesKept) running.Output.TryDequeue(out _);
+        }
+
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            process.Dispose();
+            throw new LaunchException($"{template.Name} could not be started: {exception.Message}.");
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        processes[request.InstanceId] = running;
+        logger.LogInformation("Started {Tool} for {Host} as process {Pid} on port {Port}", template.Name, request.Host, process.Id, port);
+        return Task.FromResult(new LaunchedTool(process.Id.ToString(CultureInfo.InvariantCulture), $"http://127.0.0.1:{port}"));
+    }
+
+    public Task<string?> AddressAsync(ToolInstance instance, CancellationToken cancellationToken) => Task.FromResult(instance.Address);
+
+    public Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        if (!processes.TryGetValue(instance.Id, out var running))
+            return Task.FromResult<(bool, string?)>((false, "it is no longer running on this machine (the platform was restarted)"));
+        if (!running.Process.HasExited) return Task.FromResult<(bool, string?)>((true, null));
+        var output = string.Join('\n', running.Output.TakeLast(5));
+        return Task.FromResult<(bool, string?)>((false, $"the tool's process exited with code {running.Process.ExitCode}" + (output.Length > 0 ? $": {output}" : "")));
+    }
+
+    public async Task StopAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        if (!processes.TryRemove(instance.Id, out var running)) return;
+        await StopAsync(running.Process, cancellationToken);
+    }
+
+    /// <summary>The platform stopping takes its local tools with it: they would be unreachable orphans otherwise.</summary>
+    public void Dispose()
+    {
+        foreach (var id in processes.Keys)
+            if (processes.TryRemove(id, out var running))
+                StopAsync(running.Process, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    private static async Task StopAsync(Process process, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(TimeSpan.FromSeconds(5));
+            await process.WaitForExitAsync(wait.Token);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or OperationCanceledException)
+        {
+            // It exited meanwhile, or would not die in time: nothing more a stop can do.
+        }
+        finally
+        {
+            process.Dispose();
+        }
+    }
+
+    private static string? Executable(string command)
+    {
+        if (Path.IsPathRooted(command)) return File.Exists(command) ? command : null;
+        return (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, command))
+            .FirstOrDefault(File.Exists);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record RunningProcess(Process Process, ConcurrentQueue<string> Output);
+}
+
+/// <summary>A launch that cannot happen, with the reason in words for the user.</summary>
+public sealed class LaunchException(string message) : Exception(message);

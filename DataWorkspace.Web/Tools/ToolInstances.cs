@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Data;
+using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.ToolsAccess;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace DataWorkspace.Web.Tools;
+
+/// <summary>A tool as one user sees it: the template, where it is, whether it runs, and why it cannot when it cannot.</summary>
+public sealed record ToolView(
+    string Name, string HostBasename, string Description, ToolKind Kind, Uri Url, string State, string Size, string DefaultSize,
+    string? Stage, string? Unavailable, string? LastStopReason, string? Error, Guid? InstanceId);
+
+/// <summary>
+/// The life of tool instances: one active per user per tool, SPAWNING -> RUNNING -> STOPPED with the reason kept.
+/// Starting records the instance first (the database refuses a second active one for the same host), then launches
+/// it in the background and waits for it to answer; every start and stop is audited.
+/// </summary>
+public sealed class ToolInstances(
+    IServiceScopeFactory scopes,
+    ILauncher launcher,
+    DatabaseLogins logins,
+    [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
+    PortalLinks links,
+    IOptions<ToolsOptions> options,
+    IHttpClientFactory httpClients,
+    TimeProvider time,
+    ILogger<ToolInstances> logger)
+{
+    private readonly ConcurrentDictionary<Guid, Task> spawning = new();
+
+    public async Task<IReadOnlyList<ToolView>> ListAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var templates = await scope.ServiceProvider.GetRequiredService<ToolTemplates>().AllAsync(cancellationToken);
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var hosts = templates.Select(t => ToolHosts.HostFor(t, userId)).ToList();
+        var latest = await catalogue.Set<ToolInstance>().AsNoTracking()
+            .Where(i => hosts.Contains(i.Host) && (i.State != InstanceState.Stopped || i.OwnerId == userId))
+            .GroupBy(i => i.Host).Select(g => g.OrderByDescending(i => i.CreatedAt).First())
+            .ToDictionaryAsync(i => i.Host, cancellationToken);
+        return
+        [
+            .. templates.Where(t => t.Visible && t.Kind == ToolKind.Tool).Select(template =>
+            {
+                var host = ToolHosts.HostFor(template, userId);
+                var instance = latest.GetValueOrDefault(host);
+                var active = instance is { State: not InstanceState.Stopped };
+                return new ToolView(template.Name, template.HostBasename, template.Description, template.Kind,
+                    ToolHosts.UrlOf(host, links.Root), active ? instance!.State.ToString() : InstanceState.Stopped.ToString(),
+                    active ? instance!.Size : template.DefaultSize, template.DefaultSize, active ? instance!.Stage : null,
+                    launcher.Unavailable(template), instance is { State: InstanceState.Stopped } ? instance.StopReason : null,
+                    instance is { State: InstanceState.Stopped } ? instance.Error : null, active ? instance!.Id : null);
+            }),
+        ];
+    }
+
+    /// <summary>The active instance at a host label (<c>jupyterlab-1a2b3c4d</c>), if any.</summary>
+    public async Task<ToolInstance?> ActiveAsync(string host, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
+            .FirstOrDefaultAsync(i => i.Host == host && i.State != InstanceState.Stopped, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the user's tool, or returns the instance already active; refuses (with the reason) a user without tools
+    /// access, an unknown or hidden template, a size that does not exist, or a tool this launcher cannot run.
+    /// </summary>
+    public async Task<ToolInstance> StartAsync(PlatformIdentity user, string basename, string? sizeName, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        var template = await services.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken);
+        if (template is not { Visible: true, Kind: ToolKind.Tool }) throw new ToolRefusedException(404, $"There is no tool called '{basename}'.");
+        if (await services.GetRequiredService<ToolsAccessService>().ActivePermissionAsync(user.UserId, cancellationToken) is null)
+            throw new ToolRefusedException(403, "You need tools access to launch tools: confirm your data protection training on the Tools access page, or ask an administrator.");
+        var size = sizeName is null ? ToolSizes.Find(template.DefaultSize) ?? ToolSizes.Default : ToolSizes.Find(sizeName)
+            ?? throw new ToolRefusedException(400, $"There is no size '{sizeName}': choose one of {string.Join(", ", ToolSizes.All.Select(s => s.Name))}.");
+        if (launcher.Unavailable(template) is { } reason) throw new ToolRefusedException(409, reason);
+
+        var host = ToolHosts.HostFor(template, user.UserId);
+        var catalogue = services.GetRequiredService<CatalogueDbContext>();
+        if (await catalogue.Set<ToolInstance>().AsNoTracking().FirstOrDefaultAsync(i => i.Host == host && i.State != InstanceState.Stopped, cancellationToken) is { } existing)
+            return existing;
+
+        var now = time.GetUtcNow();
+        var instance = new ToolInstance
+        {
+            Host = host, HostBasename = template.HostBasename, TemplateName = template.Name, OwnerId = user.UserId,
+            State = InstanceState.Spawning, Size = size.Name, Launcher = launcher.Name, Stage = "queued",
+            CreatedAt = now, LastActivityAt = now,
+        };
+        catalogue.Add(instance);
+        services.GetRequiredService<AuditLog>().Add(AuditActions.ToolStarted, new Actor(user.UserId, user.Email, user.ClientIp),
+            $"{user.Email} started {template.Name} ({size.Label})", subjectUserId: user.UserId, details: host);
+        try
+        {
+            await catalogue.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // Another request started it a moment ago: that one is the instance.
+            if (await ActiveAsync(host, cancellationToken) is { } winner) return winner;
+            throw;
+        }
+
+        spawning[instance.Id] = Task.Run(() => SpawnAsync(instance.Id, template, size, user));
+        return instance;
+    }
+
+    /// <summary>Stops the instance if it is active; <paramref name="byUserId"/> null means any owner (an admin, the culling job).</summary>
+    public async Task<bool> StopAsync(Guid id, string? byUserId, Actor actor, string reason, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var instance = await catalogue.Set<ToolInstance>()
+            .FirstOrDefaultAsync(i => i.Id == id && i.State != InstanceState.Stopped && (byUserId == null || i.OwnerId == byUserId), cancellationToken);
+        if (instance is null) return false;
+
+        await launcher.StopAsync(instance, cancellationToken);
+        instance.State = InstanceState.Stopped;
+        instance.StoppedAt = time.GetUtcNow();
+        instance.StopReason = reason;
+        instance.Stage = null;
+        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ToolStopped, actor,
+            $"{instance.TemplateName} of {instance.Host} stopped: {reason}", subjectUserId: instance.OwnerId, details: instance.Host);
+        await catalogue.SaveChangesAsync(CancellationToken.None);
+        if (instance.LoginRole is { } role) await logins.RetireAsync(role, CancellationToken.None);
+        return true;
+    }
+
+    /// <summary>Waits for a spawn started by this process (tests, shutdown); returns at once for others.</summary>
+    public Task SpawnedAsync(Guid id) => spawning.TryGetValue(id, out var task) ? task : Task.CompletedTask;
+
+    private async Task SpawnAsync(Guid id, ToolTemplate template, ToolSize size, PlatformIdentity user)
+    {
+        using var timeout = new CancellationTokenSource(options.Value.SpawnTimeout);
+        try
+        {
+            await SetAsync(id, i => i.Stage = "provisioning");
+            var login = await logins.ToolLoginAsync(user.UserId, options.Value.MaxLifetime, timeout.Token);
+            await SetAsync(id, i => i.LoginRole = login.RoleName);
+            var host = ToolHosts.HostFor(template, user.UserId);
+            var environment = ToolEnvironment(user, login);
+            var stages = new Progress<string>(stage => _ = SetAsync(id, i => { if (i.State == InstanceState.Spawning) i.Stage = stage; }));
+            var launched = await launcher.StartAsync(new LaunchRequest(id, host, template, size, user.UserId, environment), stages, timeout.Token);
+            await SetAsync(id, i => (i.LauncherHandle, i.Address, i.Stage) = (launched.Handle, launched.Address, "waiting for the app"));
+
+            var instance = await FindAsync(id) ?? throw new LaunchException("The tool was stopped while it started.");
+            await WaitUntilAnsweringAsync(instance, timeout.Token);
+            await SetAsync(id, i =>
+            {
+                if (i.State != InstanceState.Spawning) return;
+                (i.State, i.Stage, i.RunningAt) = (InstanceState.Running, null, time.GetUtcNow());
+            });
+        }
+        catch (Exception exception)
+        {
+            var message = exception switch
+            {
+                LaunchException launch => launch.Message,
+                OperationCanceledException => $"{template.Name} did not answer within {options.Value.SpawnTimeout.TotalMinutes:0.#} minutes.",
+                _ => $"{template.Name} could not be started ({exception.GetType().Name}: {exception.Message}).",
+            };
+            logger.LogWarning(exception, "Spawning {Tool} instance {Id} failed", template.Name, id);
+            await SetAsync(id, i => i.Error = message);
+            await StopAsync(id, null, Actor.System, "it failed to start: " + message, CancellationToken.None);
+        }
+        finally
+        {
+            spawning.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Polls the tool's address until it answers HTTP (any status), failing at once if the tool has died.</summary>
+    private async Task WaitUntilAnsweringAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        using var http = httpClients.CreateClient(nameof(ToolInstances));
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (alive, reason) = await launcher.AliveAsync(instance, cancellationToken);
+            if (!alive) throw new LaunchException($"{instance.TemplateName} stopped while starting: {reason}.");
+            var address = instance.Address ?? await launcher.AddressAsync(instance, cancellationToken);
+            if (address is not null)
+            {
+                instance.Address = address;
+                try
+                {
+                    using var probe = new HttpRequestMessage(HttpMethod.Get, address);
+                    using var response = await http.SendAsync(probe, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                    await SetAsync(instance.Id, i => i.Address = address);
+                    return;
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet.
+                }
+            }
+
+            await Task.Delay(delay, cancellationToken);
+            delay = TimeSpan.FromMilliseconds(Math.Min(500, delay.TotalMilliseconds * 1.5));
+        }
+    }
+
+    /// <summary>
+    /// What a tool is given: the user's identity, and PG* variables plus a DSN for its own short-lived database
+    /// login. Nothing else of the platform's configuration.
+    /// </summary>
+    private Dictionary<string, string> ToolEnvironment(PlatformIdentity user, UserLogin login)
+    {
+        var server = new NpgsqlConnectionStringBuilder(datasets.ConnectionString);
+        var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new()
+        {
+            ["DATAWORKSPACE_USER_ID"] = user.UserId,
+            ["DATAWORKSPACE_USER_EMAIL"] = user.Email,
+            ["DATAWORKSPACE_USER_NAME"] = user.Name,
+            ["DATAWORKSPACE_USER_HASH"] = user.Hash,
+            ["PGHOST"] = server.Host ?? "localhost",
+            ["PGPORT"] = port,
+            ["PGDATABASE"] = server.Database ?? "",
+            ["PGUSER"] = login.RoleName,
+            ["PGPASSWORD"] = login.Password,
+            ["DATABASE_DSN__datasets_1"] = $"host={server.Host} port={port} dbname={server.Database} user={login.RoleName} password={login.Password}",
+        };
+    }
+
+    private async Task<ToolInstance?> FindAsync(Guid id)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking().FirstOrDefaultAsync(i => i.Id == id);
+    }
+
+    private async Task SetAsync(Guid id, Action<ToolInstance> change)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        if (await catalogue.Set<ToolInstance>().FirstOrDefaultAsync(i => i.Id == id) is not { } instance) return;
+        change(instance);
+        await catalogue.SaveChangesAsync();
+    }
+}
+
+/// <summary>A start the platform refuses, with the HTTP status and the reason in words for the user.</summary>
+public sealed class ToolRefusedException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}

@@ -1,0 +1,82 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DataWorkspace.Web.Tools;
+
+/// <summary>How tools run: which launcher, templates declared by the operator, and when idle tools are stopped.</summary>
+public sealed class ToolsOptions : IValidatableObject
+{
+    public const string Section = "Tools";
+
+    /// <summary><c>Local</c> (tools run as processes of this machine) or <c>Ecs</c> (Fargate tasks).</summary>
+    [Required]
+    [RegularExpression("^(Local|Ecs)$", ErrorMessage = "Tools:Launcher must be Local or Ecs.")]
+    public string Launcher { get; set; } = "Local";
+
+    /// <summary>Templates declared in configuration (environment variables work too: <c>Tools__Templates__0__Name</c>).</summary>
+    public List<ToolTemplateOptions> Templates { get; set; } = [];
+
+    /// <summary>A tool with no proxied traffic for this long is stopped.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>No tool runs longer than this, busy or not (its database login lasts as long).</summary>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>A spawn that has not answered by then is stopped and reported as failed.</summary>
+    public TimeSpan SpawnTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Where the Local launcher gives each tool a working directory (its home folder).</summary>
+    public string LocalWorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "dataworkspace-tools");
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (IdleTimeout <= TimeSpan.Zero) yield return new("Tools:IdleTimeout must be positive, e.g. 02:00:00.");
+        if (MaxLifetime <= TimeSpan.Zero) yield return new("Tools:MaxLifetime must be positive, e.g. 7.00:00:00.");
+        if (SpawnTimeout <= TimeSpan.Zero) yield return new("Tools:SpawnTimeout must be positive, e.g. 00:05:00.");
+        for (var i = 0; i < Templates.Count; i++)
+            foreach (var problem in Templates[i].Problems())
+                yield return new($"Tools:Templates:{i} ({Templates[i].Name}): {problem}");
+        foreach (var duplicate in Templates.GroupBy(t => t.HostBasename, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            yield return new($"Tools:Templates: the host basename '{duplicate.Key}' is used by more than one template.");
+    }
+}
+
+public sealed class ToolTemplateOptions
+{
+    public string Name { get; set; } = "";
+    public string HostBasename { get; set; } = "";
+    public ToolKind Kind { get; set; } = ToolKind.Tool;
+    public string Description { get; set; } = "";
+    public string? Image { get; set; }
+    public List<string> Command { get; set; } = [];
+    public int Port { get; set; } = 8888;
+    public Dictionary<string, string> Environment { get; set; } = [];
+    public string DefaultSize { get; set; } = ToolSizes.Default.Name;
+    public WrapMode Wrap { get; set; }
+    public bool Visible { get; set; } = true;
+
+    public IEnumerable<string> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(Name)) yield return "Name is required.";
+        if (ToolHosts.BasenameProblem(HostBasename) is { } problem) yield return problem;
+        if (Port is < 1 or > 65535) yield return $"Port {Port} is outside 1-65535.";
+        if (ToolSizes.Find(DefaultSize) is null) yield return $"DefaultSize '{DefaultSize}' is not one of {string.Join(", ", ToolSizes.All.Select(s => s.Name))}.";
+        if (Command.Count == 0 && string.IsNullOrWhiteSpace(Image)) yield return "give a Command (Local launcher) or an Image (ECS launcher), or both.";
+    }
+
+    public ToolTemplate ToTemplate() => new()
+    {
+        Id = Guid.Empty,
+        Name = Name,
+        HostBasename = HostBasename.ToLowerInvariant(),
+        Kind = Kind,
+        Description = Description,
+        Image = string.IsNullOrWhiteSpace(Image) ? null : Image,
+        Command = [.. Command],
+        Port = Port,
+        Environment = new(Environment),
+        DefaultSize = ToolSizes.Find(DefaultSize)?.Name ?? ToolSizes.Default.Name,
+        Wrap = Wrap,
+        Visible = Visible,
+        FromConfiguration = true,
+    };
+}
