@@ -118,6 +118,7 @@ app.MapMachineApi();
 app.MapDownloads();
 app.MapExplorerApi();
 app.MapToolsApi();
+app.MapInternalToolsApi();
 app.MapApiDocuments();
 
 await app.RunAsync();

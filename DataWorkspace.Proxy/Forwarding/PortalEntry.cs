@@ -47,7 +47,7 @@ public sealed class PortalEntry(
             return;
         }
 
-        if (ServiceDefaultsExtensions.OperatorPaths.Contains(path.Value, StringComparer.OrdinalIgnoreCase))
+        if (ServiceDefaultsExtensions.OperatorPaths.Contains(path.Value, StringComparer.OrdinalIgnoreCase) || path.StartsWithSegments(InternalPrefix, StringComparison.OrdinalIgnoreCase))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             await ProxyPages.WriteAsync(context.Response, "Page not found", "This address is for the platform's operators and is not served on the public entry.");
@@ -86,6 +86,9 @@ public sealed class PortalEntry(
     public static bool IsMachineApi(PathString path) => path.StartsWithSegments(MachineApiPrefix, StringComparison.OrdinalIgnoreCase);
 
     public const string MachineApiPrefix = "/api/machine";
+
+    /// <summary>The web app's API for the proxy itself (tool instances): never forwarded from the public entry.</summary>
+    public const string InternalPrefix = "/internal";
 
     private async Task ChallengeAsync(HttpContext context)
     {

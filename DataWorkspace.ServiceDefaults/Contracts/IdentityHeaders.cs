@@ -6,6 +6,9 @@ public static class IdentityHeaders
     /// <summary>Proxy -> web: the user's identity as a short-lived signed token (see <see cref="IdentityToken"/>).</summary>
     public const string SignedIdentity = "X-DataWorkspace-Identity";
 
+    /// <summary>Proxy -> web internal API: the proxy's own service identity (see <see cref="IdentityToken.IssueService"/>).</summary>
+    public const string ServiceIdentity = "X-DataWorkspace-Service";
+
     public const string UserId = "X-DataWorkspace-User-Id";
     public const string UserEmail = "X-DataWorkspace-User-Email";
     public const string UserName = "X-DataWorkspace-User-Name";
@@ -17,5 +20,5 @@ public static class IdentityHeaders
     public const string SsoLastName = "sso-profile-last-name";
 
     public static readonly IReadOnlyList<string> All =
-        [SignedIdentity, UserId, UserEmail, UserName, SsoEmail, SsoUserId, SsoFirstName, SsoLastName];
+        [SignedIdentity, ServiceIdentity, UserId, UserEmail, UserName, SsoEmail, SsoUserId, SsoFirstName, SsoLastName];
 }

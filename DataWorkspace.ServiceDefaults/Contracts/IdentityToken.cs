@@ -14,12 +14,29 @@ namespace DataWorkspace.Contracts;
 public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
 {
     public const string Audience = "dataworkspace-web";
+
+    /// <summary>The audience of the proxy's own service identity for the web app's internal API (never a user's).</summary>
+    public const string InternalAudience = "dataworkspace-internal";
+
+    /// <summary>The proxy's service identity's user id, in tokens for <see cref="InternalAudience"/>.</summary>
+    public const string ProxyService = "service:proxy";
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(5);
     private const string Version = "v1.";
     private const int MaxTokenLength = 8 * 1024;
 
-    public string Issue(PlatformIdentity identity)
+    public string Issue(PlatformIdentity identity) => Issue(identity, Audience);
+
+    /// <summary>The proxy's service identity, for the web app's internal API.</summary>
+    public string IssueService() => Issue(new PlatformIdentity(ProxyService, "", "Data Workspace proxy", [], ""), InternalAudience);
+
+    public IdentityVerification Verify(string? token) => Verify(token, Audience);
+
+    /// <summary>Whether <paramref name="token"/> is the proxy's own service identity.</summary>
+    public IdentityVerification VerifyService(string? token) =>
+        Verify(token, InternalAudience) is { Identity.UserId: ProxyService } verified ? verified : IdentityVerification.Fail("the proxy's service identity is missing or not valid");
+
+    private string Issue(PlatformIdentity identity, string audience)
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var json = new ArrayBufferWriter<byte>(256);
@@ -33,7 +50,7 @@ public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
             foreach (var role in identity.Roles) writer.WriteStringValue(role);
             writer.WriteEndArray();
             writer.WriteString("ip", identity.ClientIp);
-            writer.WriteString("aud", Audience);
+            writer.WriteString("aud", audience);
             writer.WriteNumber("iat", now);
             writer.WriteNumber("exp", now + (long)Lifetime.TotalSeconds);
             writer.WriteEndObject();
@@ -43,7 +60,7 @@ public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
         return signedPart + "." + Base64Url.EncodeToString(Mac(signedPart));
     }
 
-    public IdentityVerification Verify(string? token)
+    private IdentityVerification Verify(string? token, string audience)
     {
         if (string.IsNullOrEmpty(token)) return IdentityVerification.Fail("no identity was presented");
         if (token.Length > MaxTokenLength || !token.StartsWith(Version, StringComparison.Ordinal))
@@ -65,7 +82,7 @@ public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
             var payload = Base64Url.DecodeFromChars(signedPart.AsSpan(Version.Length));
             using var document = JsonDocument.Parse(payload);
             var root = document.RootElement;
-            if (root.GetProperty("aud").GetString() != Audience)
+            if (root.GetProperty("aud").GetString() != audience)
                 return IdentityVerification.Fail("the identity was issued for another audience");
             issuedAt = root.GetProperty("iat").GetInt64();
             expiresAt = root.GetProperty("exp").GetInt64();

@@ -34,6 +34,7 @@ public sealed class ToolInstances(
     ILogger<ToolInstances> logger)
 {
     private readonly ConcurrentDictionary<Guid, Task> spawning = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> changes = new(StringComparer.Ordinal);
 
     public async Task<IReadOnlyList<ToolView>> ListAsync(string userId, CancellationToken cancellationToken)
     {
@@ -59,6 +60,53 @@ public sealed class ToolInstances(
                     instance is { State: InstanceState.Stopped } ? instance.Error : null, active ? instance!.Id : null);
             }),
         ];
+    }
+
+    /// <summary>
+    /// The state of a user tool host for the proxy: its active instance, else its last one (stopped, with why), else
+    /// "None" for a tool never started; null when no template has the host's basename.
+    /// </summary>
+    public async Task<InternalToolState?> StateAsync(string host, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var basename = host[..host.LastIndexOf('-')];
+        if (await scope.ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken) is not { Kind: ToolKind.Tool } template)
+            return null;
+        var instance = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
+            .Where(i => i.Host == host).OrderBy(i => i.State == InstanceState.Stopped).ThenByDescending(i => i.CreatedAt)
+            .FirstOrDefaultAsync(cancellationToken);
+        return instance is null
+            ? new InternalToolState(host, template.Name, "None", null, null, null, null, null, null)
+            : new InternalToolState(host, template.Name, instance.State.ToString(), instance.Id, instance.Address, instance.Stage, instance.Error,
+                instance.StopReason, instance.CreatedAt);
+    }
+
+    /// <summary>Returns as soon as the host's state differs from <paramref name="since"/> (a <see cref="InternalToolState.Version"/>), or after <paramref name="wait"/>.</summary>
+    public async Task<InternalToolState?> WaitForChangeAsync(string host, string since, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(wait);
+        InternalToolState? state = null;
+        try
+        {
+            while (true)
+            {
+                var changed = changes.GetOrAdd(host, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                state = await StateAsync(host, timeout.Token);
+                if (state is null || state.Version != since) return state;
+                // Changes made here wake the wait at once; those made by another replica are seen within a quarter second.
+                await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(250), timeout.Token));
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return state;
+        }
+    }
+
+    private void Changed(string host)
+    {
+        if (changes.TryRemove(host, out var waiting)) waiting.TrySetResult();
     }
 
     /// <summary>The active instance at a host label (<c>jupyterlab-1a2b3c4d</c>), if any.</summary>
@@ -132,6 +180,7 @@ public sealed class ToolInstances(
         scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ToolStopped, actor,
             $"{instance.TemplateName} of {instance.Host} stopped: {reason}", subjectUserId: instance.OwnerId, details: instance.Host);
         await catalogue.SaveChangesAsync(CancellationToken.None);
+        Changed(instance.Host);
         if (instance.LoginRole is { } role) await logins.RetireAsync(role, CancellationToken.None);
         return true;
     }
@@ -247,6 +296,7 @@ public sealed class ToolInstances(
         if (await catalogue.Set<ToolInstance>().FirstOrDefaultAsync(i => i.Id == id) is not { } instance) return;
         change(instance);
         await catalogue.SaveChangesAsync();
+        Changed(instance.Host);
     }
 }
 

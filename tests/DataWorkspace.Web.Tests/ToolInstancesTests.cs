@@ -144,6 +144,60 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         Assert.Equal(0L, await web.ScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE owner_id IN ($1, $2)", withoutAccess.UserId, user.UserId));
     }
 
+    private async Task<(HttpStatusCode Status, JsonElement Body)> InternalAsync(HttpMethod method, string path, PlatformIdentity user, string? service, object? body = null)
+    {
+        using var client = App.CreateClient();
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+        if (service is not null) request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, service);
+        if (body is not null) request.Content = JsonContent.Create(body);
+        using var response = await client.SendAsync(request, Cancel);
+        var text = await response.Content.ReadAsStringAsync(Cancel);
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task The_proxys_internal_api_starts_a_users_tool_and_reports_each_change_as_it_happens()
+    {
+        var user = await UserAsync();
+        var service = web.Tokens().IssueService();
+        var host = $"files-{user.Hash}";
+
+        // Only the proxy may call it: a user's own identity is not enough, nor is a user token passed off as the service's.
+        Assert.Equal(HttpStatusCode.Forbidden, (await InternalAsync(HttpMethod.Get, $"/internal/v1/tools/{host}", user, service: null)).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await InternalAsync(HttpMethod.Get, $"/internal/v1/tools/{host}", user, web.Tokens().Issue(user))).Status);
+        // Another user's tool is refused before anything is looked up or launched.
+        var other = await UserAsync();
+        var (status, body) = await InternalAsync(HttpMethod.Post, $"/internal/v1/tools/{host}/start", other, service);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains("another user's tool", body.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await InternalAsync(HttpMethod.Get, $"/internal/v1/tools/nothing-{user.Hash}", user, service)).Status);
+
+        (_, body) = await InternalAsync(HttpMethod.Get, $"/internal/v1/tools/{host}", user, service);
+        Assert.Equal("None", body.GetProperty("state").GetString());
+        (status, body) = await InternalAsync(HttpMethod.Post, $"/internal/v1/tools/{host}/start", user, service);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Spawning", body.GetProperty("state").GetString());
+
+        // Long polls return each change until it runs.
+        var seen = new List<string>();
+        for (var i = 0; i < 20 && body.GetProperty("state").GetString() != "Running"; i++)
+        {
+            (_, body) = await InternalAsync(HttpMethod.Get, $"/internal/v1/tools/{host}?wait=10&since={Uri.EscapeDataString(body.GetProperty("version").GetString()!)}", user, service);
+            seen.Add(body.GetProperty("stage").GetString() ?? body.GetProperty("state").GetString()!);
+        }
+
+        Assert.Equal("Running", body.GetProperty("state").GetString());
+        Assert.StartsWith("http://127.0.0.1:", body.GetProperty("address").GetString());
+        Assert.Contains("Running", seen);
+
+        // The proxy reports it dead: it is stopped, with the reason kept.
+        var instanceId = body.GetProperty("instanceId").GetGuid();
+        (_, body) = await InternalAsync(HttpMethod.Post, $"/internal/v1/tools/{host}/died", user, service, new { instanceId, reason = "connection refused" });
+        Assert.Equal("Stopped", body.GetProperty("state").GetString());
+        Assert.Equal("it stopped answering (connection refused)", body.GetProperty("stopReason").GetString());
+    }
+
     [Fact]
     public async Task The_tools_page_lists_each_tool_at_the_users_own_address()
     {

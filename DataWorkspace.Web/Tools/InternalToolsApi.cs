@@ -1,0 +1,91 @@
+using System.Text.RegularExpressions;
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.Audit;
+using DataWorkspace.Web.Identity;
+
+namespace DataWorkspace.Web.Tools;
+
+/// <summary>A tool host's instance as the proxy needs it: where to forward, or what to show while it starts.</summary>
+public sealed record InternalToolState(
+    string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
+    DateTimeOffset? StartedAt)
+{
+    /// <summary>Changes whenever anything the progress page shows changes.</summary>
+    public string Version => $"{State}|{InstanceId}|{Stage}|{Error}";
+}
+
+public sealed record ToolDiedRequest(Guid InstanceId, string? Reason);
+
+/// <summary>
+/// The proxy's API for tool hosts: the state of a host's instance, start it, report it dead. Called with the user's
+/// signed identity (whose tool it must be) and the proxy's own service identity; the public entry never forwards
+/// <c>/internal</c>, and a user's identity alone is refused.
+/// </summary>
+public static partial class InternalToolsApi
+{
+    public const string Prefix = "/internal";
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(25);
+
+    [GeneratedRegex("^(?<basename>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?<hash>[0-9a-f]{8})$")]
+    private static partial Regex UserToolHost();
+
+    public static void MapInternalToolsApi(this WebApplication app)
+    {
+        var api = app.MapGroup(Prefix + "/v1/tools").AddEndpointFilter(async (context, next) =>
+        {
+            var tokens = context.HttpContext.RequestServices.GetRequiredService<IdentityToken>();
+            var verified = tokens.VerifyService(context.HttpContext.Request.Headers[IdentityHeaders.ServiceIdentity].ToString());
+            return verified.Identity is null
+                ? TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden)
+                : await next(context);
+        });
+
+        api.MapGet("/{host}", async Task<IResult> (string host, string? since, double? wait, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        {
+            if (Refusal(host, http) is { } refusal) return refusal;
+            var state = await tools.StateAsync(host, cancellationToken);
+            if (state is null) return NoSuchTool(host);
+            if (since is not null && wait is > 0)
+                state = await tools.WaitForChangeAsync(host, since, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxWait.TotalSeconds)), cancellationToken) ?? state;
+            return TypedResults.Ok(state);
+        });
+
+        api.MapPost("/{host}/start", async Task<IResult> (string host, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        {
+            if (Refusal(host, http) is { } refusal) return refusal;
+            try
+            {
+                await tools.StartAsync(ToolsApi.Identity(http.User), UserToolHost().Match(host).Groups["basename"].Value, null, cancellationToken);
+            }
+            catch (ToolRefusedException refused)
+            {
+                return TypedResults.Problem(title: "The tool was not started", detail: refused.Message, statusCode: refused.Status);
+            }
+
+            return await tools.StateAsync(host, cancellationToken) is { } state ? TypedResults.Ok(state) : NoSuchTool(host);
+        });
+
+        api.MapPost("/{host}/died", async Task<IResult> (string host, ToolDiedRequest request, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        {
+            if (Refusal(host, http) is { } refusal) return refusal;
+            var active = await tools.ActiveAsync(host, cancellationToken);
+            if (active?.Id == request.InstanceId)
+                await tools.StopAsync(active.Id, null, Actor.Of(http.User), "it stopped answering" + (request.Reason is { Length: > 0 } reason ? $" ({reason})" : ""), cancellationToken);
+            return await tools.StateAsync(host, cancellationToken) is { } state ? TypedResults.Ok(state) : NoSuchTool(host);
+        });
+    }
+
+    /// <summary>A host that is not a user's tool, or another user's: refused before anything is looked up or launched.</summary>
+    private static IResult? Refusal(string host, HttpContext http)
+    {
+        var match = UserToolHost().Match(host);
+        if (!match.Success)
+            return TypedResults.Problem(title: "Not a tool address", detail: $"'{host}' is not a tool's address.", statusCode: StatusCodes.Status404NotFound);
+        return match.Groups["hash"].Value == UserHash.Of(http.User.Id())
+            ? null
+            : TypedResults.Problem(title: "Someone else's tool", detail: $"'{host}' is another user's tool: only they can open it.", statusCode: StatusCodes.Status403Forbidden);
+    }
+
+    private static IResult NoSuchTool(string host) =>
+        TypedResults.Problem(title: "No such tool", detail: $"There is no tool at '{host}'.", statusCode: StatusCodes.Status404NotFound);
+}
