@@ -26,6 +26,8 @@ builder.Services.AddSingleton<SignInAudit>();
 builder.Services.AddHttpForwarder();
 builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
 builder.Services.AddSingleton<PortalEntry>();
+builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolsClient>();
+builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolEntry>();
 
 var app = builder.Build();
 var proxyOptions = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;
@@ -41,6 +43,16 @@ app.MapWhen(context => string.Equals(context.Request.Host.Host, rootDomain, Stri
 {
     portal.UseAuthentication();
     portal.Run(context => context.RequestServices.GetRequiredService<PortalEntry>().HandleAsync(context));
+});
+
+// A tool's host, one label under the root domain: the owner's tool, started on first visit.
+var toolSuffix = "." + rootDomain;
+app.MapWhen(context => context.Request.Host.Host.EndsWith(toolSuffix, StringComparison.OrdinalIgnoreCase)
+    && context.Request.Host.Host.Length > toolSuffix.Length && context.Request.Host.Host.IndexOf('.') == context.Request.Host.Host.Length - toolSuffix.Length, tool =>
+{
+    tool.UseAuthentication();
+    tool.Run(context => context.RequestServices.GetRequiredService<DataWorkspace.Proxy.Tools.ToolEntry>()
+        .HandleAsync(context, context.Request.Host.Host[..^toolSuffix.Length]));
 });
 
 app.MapDefaultEndpoints();

@@ -8,6 +8,9 @@ public static class SecurityHeaders
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
         "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
+    /// <summary>Set on a request whose response comes from a tool: the sources allowed to frame it.</summary>
+    public const string FrameAncestorsKey = "DataWorkspace.FrameAncestors";
+
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app, ProxyOptions options)
     {
         var hsts = options.IsSecure ? "max-age=31536000; includeSubDomains" : null;
@@ -18,9 +21,20 @@ public static class SecurityHeaders
                 var headers = context.Response.Headers;
                 headers["X-Content-Type-Options"] = "nosniff";
                 headers["Referrer-Policy"] = "same-origin";
-                headers["X-Frame-Options"] = "DENY";
-                headers["Cross-Origin-Opener-Policy"] = "same-origin";
-                headers.ContentSecurityPolicy = PortalContentSecurityPolicy;
+                if (context.Items[FrameAncestorsKey] is string frameAncestors)
+                {
+                    // A tool's own response: its own policy stands (tools need their scripts and websockets), and a
+                    // second policy, which browsers enforce as well, says who may frame it.
+                    headers.Remove("X-Frame-Options");
+                    headers.Append("Content-Security-Policy", $"frame-ancestors {frameAncestors}");
+                }
+                else
+                {
+                    headers["X-Frame-Options"] = "DENY";
+                    headers["Cross-Origin-Opener-Policy"] = "same-origin";
+                    headers.ContentSecurityPolicy = PortalContentSecurityPolicy;
+                }
+
                 if (hsts is not null) headers.StrictTransportSecurity = hsts;
                 headers.Remove("Server");
                 headers.Remove("X-Powered-By");

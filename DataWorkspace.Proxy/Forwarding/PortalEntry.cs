@@ -47,6 +47,12 @@ public sealed class PortalEntry(
             return;
         }
 
+        if (path.Equals(SignInExtensions.SignInPath, StringComparison.OrdinalIgnoreCase))
+        {
+            await SignInAsync(context);
+            return;
+        }
+
         if (ServiceDefaultsExtensions.OperatorPaths.Contains(path.Value, StringComparer.OrdinalIgnoreCase) || path.StartsWithSegments(InternalPrefix, StringComparison.OrdinalIgnoreCase))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -120,6 +126,27 @@ public sealed class PortalEntry(
                 "The identity provider is not answering, so you cannot be signed in right now. Try again in a minute; if it persists, tell the platform team.",
                 ("Try again", request.Path + request.QueryString));
         }
+    }
+
+    /// <summary>
+    /// Signs in (if needed) and returns to <c>returnUrl</c>, which must be the portal or one of its tool hosts: a
+    /// link elsewhere cannot use the portal to send someone away.
+    /// </summary>
+    private async Task SignInAsync(HttpContext context)
+    {
+        var root = options.Value.RootDomain;
+        var returnUrl = context.Request.Query["returnUrl"].ToString();
+        var target = Uri.TryCreate(returnUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            && (string.Equals(uri.Host, root, StringComparison.OrdinalIgnoreCase) || uri.Host.EndsWith("." + root, StringComparison.OrdinalIgnoreCase))
+            ? uri.ToString()
+            : "/";
+        if (context.User.Identity?.IsAuthenticated == true)
+        {
+            context.Response.Redirect(target);
+            return;
+        }
+
+        await context.ChallengeAsync(OpenIdConnectDefaults.AuthenticationScheme, new AuthenticationProperties { RedirectUri = target });
     }
 
     private static async Task SignOutAsync(HttpContext context)

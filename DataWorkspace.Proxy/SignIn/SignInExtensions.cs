@@ -15,6 +15,9 @@ public static class SignInExtensions
     public const string SignedOutCallbackPath = "/auth/signed-out";
     public const string SignOutPath = "/auth/sign-out";
 
+    /// <summary>Starts a sign-in and returns to <c>returnUrl</c> (the portal or one of its tool hosts) afterwards.</summary>
+    public const string SignInPath = "/auth/sign-in";
+
     public static IServiceCollection AddPlatformSignIn(this IServiceCollection services)
     {
         services.AddAuthentication(options =>

@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using DataWorkspace.Contracts;
+using DataWorkspace.Proxy.ClientAddress;
+using DataWorkspace.Proxy.SignIn;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace DataWorkspace.Proxy.Tools;
+
+/// <summary>
+/// The public entry for tool hosts (<c>&lt;basename&gt;-&lt;userhash8&gt;.&lt;root&gt;</c>): only the signed-in
+/// owner passes; a running tool is forwarded to (streaming both ways, WebSockets included); a tool that is not running
+/// is started and a progress page follows it live; a tool that died is reported and restarted on the next visit.
+/// </summary>
+public sealed class ToolEntry(
+    IHttpForwarder forwarder,
+    ToolsClient tools,
+    IOptions<ProxyOptions> options,
+    ILogger<ToolEntry> logger)
+{
+    /// <summary>The proxy's own paths on a tool host: the progress page's script and its event stream.</summary>
+    public const string OwnPrefix = "/_dataworkspace";
+
+    private static readonly ForwarderRequestConfig RequestConfig = new() { ActivityTimeout = TimeSpan.FromMinutes(30) };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly HttpMessageInvoker toolClient = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+    });
+
+    public async Task HandleAsync(HttpContext context, string label)
+    {
+        var request = context.Request;
+        var (name, problem) = ToolHostName.Parse(label);
+        if (name is null)
+        {
+            context.Response.StatusCode = problem!.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
+            await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{request.Host.Host}': {problem}.", ("Go to the portal", PortalUrl(context, "/")));
+            return;
+        }
+
+        var clientIp = ClientIpResolver.Resolve(context.Connection.RemoteIpAddress, request.Headers["X-Forwarded-For"], options.Value.TrustedHops);
+        if (clientIp.Address is not { } clientAddress)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
+            return;
+        }
+
+        if (context.User.Identity?.IsAuthenticated != true || context.User.ToPlatformUser() is not { } user)
+        {
+            await SignInFirstAsync(context);
+            return;
+        }
+
+        var identity = new PlatformIdentity(user.Id, user.Email, user.Name, user.Roles, clientAddress.ToString());
+        if (name.UserHash != identity.Hash)
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            var yours = $"{options.Value.PublicScheme}://{name.Basename}-{identity.Hash}.{options.Value.RootDomain}{PortSuffix(context)}/";
+            await ProxyPages.WriteAsync(context.Response, "This is not your tool",
+                $"{request.Host.Host} is another user's {name.Basename}, and only they can open it. You are signed in as {user.Email}; your own {name.Basename} is at {yours}.",
+                ("Open your own", yours));
+            return;
+        }
+
+        if (request.Path.StartsWithSegments(OwnPrefix))
+        {
+            await OwnPathAsync(context, name, identity);
+            return;
+        }
+
+        if (IsWebSocketUpgrade(request) && request.Headers.Origin.ToString() is { Length: > 0 } origin
+            && (!Uri.TryCreate(origin, UriKind.Absolute, out var originUri) || !string.Equals(originUri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await ProxyPages.WriteAsync(context.Response, "Refused", $"A WebSocket to this tool may only be opened from the tool's own pages, not from {origin}.");
+            return;
+        }
+
+        var state = tools.CachedRunning(name.Host);
+        if (state is null)
+        {
+            var answer = await tools.StateAsync(name.Host, identity, null, TimeSpan.Zero, context.RequestAborted);
+            if (answer.State is not { } current)
+            {
+                await ExplainAsync(context, answer);
+                return;
+            }
+
+            state = current;
+        }
+
+        if (state.State != "Running" || state.Address is null)
+        {
+            await StartOrShowProgressAsync(context, name, identity, state);
+            return;
+        }
+
+        var destination = name.Port is { } port ? new UriBuilder(state.Address) { Port = port }.Uri.ToString() : state.Address;
+        // Tools may frame themselves and be framed by the portal (wrapped tools); no one else may frame them.
+        context.Items[SecurityHeaders.FrameAncestorsKey] = $"'self' {PortalOrigin(context)}";
+        var error = await forwarder.SendAsync(context, destination, toolClient, RequestConfig,
+            new ToolTransformer(user, clientAddress.ToString(), options.Value.RootDomain));
+        if (error != ForwarderError.None && !context.Response.HasStarted) context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
+        if (error != ForwarderError.None) await ToolFailedAsync(context, name, identity, state, error);
+    }
+
+    private async Task StartOrShowProgressAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolState state)
+    {
+        var request = context.Request;
+        var navigation = (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && !IsWebSocketUpgrade(request);
+        if (!navigation)
+        {
+            // Only a person opening the tool starts it: a script's POST or a websocket must not launch anything.
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsJsonAsync(new { title = "The tool is not running", status = 503, detail = $"Your {state.TemplateName} is {(state.State == "Spawning" ? "starting" : "not running")}: open {request.Host} in your browser to start it." });
+            return;
+        }
+
+        if (state.State is "None" or "Stopped")
+        {
+            var started = await tools.StartAsync(name.Host, identity, context.RequestAborted);
+            if (started.State is not { } now)
+            {
+                await ExplainAsync(context, started);
+                return;
+            }
+
+            state = now;
+            if (state.State == "Running" && state.Address is not null)
+            {
+                context.Response.Redirect(request.PathBase + request.Path + request.QueryString);
+                return;
+            }
+        }
+
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.WriteAsync(ProgressPage.Html(state));
+    }
+
+    private async Task OwnPathAsync(HttpContext context, ToolHostName name, PlatformIdentity identity)
+    {
+        var path = context.Request.Path.Value![OwnPrefix.Length..];
+        if (path == "/progress.js")
+        {
+            context.Response.ContentType = "text/javascript; charset=utf-8";
+            context.Response.Headers.CacheControl = "no-cache";
+            await context.Response.WriteAsync(ProgressPage.Script);
+            return;
+        }
+
+        if (path != "/events")
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await ProxyPages.WriteAsync(context.Response, "Page not found", "This address is the platform's, not the tool's.");
+            return;
+        }
+
+        // Server-sent events: each change of the spawn as it happens, until the tool answers or fails.
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-store";
+        var since = context.Request.Query["since"].ToString();
+        var until = Stopwatch.GetTimestamp() + 10 * 60 * Stopwatch.Frequency;
+        while (!context.RequestAborted.IsCancellationRequested && Stopwatch.GetTimestamp() < until)
+        {
+            var answer = await tools.StateAsync(name.Host, identity, since.Length > 0 ? since : "-", TimeSpan.FromSeconds(20), context.RequestAborted);
+            if (answer.State is not { } state)
+            {
+                await context.Response.WriteAsync($"event: failed\ndata: {JsonSerializer.Serialize(new { error = answer.Problem }, Json)}\n\n");
+                return;
+            }
+
+            if (state.Version != since)
+            {
+                since = state.Version;
+                var kind = state.State switch { "Running" => "ready", "Spawning" => "state", _ => "failed" };
+                await context.Response.WriteAsync($"event: {kind}\ndata: {JsonSerializer.Serialize(state, Json)}\n\n");
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (kind != "state") return;
+            }
+            else
+            {
+                await context.Response.WriteAsync(": still starting\n\n");
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+    }
+
+    /// <summary>The tool did not answer: if it died, the web app marks it stopped and the user is offered a restart.</summary>
+    private async Task ToolFailedAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolState state, ForwarderError error)
+    {
+        var exception = context.GetForwarderErrorFeature()?.Exception;
+        tools.Forget(name.Host);
+        if (context.Response.HasStarted)
+        {
+            logger.LogInformation(exception, "Forwarding to {Host} ended early: {Error}", name.Host, error);
+            return;
+        }
+
+        var reason = exception is HttpRequestException { InnerException: System.Net.Sockets.SocketException socket } ? socket.SocketErrorCode.ToString() : error.ToString();
+        logger.LogWarning(exception, "{Host} did not answer ({Reason}): reporting it stopped", name.Host, reason);
+        if (state.InstanceId is { } instance) await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None);
+
+        context.Response.Clear();
+        context.Response.StatusCode = StatusCodes.Status502BadGateway;
+        await ProxyPages.WriteAsync(context.Response, $"Your {state.TemplateName} has stopped",
+            $"It stopped answering ({reason}), so it was marked as stopped. Work saved in your files is kept. Restart it to carry on.",
+            ("Restart it", context.Request.PathBase + context.Request.Path + context.Request.QueryString));
+    }
+
+    private async Task ExplainAsync(HttpContext context, ToolAnswer answer)
+    {
+        context.Response.StatusCode = (int)answer.Status;
+        var title = answer.Status switch
+        {
+            HttpStatusCode.NotFound => "Unknown address",
+            HttpStatusCode.Forbidden => "You cannot open this tool",
+            HttpStatusCode.ServiceUnavailable => "The platform is not answering",
+            _ => "The tool cannot be opened",
+        };
+        await ProxyPages.WriteAsync(context.Response, title, (answer.Problem ?? "No reason was given") + ".", ("Go to your tools", PortalUrl(context, "/tools")));
+    }
+
+    private async Task SignInFirstAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsGet(request.Method) || IsWebSocketUpgrade(request))
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await context.Response.WriteAsJsonAsync(new { title = "Not signed in", status = 401, detail = "Sign in to Data Workspace in a browser first, or your session has expired." });
+            return;
+        }
+
+        var back = $"{options.Value.PublicScheme}://{request.Host}{request.PathBase}{request.Path}{request.QueryString}";
+        context.Response.Redirect(PortalUrl(context, $"{SignInExtensions.SignInPath}?returnUrl={Uri.EscapeDataString(back)}"));
+    }
+
+    private static bool IsWebSocketUpgrade(HttpRequest request) =>
+        request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
+
+    private string PortalOrigin(HttpContext context) => $"{options.Value.PublicScheme}://{options.Value.RootDomain}{PortSuffix(context)}";
+
+    private string PortalUrl(HttpContext context, string path) => PortalOrigin(context) + path;
+
+    private static string PortSuffix(HttpContext context) => context.Request.Host.Port is { } port ? ":" + port : "";
+}

@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace DataWorkspace.Proxy.Tools;
+
+/// <summary>
+/// A tool's host name under the root domain: <c>&lt;basename&gt;-&lt;userhash8&gt;</c>, optionally
+/// <c>--&lt;port&gt;</c> for another port of the same instance.
+/// </summary>
+public sealed partial record ToolHostName(string Host, string Basename, string UserHash, int? Port)
+{
+    [GeneratedRegex("^(?<host>(?<basename>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?<hash>[0-9a-f]{8}))(?:--(?<port>[0-9]{1,6}))?$")]
+    private static partial Regex Label();
+
+    /// <summary>The tool host in <paramref name="label"/> (the part before the root domain), or why it is not one.</summary>
+    public static (ToolHostName? Name, string? Problem) Parse(string label)
+    {
+        var match = Label().Match(label.ToLowerInvariant());
+        if (!match.Success) return (null, $"'{label}' is not the address of a tool");
+        int? port = null;
+        if (match.Groups["port"].Success)
+        {
+            var value = int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
+            if (value is < 1 or > 65535) return (null, $"port {value} is outside 1-65535");
+            port = value;
+        }
+
+        return (new ToolHostName(match.Groups["host"].Value, match.Groups["basename"].Value, match.Groups["hash"].Value, port), null);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Http.Json;
+using DataWorkspace.Contracts;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Proxy.Tools;
+
+/// <summary>A tool host's instance as the web app reports it (the web app's <c>InternalToolState</c>).</summary>
+public sealed record ToolState(
+    string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
+    DateTimeOffset? StartedAt, string Version);
+
+/// <summary>What the web app answered: the state, or its refusal (status and reason in words).</summary>
+public sealed record ToolAnswer(ToolState? State, HttpStatusCode Status, string? Problem);
+
+/// <summary>
+/// The web app's internal API for tool hosts, called with the proxy's own service identity and the user's. Addresses
+/// of running tools are cached for a few seconds so a busy tool costs the web app nothing per request.
+/// </summary>
+public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> options, TimeProvider time)
+{
+    private static readonly TimeSpan AddressFor = TimeSpan.FromSeconds(5);
+    private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(10) })
+    {
+        BaseAddress = new Uri(options.Value.WebUrl.TrimEnd('/') + "/internal/v1/tools/"),
+        Timeout = TimeSpan.FromSeconds(40),
+    };
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ToolState State, DateTimeOffset Until)> running = new(StringComparer.Ordinal);
+
+    /// <summary>The running instance at <paramref name="host"/> from the cache, if it was seen running moments ago.</summary>
+    public ToolState? CachedRunning(string host) =>
+        running.TryGetValue(host, out var entry) && entry.Until > time.GetUtcNow() ? entry.State : null;
+
+    public void Forget(string host) => running.TryRemove(host, out _);
+
+    public Task<ToolAnswer> StateAsync(string host, PlatformIdentity user, string? since, TimeSpan wait, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Get, since is null ? host : $"{host}?since={Uri.EscapeDataString(since)}&wait={wait.TotalSeconds:0}", user, null, cancellationToken);
+
+    public Task<ToolAnswer> StartAsync(string host, PlatformIdentity user, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, $"{host}/start", user, null, cancellationToken);
+
+    public Task<ToolAnswer> DiedAsync(string host, Guid instanceId, string reason, PlatformIdentity user, CancellationToken cancellationToken)
+    {
+        Forget(host);
+        return SendAsync(HttpMethod.Post, $"{host}/died", user, JsonContent.Create(new { instanceId, reason }), cancellationToken);
+    }
+
+    private async Task<ToolAnswer> SendAsync(HttpMethod method, string path, PlatformIdentity user, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, tokens.Issue(user));
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                var problem = await response.Content.ReadFromJsonAsync<Problem>(cancellationToken).ConfigureAwait(false);
+                return new ToolAnswer(null, response.StatusCode, problem?.Detail ?? $"the portal answered {(int)response.StatusCode}");
+            }
+
+            var state = await response.Content.ReadFromJsonAsync<ToolState>(cancellationToken);
+            if (state is { State: "Running", Address: not null }) running[state.Host] = (state, time.GetUtcNow() + AddressFor);
+            else if (state is not null) Forget(state.Host);
+            return new ToolAnswer(state, response.StatusCode, null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+        {
+            return new ToolAnswer(null, HttpStatusCode.ServiceUnavailable, "the portal is not answering, so the tool's state cannot be known");
+        }
+    }
+
+    private sealed record Problem(string? Title, string? Detail);
+}
