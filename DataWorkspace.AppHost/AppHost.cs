@@ -54,6 +54,23 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WaitForCompletion(migrations)
     .WithHttpHealthCheck("/health");
 
+if (state is not null)
+{
+    // Tools run as local processes here. Besides the seeded templates (Jupyter Notebook runs where Debian's
+    // jupyter-notebook is installed), the built-in sample app runs anywhere: the sidecars executable's sample-app command,
+    // from the build the AppHost itself runs from (bin/<configuration>/net10.0).
+    var sidecarsBuild = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
+    var sidecars = Path.Combine(Path.GetDirectoryName(new Projects.DataWorkspace_Sidecars().ProjectPath)!, "bin", sidecarsBuild, "net10.0", "dataworkspace-sidecar.dll");
+    web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"))
+        .WithEnvironment("Tools__Templates__0__Name", "Sample app")
+        .WithEnvironment("Tools__Templates__0__HostBasename", "sample")
+        .WithEnvironment("Tools__Templates__0__Description", "A small web app that shows who you are signed in as; echoes requests and websockets.")
+        .WithEnvironment("Tools__Templates__0__Command__0", "dotnet")
+        .WithEnvironment("Tools__Templates__0__Command__1", sidecars)
+        .WithEnvironment("Tools__Templates__0__Command__2", "sample-app")
+        .WithEnvironment("Tools__Templates__0__DefaultSize", "Small");
+}
+
 var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEndpoint("http", endpoint =>
     {

@@ -86,7 +86,6 @@ builder.Services.AddScoped<DataWorkspace.Web.Tools.ToolTemplates>();
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
-builder.Services.AddHttpClient(nameof(DataWorkspace.Web.Tools.ToolInstances), http => http.Timeout = TimeSpan.FromSeconds(5));
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 

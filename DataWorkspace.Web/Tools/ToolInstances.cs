@@ -29,10 +29,12 @@ public sealed class ToolInstances(
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     PortalLinks links,
     IOptions<ToolsOptions> options,
-    IHttpClientFactory httpClients,
     TimeProvider time,
     ILogger<ToolInstances> logger)
 {
+    /// <summary>Asks a starting tool whether it answers: once per try, no retries or resilience pipeline of its own.</summary>
+    private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
+
     private readonly ConcurrentDictionary<Guid, Task> spawning = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> changes = new(StringComparer.Ordinal);
 
@@ -175,7 +177,7 @@ public sealed class ToolInstances(
         await launcher.StopAsync(instance, cancellationToken);
         instance.State = InstanceState.Stopped;
         instance.StoppedAt = time.GetUtcNow();
-        instance.StopReason = reason;
+        instance.StopReason = Clip(reason, 500);
         instance.Stage = null;
         scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ToolStopped, actor,
             $"{instance.TemplateName} of {instance.Host} stopped: {reason}", subjectUserId: instance.OwnerId, details: instance.Host);
@@ -219,8 +221,15 @@ public sealed class ToolInstances(
                 _ => $"{template.Name} could not be started ({exception.GetType().Name}: {exception.Message}).",
             };
             logger.LogWarning(exception, "Spawning {Tool} instance {Id} failed", template.Name, id);
-            await SetAsync(id, i => i.Error = message);
-            await StopAsync(id, null, Actor.System, "it failed to start: " + message, CancellationToken.None);
+            try
+            {
+                await SetAsync(id, i => i.Error = Clip(message, 2000));
+                await StopAsync(id, null, Actor.System, "it failed to start: " + message, CancellationToken.None);
+            }
+            catch (Exception recording)
+            {
+                logger.LogError(recording, "Could not record that {Tool} instance {Id} failed to start", template.Name, id);
+            }
         }
         finally
         {
@@ -231,7 +240,6 @@ public sealed class ToolInstances(
     /// <summary>Polls the tool's address until it answers HTTP (any status), failing at once if the tool has died.</summary>
     private async Task WaitUntilAnsweringAsync(ToolInstance instance, CancellationToken cancellationToken)
     {
-        using var http = httpClients.CreateClient(nameof(ToolInstances));
         var delay = TimeSpan.FromMilliseconds(20);
         while (true)
         {
@@ -244,14 +252,16 @@ public sealed class ToolInstances(
                 instance.Address = address;
                 try
                 {
+                    using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    attempt.CancelAfter(TimeSpan.FromSeconds(2));
                     using var probe = new HttpRequestMessage(HttpMethod.Get, address);
-                    using var response = await http.SendAsync(probe, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                    using var response = await Probe.SendAsync(probe, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
                     await SetAsync(instance.Id, i => i.Address = address);
                     return;
                 }
-                catch (HttpRequestException)
+                catch (Exception exception) when (exception is HttpRequestException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
-                    // Not listening yet.
+                    // Not listening yet, or not answering yet.
                 }
             }
 
@@ -282,6 +292,8 @@ public sealed class ToolInstances(
             ["DATABASE_DSN__datasets_1"] = $"host={server.Host} port={port} dbname={server.Database} user={login.RoleName} password={login.Password}",
         };
     }
+
+    private static string Clip(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     private async Task<ToolInstance?> FindAsync(Guid id)
     {

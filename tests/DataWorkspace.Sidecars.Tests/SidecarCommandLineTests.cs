@@ -13,7 +13,7 @@ public sealed class SidecarCommandLineTests
         var (exitCode, output) = await RunAsync("--help");
 
         Assert.Equal(0, exitCode);
-        foreach (var command in new[] { "healthcheck", "metrics", "s3sync", "dns-rewrite" })
+        foreach (var command in new[] { "healthcheck", "sample-app", "metrics", "s3sync", "dns-rewrite" })
             Assert.Contains(command, output);
     }
 

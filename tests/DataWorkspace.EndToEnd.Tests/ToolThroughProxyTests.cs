@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using DataWorkspace.Contracts;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+/// <summary>
+/// A user's tool through the real proxy, after a real OpenID Connect sign-in: the Local launcher runs the built-in
+/// sample app as a process, and every request goes browser-path (client -> proxy -> tool).
+/// </summary>
+public sealed class ToolThroughProxyTests(PlatformFixture fixture)
+{
+    private RunningPlatform Platform => fixture.Platform;
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    private async Task<(PortalClient Client, string Hash)> SignedInWithToolsAsync(string email)
+    {
+        var client = Platform.Client();
+        await client.SignInAsync(email, cancellationToken: Cancel);
+        var id = (await Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", email))!;
+        await Platform.CatalogueScalarAsync<object>(
+            "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", id);
+        return (client, UserHash.Of(id));
+    }
+
+    private Uri ToolUrl(string hash, string path = "/") => new($"http://sample-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}{path}");
+
+    /// <summary>Follows the progress page's event stream until the tool is ready; returns the events seen.</summary>
+    private static async Task<List<string>> FollowProgressAsync(PortalClient client, Uri toolUrl, string page)
+    {
+        var since = WebUtility.HtmlDecode(page[(page.IndexOf("data-state=\"", StringComparison.Ordinal) + 12)..]);
+        since = JsonDocument.Parse(since[..since.IndexOf("\">", StringComparison.Ordinal)]).RootElement.GetProperty("version").GetString()!;
+        var events = new List<string>();
+        using var stream = await client.Http.GetStreamAsync(new Uri(toolUrl, $"/_dataworkspace/events?since={Uri.EscapeDataString(since)}"), Cancel);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync(Cancel) is { } line)
+        {
+            if (!line.StartsWith("event: ", StringComparison.Ordinal)) continue;
+            events.Add(line[7..]);
+            if (line is "event: ready") break;
+            if (line is "event: failed")
+            {
+                events.Add(await reader.ReadLineAsync(Cancel) ?? "");
+                break;
+            }
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public async Task Launch_progress_echo_streaming_websockets_and_a_restart_after_the_tool_dies()
+    {
+        var (client, hash) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        using var _ = client;
+        var toolUrl = ToolUrl(hash);
+
+        // The first visit starts the tool and shows its progress; the page's event stream says when it is ready.
+        var clock = Stopwatch.StartNew();
+        using (var first = await client.Http.GetAsync(toolUrl, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            var page = await first.Content.ReadAsStringAsync(Cancel);
+            Assert.Contains("Starting your Sample app", page);
+            var events = await FollowProgressAsync(client, toolUrl, page);
+            Assert.True(events[^1] == "ready", string.Join('\n', events));
+        }
+
+        var home = await client.Http.GetStringAsync(toolUrl, Cancel);
+        Assert.Contains("Tom Evans", home);
+        TestContext.Current.SendDiagnosticMessage($"Sample app ready through the proxy after {clock.ElapsedMilliseconds} ms");
+
+        // Client-sent identity headers are replaced by the proxy's; the session cookie never reaches the tool.
+        using (var forged = new HttpRequestMessage(HttpMethod.Get, new Uri(toolUrl, "/echo/path?x=1")))
+        {
+            forged.Headers.TryAddWithoutValidation(IdentityHeaders.UserEmail, "mallory@evil.example");
+            forged.Headers.TryAddWithoutValidation(IdentityHeaders.SsoEmail, "mallory@evil.example");
+            forged.Headers.TryAddWithoutValidation("X-Custom", "kept");
+            using var response = await client.Http.SendAsync(forged, Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("1", response.Headers.GetValues("X-Sample-Echo").Single());
+            var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Cancel)).RootElement;
+            var headers = echo.GetProperty("headers").EnumerateObject().ToDictionary(h => h.Name.ToLowerInvariant(), h => h.Value.GetString());
+            Assert.Equal("tom.evans@partner.example", headers["x-dataworkspace-user-email"]);
+            Assert.Equal("tom.evans@partner.example", headers["sso-profile-email"]);
+            Assert.Equal("kept", headers["x-custom"]);
+            Assert.DoesNotContain("dw_session", headers.GetValueOrDefault("cookie") ?? "");
+            Assert.False(headers.ContainsKey("x-dataworkspace-identity"));
+            Assert.Equal("/echo/path", echo.GetProperty("path").GetString());
+        }
+
+        // A 120 KB body streamed up (chunked, no length) arrives whole.
+        var body = RandomNumberGenerator.GetBytes(120 * 1024);
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(toolUrl, "/echo")) { Content = new StreamContent(new MemoryStream(body)) })
+        {
+            patch.Headers.TransferEncodingChunked = true;
+            using var response = await client.Http.SendAsync(patch, Cancel);
+            var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Cancel)).RootElement;
+            Assert.Equal(body.Length, echo.GetProperty("bodyLength").GetInt64());
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(body)), echo.GetProperty("bodySha256").GetString());
+        }
+
+        // WebSockets: binary frames with NUL bytes and text come back as sent, with the chosen subprotocol.
+        using (var socket = new ClientWebSocket())
+        {
+            socket.Options.AddSubProtocol("echo.v1");
+            socket.Options.SetRequestHeader("Origin", $"http://sample-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}");
+            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false, CookieContainer = client.Cookies });
+            await socket.ConnectAsync(new Uri($"ws://sample-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/ws"), invoker, Cancel);
+            Assert.Equal("echo.v1", socket.SubProtocol);
+            byte[] binary = [0, 1, 0, 255, 0, 0, 42];
+            await socket.SendAsync(binary, WebSocketMessageType.Binary, true, Cancel);
+            var buffer = new byte[1024];
+            var received = await socket.ReceiveAsync(buffer, Cancel);
+            Assert.Equal(WebSocketMessageType.Binary, received.MessageType);
+            Assert.Equal(binary, buffer[..received.Count]);
+            await socket.SendAsync(Encoding.UTF8.GetBytes("hello\0there"), WebSocketMessageType.Text, true, Cancel);
+            received = await socket.ReceiveAsync(buffer, Cancel);
+            Assert.Equal("hello\0there", Encoding.UTF8.GetString(buffer, 0, received.Count));
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", Cancel);
+        }
+
+        // A websocket opened from another site's page is refused.
+        using (var foreign = new ClientWebSocket())
+        {
+            foreign.Options.SetRequestHeader("Origin", "http://evil.example");
+            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false, CookieContainer = client.Cookies });
+            await Assert.ThrowsAsync<WebSocketException>(() => foreign.ConnectAsync(new Uri($"ws://sample-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/ws"), invoker, Cancel));
+        }
+
+        // The tool dies: the next request says so and marks it stopped; opening it again restarts it.
+        var pid = int.Parse((await Platform.CatalogueScalarAsync<string>(
+            "SELECT launcher_handle FROM tool_instances WHERE host = $1 AND state = 'Running'", $"sample-{hash}"))!);
+        using (var process = Process.GetProcessById(pid))
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(Cancel);
+        }
+
+        using (var dead = await client.Http.GetAsync(toolUrl, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, dead.StatusCode);
+            Assert.Contains("has stopped", await dead.Content.ReadAsStringAsync(Cancel));
+        }
+
+        Assert.Equal("Stopped", await Platform.CatalogueScalarAsync<string>(
+            "SELECT state FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"sample-{hash}"));
+        using (var restart = await client.Http.GetAsync(toolUrl, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, restart.StatusCode);
+            Assert.Equal("ready", (await FollowProgressAsync(client, toolUrl, await restart.Content.ReadAsStringAsync(Cancel)))[^1]);
+        }
+
+        Assert.Contains("Tom Evans", await client.Http.GetStringAsync(toolUrl, Cancel));
+    }
+
+    [Fact]
+    public async Task Another_user_gets_403_at_someone_elses_tool_and_unknown_or_malformed_hosts_get_a_page()
+    {
+        var (owner, ownerHash) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        owner.Dispose();
+        var (other, otherHash) = await SignedInWithToolsAsync("priya.shah@trade.example");
+        using var _ = other;
+
+        using var refused = await other.Http.GetAsync(ToolUrl(ownerHash), Cancel);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        var page = await refused.Content.ReadAsStringAsync(Cancel);
+        Assert.Contains("This is not your tool", page);
+        Assert.Contains($"sample-{otherHash}", page);
+        // Nothing was launched for anyone by that visit.
+        Assert.Equal(0L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1 AND owner_id <> (SELECT id FROM users WHERE email = 'tom.evans@partner.example')", $"sample-{ownerHash}"));
+
+        using var malformed = await other.Http.GetAsync(new Uri($"http://not_a-tool.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/"), Cancel);
+        Assert.Equal(HttpStatusCode.NotFound, malformed.StatusCode);
+        using var badPort = await other.Http.GetAsync(new Uri($"http://sample-{otherHash}--70000.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/"), Cancel);
+        Assert.Equal(HttpStatusCode.BadRequest, badPort.StatusCode);
+        Assert.Contains("outside 1-65535", await badPort.Content.ReadAsStringAsync(Cancel));
+        using var unknownTool = await other.Http.GetAsync(new Uri($"http://nothing-{otherHash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/"), Cancel);
+        Assert.Equal(HttpStatusCode.NotFound, unknownTool.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_portal_never_forwards_the_internal_api()
+    {
+        var (client, hash) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        using var _ = client;
+        using var response = await client.Http.GetAsync($"/internal/v1/tools/sample-{hash}", Cancel);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+}
