@@ -86,6 +86,7 @@ builder.Services.AddScoped<DataWorkspace.Web.Tools.ToolTemplates>();
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
+builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 

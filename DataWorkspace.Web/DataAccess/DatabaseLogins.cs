@@ -40,10 +40,11 @@ public sealed class DatabaseLogins(
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     RoleSync roleSync,
     IDataProtectionProvider protection,
-    TimeProvider time,
     Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
     ILogger<DatabaseLogins> logger) : IAsyncDisposable
 {
+    /// <summary>Logins expire by PostgreSQL's own clock (VALID UNTIL), which the business clock (moved in tests) does not move.</summary>
+    private readonly TimeProvider time = TimeProvider.System;
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.DatabaseLogins");
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> dataSources = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim creating = new(1, 1);
@@ -108,6 +109,8 @@ public sealed class DatabaseLogins(
             {
                 BatchCommands =
                 {
+                    // One role and ACL change at a time across replicas: PostgreSQL fails concurrent updates of the same ACL.
+                    new($"SELECT pg_advisory_xact_lock({RoleSync.LockKey})"),
                     // Literals, not parameters: PostgreSQL takes none in these statements. Both are made here, not given.
                     new($"CREATE ROLE {Quote(role)} LOGIN PASSWORD '{password}' VALID UNTIL '{expires.UtcDateTime:O}' CONNECTION LIMIT {settings.ConnectionLimit} IN ROLE {Quote(User(userId))}"),
                     new($"ALTER ROLE {Quote(role)} SET role TO {Quote(User(userId))}"),
@@ -210,6 +213,7 @@ public sealed class DatabaseLogins(
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection) { Transaction = transaction };
+        batch.BatchCommands.Add(new($"SELECT pg_advisory_xact_lock({RoleSync.LockKey})"));
         batch.BatchCommands.Add(new($"REVOKE CONNECT ON DATABASE {Quote(connection.Database)} FROM {Quote(role)}"));
         if (owner is not null) batch.BatchCommands.Add(new($"REASSIGN OWNED BY {Quote(role)} TO {Quote(owner)}"));
         batch.BatchCommands.Add(new($"DROP OWNED BY {Quote(role)}"));

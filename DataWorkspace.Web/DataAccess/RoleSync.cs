@@ -24,7 +24,8 @@ public sealed class RoleSync(
     TimeProvider time,
     ILogger<RoleSync> logger)
 {
-    private const long LockKey = 0x44575f726f6c6573; // "DW_roles"
+    /// <summary>Taken by everything that changes roles or the database's ACL (sync, login create and drop): concurrent ACL updates fail in PostgreSQL.</summary>
+    internal const long LockKey = 0x44575f726f6c6573; // "DW_roles"
 
     private sealed record Desired(
         HashSet<string> Roles,

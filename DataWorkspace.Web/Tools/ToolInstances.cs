@@ -317,3 +317,40 @@ public sealed class ToolRefusedException(int status, string message) : Exception
 {
     public int Status { get; } = status;
 }
+
+/// <summary>
+/// Local tools are processes of the web app: when it starts, any it recorded as active whose process is gone died
+/// with its previous run, so they are marked stopped (with that reason) rather than shown running.
+/// </summary>
+public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher launcher, IOptions<ToolsOptions> options, TimeProvider time, ILogger<LocalToolsReconciler> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (launcher.Name != "Local") return;
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var now = time.GetUtcNow();
+        var active = await catalogue.Set<ToolInstance>().Where(i => i.Launcher == "Local" && i.State != InstanceState.Stopped).ToListAsync(cancellationToken);
+        var gone = active.Where(i => i.LauncherHandle is { } handle ? !ProcessExists(handle) : i.CreatedAt < now - options.Value.SpawnTimeout).ToList();
+        foreach (var instance in gone)
+            (instance.State, instance.StoppedAt, instance.Stage, instance.StopReason) = (InstanceState.Stopped, now, null, "the platform restarted, and local tools stop with it");
+        await catalogue.SaveChangesAsync(cancellationToken);
+        if (gone.Count > 0) logger.LogInformation("Marked {Count} local tool instances stopped: they ended with the previous run", gone.Count);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static bool ProcessExists(string handle)
+    {
+        if (!int.TryParse(handle, out var pid)) return false;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}

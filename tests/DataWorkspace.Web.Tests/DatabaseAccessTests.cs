@@ -80,9 +80,9 @@ public sealed class DatabaseAccessTests(WebFixture web)
             "UPDATE dataset_permissions SET ended_at = now(), end_reason = 'Revoked', ended_by = 'test' WHERE dataset_id = $1", revoked.Id);
         await Sql.ScalarAsync<object>(web.CatalogueConnectionString,
             "UPDATE dataset_permissions SET expires_at = now() - interval '1 minute' WHERE dataset_id = $1", expiring.Id);
-        var result = await Service<RoleSync>().SyncAsync(Cancel);
+        // This sync, or one another app instance on the same database ran a moment before, takes them away.
+        await Service<RoleSync>().SyncAsync(Cancel);
 
-        Assert.True(result.Statements >= 2);
         await DeniedAsync(user, $"SELECT count(*) FROM {TableOf(revoked)}");
         await DeniedAsync(user, $"SELECT count(*) FROM {TableOf(expiring)}");
         // Idempotent: nothing left to change.
