@@ -83,8 +83,22 @@ builder.Services.AddSingleton<DatasetsDatabase>();
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ToolsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ToolsOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddScoped<DataWorkspace.Web.Tools.ToolTemplates>();
-builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
-builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
+if (builder.Configuration["Tools:Launcher"] == "Ecs")
+{
+    // Tools as Fargate tasks: the cluster, network and roles from Tools:Ecs; credentials from the AWS default chain
+    // (the web app's task role when deployed).
+    builder.Services.AddOptions<DataWorkspace.Web.Tools.Ecs.EcsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.Ecs.EcsOptions.Section))
+        .ValidateDataAnnotations().ValidateOnStart();
+    builder.Services.AddSingleton(services => new DataWorkspace.Web.Tools.Ecs.EcsClient(
+        services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DataWorkspace.Web.Tools.Ecs.EcsOptions>>().Value,
+        Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials()));
+    builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher, DataWorkspace.Web.Tools.Ecs.EcsLauncher>();
+}
+else
+{
+    builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
+    builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
+}
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));

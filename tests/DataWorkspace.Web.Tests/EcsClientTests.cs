@@ -7,6 +7,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
 using DataWorkspace.TestSupport;
+using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Tools.Ecs;
 
 namespace DataWorkspace.Web.Tests;
@@ -47,6 +48,56 @@ public sealed class EcsClientTests(MotoServer moto) : IClassFixture<MotoServer>
         var ip = EcsTaskAddress.PrivateIp(running);
         Assert.True(IPAddress.TryParse(ip, out var address), $"'{ip}' is not an IP address");
         Assert.Equal(System.Net.Sockets.AddressFamily.InterNetwork, address.AddressFamily);
+    }
+
+    [Fact]
+    public async Task The_ecs_launcher_registers_runs_finds_the_address_once_running_and_stops_a_users_tool()
+    {
+        using var ecs = moto.Client();
+        var options = Microsoft.Extensions.Options.Options.Create(new EcsOptions
+        {
+            ServiceUrl = moto.Url.ToString(), Region = MotoServer.Region, Cluster = moto.Cluster, Subnets = [moto.SubnetId],
+            SecurityGroups = [moto.SecurityGroupId], ExecutionRoleArn = "arn:aws:iam::123456789012:role/tools-execution",
+            SidecarImage = "dataworkspace/sidecars:1",
+        });
+        var launcher = new EcsLauncher(ecs, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<EcsLauncher>.Instance);
+        var template = new ToolTemplate { Name = "JupyterLab", HostBasename = "jupyterlab", Image = "quay.io/jupyter/datascience-notebook:2025-11-24", Port = 8888 };
+        var host = $"jupyterlab-{Guid.NewGuid().ToString("N")[..8]}";
+        var stages = new List<string>();
+
+        var launched = await launcher.StartAsync(
+            new LaunchRequest(Guid.NewGuid(), host, template, ToolSizes.Large, "user-7", new Dictionary<string, string> { ["PGUSER"] = "_login_x" }),
+            new SynchronousProgress(stages), Cancellation);
+        var instance = new ToolInstance { Host = host, HostBasename = "jupyterlab", TemplateName = "JupyterLab", OwnerId = "user-7", Size = "Large", Launcher = "Ecs", LauncherHandle = launched.Handle };
+
+        Assert.Equal(["provisioning", "pulling", "starting"], stages);
+        var taskArn = launched.Handle[..launched.Handle.LastIndexOf('#')];
+        var described = Assert.Single((await ecs.DescribeTasksAsync(moto.Cluster, [taskArn], Cancellation)).Tasks);
+        Assert.EndsWith($":task-definition/{host}:1", described.TaskDefinitionArn, StringComparison.Ordinal);
+        // moto describes a task's containers from its overrides only: the tool container, with the user's environment.
+        Assert.Equal("tool", described.Containers[0].Name);
+
+        string? address = null;
+        for (var attempt = 0; attempt < 20 && address is null; attempt++) address = await launcher.AddressAsync(instance, Cancellation);
+        Assert.Matches(@"^http://\d+\.\d+\.\d+\.\d+:8888$", address);
+        Assert.True((await launcher.AliveAsync(instance, Cancellation)).Alive);
+
+        await launcher.StopAsync(instance, Cancellation);
+        var (alive, reason) = (false, (string?)null);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            (alive, reason) = await launcher.AliveAsync(instance, Cancellation);
+            if (!alive) break;
+        }
+
+        Assert.False(alive);
+        Assert.Contains("Stopped by Data Workspace", reason);
+        Assert.Equal("has no container image, so it cannot run on ECS.", launcher.Unavailable(new ToolTemplate { Name = "Sample app", HostBasename = "sample" })!["Sample app ".Length..]);
+    }
+
+    private sealed class SynchronousProgress(List<string> seen) : IProgress<string>
+    {
+        public void Report(string value) => seen.Add(value);
     }
 
     [Fact]

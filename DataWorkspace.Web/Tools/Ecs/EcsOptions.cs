@@ -24,6 +24,15 @@ public sealed class EcsOptions
     [MinLength(1)]
     public List<string> SecurityGroups { get; set; } = [];
 
+    /// <summary>The role ECS uses to pull images and write logs for tool tasks.</summary>
+    public string ExecutionRoleArn { get; set; } = "";
+
+    /// <summary>The role tool tasks run as (their S3 access); overridable per run.</summary>
+    public string? TaskRoleArn { get; set; }
+
+    /// <summary>The sidecars image (s3sync, metrics) run beside each tool; none when empty.</summary>
+    public string? SidecarImage { get; set; }
+
     /// <summary>How many times a throttled or failed (5xx) call is tried before its error is reported.</summary>
     [Range(1, 20)]
     public int MaxAttempts { get; set; } = 5;

@@ -1,0 +1,112 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Web.Tools.Ecs;
+
+/// <summary>
+/// Runs tools as Fargate tasks: a task definition family per user and tool (<c>&lt;basename&gt;-&lt;userhash8&gt;</c>)
+/// registered from the template and size, run in private subnets with no public IP, the user's environment as an
+/// override, and the s3sync and metrics sidecars beside the tool. The address is the task's private IP once RUNNING.
+/// </summary>
+public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILogger<EcsLauncher> logger) : ILauncher
+{
+    public const string ToolContainer = "tool";
+
+    public string Name => "Ecs";
+
+    public string? Unavailable(ToolTemplate template) =>
+        string.IsNullOrWhiteSpace(template.Image) ? $"{template.Name} has no container image, so it cannot run on ECS." : null;
+
+    public async Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<string> stage, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var template = request.Template;
+        stage.Report("provisioning");
+        // Each container gets a hard memory limit (ECS needs one per container here): the sidecars a little, the tool the rest.
+        var sidecars = !string.IsNullOrWhiteSpace(settings.SidecarImage);
+        const int SidecarMemoryMb = 128;
+        var containers = new List<ContainerDefinition>
+        {
+            new()
+            {
+                Name = ToolContainer,
+                Image = template.Image ?? throw new LaunchException(Unavailable(template)!),
+                PortMappings = [new PortMapping(template.Port)],
+                Memory = request.Size.MemoryMb - (sidecars ? 2 * SidecarMemoryMb : 0),
+                Environment = [.. template.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))],
+                LogConfiguration = new("awslogs", new Dictionary<string, string>
+                {
+                    ["awslogs-group"] = "dataworkspace-tools", ["awslogs-region"] = settings.Region, ["awslogs-stream-prefix"] = request.Host,
+                }),
+            },
+        };
+        if (sidecars)
+        {
+            containers.Add(new() { Name = "s3sync", Image = settings.SidecarImage!, Essential = false, Command = ["s3sync"], Memory = SidecarMemoryMb });
+            containers.Add(new() { Name = "metrics", Image = settings.SidecarImage!, Essential = false, Command = ["metrics"], Memory = SidecarMemoryMb, PortMappings = [new PortMapping(8889)] });
+        }
+
+        var definition = await ecs.RegisterTaskDefinitionAsync(new RegisterTaskDefinitionRequest
+        {
+            Family = request.Host,
+            Cpu = request.Size.CpuUnits.ToString(CultureInfo.InvariantCulture),
+            Memory = request.Size.MemoryMb.ToString(CultureInfo.InvariantCulture),
+            ExecutionRoleArn = settings.ExecutionRoleArn,
+            TaskRoleArn = settings.TaskRoleArn,
+            ContainerDefinitions = containers,
+        }, cancellationToken);
+
+        stage.Report("pulling");
+        var task = await ecs.RunTaskAsync(new RunTaskRequest
+        {
+            Cluster = settings.Cluster,
+            TaskDefinition = definition.FamilyRevision,
+            NetworkConfiguration = new(new AwsvpcConfiguration(settings.Subnets, settings.SecurityGroups)),
+            Overrides = new([new ContainerOverride(ToolContainer, [.. request.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))])]),
+            StartedBy = request.Host.Length <= 36 ? request.Host : request.Host[..36],
+            Tags = [new("dataworkspace:user", request.UserId), new("dataworkspace:tool", template.HostBasename)],
+            ClientToken = request.InstanceId.ToString("N"),
+        }, cancellationToken);
+        logger.LogInformation("Started {Tool} for {Host} as task {Task}", template.Name, request.Host, task.TaskArn);
+        stage.Report("starting");
+        // The handle carries the tool's port with the task, so any replica can work out the address from it.
+        return new LaunchedTool($"{task.TaskArn}#{template.Port}", null);
+    }
+
+    public async Task<string?> AddressAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        if (Handle(instance) is not var (taskArn, port)) return null;
+        var found = await ecs.DescribeTasksAsync(options.Value.Cluster, [taskArn], cancellationToken);
+        return found.Tasks.FirstOrDefault() is { LastStatus: "RUNNING" } task && EcsTaskAddress.PrivateIp(task) is { } ip ? $"http://{ip}:{port}" : null;
+    }
+
+    public async Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        if (Handle(instance) is not var (taskArn, _)) return (true, null);
+        var found = await ecs.DescribeTasksAsync(options.Value.Cluster, [taskArn], cancellationToken);
+        if (found.Tasks.FirstOrDefault() is not { } task) return (false, "ECS no longer knows its task");
+        return task.LastStatus is "STOPPED" or "DEPROVISIONING" || task.DesiredStatus == "STOPPED"
+            ? (false, $"its task stopped ({task.StoppedReason ?? task.Containers.FirstOrDefault(c => c.Name == ToolContainer)?.Reason ?? "no reason given"})")
+            : (true, null);
+    }
+
+    public async Task StopAsync(ToolInstance instance, CancellationToken cancellationToken)
+    {
+        if (Handle(instance) is not var (taskArn, _)) return;
+        try
+        {
+            await ecs.StopTaskAsync(options.Value.Cluster, taskArn, "Stopped by Data Workspace", cancellationToken);
+        }
+        catch (EcsException exception) when (exception.ErrorCode is "InvalidParameterException" or "ResourceNotFoundException")
+        {
+            // Already gone.
+        }
+    }
+
+    private static (string TaskArn, int Port)? Handle(ToolInstance instance)
+    {
+        if (instance.LauncherHandle is not { } handle) return null;
+        var hash = handle.LastIndexOf('#');
+        return hash > 0 && int.TryParse(handle.AsSpan(hash + 1), CultureInfo.InvariantCulture, out var port) ? (handle[..hash], port) : (handle, 8888);
+    }
+}
