@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using DataWorkspace.Sidecars;
 using DataWorkspace.TestSupport;
 
 namespace DataWorkspace.Sidecars.Tests;
@@ -20,27 +21,18 @@ public sealed class SidecarCommandLineTests
     [Fact]
     public async Task Healthcheck_succeeds_when_the_endpoint_answers_2xx_and_fails_when_it_does_not()
     {
-        using var server = new HttpListener();
+        // The sample app (Kestrel) is the endpoint: /health answers 200, a malformed /bytes request 400.
         var port = Ports.Free();
-        server.Prefixes.Add($"http://127.0.0.1:{port}/");
-        server.Start();
-        _ = Task.Run(async () =>
-        {
-            while (server.IsListening)
-            {
-                var context = await server.GetContextAsync();
-                context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/healthy" ? 200 : 503;
-                context.Response.Close();
-            }
-        }, TestContext.Current.CancellationToken);
+        await using var server = SampleApp.Build("127.0.0.1", port);
+        await server.StartAsync(TestContext.Current.CancellationToken);
 
-        var healthy = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{port}/healthy");
-        var unhealthy = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{port}/broken");
-        server.Stop();
+        var healthy = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{port}/health");
+        var unhealthy = await RunAsync("healthcheck", "--url", $"http://127.0.0.1:{port}/bytes/lots");
+        await server.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(0, healthy.ExitCode);
         Assert.Equal(1, unhealthy.ExitCode);
-        Assert.Contains("503", unhealthy.Output);
+        Assert.Contains("400", unhealthy.Output);
     }
 
     [Fact]
