@@ -436,7 +436,17 @@ public sealed class QueryRunner(
                 return; // It finished meanwhile.
             }
 
-            await WaitAsync(id, TimeSpan.FromSeconds(5), cancellationToken, untilComplete: true);
+            // A cancel signal that reaches the backend just before its last statement starts is lost: send it again
+            // until the run has ended.
+            var deadline = Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency;
+            while (!run.Whole.IsCompleted && Stopwatch.GetTimestamp() < deadline)
+            {
+                await Task.WhenAny(run.Whole, Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken));
+                if (run.Whole.IsCompleted) break;
+                if (await PidAsync(id, cancellationToken) is { } pid && query.LoginRole is { } role) await CancelBackendAsync(pid, role);
+            }
+
+            await WaitAsync(id, TimeSpan.FromSeconds(1), cancellationToken, untilComplete: true);
             return;
         }
 
@@ -451,6 +461,13 @@ public sealed class QueryRunner(
                 .FirstAsync(q => q.Id == id, cancellationToken);
         }
         while (Stopwatch.GetTimestamp() < until);
+    }
+
+    private async Task<int?> PidAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().Where(q => q.Id == id)
+            .Select(q => q.BackendPid).FirstOrDefaultAsync(cancellationToken);
     }
 
     private async Task CancelBackendAsync(int pid, string role)
