@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using DataWorkspace.Contracts;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
@@ -21,13 +20,10 @@ public sealed record ToolDiedRequest(Guid InstanceId, string? Reason);
 /// signed identity (whose tool it must be) and the proxy's own service identity; the public entry never forwards
 /// <c>/internal</c>, and a user's identity alone is refused.
 /// </summary>
-public static partial class InternalToolsApi
+public static class InternalToolsApi
 {
     public const string Prefix = "/internal";
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(25);
-
-    [GeneratedRegex("^(?<basename>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?<hash>[0-9a-f]{8})$")]
-    private static partial Regex UserToolHost();
 
     public static void MapInternalToolsApi(this WebApplication app)
     {
@@ -55,7 +51,7 @@ public static partial class InternalToolsApi
             if (Refusal(host, http) is { } refusal) return refusal;
             try
             {
-                await tools.StartAsync(ToolsApi.Identity(http.User), UserToolHost().Match(host).Groups["basename"].Value, null, cancellationToken);
+                await tools.StartAsync(ToolsApi.Identity(http.User), ToolHostName.Parse(host).Name!.Basename, null, cancellationToken);
             }
             catch (ToolRefusedException refused)
             {
@@ -78,10 +74,9 @@ public static partial class InternalToolsApi
     /// <summary>A host that is not a user's tool, or another user's: refused before anything is looked up or launched.</summary>
     private static IResult? Refusal(string host, HttpContext http)
     {
-        var match = UserToolHost().Match(host);
-        if (!match.Success)
+        if (ToolHostName.Parse(host).Name is not { Port: null } name || name.Host != host)
             return TypedResults.Problem(title: "Not a tool address", detail: $"'{host}' is not a tool's address.", statusCode: StatusCodes.Status404NotFound);
-        return match.Groups["hash"].Value == UserHash.Of(http.User.Id())
+        return name.UserHash == UserHash.Of(http.User.Id())
             ? null
             : TypedResults.Problem(title: "Someone else's tool", detail: $"'{host}' is another user's tool: only they can open it.", statusCode: StatusCodes.Status403Forbidden);
     }

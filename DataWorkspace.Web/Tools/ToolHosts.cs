@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using DataWorkspace.Contracts;
 
 namespace DataWorkspace.Web.Tools;
@@ -7,21 +6,18 @@ namespace DataWorkspace.Web.Tools;
 /// Tool host names: <c>&lt;basename&gt;-&lt;userhash8&gt;</c> for a user's tool, <c>&lt;basename&gt;</c> for a
 /// visualisation, each under the portal's root domain.
 /// </summary>
-public static partial class ToolHosts
+public static class ToolHosts
 {
-    [GeneratedRegex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
-    private static partial Regex Basename();
-
     public static string? BasenameProblem(string? basename)
     {
         if (string.IsNullOrEmpty(basename)) return "HostBasename is required.";
         if (basename.Length > 40) return $"HostBasename '{basename}' is longer than 40 characters.";
-        if (!Basename().IsMatch(basename))
+        if (!ToolHostName.IsBasename(basename))
             return $"HostBasename '{basename}' must be lowercase letters and digits in words joined by single hyphens, starting with a letter.";
         return null;
     }
 
-    public static string ForUser(string basename, string userId) => $"{basename}-{UserHash.Of(userId)}";
+    public static string ForUser(string basename, string userId) => ToolHostName.For(basename, userId);
 
     public static string HostFor(ToolTemplate template, string userId) =>
         template.Kind == ToolKind.Visualisation ? template.HostBasename : ForUser(template.HostBasename, userId);

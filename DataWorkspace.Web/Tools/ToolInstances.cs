@@ -68,12 +68,19 @@ public sealed class ToolInstances(
     /// The state of a user tool host for the proxy: its active instance, else its last one (stopped, with why), else
     /// "None" for a tool never started; null when no template has the host's basename.
     /// </summary>
-    public async Task<InternalToolState?> StateAsync(string host, CancellationToken cancellationToken)
+    public async Task<InternalToolState?> StateAsync(string host, CancellationToken cancellationToken) =>
+        await TemplateOfAsync(host, cancellationToken) is { } template ? await StateAsync(host, template, cancellationToken) : null;
+
+    private async Task<ToolTemplate?> TemplateOfAsync(string host, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var basename = host[..host.LastIndexOf('-')];
-        if (await scope.ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken) is not { Kind: ToolKind.Tool } template)
-            return null;
+        return await scope.ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(host[..host.LastIndexOf('-')], cancellationToken)
+            is { Kind: ToolKind.Tool } template ? template : null;
+    }
+
+    private async Task<InternalToolState> StateAsync(string host, ToolTemplate template, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
         var instance = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
             .Where(i => i.Host == host).OrderBy(i => i.State == InstanceState.Stopped).ThenByDescending(i => i.CreatedAt)
             .FirstOrDefaultAsync(cancellationToken);
@@ -91,11 +98,13 @@ public sealed class ToolInstances(
         InternalToolState? state = null;
         try
         {
+            // The template once; then only the instance, each time something may have changed.
+            if (await TemplateOfAsync(host, timeout.Token) is not { } template) return null;
             while (true)
             {
                 var changed = changes.GetOrAdd(host, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-                state = await StateAsync(host, timeout.Token);
-                if (state is null || state.Version != since) return state;
+                state = await StateAsync(host, template, timeout.Token);
+                if (state.Version != since) return state;
                 // Changes made here wake the wait at once; those made by another replica are seen within a quarter second.
                 await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(250), timeout.Token));
             }
@@ -136,9 +145,8 @@ public sealed class ToolInstances(
         if (launcher.Unavailable(template) is { } reason) throw new ToolRefusedException(409, reason);
 
         var host = ToolHosts.HostFor(template, user.UserId);
+        if (await ActiveAsync(host, cancellationToken) is { } existing) return existing;
         var catalogue = services.GetRequiredService<CatalogueDbContext>();
-        if (await catalogue.Set<ToolInstance>().AsNoTracking().FirstOrDefaultAsync(i => i.Host == host && i.State != InstanceState.Stopped, cancellationToken) is { } existing)
-            return existing;
 
         var now = time.GetUtcNow();
         var instance = new ToolInstance

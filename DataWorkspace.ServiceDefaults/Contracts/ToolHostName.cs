@@ -1,16 +1,28 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace DataWorkspace.Proxy.Tools;
+namespace DataWorkspace.Contracts;
 
 /// <summary>
 /// A tool's host name under the root domain: <c>&lt;basename&gt;-&lt;userhash8&gt;</c>, optionally
-/// <c>--&lt;port&gt;</c> for another port of the same instance.
+/// <c>--&lt;port&gt;</c> for another port of the same instance. The one grammar of tool hosts, for the proxy (routing)
+/// and the web app (templates, its internal API).
 /// </summary>
 public sealed partial record ToolHostName(string Host, string Basename, string UserHash, int? Port)
 {
-    [GeneratedRegex("^(?<host>(?<basename>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?<hash>[0-9a-f]{8}))(?:--(?<port>[0-9]{1,6}))?$")]
+    private const string BasenamePattern = "[a-z][a-z0-9]*(?:-[a-z0-9]+)*";
+
+    [GeneratedRegex("^(?<host>(?<basename>" + BasenamePattern + ")-(?<hash>[0-9a-f]{8}))(?:--(?<port>[0-9]{1,6}))?$")]
     private static partial Regex Label();
+
+    [GeneratedRegex("^" + BasenamePattern + "$")]
+    private static partial Regex BasenameOnly();
+
+    /// <summary>Lowercase letters and digits in words joined by single hyphens, starting with a letter.</summary>
+    public static bool IsBasename(string basename) => BasenameOnly().IsMatch(basename);
+
+    /// <summary>The host of <paramref name="basename"/> for the user <paramref name="userId"/>.</summary>
+    public static string For(string basename, string userId) => $"{basename}-{Contracts.UserHash.Of(userId)}";
 
     /// <summary>The tool host in <paramref name="label"/> (the part before the root domain), or why it is not one.</summary>
     public static (ToolHostName? Name, string? Problem) Parse(string label)
