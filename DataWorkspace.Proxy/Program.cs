@@ -28,6 +28,8 @@ builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
 builder.Services.AddSingleton<PortalEntry>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolsClient>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolEntry>();
+builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolActivity>();
+builder.Services.AddHostedService(services => services.GetRequiredService<DataWorkspace.Proxy.Tools.ToolActivity>());
 
 var app = builder.Build();
 var proxyOptions = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;

@@ -27,6 +27,10 @@ public sealed class ProxyOptions
     [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00", ErrorMessage = "Proxy:SessionLifetime must be between 5 minutes and 7 days.")]
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(10);
 
+    /// <summary>How often the proxy tells the web app which tools had traffic (for idle culling).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Proxy:ActivityReportInterval must be between 0.1 seconds and 10 minutes.")]
+    public TimeSpan ActivityReportInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     public bool IsSecure => PublicScheme == "https";
 }
 

@@ -101,6 +101,7 @@ else
 }
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
+builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 

@@ -17,6 +17,7 @@ namespace DataWorkspace.Proxy.Tools;
 public sealed class ToolEntry(
     IHttpForwarder forwarder,
     ToolsClient tools,
+    ToolActivity activity,
     IOptions<ProxyOptions> options,
     ILogger<ToolEntry> logger)
 {
@@ -108,8 +109,16 @@ public sealed class ToolEntry(
         var destination = name.Port is { } port ? new UriBuilder(state.Address) { Port = port }.Uri.ToString() : state.Address;
         // Tools may frame themselves and be framed by the portal (wrapped tools); no one else may frame them.
         context.Items[SecurityHeaders.FrameAncestorsKey] = $"'self' {PortalOrigin(context)}";
+        if (state.InstanceId is { } instanceId)
+        {
+            activity.Touch(instanceId);
+            activity.TrackUpgrade(context, instanceId);
+        }
+
         var error = await forwarder.SendAsync(context, destination, toolClient, RequestConfig,
             new ToolTransformer(user, clientAddress.ToString(), options.Value.RootDomain));
+        // A long download or upload was traffic until its end.
+        if (state.InstanceId is { } finished) activity.Touch(finished);
         if (error != ForwarderError.None && !context.Response.HasStarted) context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
         if (error != ForwarderError.None) await ToolFailedAsync(context, name, identity, state, error);
     }
@@ -210,12 +219,16 @@ public sealed class ToolEntry(
 
         var reason = exception is HttpRequestException { InnerException: System.Net.Sockets.SocketException socket } ? socket.SocketErrorCode.ToString() : error.ToString();
         logger.LogWarning(exception, "{Host} did not answer ({Reason}): reporting it stopped", name.Host, reason);
-        if (state.InstanceId is { } instance) await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None);
+        var after = state.InstanceId is { } instance ? (await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None)).State : null;
+        // Stopped by the platform moments ago (idle, its lifetime, an admin): say that rather than "stopped answering".
+        var why = after is { State: "Stopped", StopReason: { } stopReason } && !stopReason.StartsWith("it stopped answering", StringComparison.Ordinal)
+            ? $"It was stopped because {stopReason}."
+            : $"It stopped answering ({reason}), so it was marked as stopped.";
 
         context.Response.Clear();
         context.Response.StatusCode = StatusCodes.Status502BadGateway;
         await ProxyPages.WriteAsync(context.Response, $"Your {state.TemplateName} has stopped",
-            $"It stopped answering ({reason}), so it was marked as stopped. Work saved in your files is kept. Restart it to carry on.",
+            $"{why} Work saved in your files is kept. Restart it to carry on.",
             ("Restart it", context.Request.PathBase + context.Request.Path + context.Request.QueryString));
     }
 

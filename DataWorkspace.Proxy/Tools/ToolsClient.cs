@@ -46,6 +46,18 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
         return SendAsync(HttpMethod.Post, $"{host}/died", user, JsonContent.Create(new { instanceId, reason }), cancellationToken);
     }
 
+    /// <summary>Tells the web app when each instance last had traffic; true when it took the report.</summary>
+    public async Task<bool> ActivityAsync(IReadOnlyList<(Guid InstanceId, DateTimeOffset LastActivityAt)> seen, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "activity")
+        {
+            Content = JsonContent.Create(new { instances = seen.Select(s => new { instanceId = s.InstanceId, lastActivityAt = s.LastActivityAt }) }),
+        };
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
+        using var response = await http.SendAsync(request, cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+
     private async Task<ToolAnswer> SendAsync(HttpMethod method, string path, PlatformIdentity user, HttpContent? content, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };

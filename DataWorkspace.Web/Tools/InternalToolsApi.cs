@@ -15,6 +15,11 @@ public sealed record InternalToolState(
 
 public sealed record ToolDiedRequest(Guid InstanceId, string? Reason);
 
+/// <summary>When the proxy last forwarded traffic (HTTP or websocket frames) to each instance.</summary>
+public sealed record ToolActivityReport(List<ToolActivityEntry> Instances);
+
+public sealed record ToolActivityEntry(Guid InstanceId, DateTimeOffset LastActivityAt);
+
 /// <summary>
 /// The proxy's API for tool hosts: the state of a host's instance, start it, report it dead. Called with the user's
 /// signed identity (whose tool it must be) and the proxy's own service identity; the public entry never forwards
@@ -34,6 +39,15 @@ public static class InternalToolsApi
             return verified.Identity is null
                 ? TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden)
                 : await next(context);
+        });
+
+        // Activity of any instances: the proxy's own report, not a user's request, so only the service identity counts.
+        api.MapPost("/activity", async Task<IResult> (ToolActivityReport report, ToolInstances tools, CancellationToken cancellationToken) =>
+        {
+            if (report.Instances is not { Count: <= 10_000 })
+                return TypedResults.Problem(title: "Bad activity report", detail: "Give between 0 and 10,000 instances.", statusCode: StatusCodes.Status400BadRequest);
+            var updated = await tools.RecordActivityAsync(report.Instances, cancellationToken);
+            return TypedResults.Ok(new { updated });
         });
 
         api.MapGet("/{host}", async Task<IResult> (string host, string? since, double? wait, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>

@@ -195,6 +195,80 @@ public sealed class ToolInstances(
         return true;
     }
 
+    /// <summary>
+    /// Records when the proxy last saw traffic to each instance (never moving a time back, never into the future);
+    /// returns how many active instances it touched.
+    /// </summary>
+    public async Task<int> RecordActivityAsync(IReadOnlyCollection<ToolActivityEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0) return 0;
+        var now = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        return await catalogue.Database.ExecuteSqlRawAsync("""
+            UPDATE tool_instances t SET last_activity_at = greatest(t.last_activity_at, a.at)
+            FROM unnest(@ids, @ats) AS a(id, at)
+            WHERE t.id = a.id AND t.state <> 'Stopped'
+            """,
+            [
+                new NpgsqlParameter<Guid[]>("ids", [.. entries.Select(e => e.InstanceId)]),
+                new NpgsqlParameter<DateTimeOffset[]>("ats", [.. entries.Select(e => e.LastActivityAt > now ? now : e.LastActivityAt)]),
+            ],
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops running instances that have had no traffic for their idle timeout, and any instance older than the
+    /// maximum lifetime; returns how many it stopped.
+    /// </summary>
+    public async Task<int> CullAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var settings = options.Value;
+        List<ToolInstance> active;
+        IReadOnlyList<ToolTemplate> templates;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            templates = await scope.ServiceProvider.GetRequiredService<ToolTemplates>().AllAsync(cancellationToken);
+            active = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
+                .Where(i => i.State != InstanceState.Stopped).ToListAsync(cancellationToken);
+        }
+
+        var stopped = 0;
+        foreach (var instance in active)
+        {
+            var idleTimeout = templates.FirstOrDefault(t => t.HostBasename == instance.HostBasename)?.IdleTimeout ?? settings.IdleTimeout;
+            var reason = now - instance.CreatedAt >= settings.MaxLifetime
+                ? $"it reached the maximum lifetime of {Describe(settings.MaxLifetime)}"
+                : instance.State == InstanceState.Running && now - instance.LastActivityAt >= idleTimeout
+                    ? $"it was idle for {Describe(idleTimeout)} (no traffic since {instance.LastActivityAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC)"
+                    : null;
+            if (reason is null) continue;
+            try
+            {
+                if (await StopAsync(instance.Id, null, Actor.System, reason, cancellationToken)) stopped++;
+                logger.LogInformation("Stopped {Host} ({Id}): {Reason}", instance.Host, instance.Id, reason);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogWarning(exception, "Could not stop {Host} ({Id}) though {Reason}", instance.Host, instance.Id, reason);
+            }
+        }
+
+        return stopped;
+    }
+
+    /// <summary>"2 hours", "90 minutes", "3 seconds": a duration in the words of a stop reason.</summary>
+    internal static string Describe(TimeSpan span) => span switch
+    {
+        { TotalDays: >= 1 } when span.TotalDays % 1 == 0 => Plural(span.TotalDays, "day"),
+        { TotalHours: >= 1 } when span.TotalHours % 1 == 0 => Plural(span.TotalHours, "hour"),
+        { TotalMinutes: >= 1 } when span.TotalMinutes % 1 == 0 => Plural(span.TotalMinutes, "minute"),
+        _ => Plural(Math.Round(span.TotalSeconds), "second"),
+    };
+
+    private static string Plural(double count, string unit) => $"{count:0} {unit}{(count == 1 ? "" : "s")}";
+
     /// <summary>Waits for a spawn started by this process (tests, shutdown); returns at once for others.</summary>
     public Task SpawnedAsync(Guid id) => spawning.TryGetValue(id, out var task) ? task : Task.CompletedTask;
 
@@ -217,7 +291,7 @@ public sealed class ToolInstances(
             await SetAsync(id, i =>
             {
                 if (i.State != InstanceState.Spawning) return;
-                (i.State, i.Stage, i.RunningAt) = (InstanceState.Running, null, time.GetUtcNow());
+                (i.State, i.Stage, i.RunningAt, i.LastActivityAt) = (InstanceState.Running, null, time.GetUtcNow(), time.GetUtcNow());
             });
         }
         catch (Exception exception)
@@ -324,6 +398,27 @@ public sealed class ToolInstances(
 public sealed class ToolRefusedException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;
+}
+
+/// <summary>Stops idle tools and tools past their maximum lifetime, every <c>Tools:CullInterval</c>.</summary>
+public sealed class ToolCuller(ToolInstances tools, IOptions<ToolsOptions> options, ILogger<ToolCuller> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.CullInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await tools.CullAsync(stoppingToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The database may be down for a while: try again at the next tick.
+                logger.LogWarning(exception, "Checking tools for idleness failed; trying again in {Interval}", options.Value.CullInterval);
+            }
+        }
+    }
 }
 
 /// <summary>

@@ -52,6 +52,10 @@ public sealed class ToolTemplate
     public string DefaultSize { get; set; } = ToolSizes.Default.Name;
     public WrapMode Wrap { get; set; }
     public bool Visible { get; set; } = true;
+
+    /// <summary>Stops an instance after this long without proxied traffic; null means the platform's <c>Tools:IdleTimeout</c>.</summary>
+    public TimeSpan? IdleTimeout { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>Declared in configuration (<c>Tools:Templates</c>) rather than in the database: read-only in the admin pages.</summary>

@@ -18,6 +18,9 @@ public sealed class ToolsOptions : IValidatableObject
     /// <summary>A tool with no proxied traffic for this long is stopped.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>How often instances are checked for idleness and age.</summary>
+    public TimeSpan CullInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>No tool runs longer than this, busy or not (its database login lasts as long).</summary>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(7);
 
@@ -30,6 +33,7 @@ public sealed class ToolsOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (IdleTimeout <= TimeSpan.Zero) yield return new("Tools:IdleTimeout must be positive, e.g. 02:00:00.");
+        if (CullInterval <= TimeSpan.Zero) yield return new("Tools:CullInterval must be positive, e.g. 00:01:00.");
         if (MaxLifetime <= TimeSpan.Zero) yield return new("Tools:MaxLifetime must be positive, e.g. 7.00:00:00.");
         if (SpawnTimeout <= TimeSpan.Zero) yield return new("Tools:SpawnTimeout must be positive, e.g. 00:05:00.");
         for (var i = 0; i < Templates.Count; i++)
@@ -54,8 +58,12 @@ public sealed class ToolTemplateOptions
     public WrapMode Wrap { get; set; }
     public bool Visible { get; set; } = true;
 
+    /// <summary>This tool's own idle timeout (e.g. 00:30:00), instead of <c>Tools:IdleTimeout</c>.</summary>
+    public TimeSpan? IdleTimeout { get; set; }
+
     public IEnumerable<string> Problems()
     {
+        if (IdleTimeout is { } idle && idle <= TimeSpan.Zero) yield return "IdleTimeout must be positive, e.g. 00:30:00.";
         if (string.IsNullOrWhiteSpace(Name)) yield return "Name is required.";
         if (ToolHosts.BasenameProblem(HostBasename) is { } problem) yield return problem;
         if (Port is < 1 or > 65535) yield return $"Port {Port} is outside 1-65535.";
@@ -77,6 +85,7 @@ public sealed class ToolTemplateOptions
         DefaultSize = ToolSizes.Find(DefaultSize)?.Name ?? ToolSizes.Default.Name,
         Wrap = Wrap,
         Visible = Visible,
+        IdleTimeout = IdleTimeout,
         FromConfiguration = true,
     };
 }

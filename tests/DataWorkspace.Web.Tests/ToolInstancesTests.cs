@@ -97,6 +97,17 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         };
         Assert.Equal($"_user_{user.Hash}", await Sql.ScalarAsync<string>(builder.ConnectionString, "SELECT current_user"));
 
+        // With those credentials the tool reads the table its user was granted, and is refused one they were not.
+        var data = new CatalogueData(web);
+        var granted = await data.DatasetAsync(DataWorkspace.Web.Catalogue.AccessType.RequiresAuthorization);
+        var forbidden = await data.DatasetAsync(DataWorkspace.Web.Catalogue.AccessType.RequiresAuthorization);
+        await data.GrantAsync(granted, user, null);
+        await App.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
+        Assert.Equal(3L, await Sql.ScalarAsync<long>(builder.ConnectionString, $"SELECT count(*) FROM {granted.Tables[0].Schema}.{granted.Tables[0].Table}"));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() =>
+            Sql.ScalarAsync<long>(builder.ConnectionString, $"SELECT count(*) FROM {forbidden.Tables[0].Schema}.{forbidden.Tables[0].Table}"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+
         var (stopped, _) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/stop", user);
         Assert.Equal(HttpStatusCode.OK, stopped);
         await Assert.ThrowsAsync<HttpRequestException>(() => http.GetStringAsync(address + "/env.txt", Cancel));
@@ -154,6 +165,72 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         using var response = await client.SendAsync(request, Cancel);
         var text = await response.Content.ReadAsStringAsync(Cancel);
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task Idle_and_overage_tools_are_stopped_with_why_and_an_admin_sees_and_stops_anyones()
+    {
+        var user = await UserAsync();
+        var tools = App.Services.GetRequiredService<ToolInstances>();
+        async Task<Guid> StartedAsync()
+        {
+            var (_, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user);
+            var id = started.GetProperty("id").GetGuid();
+            await tools.SpawnedAsync(id);
+            Assert.Equal("Running", await web.ScalarAsync<string>("SELECT state FROM tool_instances WHERE id = $1", id));
+            return id;
+        }
+
+        async Task<(string State, string? Reason)> InstanceAsync(Guid id) =>
+            ((await web.ScalarAsync<string>("SELECT state FROM tool_instances WHERE id = $1", id))!,
+             await web.ScalarAsync<string>("SELECT coalesce(stop_reason, '') FROM tool_instances WHERE id = $1", id));
+
+        // Traffic the proxy reports keeps a tool that looked idle running; only the proxy may report it.
+        var id = await StartedAsync();
+        await web.ScalarAsync<object>("UPDATE tool_instances SET last_activity_at = now() - interval '3 hours' WHERE id = $1", id);
+        var report = new { instances = new[] { new { instanceId = id, lastActivityAt = DateTimeOffset.UtcNow } } };
+        Assert.Equal(HttpStatusCode.Forbidden, (await InternalAsync(HttpMethod.Post, "/internal/v1/tools/activity", user, service: null, report)).Status);
+        var (status, body) = await InternalAsync(HttpMethod.Post, "/internal/v1/tools/activity", user, web.Tokens().IssueService(), report);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1, body.GetProperty("updated").GetInt32());
+        await tools.CullAsync(Cancel);
+        Assert.Equal("Running", (await InstanceAsync(id)).State);
+
+        // No traffic for longer than the idle timeout (two hours by default): stopped, and the reason says so.
+        await web.ScalarAsync<object>("UPDATE tool_instances SET last_activity_at = now() - interval '2 hours 1 minute' WHERE id = $1", id);
+        await tools.CullAsync(Cancel);
+        var (state, reason) = await InstanceAsync(id);
+        Assert.Equal("Stopped", state);
+        Assert.StartsWith("it was idle for 2 hours", reason);
+        Assert.Equal("system", await web.ScalarAsync<string>("SELECT actor_id FROM audit_events WHERE action = 'tool.stopped' AND subject_user_id = $1 ORDER BY at DESC LIMIT 1", user.UserId));
+
+        // Busy or not, no tool outlives the maximum lifetime (seven days by default).
+        id = await StartedAsync();
+        await web.ScalarAsync<object>("UPDATE tool_instances SET created_at = now() - interval '7 days 1 minute' WHERE id = $1", id);
+        await tools.CullAsync(Cancel);
+        Assert.Equal(("Stopped", "it reached the maximum lifetime of 7 days"), await InstanceAsync(id));
+
+        // An admin sees every running tool, whose it is, and stops it; others cannot see the page.
+        id = await StartedAsync();
+        var admin = await UserAsync(toolsAccess: false) with { Roles = [PlatformIdentity.AdminRole] };
+        using var client = App.CreateClient(new() { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(admin));
+        var page = await client.GetStringAsync("/admin/tools", Cancel);
+        Assert.Contains($"files-{user.Hash}", page);
+        Assert.Contains(user.Email, page);
+        var form = new Dictionary<string, string>
+        {
+            ["id"] = id.ToString(),
+            ["__RequestVerificationToken"] = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value,
+        };
+        using var stop = await client.PostAsync("/admin/tools?handler=Stop", new FormUrlEncodedContent(form), Cancel);
+        Assert.Equal(HttpStatusCode.Redirect, stop.StatusCode);
+        Assert.Equal(("Stopped", $"an administrator ({admin.Email}) stopped it"), await InstanceAsync(id));
+
+        using var analyst = App.CreateClient(new() { AllowAutoRedirect = false });
+        analyst.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+        using var refused = await analyst.GetAsync("/admin/tools", Cancel);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
     }
 
     [Fact]

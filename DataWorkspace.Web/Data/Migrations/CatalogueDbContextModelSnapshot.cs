@@ -1182,6 +1182,10 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("character varying(40)")
                         .HasColumnName("host_basename");
 
+                    b.Property<TimeSpan?>("IdleTimeout")
+                        .HasColumnType("interval")
+                        .HasColumnName("idle_timeout");
+
                     b.Property<string>("Image")
                         .HasMaxLength(500)
                         .HasColumnType("character varying(500)")
