@@ -48,7 +48,7 @@ public static class InternalToolsApi
                 return TypedResults.Problem(title: "Bad activity report", detail: "Give between 0 and 10,000 instances.", statusCode: StatusCodes.Status400BadRequest);
             var updated = await tools.RecordActivityAsync(report.Instances, cancellationToken);
             return TypedResults.Ok(new { updated });
-        });
+        }).AllowAnonymous(); // No user's request: the service identity (checked by the group's filter) is the only credential.
 
         api.MapGet("/{host}", async Task<IResult> (string host, string? since, double? wait, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
         {

@@ -159,6 +159,62 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_tool_with_traffic_keeps_running_and_one_left_idle_is_stopped_after_its_idle_timeout()
+    {
+        // The "idle" template is the sample app with a 4-second idle timeout (see RunningPlatform's test settings).
+        var (client, hash) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        using var _ = client;
+        var toolUrl = new Uri($"http://idle-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
+        using (var first = await client.Http.GetAsync(toolUrl, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            Assert.Equal("ready", (await FollowProgressAsync(client, toolUrl, await first.Content.ReadAsStringAsync(Cancel)))[^1]);
+        }
+
+        async Task<string> StateAsync() => (await Platform.CatalogueScalarAsync<string>(
+            "SELECT state FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"idle-{hash}"))!;
+
+        // Requests every half second for twice the idle timeout: it keeps running.
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(8);)
+        {
+            using var response = await client.Http.GetAsync(new Uri(toolUrl, "/health"), Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(500, Cancel);
+        }
+
+        Assert.Equal("Running", await StateAsync());
+
+        // Websocket frames alone count as traffic too.
+        using (var socket = new ClientWebSocket())
+        {
+            socket.Options.SetRequestHeader("Origin", $"http://idle-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}");
+            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false, CookieContainer = client.Cookies });
+            await socket.ConnectAsync(new Uri($"ws://idle-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/ws"), invoker, Cancel);
+            var buffer = new byte[64];
+            for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(8);)
+            {
+                await socket.SendAsync("ping"u8.ToArray(), WebSocketMessageType.Text, true, Cancel);
+                Assert.Equal(4, (await socket.ReceiveAsync(buffer, Cancel)).Count);
+                await Task.Delay(500, Cancel);
+            }
+
+            Assert.Equal("Running", await StateAsync());
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", Cancel);
+        }
+
+        // Left alone, it is stopped once idle for 4 seconds, with the reason kept and audited.
+        var idle = Stopwatch.StartNew();
+        while (await StateAsync() != "Stopped" && idle.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(250, Cancel);
+        Assert.Equal("Stopped", await StateAsync());
+        Assert.True(idle.Elapsed >= TimeSpan.FromSeconds(3), $"stopped after only {idle.Elapsed}");
+        Assert.StartsWith("it was idle for 4 seconds", await Platform.CatalogueScalarAsync<string>(
+            "SELECT stop_reason FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"idle-{hash}"));
+        var pid = int.Parse((await Platform.CatalogueScalarAsync<string>(
+            "SELECT launcher_handle FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"idle-{hash}"))!);
+        Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));
+    }
+
+    [Fact]
     public async Task Another_user_gets_403_at_someone_elses_tool_and_unknown_or_malformed_hosts_get_a_page()
     {
         var (owner, ownerHash) = await SignedInWithToolsAsync("tom.evans@partner.example");

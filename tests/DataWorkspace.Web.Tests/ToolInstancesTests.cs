@@ -190,7 +190,12 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         await web.ScalarAsync<object>("UPDATE tool_instances SET last_activity_at = now() - interval '3 hours' WHERE id = $1", id);
         var report = new { instances = new[] { new { instanceId = id, lastActivityAt = DateTimeOffset.UtcNow } } };
         Assert.Equal(HttpStatusCode.Forbidden, (await InternalAsync(HttpMethod.Post, "/internal/v1/tools/activity", user, service: null, report)).Status);
-        var (status, body) = await InternalAsync(HttpMethod.Post, "/internal/v1/tools/activity", user, web.Tokens().IssueService(), report);
+        // As the proxy sends it: the service identity and no user's.
+        using var reporter = App.CreateClient();
+        using var reportRequest = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/tools/activity") { Content = JsonContent.Create(report) };
+        reportRequest.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, web.Tokens().IssueService());
+        using var reportResponse = await reporter.SendAsync(reportRequest, Cancel);
+        var (status, body) = (reportResponse.StatusCode, JsonDocument.Parse(await reportResponse.Content.ReadAsStringAsync(Cancel)).RootElement.Clone());
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(1, body.GetProperty("updated").GetInt32());
         await tools.CullAsync(Cancel);
