@@ -101,7 +101,9 @@ if (publishing)
     web.WithEnvironment("Aws__Region", builder.AddParameter("aws-region"));
     proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
         .WithEnvironment("Proxy__PublicScheme", "https")
-        .WithEnvironment("Proxy__TrustedHops", "1");
+        .WithEnvironment("Proxy__TrustedHops", "1")
+        // Who reaches tools, the Data Explorer and files: CIDR ranges, comma-separated (e.g. the office and VPN ranges).
+        .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"));
 }
 else
 {
@@ -126,6 +128,10 @@ else
         .WithEnvironment("Oidc__RequireHttpsMetadata", "false")
         .WithEnvironment("Proxy__PublicScheme", "http")
         .WithEnvironment("Proxy__TrustedHops", "0")
+        // Locally, tools, the Data Explorer and files are reachable from this machine only.
+        .WithEnvironment("Proxy__IpGroups__this-machine__0", "127.0.0.0/8")
+        .WithEnvironment("Proxy__IpGroups__this-machine__1", "::1/128")
+        .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
         .WaitFor(identity);
 
     builder.Eventing.Subscribe<ResourceReadyEvent>(proxy.Resource, (@event, _) =>

@@ -23,6 +23,7 @@ builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").P
 builder.Services.AddPlatformSignIn();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<SignInAudit>();
+builder.Services.AddSingleton<DataWorkspace.Proxy.ClientAddress.IpPolicy>();
 builder.Services.AddHttpForwarder();
 builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
 builder.Services.AddSingleton<PortalEntry>();

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace DataWorkspace.Proxy;
 
-public sealed class ProxyOptions
+public sealed class ProxyOptions : IValidatableObject
 {
     public const string Section = "Proxy";
 
@@ -31,7 +31,22 @@ public sealed class ProxyOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Proxy:ActivityReportInterval must be between 0.1 seconds and 10 minutes.")]
     public TimeSpan ActivityReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Named groups of client addresses, as CIDR ranges: <c>Proxy:IpGroups:office:0 = 203.0.113.0/24</c>.</summary>
+    public Dictionary<string, List<string>> IpGroups { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The addresses that reach tools, visualisations, the Data Explorer and file APIs: CIDR ranges or group names
+    /// (comma-separated values work too). Empty means none: those parts are closed until the operator says who may.
+    /// </summary>
+    public List<string> IpAllowList { get; set; } = [];
+
+    /// <summary>The portal paths the allow list guards (tool and visualisation hosts always are).</summary>
+    public List<string> IpRestrictedPaths { get; set; } = ["/data-explorer", "/api/v1/explorer", "/files", "/api/v1/files"];
+
     public bool IsSecure => PublicScheme == "https";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        ClientAddress.IpPolicy.Problems(this).Select(problem => new ValidationResult(problem));
 }
 
 public sealed class OidcOptions

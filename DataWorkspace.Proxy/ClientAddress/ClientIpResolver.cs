@@ -10,6 +10,17 @@ namespace DataWorkspace.Proxy.ClientAddress;
 /// </summary>
 public static class ClientIpResolver
 {
+    private static readonly object ItemKey = new();
+
+    /// <summary>The request's client address, worked out once per request (sign-in, session check and entry all ask).</summary>
+    public static ClientIpResult For(HttpContext context, int trustedHops)
+    {
+        if (context.Items.TryGetValue(ItemKey, out var known) && known is ClientIpResult result) return result;
+        result = Resolve(context.Connection.RemoteIpAddress, context.Request.Headers["X-Forwarded-For"], trustedHops);
+        context.Items[ItemKey] = result;
+        return result;
+    }
+
     public static ClientIpResult Resolve(IPAddress? peerAddress, StringValues forwardedFor, int trustedHops)
     {
         if (trustedHops == 0)

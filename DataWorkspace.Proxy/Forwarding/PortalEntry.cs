@@ -19,6 +19,7 @@ public sealed class PortalEntry(
     IHttpForwarder forwarder,
     HttpMessageInvoker webClient,
     IdentityToken identityTokens,
+    IpPolicy ipPolicy,
     IOptions<ProxyOptions> options,
     ILogger<PortalEntry> logger)
 {
@@ -28,7 +29,7 @@ public sealed class PortalEntry(
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        var clientIp = ClientIpResolver.Resolve(context.Connection.RemoteIpAddress, request.Headers["X-Forwarded-For"], options.Value.TrustedHops);
+        var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
         if (clientIp.Address is not { } clientAddress)
         {
             logger.LogWarning("Refused a request from {Peer}: {Reason}", context.Connection.RemoteIpAddress, clientIp.Failure);
@@ -65,6 +66,15 @@ public sealed class PortalEntry(
             // Other systems sign each request with Hawk and the web app checks it: no session, no sign-in, no user identity.
             var machineError = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(null, clientAddress.ToString()));
             if (machineError != ForwarderError.None) await ExplainForwardingErrorAsync(context, machineError);
+            return;
+        }
+
+        if (ipPolicy.IsRestricted(path) && !ipPolicy.IsAllowed(clientAddress))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            var refusal = ipPolicy.Refusal(clientAddress, "The Data Explorer and files");
+            if (path.StartsWithSegments("/api")) await context.Response.WriteAsJsonAsync(new { title = "Not from this network", status = 403, detail = refusal });
+            else await ProxyPages.WriteAsync(context.Response, "Not from this network", refusal, ("Go to the catalogue", "/"));
             return;
         }
 

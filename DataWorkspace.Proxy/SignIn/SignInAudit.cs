@@ -13,7 +13,7 @@ public sealed class SignInAudit(NpgsqlDataSource catalogue, IOptions<ProxyOption
 {
     public async Task RecordAsync(HttpContext context, PlatformUser user)
     {
-        var ip = ClientIpResolver.Resolve(context.Connection.RemoteIpAddress, context.Request.Headers["X-Forwarded-For"], options.Value.TrustedHops).Address?.ToString();
+        var ip = ClientIpResolver.For(context, options.Value.TrustedHops).Address?.ToString();
         await using var command = catalogue.CreateCommand("""
             INSERT INTO audit_events (at, action, actor_id, actor_email, client_ip, subject_user_id, summary)
             VALUES ($1, 'signed-in', $2, $3, $4, $2, $5)

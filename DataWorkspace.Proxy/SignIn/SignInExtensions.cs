@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using DataWorkspace.Proxy.ClientAddress;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -39,6 +40,19 @@ public static class SignInExtensions
                 options.Cookie.IsEssential = true;
                 options.ExpireTimeSpan = proxy.Value.SessionLifetime;
                 options.SlidingExpiration = false;
+                // A session is bound to the IP group it signed in from: from another group, sign in again.
+                options.Events.OnValidatePrincipal = context =>
+                {
+                    var policy = context.HttpContext.RequestServices.GetRequiredService<IpPolicy>();
+                    var address = ClientIpResolver.For(context.HttpContext, proxy.Value.TrustedHops).Address;
+                    var signedInFrom = context.Principal?.FindFirstValue(IpPolicy.GroupClaim);
+                    if (address is not null && signedInFrom == policy.GroupOf(address)) return Task.CompletedTask;
+                    context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SignInExtensions))
+                        .LogInformation("Session of {User} ended: signed in from IP group '{Then}', now in '{Now}'", context.Principal?.FindFirstValue("email"),
+                            signedInFrom, address is null ? "(unknown)" : policy.GroupOf(address));
+                    context.RejectPrincipal();
+                    return context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                };
             });
 
         // After the cookie handler's own post-configuration has made the ticket format from the data protection keys.
@@ -75,6 +89,9 @@ public static class SignInExtensions
                         await context.HttpContext.RequestServices.GetRequiredService<SignInAudit>().RecordAsync(context.HttpContext, user);
 
                     // Only the id_token is kept (for the end-session hint): the session cookie stays small.
+                    var address = ClientIpResolver.For(context.HttpContext, proxy.Value.TrustedHops).Address;
+                    if (address is not null && context.Principal?.Identity is ClaimsIdentity identity)
+                        identity.AddClaim(new Claim(IpPolicy.GroupClaim, context.HttpContext.RequestServices.GetRequiredService<IpPolicy>().GroupOf(address)));
                     var properties = context.Properties!;
                     // The session lasts its full lifetime, across browser restarts, like the original's.
                     properties.IsPersistent = true;

@@ -18,6 +18,7 @@ public sealed class ToolEntry(
     IHttpForwarder forwarder,
     ToolsClient tools,
     ToolActivity activity,
+    IpPolicy ipPolicy,
     IOptions<ProxyOptions> options,
     ILogger<ToolEntry> logger)
 {
@@ -48,11 +49,18 @@ public sealed class ToolEntry(
             return;
         }
 
-        var clientIp = ClientIpResolver.Resolve(context.Connection.RemoteIpAddress, request.Headers["X-Forwarded-For"], options.Value.TrustedHops);
+        var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
         if (clientIp.Address is not { } clientAddress)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
+            return;
+        }
+
+        if (!ipPolicy.IsAllowed(clientAddress))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await ProxyPages.WriteAsync(context.Response, "Not from this network", ipPolicy.Refusal(clientAddress, "Tools"), ("Go to the portal", PortalUrl(context, "/")));
             return;
         }
 

@@ -10,7 +10,11 @@ namespace DataWorkspace.TestSupport;
 /// </summary>
 public sealed partial class PortalClient : IDisposable
 {
-    public PortalClient(Uri portalUrl, bool followRedirects = true)
+    /// <param name="from">
+    /// The loopback address to connect from (127.0.0.2, 127.0.0.3...): the proxy sees it as the client's address,
+    /// which is how tests stand for users on other networks. Null: the system's choice (127.0.0.1).
+    /// </param>
+    public PortalClient(Uri portalUrl, bool followRedirects = true, IPAddress? from = null)
     {
         PortalUrl = portalUrl;
         Cookies = new CookieContainer();
@@ -19,7 +23,7 @@ public sealed partial class PortalClient : IDisposable
             CookieContainer = Cookies,
             AllowAutoRedirect = followRedirects,
             UseProxy = false,
-            ConnectCallback = ConnectToLoopbackAsync,
+            ConnectCallback = from is null ? ConnectToLoopbackAsync : (context, cancellationToken) => ConnectToLoopbackAsync(context, cancellationToken, from),
         })
         {
             BaseAddress = portalUrl,
@@ -53,15 +57,19 @@ public sealed partial class PortalClient : IDisposable
         return await Http.PostAsync(formUrl, new FormUrlEncodedContent(form), cancellationToken);
     }
 
-    public static async ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    public static ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
+        ConnectToLoopbackAsync(context, cancellationToken, null);
+
+    public static async ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken, IPAddress? from)
     {
         var host = context.DnsEndPoint.Host;
         var address = host == "localhost" || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
             ? IPAddress.Loopback
             : (await Dns.GetHostAddressesAsync(host, cancellationToken))[0];
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = from is null ? new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true } : new Socket(from.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (from is not null) socket.Bind(new IPEndPoint(from, 0));
             await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
         }

@@ -65,7 +65,12 @@ public sealed class RunningPlatform : IAsyncDisposable
                     context.EnvironmentVariables["Tools__Templates__1__IdleTimeout"] = "00:00:04";
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
-                .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500");
+                .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")
+                // Tests connect from other loopback addresses to stand for other networks: 127.0.0.3 is another
+                // allowed group, 127.0.0.2 is on no allow list.
+                .WithEnvironment("Proxy__IpGroups__this-machine__0", "127.0.0.1/32")
+                .WithEnvironment("Proxy__IpGroups__second-desk__0", "127.0.0.3/32")
+                .WithEnvironment("Proxy__IpAllowList__1", "second-desk");
         }
 
         else

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Text.Json;
+using DataWorkspace.Contracts;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+/// <summary>
+/// The IP allow list and the session's IP group, through the real proxy. Tests connect from other loopback addresses
+/// to stand for other networks (see RunningPlatform's test settings): 127.0.0.1 is the group "this-machine", 127.0.0.3
+/// the allowed group "second-desk", and 127.0.0.2 is on no allow list.
+/// </summary>
+public sealed class AllowListThroughProxyTests(PlatformFixture fixture)
+{
+    private static readonly IPAddress Outside = IPAddress.Parse("127.0.0.2");
+    private static readonly IPAddress SecondDesk = IPAddress.Parse("127.0.0.3");
+    private RunningPlatform Platform => fixture.Platform;
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    private async Task<(PortalClient Client, string Hash)> SignedInWithToolsAsync(string email, IPAddress? from = null)
+    {
+        var client = new PortalClient(Platform.PortalUrl, followRedirects: true, from);
+        await client.SignInAsync(email, cancellationToken: Cancel);
+        var id = (await Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", email))!;
+        await Platform.CatalogueScalarAsync<object>(
+            "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", id);
+        return (client, UserHash.Of(id));
+    }
+
+    private PortalClient From(IPAddress address, PortalClient signedIn)
+    {
+        var client = new PortalClient(Platform.PortalUrl, followRedirects: false, address);
+        client.Cookies.Add(signedIn.Cookies.GetAllCookies());
+        return client;
+    }
+
+    private Uri ToolUrl(string hash, string path = "/") => new($"http://sample-{hash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}{path}");
+
+    [Fact]
+    public async Task Tools_and_the_data_explorer_refuse_addresses_off_the_allow_list_whatever_x_forwarded_for_says()
+    {
+        var (insider, hash) = await SignedInWithToolsAsync("priya.shah@trade.example");
+        using var _ = insider;
+        var launchedBefore = await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1", $"sample-{hash}");
+
+        // The same session from an address on no allow list, claiming to forward for an allowed one.
+        async Task<HttpResponseMessage> OutsideAsync(Uri url)
+        {
+            using var outsider = From(Outside, insider);
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", "127.0.0.1");
+            return await outsider.Http.SendAsync(request, Cancel);
+        }
+
+        using (var tool = await OutsideAsync(ToolUrl(hash)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, tool.StatusCode);
+            var page = await tool.Content.ReadAsStringAsync(Cancel);
+            Assert.Contains("Not from this network", page);
+            Assert.Contains("127.0.0.2", page);
+        }
+
+        using (var explorer = await OutsideAsync(new Uri(Platform.PortalUrl, "/data-explorer")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, explorer.StatusCode);
+            Assert.Contains("Not from this network", await explorer.Content.ReadAsStringAsync(Cancel));
+        }
+
+        using (var api = await OutsideAsync(new Uri(Platform.PortalUrl, "/api/v1/explorer/history")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, api.StatusCode);
+            Assert.Contains("your address (127.0.0.2)", JsonDocument.Parse(await api.Content.ReadAsStringAsync(Cancel)).RootElement.GetProperty("detail").GetString());
+        }
+
+        // Nothing was launched by those visits, and from an allowed address the same user reaches both.
+        Assert.Equal(launchedBefore, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1", $"sample-{hash}"));
+        using (var explorer = await insider.Http.GetAsync("/data-explorer", Cancel))
+            Assert.Equal(HttpStatusCode.OK, explorer.StatusCode);
+        using (var tool = await insider.Http.GetAsync(ToolUrl(hash), Cancel))
+            Assert.True(tool.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, $"{tool.StatusCode}");
+    }
+
+    [Fact]
+    public async Task A_session_used_from_another_ip_group_must_sign_in_again_and_then_works_there()
+    {
+        var (insider, hash) = await SignedInWithToolsAsync("priya.shah@trade.example");
+        using var _ = insider;
+
+        // The catalogue is open to every address, but this session belongs to "this-machine": from "second-desk" it ends.
+        using (var elsewhere = From(SecondDesk, insider))
+        {
+            using var catalogue = await elsewhere.Http.GetAsync("/datasets", Cancel);
+            Assert.Equal(HttpStatusCode.Redirect, catalogue.StatusCode);
+            Assert.Contains("authorize", catalogue.Headers.Location!.AbsolutePath); // to the identity provider
+            Assert.Contains(catalogue.Headers.GetValues("Set-Cookie"), cookie => cookie.StartsWith("dw_session=;", StringComparison.Ordinal));
+            using var tool = await elsewhere.Http.GetAsync(ToolUrl(hash), Cancel);
+            Assert.Equal(HttpStatusCode.Redirect, tool.StatusCode);
+            Assert.Contains("/auth/sign-in?returnUrl=", tool.Headers.Location!.ToString());
+        }
+
+        // Signed in again from there, the user works there; the first session still works where it began.
+        var (secondDesk, _) = await SignedInWithToolsAsync("priya.shah@trade.example", SecondDesk);
+        using (secondDesk)
+        using (var explorer = await secondDesk.Http.GetAsync("/data-explorer", Cancel))
+            Assert.Equal(HttpStatusCode.OK, explorer.StatusCode);
+        using (var home = await insider.Http.GetAsync("/data-explorer", Cancel))
+            Assert.Equal(HttpStatusCode.OK, home.StatusCode);
+    }
+}
