@@ -48,6 +48,9 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
     .WithReference(datasets)
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
+    // Prometheus's service discovery of running tools (GET /api/v1/application) with basic auth.
+    .WithEnvironment("Prometheus__Username", "prometheus")
+    .WithEnvironment("Prometheus__Password", Secret("prometheus-password"))
     // Links in emails are written outside any request, so the web app is told the portal's public address.
     .WithEnvironment("Portal__PublicUrl", publishing ? $"https://{rootDomain}" : portalUrl)
     .WaitFor(postgres)

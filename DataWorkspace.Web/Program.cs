@@ -80,6 +80,7 @@ builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
+builder.Services.AddOptions<DataWorkspace.Web.Tools.ServiceDiscoveryOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ServiceDiscoveryOptions.Section));
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ToolsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ToolsOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddScoped<DataWorkspace.Web.Tools.ToolTemplates>();
@@ -134,6 +135,7 @@ app.MapDownloads();
 app.MapExplorerApi();
 app.MapToolsApi();
 app.MapInternalToolsApi();
+app.MapServiceDiscoveryApi();
 app.MapApiDocuments();
 
 await app.RunAsync();

@@ -63,7 +63,7 @@ public sealed class PortalEntry(
 
         if (IsMachineApi(path))
         {
-            // Other systems sign each request with Hawk and the web app checks it: no session, no sign-in, no user identity.
+            // Other systems sign each request (Hawk; basic auth for Prometheus) and the web app checks it: no session, no sign-in, no user identity.
             var machineError = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(null, clientAddress.ToString()));
             if (machineError != ForwarderError.None) await ExplainForwardingErrorAsync(context, machineError);
             return;
@@ -99,7 +99,11 @@ public sealed class PortalEntry(
     }
 
     /// <summary>The machine API's paths, which the proxy forwards without a session.</summary>
-    public static bool IsMachineApi(PathString path) => path.StartsWithSegments(MachineApiPrefix, StringComparison.OrdinalIgnoreCase);
+    public static bool IsMachineApi(PathString path) =>
+        path.StartsWithSegments(MachineApiPrefix, StringComparison.OrdinalIgnoreCase) || path.Equals(ServiceDiscoveryPath, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Prometheus's service discovery: basic auth checked by the web app, no session.</summary>
+    public const string ServiceDiscoveryPath = "/api/v1/application";
 
     public const string MachineApiPrefix = "/api/machine";
 

@@ -240,11 +240,22 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task The_portal_never_forwards_the_internal_api()
+    public async Task The_portal_never_forwards_the_internal_api_and_service_discovery_takes_only_prometheus_credentials()
     {
         var (client, hash) = await SignedInWithToolsAsync("tom.evans@partner.example");
         using var _ = client;
         using var response = await client.Http.GetAsync($"/internal/v1/tools/sample-{hash}", Cancel);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+
+        // Prometheus's service discovery needs no session, only its own basic-auth credentials.
+        using var anonymous = Platform.Client(followRedirects: false);
+        using (var refused = await anonymous.Http.GetAsync("/api/v1/application", Cancel))
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        var password = (await File.ReadAllTextAsync(Path.Combine(Platform.DataDirectory, "secrets", "prometheus-password"), Cancel)).Trim();
+        using var discover = new HttpRequestMessage(HttpMethod.Get, "/api/v1/application");
+        discover.Headers.Authorization = new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"prometheus:{password}")));
+        using var discovered = await anonymous.Http.SendAsync(discover, Cancel);
+        Assert.Equal(HttpStatusCode.OK, discovered.StatusCode);
+        Assert.Equal(JsonValueKind.Array, JsonDocument.Parse(await discovered.Content.ReadAsStringAsync(Cancel)).RootElement.ValueKind);
     }
 }

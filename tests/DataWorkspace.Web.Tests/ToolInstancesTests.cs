@@ -23,6 +23,8 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
     private WebApplicationFactory<Program> App => field ??= web.Factory.WithWebHostBuilder(host => host
         .UseSetting("Tools:LocalWorkDirectory", workDirectory)
         .UseSetting("Tools:SpawnTimeout", "00:00:30")
+        .UseSetting("Prometheus:Username", "prometheus")
+        .UseSetting("Prometheus:Password", "sd-secret")
         // A tool that writes what it was given to env.txt, then serves its home folder.
         .UseSetting("Tools:Templates:0:Name", "Files")
         .UseSetting("Tools:Templates:0:HostBasename", "files")
@@ -236,6 +238,52 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         analyst.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
         using var refused = await analyst.GetAsync("/admin/tools", Cancel);
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task Prometheus_discovers_running_tools_with_their_tool_and_user_only_with_its_credentials()
+    {
+        var user = await UserAsync();
+        var (_, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user);
+        var id = started.GetProperty("id").GetGuid();
+        await App.Services.GetRequiredService<ToolInstances>().SpawnedAsync(id);
+        var address = new Uri((await web.ScalarAsync<string>("SELECT address FROM tool_instances WHERE id = $1", id))!);
+
+        async Task<HttpResponseMessage> DiscoverAsync(WebApplicationFactory<Program> app, string? credentials)
+        {
+            using var client = app.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/application");
+            if (credentials is not null) request.Headers.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials)));
+            return await client.SendAsync(request, Cancel);
+        }
+
+        using (var anonymous = await DiscoverAsync(App, null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            Assert.StartsWith("Basic", anonymous.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        using (var wrong = await DiscoverAsync(App, "prometheus:guess"))
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        using (var unconfigured = await DiscoverAsync(web.Factory, "prometheus:sd-secret"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unconfigured.StatusCode);
+            Assert.Contains("Prometheus:Username", await unconfigured.Content.ReadAsStringAsync(Cancel));
+        }
+
+        using var discovered = await DiscoverAsync(App, "prometheus:sd-secret");
+        Assert.Equal(HttpStatusCode.OK, discovered.StatusCode);
+        var group = JsonDocument.Parse(await discovered.Content.ReadAsStringAsync(Cancel)).RootElement.EnumerateArray()
+            .Single(g => g.GetProperty("labels").GetProperty("instance_id").GetString() == id.ToString());
+        Assert.Equal(address.Authority, group.GetProperty("targets").EnumerateArray().Single().GetString());
+        Assert.Equal("Files", group.GetProperty("labels").GetProperty("tool").GetString());
+        Assert.Equal(user.Email, group.GetProperty("labels").GetProperty("user").GetString());
+        Assert.Equal($"files-{user.Hash}", group.GetProperty("labels").GetProperty("tool_host").GetString());
+
+        // Once stopped, it is no longer a target.
+        await SendAsync(HttpMethod.Post, "/api/v1/tools/files/stop", user);
+        using var after = await DiscoverAsync(App, "prometheus:sd-secret");
+        Assert.DoesNotContain(id.ToString(), await after.Content.ReadAsStringAsync(Cancel));
     }
 
     [Fact]

@@ -12,6 +12,9 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
 {
     public const string ToolContainer = "tool";
 
+    /// <summary>The port of the metrics sidecar beside each tool, which Prometheus scrapes.</summary>
+    public const int MetricsPort = 8889;
+
     public string Name => "Ecs";
 
     public string? Unavailable(ToolTemplate template) =>
@@ -43,7 +46,7 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         if (sidecars)
         {
             containers.Add(new() { Name = "s3sync", Image = settings.SidecarImage!, Essential = false, Command = ["s3sync"], Memory = SidecarMemoryMb });
-            containers.Add(new() { Name = "metrics", Image = settings.SidecarImage!, Essential = false, Command = ["metrics"], Memory = SidecarMemoryMb, PortMappings = [new PortMapping(8889)] });
+            containers.Add(new() { Name = "metrics", Image = settings.SidecarImage!, Essential = false, Command = ["metrics"], Memory = SidecarMemoryMb, PortMappings = [new PortMapping(MetricsPort)] });
         }
 
         var definition = await ecs.RegisterTaskDefinitionAsync(new RegisterTaskDefinitionRequest

@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using System.Text;
+using DataWorkspace.Web.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Web.Tools;
+
+/// <summary>The credentials Prometheus uses for service discovery (HTTP basic auth); discovery is off until both are set.</summary>
+public sealed class ServiceDiscoveryOptions
+{
+    public const string Section = "Prometheus";
+
+    public string Username { get; set; } = "";
+    public string Password { get; set; } = "";
+
+    public bool IsConfigured => Username.Length > 0 && Password.Length > 0;
+}
+
+/// <summary>
+/// <c>GET /api/v1/application</c>: the running tool instances as Prometheus <c>http_sd</c> targets, with labels for
+/// the tool and its user. On ECS the target is the metrics sidecar beside each tool; locally, the tool itself. Only
+/// Prometheus, with the configured basic-auth credentials, may ask.
+/// </summary>
+public static class ServiceDiscoveryApi
+{
+    public const string Path = "/api/v1/application";
+
+    public static void MapServiceDiscoveryApi(this WebApplication app)
+    {
+        app.MapGet(Path, async Task<IResult> (HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        {
+            var settings = options.CurrentValue;
+            if (!settings.IsConfigured)
+                return TypedResults.Problem(title: "Service discovery is off", statusCode: StatusCodes.Status404NotFound,
+                    detail: "Prometheus service discovery is not configured: set Prometheus:Username and Prometheus:Password on the web app.");
+            if (!Authorised(http.Request.Headers.Authorization.ToString(), settings))
+            {
+                http.Response.Headers.WWWAuthenticate = "Basic realm=\"Data Workspace service discovery\", charset=\"UTF-8\"";
+                return TypedResults.Problem(title: "Not authorised", statusCode: StatusCodes.Status401Unauthorized,
+                    detail: "Give the service discovery credentials (Prometheus:Username and Prometheus:Password) with HTTP basic auth.");
+            }
+
+            var running = await catalogue.Set<ToolInstance>().AsNoTracking()
+                .Where(i => i.State == InstanceState.Running && i.Address != null)
+                .Join(catalogue.Users.AsNoTracking(), i => i.OwnerId, u => u.Id, (i, u) => new { Instance = i, u.Email })
+                .OrderBy(r => r.Instance.Host).ToListAsync(cancellationToken);
+            return TypedResults.Json(running.Select(r =>
+            {
+                var address = new Uri(r.Instance.Address!);
+                var target = r.Instance.Launcher == "Ecs" ? $"{address.Host}:{Ecs.EcsLauncher.MetricsPort}" : address.Authority;
+                return new
+                {
+                    targets = new[] { target },
+                    labels = new Dictionary<string, string>
+                    {
+                        ["tool"] = r.Instance.TemplateName,
+                        ["tool_host"] = r.Instance.Host,
+                        ["user"] = r.Email,
+                        ["user_id"] = r.Instance.OwnerId,
+                        ["instance_id"] = r.Instance.Id.ToString(),
+                        ["size"] = r.Instance.Size,
+                        ["launcher"] = r.Instance.Launcher,
+                    },
+                };
+            }));
+        }).AllowAnonymous(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
+    }
+
+    private static bool Authorised(string header, ServiceDiscoveryOptions settings)
+    {
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+        string given;
+        try
+        {
+            given = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim()));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        // Compared as hashes in fixed time: neither length nor content leaks through timing.
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)),
+            SHA256.HashData(Encoding.UTF8.GetBytes($"{settings.Username}:{settings.Password}")));
+    }
+}
