@@ -64,14 +64,25 @@ if (state is not null)
     // from the build the AppHost itself runs from (bin/<configuration>/net10.0).
     var sidecarsBuild = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
     var sidecars = Path.Combine(Path.GetDirectoryName(new Projects.DataWorkspace_Sidecars().ProjectPath)!, "bin", sidecarsBuild, "net10.0", "dataworkspace-sidecar.dll");
-    web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"))
-        .WithEnvironment("Tools__Templates__0__Name", "Sample app")
-        .WithEnvironment("Tools__Templates__0__HostBasename", "sample")
-        .WithEnvironment("Tools__Templates__0__Description", "A small web app that shows who you are signed in as; echoes requests and websockets.")
-        .WithEnvironment("Tools__Templates__0__Command__0", "dotnet")
-        .WithEnvironment("Tools__Templates__0__Command__1", sidecars)
-        .WithEnvironment("Tools__Templates__0__Command__2", "sample-app")
-        .WithEnvironment("Tools__Templates__0__DefaultSize", "Small");
+    web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"));
+    void SampleApp(int index, string name, string basename, string description, string kind = "Tool", string? catalogueSlug = null)
+    {
+        var prefix = $"Tools__Templates__{index}__";
+        web.WithEnvironment(prefix + "Name", name)
+            .WithEnvironment(prefix + "HostBasename", basename)
+            .WithEnvironment(prefix + "Kind", kind)
+            .WithEnvironment(prefix + "Description", description)
+            .WithEnvironment(prefix + "Command__0", "dotnet")
+            .WithEnvironment(prefix + "Command__1", sidecars)
+            .WithEnvironment(prefix + "Command__2", "sample-app")
+            .WithEnvironment(prefix + "DefaultSize", "Small");
+        if (catalogueSlug is not null) web.WithEnvironment(prefix + "CatalogueSlug", catalogueSlug);
+    }
+
+    SampleApp(0, "Sample app", "sample", "A small web app that shows who you are signed in as; echoes requests and websockets.");
+    // The demo catalogue's two visualisations, played by the sample app: one open to everyone, one to trade.example only.
+    SampleApp(1, "Market access dashboard", "market-access", "Open trade barriers by market and sector.", "Visualisation", "market-access-dashboard");
+    SampleApp(2, "Free trade agreement utilisation", "fta-utilisation", "Use of preferential tariffs by partner country.", "Visualisation", "fta-utilisation");
 }
 
 var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")

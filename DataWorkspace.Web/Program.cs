@@ -136,6 +136,7 @@ app.MapExplorerApi();
 app.MapToolsApi();
 app.MapInternalToolsApi();
 app.MapServiceDiscoveryApi();
+app.MapVisualisationsApi();
 app.MapApiDocuments();
 
 await app.RunAsync();

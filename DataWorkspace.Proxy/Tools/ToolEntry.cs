@@ -71,7 +71,8 @@ public sealed class ToolEntry(
         }
 
         var identity = new PlatformIdentity(user.Id, user.Email, user.Name, user.Roles, clientAddress.ToString());
-        if (name.UserHash != identity.Hash)
+        // A visualisation's access is the web app's to decide, per viewer; a user's tool is its owner's alone.
+        if (!name.IsVisualisation && name.UserHash != identity.Hash)
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             var yours = $"{options.Value.PublicScheme}://{name.Basename}-{identity.Hash}.{options.Value.RootDomain}{PortSuffix(context)}/";
@@ -95,13 +96,13 @@ public sealed class ToolEntry(
             return;
         }
 
-        var state = tools.CachedRunning(name.Host);
+        var state = tools.CachedRunning(name.Host, identity);
         if (state is null)
         {
             var answer = await tools.StateAsync(name.Host, identity, null, TimeSpan.Zero, context.RequestAborted);
             if (answer.State is not { } current)
             {
-                await ExplainAsync(context, answer);
+                await ExplainAsync(context, name, answer);
                 return;
             }
 
@@ -148,7 +149,7 @@ public sealed class ToolEntry(
             var started = await tools.StartAsync(name.Host, identity, context.RequestAborted);
             if (started.State is not { } now)
             {
-                await ExplainAsync(context, started);
+                await ExplainAsync(context, name, started);
                 return;
             }
 
@@ -240,17 +241,19 @@ public sealed class ToolEntry(
             ("Restart it", context.Request.PathBase + context.Request.Path + context.Request.QueryString));
     }
 
-    private async Task ExplainAsync(HttpContext context, ToolAnswer answer)
+    private async Task ExplainAsync(HttpContext context, ToolHostName name, ToolAnswer answer)
     {
         context.Response.StatusCode = (int)answer.Status;
         var title = answer.Status switch
         {
             HttpStatusCode.NotFound => "Unknown address",
+            HttpStatusCode.Forbidden when name.IsVisualisation => "You cannot open this visualisation",
             HttpStatusCode.Forbidden => "You cannot open this tool",
             HttpStatusCode.ServiceUnavailable => "The platform is not answering",
             _ => "The tool cannot be opened",
         };
-        await ProxyPages.WriteAsync(context.Response, title, (answer.Problem ?? "No reason was given") + ".", ("Go to your tools", PortalUrl(context, "/tools")));
+        await ProxyPages.WriteAsync(context.Response, title, (answer.Problem ?? "No reason was given").TrimEnd('.') + ".",
+            name.IsVisualisation ? ("Go to the catalogue", PortalUrl(context, "/datasets")) : ("Go to your tools", PortalUrl(context, "/tools")));
     }
 
     private async Task SignInFirstAsync(HttpContext context)

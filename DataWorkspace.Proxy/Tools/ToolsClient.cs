@@ -26,13 +26,19 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
         Timeout = TimeSpan.FromSeconds(40),
     };
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ToolState State, DateTimeOffset Until)> running = new(StringComparer.Ordinal);
+    // Per host and user: the web app decided for this user (a visualisation's access is per viewer), so no one else may
+    // reuse its answer.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), (ToolState State, DateTimeOffset Until)> running = new();
 
-    /// <summary>The running instance at <paramref name="host"/> from the cache, if it was seen running moments ago.</summary>
-    public ToolState? CachedRunning(string host) =>
-        running.TryGetValue(host, out var entry) && entry.Until > time.GetUtcNow() ? entry.State : null;
+    /// <summary>The running instance at <paramref name="host"/> from the cache, if it was seen running for this user moments ago.</summary>
+    public ToolState? CachedRunning(string host, PlatformIdentity user) =>
+        running.TryGetValue((host, user.UserId), out var entry) && entry.Until > time.GetUtcNow() ? entry.State : null;
 
-    public void Forget(string host) => running.TryRemove(host, out _);
+    public void Forget(string host)
+    {
+        foreach (var key in running.Keys)
+            if (key.Host == host) running.TryRemove(key, out _);
+    }
 
     public Task<ToolAnswer> StateAsync(string host, PlatformIdentity user, string? since, TimeSpan wait, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Get, since is null ? host : $"{host}?since={Uri.EscapeDataString(since)}&wait={wait.TotalSeconds:0}", user, null, cancellationToken);
@@ -73,7 +79,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
             }
 
             var state = await response.Content.ReadFromJsonAsync<ToolState>(cancellationToken);
-            if (state is { State: "Running", Address: not null }) running[state.Host] = (state, time.GetUtcNow() + AddressFor);
+            if (state is { State: "Running", Address: not null }) running[(state.Host, user.UserId)] = (state, time.GetUtcNow() + AddressFor);
             else if (state is not null) Forget(state.Host);
             return new ToolAnswer(state, response.StatusCode, null);
         }

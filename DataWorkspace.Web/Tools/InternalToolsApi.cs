@@ -52,7 +52,7 @@ public static class InternalToolsApi
 
         api.MapGet("/{host}", async Task<IResult> (string host, string? since, double? wait, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
         {
-            if (Refusal(host, http) is { } refusal) return refusal;
+            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
             var state = await tools.StateAsync(host, cancellationToken);
             if (state is null) return NoSuchTool(host);
             if (since is not null && wait is > 0)
@@ -62,10 +62,10 @@ public static class InternalToolsApi
 
         api.MapPost("/{host}/start", async Task<IResult> (string host, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
         {
-            if (Refusal(host, http) is { } refusal) return refusal;
+            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
             try
             {
-                await tools.StartAsync(ToolsApi.Identity(http.User), ToolHostName.Parse(host).Name!.Basename, null, cancellationToken);
+                await tools.StartAsync(ToolsApi.Identity(http.User), ToolHosts.BasenameOf(host)!, null, cancellationToken);
             }
             catch (ToolRefusedException refused)
             {
@@ -77,7 +77,7 @@ public static class InternalToolsApi
 
         api.MapPost("/{host}/died", async Task<IResult> (string host, ToolDiedRequest request, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
         {
-            if (Refusal(host, http) is { } refusal) return refusal;
+            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
             var active = await tools.ActiveAsync(host, cancellationToken);
             if (active?.Id == request.InstanceId)
                 await tools.StopAsync(active.Id, null, Actor.Of(http.User), "it stopped answering" + (request.Reason is { Length: > 0 } reason ? $" ({reason})" : ""), cancellationToken);
@@ -85,11 +85,18 @@ public static class InternalToolsApi
         });
     }
 
-    /// <summary>A host that is not a user's tool, or another user's: refused before anything is looked up or launched.</summary>
-    private static IResult? Refusal(string host, HttpContext http)
+    /// <summary>
+    /// A host that is not a tool's, another user's tool, or a visualisation this user may not open: refused before
+    /// anything is launched.
+    /// </summary>
+    private static async Task<IResult?> RefusalAsync(string host, HttpContext http, ToolInstances tools, CancellationToken cancellationToken)
     {
         if (ToolHostName.Parse(host).Name is not { Port: null } name || name.Host != host)
             return TypedResults.Problem(title: "Not a tool address", detail: $"'{host}' is not a tool's address.", statusCode: StatusCodes.Status404NotFound);
+        if (name.IsVisualisation)
+            return await tools.VisualisationRefusalAsync(name.Basename, ToolsApi.Identity(http.User), cancellationToken) is { } refusal
+                ? TypedResults.Problem(title: "No access", detail: refusal, statusCode: StatusCodes.Status403Forbidden)
+                : null;
         return name.UserHash == UserHash.Of(http.User.Id())
             ? null
             : TypedResults.Problem(title: "Someone else's tool", detail: $"'{host}' is another user's tool: only they can open it.", statusCode: StatusCodes.Status403Forbidden);

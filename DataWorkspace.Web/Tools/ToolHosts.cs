@@ -22,6 +22,15 @@ public static class ToolHosts
     public static string HostFor(ToolTemplate template, string userId) =>
         template.Kind == ToolKind.Visualisation ? template.HostBasename : ForUser(template.HostBasename, userId);
 
+    /// <summary>The basename in a host label (<c>jupyterlab-1a2b3c4d</c> or a visualisation's <c>trade-dashboard</c>).</summary>
+    public static string? BasenameOf(string host) => ToolHostName.Parse(host).Name?.Basename;
+
+    /// <summary>
+    /// The identity a visualisation's database login belongs to: apps read with their own role (the datasets their
+    /// developers gave them), never with the viewer's or the starter's.
+    /// </summary>
+    public static string AppUserId(string basename) => "app:" + basename;
+
     /// <summary>The tool's public address, on the portal's scheme, root domain and port.</summary>
     public static Uri UrlOf(string host, Uri portal) => new UriBuilder(portal) { Host = $"{host}.{portal.Host}", Path = "/", Query = "" }.Uri;
 }

@@ -73,10 +73,39 @@ public sealed class ToolInstances(
 
     private async Task<ToolTemplate?> TemplateOfAsync(string host, CancellationToken cancellationToken)
     {
+        if (ToolHostName.Parse(host).Name is not { } name) return null;
         await using var scope = scopes.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(host[..host.LastIndexOf('-')], cancellationToken)
-            is { Kind: ToolKind.Tool } template ? template : null;
+        // A user's tool at a tool's host, a visualisation at its own: never one kind at the other's address.
+        return await scope.ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(name.Basename, cancellationToken) is { } template
+            && (template.Kind == ToolKind.Visualisation) == name.IsVisualisation ? template : null;
     }
+
+    /// <summary>
+    /// Why <paramref name="viewer"/> may not open the visualisation <paramref name="basename"/>, or null if they may
+    /// (or there is no such visualisation: that is answered as not found). Its developers (the team) and admins always
+    /// may; everyone else as its catalogue entry's access rules say: open, by email domain, or by permission.
+    /// </summary>
+    public async Task<string?> VisualisationRefusalAsync(string basename, PlatformIdentity viewer, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        if (await services.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken) is not { Kind: ToolKind.Visualisation } template)
+            return null;
+        if (viewer.IsAdmin || await IsDeveloperAsync(services, template, viewer.UserId, cancellationToken)) return null;
+        var catalogue = services.GetRequiredService<CatalogueDbContext>();
+        var entry = await catalogue.Datasets.AsNoTracking()
+            .FirstOrDefaultAsync(d => d.Slug == template.CatalogueSlug && d.Published && d.DeletedAt == null, cancellationToken);
+        if (entry is null) return $"{template.Name} is not published in the catalogue yet, so only its developers can open it";
+        var decision = await services.GetRequiredService<DatasetAccess>().DecideAsync(entry, new Reader(viewer.UserId, viewer.Email), cancellationToken);
+        return decision.CanRead
+            ? null
+            : $"You do not have access to {template.Name}. Ask for it on its catalogue page: {links.Portal($"/datasets/{entry.Slug}")}";
+    }
+
+    /// <summary>Whether the user is in the team that develops the visualisation.</summary>
+    internal static async Task<bool> IsDeveloperAsync(IServiceProvider services, ToolTemplate template, string userId, CancellationToken cancellationToken) =>
+        template.TeamSlug is { } team && await services.GetRequiredService<CatalogueDbContext>().Set<Team>().AsNoTracking()
+            .AnyAsync(t => t.Slug == team && t.Members.Any(m => m.UserId == userId), cancellationToken);
 
     private async Task<InternalToolState> StateAsync(string host, ToolTemplate template, CancellationToken cancellationToken)
     {
@@ -137,8 +166,13 @@ public sealed class ToolInstances(
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var template = await services.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken);
-        if (template is not { Visible: true, Kind: ToolKind.Tool }) throw new ToolRefusedException(404, $"There is no tool called '{basename}'.");
-        if (await services.GetRequiredService<ToolsAccessService>().ActivePermissionAsync(user.UserId, cancellationToken) is null)
+        if (template is not { Visible: true }) throw new ToolRefusedException(404, $"There is no tool called '{basename}'.");
+        if (template.Kind == ToolKind.Visualisation)
+        {
+            // Anyone its access allows may start the one shared instance of a visualisation by opening it.
+            if (await VisualisationRefusalAsync(basename, user, cancellationToken) is { } refusal) throw new ToolRefusedException(403, refusal);
+        }
+        else if (await services.GetRequiredService<ToolsAccessService>().ActivePermissionAsync(user.UserId, cancellationToken) is null)
             throw new ToolRefusedException(403, "You need tools access to launch tools: confirm your data protection training on the Tools access page, or ask an administrator.");
         var size = sizeName is null ? ToolSizes.Find(template.DefaultSize) ?? ToolSizes.Default : ToolSizes.Find(sizeName)
             ?? throw new ToolRefusedException(400, $"There is no size '{sizeName}': choose one of {string.Join(", ", ToolSizes.All.Select(s => s.Name))}.");
@@ -278,12 +312,15 @@ public sealed class ToolInstances(
         try
         {
             await SetAsync(id, i => i.Stage = "provisioning");
-            var login = await logins.ToolLoginAsync(user.UserId, options.Value.MaxLifetime, timeout.Token);
+            // A user's tool reads as its user; a visualisation as itself, whoever opened it first.
+            var visualisation = template.Kind == ToolKind.Visualisation;
+            var runsAs = visualisation ? ToolHosts.AppUserId(template.HostBasename) : user.UserId;
+            var login = await logins.ToolLoginAsync(runsAs, options.Value.MaxLifetime, timeout.Token);
             await SetAsync(id, i => i.LoginRole = login.RoleName);
             var host = ToolHosts.HostFor(template, user.UserId);
-            var environment = ToolEnvironment(user, login);
+            var environment = visualisation ? AppEnvironment(template, login) : ToolEnvironment(user, login);
             var stages = new Progress<string>(stage => _ = SetAsync(id, i => { if (i.State == InstanceState.Spawning) i.Stage = stage; }));
-            var launched = await launcher.StartAsync(new LaunchRequest(id, host, template, size, user.UserId, environment), stages, timeout.Token);
+            var launched = await launcher.StartAsync(new LaunchRequest(id, host, template, size, runsAs, environment), stages, timeout.Token);
             await SetAsync(id, i => (i.LauncherHandle, i.Address, i.Stage) = (launched.Handle, launched.Address, "waiting for the app"));
 
             var instance = await FindAsync(id) ?? throw new LaunchException("The tool was stopped while it started.");
@@ -358,14 +395,32 @@ public sealed class ToolInstances(
     /// </summary>
     private Dictionary<string, string> ToolEnvironment(PlatformIdentity user, UserLogin login)
     {
+        var environment = DatabaseEnvironment(login);
+        environment["DATAWORKSPACE_USER_ID"] = user.UserId;
+        environment["DATAWORKSPACE_USER_EMAIL"] = user.Email;
+        environment["DATAWORKSPACE_USER_NAME"] = user.Name;
+        environment["DATAWORKSPACE_USER_HASH"] = user.Hash;
+        return environment;
+    }
+
+    /// <summary>
+    /// What a visualisation is given: its own name and its own login (the datasets its developers gave it). Each
+    /// viewer's identity comes with each request, in the headers the proxy sets.
+    /// </summary>
+    private Dictionary<string, string> AppEnvironment(ToolTemplate template, UserLogin login)
+    {
+        var environment = DatabaseEnvironment(login);
+        environment["DATAWORKSPACE_APP"] = template.HostBasename;
+        environment["DATAWORKSPACE_APP_NAME"] = template.Name;
+        return environment;
+    }
+
+    private Dictionary<string, string> DatabaseEnvironment(UserLogin login)
+    {
         var server = new NpgsqlConnectionStringBuilder(datasets.ConnectionString);
         var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new()
         {
-            ["DATAWORKSPACE_USER_ID"] = user.UserId,
-            ["DATAWORKSPACE_USER_EMAIL"] = user.Email,
-            ["DATAWORKSPACE_USER_NAME"] = user.Name,
-            ["DATAWORKSPACE_USER_HASH"] = user.Hash,
             ["PGHOST"] = server.Host ?? "localhost",
             ["PGPORT"] = port,
             ["PGDATABASE"] = server.Database ?? "",

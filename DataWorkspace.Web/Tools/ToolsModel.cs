@@ -53,6 +53,12 @@ public sealed class ToolTemplate
     public WrapMode Wrap { get; set; }
     public bool Visible { get; set; } = true;
 
+    /// <summary>A visualisation's catalogue entry (a Visualisation-type entry's slug): its access rules say who may open it.</summary>
+    public string? CatalogueSlug { get; set; }
+
+    /// <summary>The team that develops a visualisation: its members may open it and give it read access to datasets they can read.</summary>
+    public string? TeamSlug { get; set; }
+
     /// <summary>Stops an instance after this long without proxied traffic; null means the platform's <c>Tools:IdleTimeout</c>.</summary>
     public TimeSpan? IdleTimeout { get; set; }
 
@@ -106,6 +112,16 @@ public sealed class ToolInstance
     public string? Error { get; set; }
 }
 
+/// <summary>A dataset a visualisation may read (with its own database login), given by one of its developers who can read it.</summary>
+public sealed class VisualisationDataset
+{
+    public Guid Id { get; set; } = Guid.NewGuid();
+    public required string HostBasename { get; set; }
+    public Guid DatasetId { get; set; }
+    public required string GrantedBy { get; set; }
+    public DateTimeOffset GrantedAt { get; set; }
+}
+
 public static class ToolsModel
 {
     public static void Configure(ModelBuilder model)
@@ -127,7 +143,17 @@ public static class ToolsModel
                     environment => environment.Aggregate(0, (hash, pair) => HashCode.Combine(hash, pair.Key, pair.Value)),
                     environment => new Dictionary<string, string>(environment)));
             template.Ignore(t => t.FromConfiguration);
+            template.Property(t => t.CatalogueSlug).HasMaxLength(255);
+            template.Property(t => t.TeamSlug).HasMaxLength(40);
             template.HasIndex(t => t.HostBasename).IsUnique();
+        });
+
+        model.Entity<VisualisationDataset>(grant =>
+        {
+            grant.ToTable("visualisation_datasets");
+            grant.Property(g => g.HostBasename).HasMaxLength(40);
+            grant.Property(g => g.GrantedBy).HasMaxLength(255);
+            grant.HasIndex(g => new { g.HostBasename, g.DatasetId }).IsUnique();
         });
 
         model.Entity<ToolInstance>(instance =>

@@ -61,9 +61,19 @@ public sealed class ToolTemplateOptions
     /// <summary>This tool's own idle timeout (e.g. 00:30:00), instead of <c>Tools:IdleTimeout</c>.</summary>
     public TimeSpan? IdleTimeout { get; set; }
 
+    /// <summary>A visualisation's catalogue entry (slug), whose access rules say who may open it.</summary>
+    public string? CatalogueSlug { get; set; }
+
+    /// <summary>The team (slug) that develops a visualisation.</summary>
+    public string? TeamSlug { get; set; }
+
     public IEnumerable<string> Problems()
     {
         if (IdleTimeout is { } idle && idle <= TimeSpan.Zero) yield return "IdleTimeout must be positive, e.g. 00:30:00.";
+        if (Kind == ToolKind.Visualisation && DataWorkspace.Contracts.ToolHostName.LooksLikeUserTool(HostBasename ?? ""))
+            yield return $"a visualisation's HostBasename ('{HostBasename}') may not end in a hyphen and eight hex digits: its address would read as a user's tool.";
+        if (Kind == ToolKind.Visualisation && string.IsNullOrWhiteSpace(CatalogueSlug))
+            yield return "a visualisation needs CatalogueSlug: the catalogue entry whose access rules say who may open it.";
         if (string.IsNullOrWhiteSpace(Name)) yield return "Name is required.";
         if (ToolHosts.BasenameProblem(HostBasename) is { } problem) yield return problem;
         if (Port is < 1 or > 65535) yield return $"Port {Port} is outside 1-65535.";
@@ -86,6 +96,8 @@ public sealed class ToolTemplateOptions
         Wrap = Wrap,
         Visible = Visible,
         IdleTimeout = IdleTimeout,
+        CatalogueSlug = string.IsNullOrWhiteSpace(CatalogueSlug) ? null : CatalogueSlug,
+        TeamSlug = string.IsNullOrWhiteSpace(TeamSlug) ? null : TeamSlug,
         FromConfiguration = true,
     };
 }

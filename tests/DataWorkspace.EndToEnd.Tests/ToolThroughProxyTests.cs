@@ -215,6 +215,46 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_visualisation_is_one_shared_instance_that_opens_only_for_those_its_catalogue_entry_allows()
+    {
+        // The demo's market access dashboard is open to every signed-in user; FTA utilisation to trade.example only.
+        var (tom, _) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        using var _ = tom;
+        var dashboard = new Uri($"http://market-access.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
+        using (var first = await tom.Http.GetAsync(dashboard, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            Assert.Equal("ready", (await FollowProgressAsync(tom, dashboard, await first.Content.ReadAsStringAsync(Cancel)))[^1]);
+        }
+
+        Assert.Contains("Tom Evans", await tom.Http.GetStringAsync(dashboard, Cancel));
+
+        // Another user reaches the same instance at once, and the app sees who is viewing.
+        var (priya, _) = await SignedInWithToolsAsync("priya.shah@trade.example");
+        using var __ = priya;
+        using (var shared = await priya.Http.GetAsync(dashboard, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+            Assert.Contains("Priya Shah", await shared.Content.ReadAsStringAsync(Cancel));
+        }
+
+        Assert.Equal(1L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = 'market-access'"));
+
+        var fta = new Uri($"http://fta-utilisation.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
+        using (var refused = await tom.Http.GetAsync(fta, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            var page = await refused.Content.ReadAsStringAsync(Cancel);
+            Assert.Contains("You cannot open this visualisation", page);
+            Assert.Contains("/datasets/fta-utilisation", page);
+        }
+
+        Assert.Equal(0L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = 'fta-utilisation'"));
+        using (var allowed = await priya.Http.GetAsync(fta, Cancel))
+            Assert.Equal(HttpStatusCode.Accepted, allowed.StatusCode);
+    }
+
+    [Fact]
     public async Task Another_user_gets_403_at_someone_elses_tool_and_unknown_or_malformed_hosts_get_a_page()
     {
         var (owner, ownerHash) = await SignedInWithToolsAsync("tom.evans@partner.example");

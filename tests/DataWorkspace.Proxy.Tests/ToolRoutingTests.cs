@@ -21,9 +21,21 @@ public sealed class ToolRoutingTests
     }
 
     [Theory]
-    [InlineData("jupyterlab", "is not the address of a tool")]
-    [InlineData("jupyterlab-1a2b3c4", "is not the address of a tool")]
-    [InlineData("jupyterlab-1a2b3c4g", "is not the address of a tool")]
+    [InlineData("trade-dashboard", "trade-dashboard", null)]
+    [InlineData("Trade-Dashboard--8050", "trade-dashboard", 8050)]
+    [InlineData("jupyterlab-1a2b3c4", "jupyterlab-1a2b3c4", null)]
+    public void A_host_without_a_users_hash_is_a_visualisation(string label, string basename, int? port)
+    {
+        var (name, problem) = ToolHostName.Parse(label);
+        Assert.Null(problem);
+        Assert.Equal(new ToolHostName(basename, basename, null, port), name);
+        Assert.True(name!.IsVisualisation);
+    }
+
+    [Theory]
+    [InlineData("jupyterlab-1a2b3c4g-", "is not the address of a tool")]
+    [InlineData("_jupyterlab", "is not the address of a tool")]
+    [InlineData("trade-dashboard--0", "port 0 is outside 1-65535")]
     [InlineData("-1a2b3c4d", "is not the address of a tool")]
     [InlineData("jupyter..lab-1a2b3c4d", "is not the address of a tool")]
     [InlineData("jupyterlab-1a2b3c4d--0", "port 0 is outside 1-65535")]

@@ -58,11 +58,11 @@ public sealed class RunningPlatform : IAsyncDisposable
                 {
                     // A second copy of the sample app that is stopped after 4 idle seconds, for the idle-culling test.
                     foreach (var (name, value) in context.EnvironmentVariables.Where(v => v.Key.StartsWith("Tools__Templates__0__Command__", StringComparison.Ordinal)).ToList())
-                        context.EnvironmentVariables["Tools__Templates__1__" + name["Tools__Templates__0__".Length..]] = value;
-                    context.EnvironmentVariables["Tools__Templates__1__Name"] = "Idle sample app";
-                    context.EnvironmentVariables["Tools__Templates__1__HostBasename"] = "idle";
-                    context.EnvironmentVariables["Tools__Templates__1__DefaultSize"] = "Small";
-                    context.EnvironmentVariables["Tools__Templates__1__IdleTimeout"] = "00:00:04";
+                        context.EnvironmentVariables["Tools__Templates__9__" + name["Tools__Templates__0__".Length..]] = value;
+                    context.EnvironmentVariables["Tools__Templates__9__Name"] = "Idle sample app";
+                    context.EnvironmentVariables["Tools__Templates__9__HostBasename"] = "idle";
+                    context.EnvironmentVariables["Tools__Templates__9__DefaultSize"] = "Small";
+                    context.EnvironmentVariables["Tools__Templates__9__IdleTimeout"] = "00:00:04";
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
                 .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")

@@ -3,7 +3,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Tools;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,7 +38,15 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         .UseSetting("Tools:Templates:1:HostBasename", "broken")
         .UseSetting("Tools:Templates:1:Command:0", "sh")
         .UseSetting("Tools:Templates:1:Command:1", "-c")
-        .UseSetting("Tools:Templates:1:Command:2", "echo 'no licence for this tool' >&2; exit 3"));
+        .UseSetting("Tools:Templates:1:Command:2", "echo 'no licence for this tool' >&2; exit 3")
+        .UseSetting("Tools:Templates:2:Name", "Viz")
+        .UseSetting("Tools:Templates:2:HostBasename", "viz")
+        .UseSetting("Tools:Templates:2:Kind", "Visualisation")
+        .UseSetting("Tools:Templates:2:CatalogueSlug", "viz-entry")
+        .UseSetting("Tools:Templates:2:TeamSlug", "viz_devs")
+        .UseSetting("Tools:Templates:2:Command:0", "sh")
+        .UseSetting("Tools:Templates:2:Command:1", "-c")
+        .UseSetting("Tools:Templates:2:Command:2", "env > env.txt && exec python3 -m http.server {port} --bind 127.0.0.1"));
 
     private async Task<PlatformIdentity> UserAsync(bool toolsAccess = true)
     {
@@ -284,6 +294,83 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         await SendAsync(HttpMethod.Post, "/api/v1/tools/files/stop", user);
         using var after = await DiscoverAsync(App, "prometheus:sd-secret");
         Assert.DoesNotContain(id.ToString(), await after.Content.ReadAsStringAsync(Cancel));
+    }
+
+    [Fact]
+    public async Task A_visualisation_opens_for_those_its_catalogue_entry_allows_and_reads_only_what_its_developers_gave_it()
+    {
+        var data = new CatalogueData(web);
+        // The visualisation's catalogue entry (its slug is in the template) needs permission to open.
+        await using (var context = data.Context())
+        {
+            if (!await context.Datasets.AnyAsync(d => d.Slug == "viz-entry", Cancel))
+            {
+                context.Datasets.Add(new Dataset
+                {
+                    Type = DatasetType.Visualisation, Name = "Viz entry", Slug = "viz-entry", ShortDescription = "A dashboard", AccessType = AccessType.RequiresAuthorization,
+                    Published = true, PublishedAt = DateTimeOffset.UtcNow, Publisher = "Test",
+                });
+                await context.SaveChangesAsync(Cancel);
+            }
+        }
+
+        var entry = await web.ScalarAsync<Guid>("SELECT id FROM datasets WHERE slug = 'viz-entry'");
+        var viewer = await UserAsync(toolsAccess: false);
+        var (status, body) = await SendAsync(HttpMethod.Post, "/api/v1/tools/viz/start", viewer);
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains("/datasets/viz-entry", body.GetProperty("detail").GetString());
+
+        // With permission on the entry (no tools access needed) the viewer starts the one shared instance.
+        await data.GrantAsync(new Dataset { Id = entry, Name = "Viz entry", Slug = "viz-entry" }, viewer, null);
+        (status, body) = await SendAsync(HttpMethod.Post, "/api/v1/tools/viz/start", viewer);
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("viz", body.GetProperty("host").GetString());
+        var id = body.GetProperty("id").GetGuid();
+        await App.Services.GetRequiredService<ToolInstances>().SpawnedAsync(id);
+        var address = await web.ScalarAsync<string>("SELECT address FROM tool_instances WHERE id = $1", id);
+        using var http = new HttpClient();
+        var environment = (await http.GetStringAsync(address + "/env.txt", Cancel)).Split('\n')
+            .Where(line => line.Contains('=')).ToDictionary(line => line[..line.IndexOf('=')], line => line[(line.IndexOf('=') + 1)..]);
+        // It runs as itself: its own login, not the viewer's, and no viewer's identity.
+        Assert.Equal("viz", environment["DATAWORKSPACE_APP"]);
+        Assert.StartsWith($"_login_{UserHash.Of(ToolHosts.AppUserId("viz"))}_", environment["PGUSER"]);
+        Assert.DoesNotContain(environment.Keys, name => name.StartsWith("DATAWORKSPACE_USER", StringComparison.Ordinal));
+        var app = new NpgsqlConnectionStringBuilder
+        {
+            Host = environment["PGHOST"], Port = int.Parse(environment["PGPORT"]), Database = environment["PGDATABASE"],
+            Username = environment["PGUSER"], Password = environment["PGPASSWORD"], Pooling = false,
+        }.ConnectionString;
+
+        // A developer (in its team) gives it a dataset they can read; not one they cannot; a non-developer gives nothing.
+        var developer = await UserAsync(toolsAccess: false);
+        await web.ScalarAsync<object>("""
+            INSERT INTO teams (id, slug, name, created_at) VALUES (gen_random_uuid(), 'viz_devs', 'Viz developers', now()) ON CONFLICT DO NOTHING;
+            """);
+        await web.ScalarAsync<object>("INSERT INTO team_members (team_id, user_id, added_at) SELECT id, $1, now() FROM teams WHERE slug = 'viz_devs'", developer.UserId);
+        var readable = await data.DatasetAsync(AccessType.RequiresAuthorization);
+        var unreadable = await data.DatasetAsync(AccessType.RequiresAuthorization);
+        await data.GrantAsync(readable, developer, null);
+        string TableOf(Dataset dataset) => $"{dataset.Tables[0].Schema}.{dataset.Tables[0].Table}";
+        await Assert.ThrowsAsync<PostgresException>(() => Sql.ScalarAsync<long>(app, $"SELECT count(*) FROM {TableOf(readable)}"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(HttpMethod.Post, "/api/v1/visualisations/viz/datasets", viewer, new { dataset = readable.Slug })).Status);
+        (status, body) = await SendAsync(HttpMethod.Post, "/api/v1/visualisations/viz/datasets", developer, new { dataset = unreadable.Slug });
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains("cannot read", body.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/v1/visualisations/viz/datasets", developer, new { dataset = readable.Slug })).Status);
+
+        Assert.Equal(3L, await Sql.ScalarAsync<long>(app, $"SELECT count(*) FROM {TableOf(readable)}"));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => Sql.ScalarAsync<long>(app, $"SELECT count(*) FROM {TableOf(unreadable)}"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+        var (_, list) = await SendAsync(HttpMethod.Get, "/api/v1/visualisations", developer);
+        var viz = list.EnumerateArray().Single(v => v.GetProperty("hostBasename").GetString() == "viz");
+        Assert.True(viz.GetProperty("isDeveloper").GetBoolean());
+        Assert.Equal([readable.Slug], viz.GetProperty("datasets").EnumerateArray().Select(d => d.GetString()));
+
+        // Taken away, it can no longer read it.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, $"/api/v1/visualisations/viz/datasets/{readable.Slug}", developer)).Status);
+        await Assert.ThrowsAsync<PostgresException>(() => Sql.ScalarAsync<long>(app, $"SELECT count(*) FROM {TableOf(readable)}"));
+        await App.Services.GetRequiredService<ToolInstances>().StopAsync(id, null, DataWorkspace.Web.Audit.Actor.System, "test over", Cancel);
     }
 
     [Fact]

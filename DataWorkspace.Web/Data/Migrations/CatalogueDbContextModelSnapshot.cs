@@ -1151,6 +1151,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<string>("CatalogueSlug")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("catalogue_slug");
+
                     b.PrimitiveCollection<List<string>>("Command")
                         .IsRequired()
                         .HasColumnType("text[]")
@@ -1207,6 +1212,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("port");
 
+                    b.Property<string>("TeamSlug")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("team_slug");
+
                     b.Property<bool>("Visible")
                         .HasColumnType("boolean")
                         .HasColumnName("visible");
@@ -1225,6 +1235,43 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasDatabaseName("ix_tool_templates_host_basename");
 
                     b.ToTable("tool_templates", (string)null);
+                });
+
+            modelBuilder.Entity("DataWorkspace.Web.Tools.VisualisationDataset", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("DatasetId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("dataset_id");
+
+                    b.Property<DateTimeOffset>("GrantedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("granted_at");
+
+                    b.Property<string>("GrantedBy")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("granted_by");
+
+                    b.Property<string>("HostBasename")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("host_basename");
+
+                    b.HasKey("Id")
+                        .HasName("pk_visualisation_datasets");
+
+                    b.HasIndex("HostBasename", "DatasetId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_visualisation_datasets_host_basename_dataset_id");
+
+                    b.ToTable("visualisation_datasets", (string)null);
                 });
 
             modelBuilder.Entity("DataWorkspace.Web.ToolsAccess.ToolsPermission", b =>
