@@ -65,7 +65,7 @@ if (state is not null)
     var sidecarsBuild = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
     var sidecars = Path.Combine(Path.GetDirectoryName(new Projects.DataWorkspace_Sidecars().ProjectPath)!, "bin", sidecarsBuild, "net10.0", "dataworkspace-sidecar.dll");
     web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"));
-    void SampleApp(int index, string name, string basename, string description, string kind = "Tool", string? catalogueSlug = null)
+    void SampleApp(int index, string name, string basename, string description, string kind = "Tool", string? catalogueSlug = null, string wrap = "None")
     {
         var prefix = $"Tools__Templates__{index}__";
         web.WithEnvironment(prefix + "Name", name)
@@ -75,13 +75,14 @@ if (state is not null)
             .WithEnvironment(prefix + "Command__0", "dotnet")
             .WithEnvironment(prefix + "Command__1", sidecars)
             .WithEnvironment(prefix + "Command__2", "sample-app")
-            .WithEnvironment(prefix + "DefaultSize", "Small");
+            .WithEnvironment(prefix + "DefaultSize", "Small")
+            .WithEnvironment(prefix + "Wrap", wrap);
         if (catalogueSlug is not null) web.WithEnvironment(prefix + "CatalogueSlug", catalogueSlug);
     }
 
     SampleApp(0, "Sample app", "sample", "A small web app that shows who you are signed in as; echoes requests and websockets.");
     // The demo catalogue's two visualisations, played by the sample app: one open to everyone, one to trade.example only.
-    SampleApp(1, "Market access dashboard", "market-access", "Open trade barriers by market and sector.", "Visualisation", "market-access-dashboard");
+    SampleApp(1, "Market access dashboard", "market-access", "Open trade barriers by market and sector.", "Visualisation", "market-access-dashboard", "FullHeightIframe");
     SampleApp(2, "Free trade agreement utilisation", "fta-utilisation", "Use of preferential tariffs by partner country.", "Visualisation", "fta-utilisation");
 }
 

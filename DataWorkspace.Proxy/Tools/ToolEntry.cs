@@ -41,6 +41,8 @@ public sealed class ToolEntry(
     public async Task HandleAsync(HttpContext context, string label)
     {
         var request = context.Request;
+        // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
+        context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = $"'self' {PortalOrigin(context)}";
         var (name, problem) = ToolHostName.Parse(label);
         if (name is null)
         {
@@ -112,6 +114,16 @@ public sealed class ToolEntry(
         if (state.State != "Running" || state.Address is null)
         {
             await StartOrShowProgressAsync(context, name, identity, state);
+            return;
+        }
+
+        if (name.Port is { } asked && state.Ports?.Contains(asked) != true)
+        {
+            // Only the ports the template declares: anything else on the tool's machine is not the user's to reach.
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await ProxyPages.WriteAsync(context.Response, "Unknown address",
+                $"{state.TemplateName} does not offer port {asked}. " + (state.Ports is { Count: > 0 } offered ? $"It offers {string.Join(", ", offered)}." : "It offers no other ports."),
+                ("Open the tool", $"{options.Value.PublicScheme}://{name.Host}.{options.Value.RootDomain}{PortSuffix(context)}/"));
             return;
         }
 

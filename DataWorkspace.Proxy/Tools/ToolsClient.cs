@@ -8,7 +8,7 @@ namespace DataWorkspace.Proxy.Tools;
 /// <summary>A tool host's instance as the web app reports it (the web app's <c>InternalToolState</c>).</summary>
 public sealed record ToolState(
     string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
-    DateTimeOffset? StartedAt, string Version);
+    DateTimeOffset? StartedAt, string Version, IReadOnlyList<int>? Ports = null);
 
 /// <summary>What the web app answered: the state, or its refusal (status and reason in words).</summary>
 public sealed record ToolAnswer(ToolState? State, HttpStatusCode Status, string? Problem);

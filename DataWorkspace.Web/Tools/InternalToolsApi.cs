@@ -7,7 +7,7 @@ namespace DataWorkspace.Web.Tools;
 /// <summary>A tool host's instance as the proxy needs it: where to forward, or what to show while it starts.</summary>
 public sealed record InternalToolState(
     string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
-    DateTimeOffset? StartedAt)
+    DateTimeOffset? StartedAt, IReadOnlyList<int> Ports)
 {
     /// <summary>Changes whenever anything the progress page shows changes.</summary>
     public string Version => $"{State}|{InstanceId}|{Stage}|{Error}";

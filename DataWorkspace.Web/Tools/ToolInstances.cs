@@ -15,7 +15,7 @@ namespace DataWorkspace.Web.Tools;
 /// <summary>A tool as one user sees it: the template, where it is, whether it runs, and why it cannot when it cannot.</summary>
 public sealed record ToolView(
     string Name, string HostBasename, string Description, ToolKind Kind, Uri Url, string State, string Size, string DefaultSize,
-    string? Stage, string? Unavailable, string? LastStopReason, string? Error, Guid? InstanceId);
+    string? Stage, string? Unavailable, string? LastStopReason, string? Error, Guid? InstanceId, bool Wrapped);
 
 /// <summary>
 /// The life of tool instances: one active per user per tool, SPAWNING -> RUNNING -> STOPPED with the reason kept.
@@ -59,7 +59,8 @@ public sealed class ToolInstances(
                     ToolHosts.UrlOf(host, links.Root), active ? instance!.State.ToString() : InstanceState.Stopped.ToString(),
                     active ? instance!.Size : template.DefaultSize, template.DefaultSize, active ? instance!.Stage : null,
                     launcher.Unavailable(template), instance is { State: InstanceState.Stopped } ? instance.StopReason : null,
-                    instance is { State: InstanceState.Stopped } ? instance.Error : null, active ? instance!.Id : null);
+                    instance is { State: InstanceState.Stopped } ? instance.Error : null, active ? instance!.Id : null,
+                    template.Wrap == WrapMode.FullHeightIframe);
             }),
         ];
     }
@@ -114,9 +115,9 @@ public sealed class ToolInstances(
             .Where(i => i.Host == host).OrderBy(i => i.State == InstanceState.Stopped).ThenByDescending(i => i.CreatedAt)
             .FirstOrDefaultAsync(cancellationToken);
         return instance is null
-            ? new InternalToolState(host, template.Name, "None", null, null, null, null, null, null)
+            ? new InternalToolState(host, template.Name, "None", null, null, null, null, null, null, template.Ports)
             : new InternalToolState(host, template.Name, instance.State.ToString(), instance.Id, instance.Address, instance.Stage, instance.Error,
-                instance.StopReason, instance.CreatedAt);
+                instance.StopReason, instance.CreatedAt, template.Ports);
     }
 
     /// <summary>Returns as soon as the host's state differs from <paramref name="since"/> (a <see cref="InternalToolState.Version"/>), or after <paramref name="wait"/>.</summary>

@@ -48,6 +48,9 @@ public sealed class ToolTemplate
     /// <summary>The port the tool listens on in its container (ECS); the Local launcher picks a free one and passes it as PORT.</summary>
     public int Port { get; set; } = 8888;
 
+    /// <summary>Other ports of the tool its user may reach, at <c>&lt;host&gt;--&lt;port&gt;.&lt;root&gt;</c> (a dev server, a dashboard); no others.</summary>
+    public List<int> Ports { get; set; } = [];
+
     public Dictionary<string, string> Environment { get; set; } = [];
     public string DefaultSize { get; set; } = ToolSizes.Default.Name;
     public WrapMode Wrap { get; set; }

@@ -53,6 +53,10 @@ public sealed class ToolTemplateOptions
     public string? Image { get; set; }
     public List<string> Command { get; set; } = [];
     public int Port { get; set; } = 8888;
+
+    /// <summary>Other ports of the tool its user may reach at <c>&lt;host&gt;--&lt;port&gt;</c>.</summary>
+    public List<int> Ports { get; set; } = [];
+
     public Dictionary<string, string> Environment { get; set; } = [];
     public string DefaultSize { get; set; } = ToolSizes.Default.Name;
     public WrapMode Wrap { get; set; }
@@ -77,6 +81,7 @@ public sealed class ToolTemplateOptions
         if (string.IsNullOrWhiteSpace(Name)) yield return "Name is required.";
         if (ToolHosts.BasenameProblem(HostBasename) is { } problem) yield return problem;
         if (Port is < 1 or > 65535) yield return $"Port {Port} is outside 1-65535.";
+        foreach (var port in Ports.Where(p => p is < 1 or > 65535)) yield return $"Ports: {port} is outside 1-65535.";
         if (ToolSizes.Find(DefaultSize) is null) yield return $"DefaultSize '{DefaultSize}' is not one of {string.Join(", ", ToolSizes.All.Select(s => s.Name))}.";
         if (Command.Count == 0 && string.IsNullOrWhiteSpace(Image)) yield return "give a Command (Local launcher) or an Image (ECS launcher), or both.";
     }
@@ -91,6 +96,7 @@ public sealed class ToolTemplateOptions
         Image = string.IsNullOrWhiteSpace(Image) ? null : Image,
         Command = [.. Command],
         Port = Port,
+        Ports = [.. Ports.Distinct()],
         Environment = new(Environment),
         DefaultSize = ToolSizes.Find(DefaultSize)?.Name ?? ToolSizes.Default.Name,
         Wrap = Wrap,

@@ -93,6 +93,15 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Equal("/echo/path", echo.GetProperty("path").GetString());
         }
 
+        // Another port of the tool's machine is reachable only if the template offers it: this one is listening, but not offered.
+        var listening = new Uri((await Platform.CatalogueScalarAsync<string>(
+            "SELECT address FROM tool_instances WHERE host = $1 AND state = 'Running'", $"sample-{hash}"))!).Port;
+        using (var otherPort = await client.Http.GetAsync(new Uri($"http://sample-{hash}--{listening}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/"), Cancel))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, otherPort.StatusCode);
+            Assert.Contains($"does not offer port {listening}", await otherPort.Content.ReadAsStringAsync(Cancel));
+        }
+
         // A 120 KB body streamed up (chunked, no length) arrives whole.
         var body = RandomNumberGenerator.GetBytes(120 * 1024);
         using (var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(toolUrl, "/echo")) { Content = new StreamContent(new MemoryStream(body)) })
@@ -223,11 +232,29 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
         var dashboard = new Uri($"http://market-access.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
         using (var first = await tom.Http.GetAsync(dashboard, Cancel))
         {
-            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
-            Assert.Equal("ready", (await FollowProgressAsync(tom, dashboard, await first.Content.ReadAsStringAsync(Cancel)))[^1]);
+            // Started here, or already by the browser test, which opens the same dashboard.
+            Assert.True(first.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.OK, $"{first.StatusCode}");
+            if (first.StatusCode == HttpStatusCode.Accepted)
+                Assert.Equal("ready", (await FollowProgressAsync(tom, dashboard, await first.Content.ReadAsStringAsync(Cancel)))[^1]);
         }
 
-        Assert.Contains("Tom Evans", await tom.Http.GetStringAsync(dashboard, Cancel));
+        var portalOrigin = $"http://{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}";
+        using (var app = await tom.Http.GetAsync(dashboard, Cancel))
+        {
+            Assert.Contains("Tom Evans", await app.Content.ReadAsStringAsync(Cancel));
+            // The app's own response may be framed by the portal (it is wrapped), by nobody else.
+            Assert.Contains($"frame-ancestors 'self' {portalOrigin}", app.Headers.GetValues("Content-Security-Policy"));
+        }
+
+        // Wrapped: the portal page frames it under the header, and its policy allows framing the platform's tool hosts only.
+        using (var wrapped = await tom.Http.GetAsync("/apps/market-access", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, wrapped.StatusCode);
+            Assert.Contains($"src=\"{dashboard}\"", await wrapped.Content.ReadAsStringAsync(Cancel));
+            var policy = wrapped.Headers.GetValues("Content-Security-Policy").Single();
+            Assert.Contains($"frame-src 'self' http://*.{Platform.PortalUrl.Host}:*", policy);
+            Assert.Contains("frame-ancestors 'none'", policy);
+        }
 
         // Another user reaches the same instance at once, and the app sees who is viewing.
         var (priya, _) = await SignedInWithToolsAsync("priya.shah@trade.example");
@@ -251,7 +278,13 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
 
         Assert.Equal(0L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = 'fta-utilisation'"));
         using (var allowed = await priya.Http.GetAsync(fta, Cancel))
+        {
             Assert.Equal(HttpStatusCode.Accepted, allowed.StatusCode);
+            // The progress page is the platform's own: its strict policy, but the portal may frame it.
+            var progressPolicy = allowed.Headers.GetValues("Content-Security-Policy").Single();
+            Assert.Contains("script-src 'self'", progressPolicy);
+            Assert.EndsWith($"frame-ancestors 'self' {portalOrigin}", progressPolicy);
+        }
     }
 
     [Fact]

@@ -1212,6 +1212,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("port");
 
+                    b.PrimitiveCollection<List<int>>("Ports")
+                        .IsRequired()
+                        .HasColumnType("integer[]")
+                        .HasColumnName("ports");
+
                     b.Property<string>("TeamSlug")
                         .HasMaxLength(40)
                         .HasColumnType("character varying(40)")

@@ -1,0 +1,29 @@
+using Microsoft.Playwright;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+/// <summary>A wrapped visualisation in Chromium: the portal's header above the app's frame, under each side's policy.</summary>
+public sealed class BrowserAppsTests(PlatformFixture fixture) : BrowserTest
+{
+    [Fact]
+    public async Task A_wrapped_visualisation_shows_under_the_portal_header_and_starts_inside_its_frame()
+    {
+        await using var context = await Chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var problems = new List<string>();
+        // A frame refused by either Content-Security-Policy shows up as a console error.
+        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
+        page.PageError += (_, error) => problems.Add(error);
+
+        await page.GotoAsync(new Uri(fixture.Platform.PortalUrl, "/apps/market-access").ToString());
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Priya Shah") }).ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("signed-in-user")).ToHaveTextAsync("Priya Shah");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Market access dashboard" })).ToBeVisibleAsync();
+        // In the frame: the progress page (if it was not running yet) moves on by itself to the app, which knows its viewer.
+        var frame = page.FrameLocator("[data-testid=app-frame]");
+        await Assertions.Expect(frame.GetByText("Priya Shah").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Browser.SaveScreenshotAsync(page, "wrapped-visualisation");
+        Assert.Empty(problems);
+    }
+}
