@@ -13,7 +13,7 @@ using DataWorkspace.Web.Tools.Ecs;
 namespace DataWorkspace.Web.Tests;
 
 /// <summary>The ECS client against a real moto_server: tasks are registered, run, described and stopped over the wire.</summary>
-public sealed class EcsClientTests(MotoServer moto) : IClassFixture<MotoServer>
+public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
 {
     private const string ExecutionRole = "arn:aws:iam::123456789012:role/tool-execution";
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
@@ -56,7 +56,7 @@ public sealed class EcsClientTests(MotoServer moto) : IClassFixture<MotoServer>
         using var ecs = moto.Client();
         var options = Microsoft.Extensions.Options.Options.Create(new EcsOptions
         {
-            ServiceUrl = moto.Url.ToString(), Region = MotoServer.Region, Cluster = moto.Cluster, Subnets = [moto.SubnetId],
+            ServiceUrl = moto.Url.ToString(), Region = EcsMoto.Region, Cluster = moto.Cluster, Subnets = [moto.SubnetId],
             SecurityGroups = [moto.SecurityGroupId], ExecutionRoleArn = "arn:aws:iam::123456789012:role/tools-execution",
             SidecarImage = "dataworkspace/sidecars:1",
         });
@@ -320,16 +320,13 @@ public sealed class EcsClientTests(MotoServer moto) : IClassFixture<MotoServer>
 }
 
 /// <summary>
-/// A moto_server of its own on a free loopback port, with an ECS cluster, a subnet and a security group to run tasks in,
-/// and tasks held RUNNING until stopped (moto otherwise moves a task one state on at each DescribeTasks).
+/// A moto_server of its own with an ECS cluster, a subnet and a security group to run tasks in, and tasks held
+/// RUNNING until stopped (moto otherwise moves a task one state on at each DescribeTasks).
 /// </summary>
-public sealed class MotoServer : IAsyncLifetime
+public sealed class EcsMoto : MotoServer
 {
-    public const string Region = "us-east-1";
-    private readonly BasicAWSCredentials credentials = new("test", "test");
-    private Process? process;
+    private readonly BasicAWSCredentials credentials = new(AccessKeyId, SecretAccessKey);
 
-    public Uri Url { get; private set; } = null!;
     public string Cluster { get; } = "tools";
     public string SubnetId { get; private set; } = "";
     public string SecurityGroupId { get; private set; } = "";
@@ -338,21 +335,10 @@ public sealed class MotoServer : IAsyncLifetime
         new(new EcsOptions { ServiceUrl = Url.ToString(), Region = Region, Cluster = Cluster, Subnets = [SubnetId], SecurityGroups = [SecurityGroupId] },
             credentials, transport);
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
-        var port = Ports.Free();
-        Url = new Uri($"http://127.0.0.1:{port}/");
-        var start = new ProcessStartInfo("moto_server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(argument);
-        process = Process.Start(start) ?? throw new InvalidOperationException("moto_server did not start");
-        // moto logs every request; reading its output keeps the pipes from filling and blocking it.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
+        await base.InitializeAsync();
         using var http = new HttpClient { BaseAddress = Url };
-        await WaitUntilReadyAsync(http);
         using var manual = new StringContent("""{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}""", Encoding.UTF8, "application/json");
         (await http.PostAsync("moto-api/state-manager/set-transition", manual)).EnsureSuccessStatusCode();
 
@@ -361,34 +347,6 @@ public sealed class MotoServer : IAsyncLifetime
         using var ec2 = new HttpClient(new SigV4SigningHandler(credentials, RegionEndpoint.GetBySystemName(Region), "ec2", new SocketsHttpHandler())) { BaseAddress = Url };
         SubnetId = await Ec2FirstAsync(ec2, "DescribeSubnets", "subnetId");
         SecurityGroupId = await Ec2FirstAsync(ec2, "DescribeSecurityGroups", "groupId");
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (process is null) return;
-        if (!process.HasExited) process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync();
-        process.Dispose();
-    }
-
-    private async Task WaitUntilReadyAsync(HttpClient http)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            if (process!.HasExited) throw new InvalidOperationException($"moto_server exited with code {process.ExitCode}");
-            try
-            {
-                using var response = await http.GetAsync("moto-api/");
-                if (response.IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-
-            if (DateTime.UtcNow >= deadline) throw new TimeoutException($"moto_server did not answer on {Url} within 20 s");
-            await Task.Delay(100);
-        }
     }
 
     // EC2's query API: a signed form POST answered in XML.
