@@ -113,7 +113,10 @@ if (publishing)
 {
     // Deployed: real AWS (credentials from the task role) and the organisation's own single sign-on, behind a load
     // balancer that terminates TLS.
-    web.WithEnvironment("Aws__Region", builder.AddParameter("aws-region"));
+    web.WithEnvironment("Aws__Region", builder.AddParameter("aws-region"))
+        // Users' and teams' files, and the role each tool assumes (narrowed to the user's own prefixes) to reach them.
+        .WithEnvironment("Storage__Bucket", builder.AddParameter("files-bucket"))
+        .WithEnvironment("Storage__ToolRoleArn", builder.AddParameter("tools-role-arn"));
     proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
         .WithEnvironment("Proxy__PublicScheme", "https")
         .WithEnvironment("Proxy__TrustedHops", "1")
@@ -124,7 +127,8 @@ else
 {
     // aws: S3, STS and ECS from LocalStack or moto; identity: the development OpenID Connect provider with the demo users.
     var aws = builder.AddAwsEmulator("aws", infrastructure);
-    web.WithAwsEmulator(aws);
+    web.WithAwsEmulator(aws)
+        .WithEnvironment("Storage__Bucket", "dataworkspace-local");
 
     // A demo machine API client, so calls from another system can be tried locally: sign with Hawk as id "demo" and
     // the key in <data directory>/secrets/machine-api-demo-key. It reads what a partner.example user could.

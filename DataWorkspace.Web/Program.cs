@@ -80,6 +80,8 @@ builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
+builder.Services.AddOptions<DataWorkspace.Web.Tools.StorageOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.StorageOptions.Section));
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolStorage>();
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ServiceDiscoveryOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ServiceDiscoveryOptions.Section));
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ToolsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ToolsOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();

@@ -17,13 +17,17 @@ namespace DataWorkspace.Web.Tests;
 /// Launching tools with the Local launcher, against a real PostgreSQL: each tool is a real process (Python's HTTP
 /// server) started with the user's own short-lived database login and nothing else of the platform's configuration.
 /// </summary>
-public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
+public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncDisposable, IClassFixture<MotoServer>
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
     private readonly string workDirectory = Path.Combine(Path.GetTempPath(), "dw-tools-test-" + Guid.NewGuid().ToString("N")[..8]);
 
-    private WebApplicationFactory<Program> App => field ??= web.Factory.WithWebHostBuilder(host => host
+    private WebApplicationFactory<Program> App => field ??= WithAwsCredentials().WithWebHostBuilder(host => host
         .UseSetting("Tools:LocalWorkDirectory", workDirectory)
+        // Tools get S3 credentials from STS (moto here) for their own prefixes of this bucket.
+        .UseSetting("Storage:Bucket", "tool-files")
+        .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
+        .UseSetting("Aws:Region", MotoServer.Region)
         .UseSetting("Tools:SpawnTimeout", "00:00:30")
         .UseSetting("Prometheus:Username", "prometheus")
         .UseSetting("Prometheus:Password", "sd-secret")
@@ -47,6 +51,14 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
         .UseSetting("Tools:Templates:2:Command:0", "sh")
         .UseSetting("Tools:Templates:2:Command:1", "-c")
         .UseSetting("Tools:Templates:2:Command:2", "env > env.txt && exec python3 -m http.server {port} --bind 127.0.0.1"));
+
+    /// <summary>The web app's own AWS credentials, as a deployment's task role would give them (moto takes any).</summary>
+    private WebApplicationFactory<Program> WithAwsCredentials()
+    {
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
+        return web.Factory;
+    }
 
     private async Task<PlatformIdentity> UserAsync(bool toolsAccess = true)
     {
@@ -78,6 +90,9 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
     public async Task A_tool_starts_with_the_users_own_database_login_and_nothing_else_then_stops()
     {
         var user = await UserAsync();
+        var team = "tool_team_" + user.Hash;
+        await web.ScalarAsync<object>("INSERT INTO teams (id, slug, name, created_at) VALUES (gen_random_uuid(), $1, 'Tool team', now())", team);
+        await web.ScalarAsync<object>("INSERT INTO team_members (team_id, user_id, added_at) SELECT id, $1, now() FROM teams WHERE slug = $2", user.UserId, team);
         var (status, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user, new { size = "Large" });
         Assert.Equal(HttpStatusCode.Accepted, status);
         Assert.Equal($"files-{user.Hash}", started.GetProperty("host").GetString());
@@ -108,6 +123,22 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
             Username = environment["PGUSER"], Password = environment["PGPASSWORD"], Pooling = false,
         };
         Assert.Equal($"_user_{user.Hash}", await Sql.ScalarAsync<string>(builder.ConnectionString, "SELECT current_user"));
+
+        // S3: the bucket, the user's home and team prefixes, and short-lived credentials of its own (not the platform's).
+        Assert.Equal("tool-files", environment["S3_BUCKET"]);
+        Assert.Equal($"home/{user.Hash}/", environment["S3_PREFIX"]);
+        Assert.Equal($"teams/{team}/", environment["S3_TEAM_PREFIXES"]);
+        Assert.Equal(aws.Url.ToString(), environment["AWS_ENDPOINT_URL_S3"]);
+        Assert.NotEqual(MotoServer.AccessKeyId, environment["AWS_ACCESS_KEY_ID"]);
+        Assert.NotEmpty(environment["AWS_SESSION_TOKEN"]);
+        using (var s3 = new Amazon.S3.AmazonS3Client(
+            new Amazon.Runtime.SessionAWSCredentials(environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"], environment["AWS_SESSION_TOKEN"]),
+            new Amazon.S3.AmazonS3Config { ServiceURL = environment["AWS_ENDPOINT_URL_S3"], ForcePathStyle = true, AuthenticationRegion = MotoServer.Region }))
+        {
+            await s3.PutBucketAsync("tool-files", Cancel);
+            await s3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = "tool-files", Key = environment["S3_PREFIX"] + "notes.txt", ContentBody = "mine" }, Cancel);
+            Assert.Equal(1, (await s3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = "tool-files", Prefix = environment["S3_PREFIX"] }, Cancel)).KeyCount);
+        }
 
         // With those credentials the tool reads the table its user was granted, and is refused one they were not.
         var data = new CatalogueData(web);
@@ -434,5 +465,23 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
     {
         if (App is { } app) await app.DisposeAsync();
         TestDirectories.Delete(workDirectory);
+    }
+}
+
+public sealed class ToolStoragePolicyTests
+{
+    [Fact]
+    public void A_tools_session_policy_allows_only_its_users_home_and_team_prefixes()
+    {
+        var policy = System.Text.Json.JsonDocument.Parse(ToolStorage.SessionPolicy("files", ["home/1a2b3c4d/", "teams/analysts/"])).RootElement;
+        var statements = policy.GetProperty("Statement").EnumerateArray().ToList();
+
+        var list = statements.Single(s => s.GetProperty("Sid").GetString() == "ListOwnPrefixes");
+        Assert.Equal(["arn:aws:s3:::files"], list.GetProperty("Resource").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(["home/1a2b3c4d/", "home/1a2b3c4d/*", "teams/analysts/", "teams/analysts/*"],
+            list.GetProperty("Condition").GetProperty("StringLike").GetProperty("s3:prefix").EnumerateArray().Select(p => p.GetString()));
+        var objects = statements.Single(s => s.GetProperty("Sid").GetString() == "ObjectsUnderOwnPrefixes");
+        Assert.Equal(["arn:aws:s3:::files/home/1a2b3c4d/*", "arn:aws:s3:::files/teams/analysts/*"], objects.GetProperty("Resource").EnumerateArray().Select(r => r.GetString()));
+        Assert.DoesNotContain(statements, s => s.GetProperty("Effect").GetString() != "Allow");
     }
 }
