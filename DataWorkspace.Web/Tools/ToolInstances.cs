@@ -209,7 +209,7 @@ public sealed class ToolInstances(
             var host = ToolHosts.HostFor(template, user.UserId);
             var environment = ToolEnvironment(user, login);
             var stages = new Progress<string>(stage => _ = SetAsync(id, i => { if (i.State == InstanceState.Spawning) i.Stage = stage; }));
-            var launched = await launcher.StartAsync(new LaunchRequest(id, host, template, size, user.UserId, environment), stages, timeout.Token);
+            var launched = await launcher.StartAsync(new LaunchRequest(id, host, ToolHosts.UrlOf(host, links.Root), template, size, user.UserId, environment), stages, timeout.Token);
             await SetAsync(id, i => (i.LauncherHandle, i.Address, i.Stage) = (launched.Handle, launched.Address, "waiting for the app"));
 
             var instance = await FindAsync(id) ?? throw new LaunchException("The tool was stopped while it started.");

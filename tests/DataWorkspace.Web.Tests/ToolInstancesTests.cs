@@ -23,12 +23,12 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
     private WebApplicationFactory<Program> App => field ??= web.Factory.WithWebHostBuilder(host => host
         .UseSetting("Tools:LocalWorkDirectory", workDirectory)
         .UseSetting("Tools:SpawnTimeout", "00:00:30")
-        // A tool that writes what it was given to env.txt, then serves its home folder.
+        // A tool that writes what it was given to env.txt and origin.txt, then serves its home folder.
         .UseSetting("Tools:Templates:0:Name", "Files")
         .UseSetting("Tools:Templates:0:HostBasename", "files")
         .UseSetting("Tools:Templates:0:Command:0", "sh")
         .UseSetting("Tools:Templates:0:Command:1", "-c")
-        .UseSetting("Tools:Templates:0:Command:2", "env > env.txt && exec python3 -m http.server {port} --bind 127.0.0.1")
+        .UseSetting("Tools:Templates:0:Command:2", "env > env.txt && echo {origin} > origin.txt && exec python3 -m http.server {port} --bind 127.0.0.1")
         .UseSetting("Tools:Templates:0:DefaultSize", "Small")
         .UseSetting("Tools:Templates:1:Name", "Broken")
         .UseSetting("Tools:Templates:1:HostBasename", "broken")
@@ -96,6 +96,8 @@ public sealed class ToolInstancesTests(WebFixture web) : IAsyncDisposable
             Username = environment["PGUSER"], Password = environment["PGPASSWORD"], Pooling = false,
         };
         Assert.Equal($"_user_{user.Hash}", await Sql.ScalarAsync<string>(builder.ConnectionString, "SELECT current_user"));
+        // {origin} in its command is where browsers see it (for tools that check the Origin of requests).
+        Assert.Equal($"http://files-{user.Hash}.dataworkspace.localhost:8000", (await http.GetStringAsync(address + "/origin.txt", Cancel)).TrimEnd());
 
         var (stopped, _) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/stop", user);
         Assert.Equal(HttpStatusCode.OK, stopped);
