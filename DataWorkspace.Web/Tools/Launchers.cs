@@ -1,9 +1,10 @@
 namespace DataWorkspace.Web.Tools;
 
-/// <summary>What a launcher needs to start one instance.</summary>
+/// <summary>What a launcher needs to start one instance; <paramref name="Url"/> is where users reach it, through the proxy.</summary>
 public sealed record LaunchRequest(
     Guid InstanceId,
     string Host,
+    Uri Url,
     ToolTemplate Template,
     ToolSize Size,
     string UserId,

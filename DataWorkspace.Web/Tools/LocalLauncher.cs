@@ -10,6 +10,8 @@ namespace DataWorkspace.Web.Tools;
 /// <summary>
 /// Runs a template's command as a process of this machine, on a free loopback port given as PORT (and as
 /// <c>{port}</c> in its arguments), with a working directory of its own per tool host as HOME (<c>{home}</c>).
+/// <c>{origin}</c> is the tool's public origin (<c>http://jupyter-1a2b3c4d.dataworkspace.localhost:8000</c>), for
+/// tools that check the Origin of the browser's requests against their own address (the proxy asks them for 127.0.0.1).
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
 public sealed class LocalLauncher(IOptions<ToolsOptions> options, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
@@ -37,8 +39,9 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, ILogger<LocalL
         var port = FreePort();
         var home = Path.Combine(options.Value.LocalWorkDirectory, request.Host);
         Directory.CreateDirectory(home);
+        var origin = request.Url.GetLeftPart(UriPartial.Authority);
         string Fill(string text) => text.Replace("{port}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("{home}", home, StringComparison.Ordinal);
+            .Replace("{home}", home, StringComparison.Ordinal).Replace("{origin}", origin, StringComparison.Ordinal);
 
         var start = new ProcessStartInfo(executable)
         {

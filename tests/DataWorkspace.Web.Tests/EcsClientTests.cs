@@ -66,7 +66,7 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         var stages = new List<string>();
 
         var launched = await launcher.StartAsync(
-            new LaunchRequest(Guid.NewGuid(), host, template, ToolSizes.Large, "user-7", new Dictionary<string, string> { ["PGUSER"] = "_login_x" }),
+            new LaunchRequest(Guid.NewGuid(), host, new Uri($"https://{host}.dataworkspace.example/"), template, ToolSizes.Large, "user-7", new Dictionary<string, string> { ["PGUSER"] = "_login_x" }),
             new SynchronousProgress(stages), Cancellation);
         var instance = new ToolInstance { Host = host, HostBasename = "jupyterlab", TemplateName = "JupyterLab", OwnerId = "user-7", Size = "Large", Launcher = "Ecs", LauncherHandle = launched.Handle };
 

@@ -31,12 +31,12 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         .UseSetting("Tools:SpawnTimeout", "00:00:30")
         .UseSetting("Prometheus:Username", "prometheus")
         .UseSetting("Prometheus:Password", "sd-secret")
-        // A tool that writes what it was given to env.txt, then serves its home folder.
+        // A tool that writes what it was given to env.txt and origin.txt, then serves its home folder.
         .UseSetting("Tools:Templates:0:Name", "Files")
         .UseSetting("Tools:Templates:0:HostBasename", "files")
         .UseSetting("Tools:Templates:0:Command:0", "sh")
         .UseSetting("Tools:Templates:0:Command:1", "-c")
-        .UseSetting("Tools:Templates:0:Command:2", "env > env.txt && exec python3 -m http.server {port} --bind 127.0.0.1")
+        .UseSetting("Tools:Templates:0:Command:2", "env > env.txt && echo {origin} > origin.txt && exec python3 -m http.server {port} --bind 127.0.0.1")
         .UseSetting("Tools:Templates:0:DefaultSize", "Small")
         .UseSetting("Tools:Templates:1:Name", "Broken")
         .UseSetting("Tools:Templates:1:HostBasename", "broken")
@@ -123,6 +123,8 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
             Username = environment["PGUSER"], Password = environment["PGPASSWORD"], Pooling = false,
         };
         Assert.Equal($"_user_{user.Hash}", await Sql.ScalarAsync<string>(builder.ConnectionString, "SELECT current_user"));
+        // {origin} in its command is where browsers see it (for tools that check the Origin of requests).
+        Assert.Equal($"http://files-{user.Hash}.dataworkspace.localhost:8000", (await http.GetStringAsync(address + "/origin.txt", Cancel)).TrimEnd());
 
         // S3: the bucket, the user's home and team prefixes, and short-lived credentials of its own (not the platform's).
         Assert.Equal("tool-files", environment["S3_BUCKET"]);
