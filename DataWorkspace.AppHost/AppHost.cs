@@ -113,10 +113,19 @@ if (publishing)
 {
     // Deployed: real AWS (credentials from the task role) and the organisation's own single sign-on, behind a load
     // balancer that terminates TLS.
-    web.WithEnvironment("Aws__Region", builder.AddParameter("aws-region"))
+    var awsRegion = builder.AddParameter("aws-region");
+    web.WithEnvironment("Aws__Region", awsRegion)
         // Users' and teams' files, and the role each tool assumes (narrowed to the user's own prefixes) to reach them.
         .WithEnvironment("Storage__Bucket", builder.AddParameter("files-bucket"))
-        .WithEnvironment("Storage__ToolRoleArn", builder.AddParameter("tools-role-arn"));
+        .WithEnvironment("Storage__ToolRoleArn", builder.AddParameter("tools-role-arn"))
+        // Users' tools run as Fargate tasks in the tools cluster's private subnets (comma-separated ids).
+        .WithEnvironment("Tools__Launcher", "Ecs")
+        .WithEnvironment("Tools__Ecs__Region", awsRegion)
+        .WithEnvironment("Tools__Ecs__Cluster", builder.AddParameter("tools-cluster"))
+        .WithEnvironment("Tools__Ecs__Subnets__0", builder.AddParameter("tools-subnets"))
+        .WithEnvironment("Tools__Ecs__SecurityGroups__0", builder.AddParameter("tools-security-groups"))
+        .WithEnvironment("Tools__Ecs__ExecutionRoleArn", builder.AddParameter("tools-execution-role-arn"))
+        .WithEnvironment("Tools__Ecs__SidecarImage", builder.AddParameter("sidecars-image"));
     proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
         .WithEnvironment("Proxy__PublicScheme", "https")
         .WithEnvironment("Proxy__TrustedHops", "1")

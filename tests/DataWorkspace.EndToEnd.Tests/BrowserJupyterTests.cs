@@ -48,7 +48,7 @@ public sealed class BrowserJupyterTests(PlatformFixture fixture) : BrowserTest
         Assert.Equal(202, first!.Status);
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Starting your Jupyter Notebook" })).ToBeVisibleAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex($"^{Regex.Escape(toolUrl.ToString())}tree"), new() { Timeout = 30_000 });
-        await Assertions.Expect(page.Locator("#notebook_list")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#notebook_list")).ToBeVisibleAsync(new() { Timeout = 30_000 });
         TestContext.Current.SendDiagnosticMessage($"Jupyter Notebook's file list through the proxy after {clock.ElapsedMilliseconds} ms");
         await Browser.SaveScreenshotAsync(page, "jupyter-1-tree");
 
@@ -56,15 +56,15 @@ public sealed class BrowserJupyterTests(PlatformFixture fixture) : BrowserTest
         await page.Locator("#new-dropdown-button").ClickAsync();
         var notebook = await context.RunAndWaitForPageAsync(() => page.Locator("#kernel-python3 a").ClickAsync());
         Watch(notebook);
-        await Assertions.Expect(notebook).ToHaveURLAsync(new Regex(@"/notebooks/Untitled\d*\.ipynb"));
+        await Assertions.Expect(notebook).ToHaveURLAsync(new Regex(@"/notebooks/Untitled\d*\.ipynb"), new() { Timeout = 30_000 });
         // The kernel's messages travel over a websocket through the proxy: idle means it connected and answered.
         await Assertions.Expect(notebook.Locator("#kernel_indicator_icon")).ToHaveClassAsync(new Regex("kernel_idle_icon"), new() { Timeout = 30_000 });
 
         await notebook.Locator(".cell.code_cell .CodeMirror").First.ClickAsync();
         await notebook.Keyboard.TypeAsync("print(6*7)");
         await notebook.Keyboard.PressAsync("Shift+Enter");
-        await Assertions.Expect(notebook.Locator(".cell.code_cell .output_area .output_text").First).ToHaveTextAsync("42");
-        await Assertions.Expect(notebook.Locator(".cell.code_cell .input_prompt").First).ToContainTextAsync("[1]");
+        await Assertions.Expect(notebook.Locator(".cell.code_cell .output_area .output_text").First).ToHaveTextAsync("42", new() { Timeout = 30_000 });
+        await Assertions.Expect(notebook.Locator(".cell.code_cell .input_prompt").First).ToContainTextAsync("[1]", new() { Timeout = 30_000 });
         TestContext.Current.SendDiagnosticMessage($"A cell ran on the kernel through the proxy after {clock.ElapsedMilliseconds} ms");
         await Browser.SaveScreenshotAsync(notebook, "jupyter-2-cell-ran");
         Assert.Empty(problems);

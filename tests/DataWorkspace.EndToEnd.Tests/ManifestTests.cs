@@ -40,7 +40,7 @@ public sealed class ManifestTests
             Assert.StartsWith("container", resources["postgres"]);
             Assert.Equal("value.v0", resources["catalogue"]);
             Assert.Equal("value.v0", resources["datasets"]);
-            foreach (var parameter in new[] { "postgres-password", "identity-signing-key", "oidc-client-secret", "oidc-authority", "aws-region", "ip-allow-list" })
+            foreach (var parameter in new[] { "postgres-password", "identity-signing-key", "oidc-client-secret", "oidc-authority", "aws-region", "ip-allow-list", "files-bucket", "tools-role-arn", "tools-cluster", "tools-subnets", "tools-security-groups", "tools-execution-role-arn", "sidecars-image" })
                 Assert.Equal("parameter.v0", resources[parameter]);
             // The development identity provider and the AWS emulator are for local runs only.
             Assert.DoesNotContain("identity", resources.Keys);

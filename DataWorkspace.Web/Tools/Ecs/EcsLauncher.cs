@@ -64,16 +64,45 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         {
             Cluster = settings.Cluster,
             TaskDefinition = definition.FamilyRevision,
-            NetworkConfiguration = new(new AwsvpcConfiguration(settings.Subnets, settings.SecurityGroups)),
+            NetworkConfiguration = new(new AwsvpcConfiguration(Split(settings.Subnets), Split(settings.SecurityGroups))),
             Overrides = new([new ContainerOverride(ToolContainer, [.. request.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))])]),
             StartedBy = request.Host.Length <= 36 ? request.Host : request.Host[..36],
             Tags = [new("dataworkspace:user", request.UserId), new("dataworkspace:tool", template.HostBasename)],
             ClientToken = request.InstanceId.ToString("N"),
         }, cancellationToken);
         logger.LogInformation("Started {Tool} for {Host} as task {Task}", template.Name, request.Host, task.TaskArn);
-        stage.Report("starting");
         // The handle carries the tool's port with the task, so any replica can work out the address from it.
-        return new LaunchedTool($"{task.TaskArn}#{template.Port}", null);
+        var handle = $"{task.TaskArn}#{template.Port}";
+        return new LaunchedTool(handle, await RunningAddressAsync(task.TaskArn, template.Port, stage, cancellationToken));
+    }
+
+    /// <summary>
+    /// Follows the task until it runs, telling the progress page what ECS is doing (provisioning its network,
+    /// pulling images, starting containers); its private address once RUNNING. A task that stops instead fails the
+    /// spawn with ECS's reason.
+    /// </summary>
+    private async Task<string> RunningAddressAsync(string taskArn, int port, IProgress<string> stage, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (true)
+        {
+            var found = await ecs.DescribeTasksAsync(options.Value.Cluster, [taskArn], cancellationToken);
+            if (found.Tasks.FirstOrDefault() is { } task)
+            {
+                if (task.LastStatus is "STOPPED" or "DEPROVISIONING" or "STOPPING")
+                    throw new LaunchException($"Its ECS task stopped while starting: {task.StoppedReason ?? task.Containers.FirstOrDefault(c => c.Name == ToolContainer)?.Reason ?? "no reason given"}.");
+                if (task.LastStatus == "RUNNING" && EcsTaskAddress.PrivateIp(task) is { } ip) return $"http://{ip}:{port}";
+                stage.Report(task.LastStatus switch
+                {
+                    "PROVISIONING" => "provisioning",
+                    "PENDING" => "pulling",
+                    _ => "starting",
+                });
+            }
+
+            await Task.Delay(delay, cancellationToken);
+            delay = TimeSpan.FromMilliseconds(Math.Min(2000, delay.TotalMilliseconds * 1.5));
+        }
     }
 
     public async Task<string?> AddressAsync(ToolInstance instance, CancellationToken cancellationToken)
@@ -105,6 +134,10 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
             // Already gone.
         }
     }
+
+    /// <summary>Ids may also come comma-separated in one value (one deployment parameter).</summary>
+    private static List<string> Split(IEnumerable<string> values) =>
+        [.. values.SelectMany(value => value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
 
     private static (string TaskArn, int Port)? Handle(ToolInstance instance)
     {
