@@ -51,6 +51,13 @@ public sealed class ToolEntry(
             return;
         }
 
+        if (UnsafePath(context) is { } unsafePath)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await ProxyPages.WriteAsync(context.Response, "Bad request", $"The address's path has {unsafePath}, which is not passed to tools. Remove it and try again.");
+            return;
+        }
+
         var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
         if (clientIp.Address is not { } clientAddress)
         {
@@ -280,6 +287,20 @@ public sealed class ToolEntry(
 
         var back = $"{options.Value.PublicScheme}://{request.Host}{request.PathBase}{request.Path}{request.QueryString}";
         context.Response.Redirect(PortalUrl(context, $"{SignInExtensions.SignInPath}?returnUrl={Uri.EscapeDataString(back)}"));
+    }
+
+    /// <summary>
+    /// "..", encoded or not, and backslashes in the path as the client sent it: Kestrel would quietly resolve or keep
+    /// them, so the user's request would not reach the tool as written. Refused with a reason instead.
+    /// </summary>
+    private static string? UnsafePath(HttpContext context)
+    {
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
+        var query = raw.IndexOf('?');
+        var path = query < 0 ? raw : raw[..query];
+        if (path.Contains('\\') || path.Contains("%5c", StringComparison.OrdinalIgnoreCase)) return "a backslash";
+        var decoded = path.Replace("%2e", ".", StringComparison.OrdinalIgnoreCase).Replace("%2f", "/", StringComparison.OrdinalIgnoreCase);
+        return decoded.Split('/').Any(segment => segment == "..") ? "a '..' segment" : null;
     }
 
     private static bool IsWebSocketUpgrade(HttpRequest request) =>

@@ -310,6 +310,32 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
         Assert.Contains("outside 1-65535", await badPort.Content.ReadAsStringAsync(Cancel));
         using var unknownTool = await other.Http.GetAsync(new Uri($"http://nothing-{otherHash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/"), Cancel);
         Assert.Equal(HttpStatusCode.NotFound, unknownTool.StatusCode);
+
+        // Paths with "..", encoded or not, or backslashes, and oversized headers, are refused before anything starts.
+        var host = $"sample-{otherHash}.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}";
+        var cookie = other.Cookies.GetCookieHeader(Platform.PortalUrl);
+        var launched = await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1", $"sample-{otherHash}");
+        foreach (var path in new[] { "/files/%2e%2e/%2E%2E/etc/passwd", "/files/..%2fsecret", "/files\\secret", "/files/%5Csecret" })
+        {
+            var (status, body) = await RawGetAsync(host, path, $"Cookie: {cookie}");
+            Assert.True(status == 400, $"{path}: {status}");
+            Assert.Contains("not passed to tools", body);
+        }
+
+        Assert.Equal(431, (await RawGetAsync(host, "/", $"Cookie: {cookie}", $"X-Huge: {new string('a', 64 * 1024)}")).Status);
+        Assert.Equal(launched, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1", $"sample-{otherHash}"));
+    }
+
+    /// <summary>A request written byte for byte (HttpClient would normalise the path): its status and body.</summary>
+    private async Task<(int Status, string Body)> RawGetAsync(string host, string path, params string[] headers)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Platform.PortalUrl.Port, Cancel);
+        await using var stream = tcp.GetStream();
+        var request = $"GET {path} HTTP/1.1\r\nHost: {host}\r\n{string.Concat(headers.Select(h => h + "\r\n"))}Connection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Cancel);
+        var response = await new StreamReader(stream).ReadToEndAsync(Cancel);
+        return (int.Parse(response.Split(' ')[1]), response);
     }
 
     [Fact]
