@@ -47,12 +47,13 @@ public static class AuditActions
     public const string ToolStarted = "tool.started";
     public const string ToolStopped = "tool.stopped";
     public const string VisualisationDatasetGranted = "visualisation.dataset_granted";
+    public const string ToolTemplateChanged = "tool_template.changed";
     public const string VisualisationDatasetRemoved = "visualisation.dataset_removed";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
-        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped, VisualisationDatasetGranted, VisualisationDatasetRemoved,
+        ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped, VisualisationDatasetGranted, VisualisationDatasetRemoved, ToolTemplateChanged,
     ];
 }

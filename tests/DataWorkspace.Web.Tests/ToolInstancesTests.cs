@@ -407,6 +407,63 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
     }
 
     [Fact]
+    public async Task An_admin_adds_and_changes_templates_with_the_rules_of_configuration_and_cannot_change_configured_ones()
+    {
+        var admin = await UserAsync(toolsAccess: false) with { Roles = [PlatformIdentity.AdminRole] };
+        using var client = App.CreateClient(new() { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(admin));
+        async Task<HttpResponseMessage> SaveAsync(Dictionary<string, string> form)
+        {
+            var page = await client.GetStringAsync("/admin/tool-templates", Cancel);
+            form["__RequestVerificationToken"] = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value;
+            return await client.PostAsync("/admin/tool-templates?handler=Save", new FormUrlEncodedContent(form), Cancel);
+        }
+
+        var list = await client.GetStringAsync("/admin/tool-templates", Cancel);
+        Assert.Contains("data-basename=\"files\"", list);
+        Assert.Contains("From configuration", list);
+
+        // The same checks as configuration, each named; and a basename already taken.
+        using (var bad = await SaveAsync(new() { ["Name"] = "Dash", ["HostBasename"] = "Dash_Board", ["Kind"] = "Visualisation", ["Port"] = "70000", ["Command"] = "python3\n-m\nhttp.server" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            var page = System.Net.WebUtility.HtmlDecode(await bad.Content.ReadAsStringAsync(Cancel));
+            Assert.Contains("must be lowercase letters and digits", page);
+            Assert.Contains("Port 70000 is outside 1-65535", page);
+            Assert.Contains("needs CatalogueSlug", page);
+        }
+
+        using (var taken = await SaveAsync(new() { ["Name"] = "Files again", ["HostBasename"] = "files", ["Kind"] = "Tool", ["Port"] = "8888", ["Command"] = "true" }))
+            Assert.Contains("already Files's (declared in configuration)", System.Net.WebUtility.HtmlDecode(await taken.Content.ReadAsStringAsync(Cancel)));
+
+        var basename = "dash-" + Guid.NewGuid().ToString("N")[..6];
+        using (var saved = await SaveAsync(new()
+        {
+            ["Name"] = "Trade dashboard", ["HostBasename"] = basename, ["Kind"] = "Visualisation", ["Port"] = "8050", ["Ports"] = "3000, 3001",
+            ["Command"] = "python3\n-m\nhttp.server\n{port}", ["Environment"] = "MODE=prod", ["CatalogueSlug"] = "viz-entry", ["Wrap"] = "FullHeightIframe",
+            ["DefaultSize"] = "Small", ["IdleMinutes"] = "30", ["Visible"] = "true",
+        }))
+            Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+
+        var template = (await App.Services.CreateScope().ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, Cancel))!;
+        Assert.Equal((ToolKind.Visualisation, WrapMode.FullHeightIframe, TimeSpan.FromMinutes(30), "prod"), (template.Kind, template.Wrap, template.IdleTimeout!.Value, template.Environment["MODE"]));
+        Assert.Equal([3000, 3001], template.Ports);
+        Assert.Equal(["python3", "-m", "http.server", "{port}"], template.Command);
+
+        // Hidden: unchecking the box (the form then sends only the hidden "false").
+        var edit = await client.GetStringAsync($"/admin/tool-templates?edit={basename}", Cancel);
+        Assert.Contains("Edit Trade dashboard", edit);
+        using (var hidden = await SaveAsync(new()
+        {
+            ["Id"] = template.Id.ToString(), ["Name"] = "Trade dashboard", ["HostBasename"] = basename, ["Kind"] = "Visualisation", ["Port"] = "8050",
+            ["Command"] = "python3", ["CatalogueSlug"] = "viz-entry", ["DefaultSize"] = "Small", ["Visible"] = "false",
+        }))
+            Assert.Equal(HttpStatusCode.Redirect, hidden.StatusCode);
+        Assert.False((await App.Services.CreateScope().ServiceProvider.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, Cancel))!.Visible);
+        Assert.Equal(1L, await web.ScalarAsync<long>("SELECT count(*) FROM audit_events WHERE action = 'tool_template.changed' AND summary LIKE '%' || $1 || '%changed'", basename));
+    }
+
+    [Fact]
     public async Task The_proxys_internal_api_starts_a_users_tool_and_reports_each_change_as_it_happens()
     {
         var user = await UserAsync();
