@@ -53,12 +53,13 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
     [Fact]
     public async Task The_ecs_launcher_registers_runs_finds_the_address_once_running_and_stops_a_users_tool()
     {
-        using var ecs = moto.Client();
+        var recorder = new CountingHandler { InnerHandler = new SocketsHttpHandler() };
+        using var ecs = moto.Client(recorder);
         var options = Microsoft.Extensions.Options.Options.Create(new EcsOptions
         {
             ServiceUrl = moto.Url.ToString(), Region = EcsMoto.Region, Cluster = moto.Cluster, Subnets = [moto.SubnetId],
             SecurityGroups = [moto.SecurityGroupId], ExecutionRoleArn = "arn:aws:iam::123456789012:role/tools-execution",
-            SidecarImage = "dataworkspace/sidecars:1",
+            SidecarImage = "dataworkspace/sidecars:1", UserTaskRoleArn = "arn:aws:iam::123456789012:role/dw-user-{userhash}",
         });
         var launcher = new EcsLauncher(ecs, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<EcsLauncher>.Instance);
         var template = new ToolTemplate { Name = "JupyterLab", HostBasename = "jupyterlab", Image = "quay.io/jupyter/datascience-notebook:2025-11-24", Port = 8888 };
@@ -70,6 +71,9 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
             new SynchronousProgress(stages), Cancellation);
         var instance = new ToolInstance { Host = host, HostBasename = "jupyterlab", TemplateName = "JupyterLab", OwnerId = "user-7", Size = "Large", Launcher = "Ecs", LauncherHandle = launched.Handle };
 
+        // The run's task role is the user's own.
+        Assert.Contains($"\"taskRoleArn\":\"arn:aws:iam::123456789012:role/dw-user-{DataWorkspace.Contracts.UserHash.Of("user-7")}\"",
+            recorder.Bodies.Single(body => body.Contains("\"clientToken\"", StringComparison.Ordinal)));
         // The stages the progress page shows, then the task's private address once ECS says it is RUNNING.
         Assert.Equal(["provisioning", "pulling"], stages.Take(2));
         Assert.Matches(@"^http://\d+\.\d+\.\d+\.\d+:8888$", launched.Address);
@@ -286,11 +290,14 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
 
         public int Count => Seen.Count;
 
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        public List<string> Bodies { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Seen.Add((request.Method, request.RequestUri, Header(request, "X-Amz-Target"), request.Content?.Headers.ContentType?.ToString(),
                 Header(request, "Authorization"), Header(request, "X-Amz-Date")));
-            return base.SendAsync(request, cancellationToken);
+            if (request.Content is not null) Bodies.Add(await request.Content.ReadAsStringAsync(cancellationToken));
+            return await base.SendAsync(request, cancellationToken);
         }
 
         private static string? Header(HttpRequestMessage request, string name) =>

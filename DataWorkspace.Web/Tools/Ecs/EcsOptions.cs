@@ -30,6 +30,13 @@ public sealed class EcsOptions
     /// <summary>The role tool tasks run as (their S3 access); overridable per run.</summary>
     public string? TaskRoleArn { get; set; }
 
+    /// <summary>
+    /// A role per user for their tools' tasks, with <c>{userhash}</c> for the user's hash
+    /// (<c>arn:aws:iam::123456789012:role/dw-user-{userhash}</c>): given as the run's task role override, so the tool's
+    /// own AWS access is its user's. Empty: <see cref="TaskRoleArn"/> for all.
+    /// </summary>
+    public string? UserTaskRoleArn { get; set; }
+
     /// <summary>The sidecars image (s3sync, metrics) run beside each tool; none when empty.</summary>
     public string? SidecarImage { get; set; }
 
