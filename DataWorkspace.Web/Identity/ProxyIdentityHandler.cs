@@ -28,6 +28,9 @@ public sealed class ProxyIdentityHandler(
 
         var verification = tokens.Verify(presented[0]);
         if (verification.Identity is not { } identity) return Fail(verification.Failure!);
+        // Visualisations' own database identities are "app:<basename>": no person may be one.
+        if (identity.UserId.StartsWith(Tools.ToolHosts.AppUserIdPrefix, StringComparison.Ordinal))
+            return Fail($"user ids beginning '{Tools.ToolHosts.AppUserIdPrefix}' are reserved for visualisations");
 
         var claims = PlatformClaims.From(identity).ToList();
         if (!identity.Roles.Contains(PlatformIdentity.AdminRole) && admins.CurrentValue.Emails.Contains(identity.Email, StringComparer.OrdinalIgnoreCase))

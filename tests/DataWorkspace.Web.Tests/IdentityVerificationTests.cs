@@ -42,6 +42,15 @@ public sealed class IdentityVerificationTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_person_cannot_be_a_visualisations_database_identity()
+    {
+        var response = await GetHomeAsync(web.Tokens().Issue(Priya with { UserId = "app:market-access" }));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("reserved for visualisations", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
     public async Task Two_identities_on_one_request_are_refused()
     {
         using var client = web.Factory.CreateClient();
