@@ -148,7 +148,17 @@ public sealed class ToolEntry(
         // A long download or upload was traffic until its end.
         if (state.InstanceId is { } finished) activity.Touch(finished);
         if (error != ForwarderError.None && !context.Response.HasStarted) context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
-        if (error != ForwarderError.None) await ToolFailedAsync(context, name, identity, state, error);
+        if (error == ForwarderError.None) return;
+        if (context.RequestAborted.IsCancellationRequested || error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled
+            or ForwarderError.ResponseBodyCanceled or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient
+            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseCanceled or ForwarderError.UpgradeResponseClient)
+        {
+            // The user went away (a closed tab, a cancelled download): nothing is wrong with the tool.
+            logger.LogDebug("{Host}: the client ended the request ({Error})", name.Host, error);
+            return;
+        }
+
+        await ToolFailedAsync(context, name, identity, state, error);
     }
 
     private async Task StartOrShowProgressAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolState state)
@@ -246,6 +256,18 @@ public sealed class ToolEntry(
         }
 
         var reason = exception is HttpRequestException { InnerException: System.Net.Sockets.SocketException socket } ? socket.SocketErrorCode.ToString() : error.ToString();
+        // Only a tool that cannot be connected to has died; one that answered badly or slowly is still there.
+        if (exception is not HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        {
+            logger.LogWarning(exception, "{Host} did not answer properly ({Reason})", name.Host, reason);
+            context.Response.Clear();
+            context.Response.StatusCode = error == ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+            await ProxyPages.WriteAsync(context.Response, $"Your {state.TemplateName} did not answer",
+                $"It is running, but did not answer this request properly ({reason}). Try again; if it keeps happening, restart it from your Tools page.",
+                ("Try again", context.Request.PathBase + context.Request.Path + context.Request.QueryString));
+            return;
+        }
+
         logger.LogWarning(exception, "{Host} did not answer ({Reason}): reporting it stopped", name.Host, reason);
         var after = state.InstanceId is { } instance ? (await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None)).State : null;
         // Stopped by the platform moments ago (idle, its lifetime, an admin): say that rather than "stopped answering".

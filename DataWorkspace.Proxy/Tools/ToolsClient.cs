@@ -30,9 +30,40 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
     // reuse its answer.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), (ToolState State, DateTimeOffset Until)> running = new();
 
-    /// <summary>The running instance at <paramref name="host"/> from the cache, if it was seen running for this user moments ago.</summary>
-    public ToolState? CachedRunning(string host, PlatformIdentity user) =>
-        running.TryGetValue((host, user.UserId), out var entry) && entry.Until > time.GetUtcNow() ? entry.State : null;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), byte> refreshing = new();
+
+    /// <summary>
+    /// The running instance at <paramref name="host"/> from the cache, if it was seen running for this user moments
+    /// ago. Once an entry is past its few seconds, one request refreshes it in the background while the others carry
+    /// on with what was known (for up to <see cref="StaleFor"/>): a busy tool never sends a crowd of lookups to the web
+    /// app at once, and a tool that stopped meanwhile is found out by the next forward, which fails and says so.
+    /// </summary>
+    public ToolState? CachedRunning(string host, PlatformIdentity user)
+    {
+        var key = (host, user.UserId);
+        if (!running.TryGetValue(key, out var entry)) return null;
+        var now = time.GetUtcNow();
+        if (entry.Until > now) return entry.State;
+        if (entry.Until + StaleFor < now) return null;
+        if (refreshing.TryAdd(key, 0))
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await StateAsync(host, user, null, TimeSpan.Zero, CancellationToken.None);
+                }
+                finally
+                {
+                    refreshing.TryRemove(key, out _);
+                }
+            });
+        }
+
+        return entry.State;
+    }
+
+    private static readonly TimeSpan StaleFor = TimeSpan.FromSeconds(30);
 
     public void Forget(string host)
     {

@@ -102,6 +102,20 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Contains($"does not offer port {listening}", await otherPort.Content.ReadAsStringAsync(Cancel));
         }
 
+        // A client that gives up mid-request (a closed tab) leaves the tool running.
+        using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(700)))
+        using (var stalled = new HttpRequestMessage(HttpMethod.Patch, new Uri(toolUrl, "/echo")) { Content = new StreamContent(new StallingStream()) })
+        {
+            stalled.Headers.TransferEncodingChunked = true;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.Http.SendAsync(stalled, giveUp.Token));
+        }
+
+        await Task.Delay(1000, Cancel);
+        Assert.Equal("Running", await Platform.CatalogueScalarAsync<string>(
+            "SELECT state FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"sample-{hash}"));
+        using (var stillThere = await client.Http.GetAsync(new Uri(toolUrl, "/health"), Cancel))
+            Assert.Equal(HttpStatusCode.OK, stillThere.StatusCode);
+
         // A 120 KB body streamed up (chunked, no length) arrives whole.
         var body = RandomNumberGenerator.GetBytes(120 * 1024);
         using (var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(toolUrl, "/echo")) { Content = new StreamContent(new MemoryStream(body)) })
@@ -324,6 +338,35 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
 
         Assert.Equal(431, (await RawGetAsync(host, "/", $"Cookie: {cookie}", $"X-Huge: {new string('a', 64 * 1024)}")).Status);
         Assert.Equal(launched, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = $1", $"sample-{otherHash}"));
+    }
+
+    /// <summary>A request body that sends a few bytes and then nothing, until the client gives up.</summary>
+    private sealed class StallingStream : Stream
+    {
+        private bool sent;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!sent)
+            {
+                sent = true;
+                "partial"u8.CopyTo(buffer.Span);
+                return 7;
+            }
+
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
     }
 
     /// <summary>A request written byte for byte (HttpClient would normalise the path): its status and body.</summary>
