@@ -270,6 +270,17 @@ public sealed class ToolEntry(
 
         logger.LogWarning(exception, "{Host} did not answer ({Reason}): reporting it stopped", name.Host, reason);
         var after = state.InstanceId is { } instance ? (await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None)).State : null;
+        if (after is { State: "Stopped", StopReason: { } earlier } && !earlier.StartsWith("it stopped answering", StringComparison.Ordinal)
+            && HttpMethods.IsGet(context.Request.Method) && !IsWebSocketUpgrade(context.Request))
+        {
+            // It had been stopped on purpose moments ago (by its user, idleness, an admin): opening it again starts it,
+            // as opening any stopped tool does.
+            context.Response.Clear();
+            context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
+            await StartOrShowProgressAsync(context, name, identity, after);
+            return;
+        }
+
         // Stopped by the platform moments ago (idle, its lifetime, an admin): say that rather than "stopped answering".
         var why = after is { State: "Stopped", StopReason: { } stopReason } && !stopReason.StartsWith("it stopped answering", StringComparison.Ordinal)
             ? $"It was stopped because {stopReason}."

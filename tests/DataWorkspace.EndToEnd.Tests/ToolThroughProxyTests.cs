@@ -235,6 +235,13 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
         var pid = int.Parse((await Platform.CatalogueScalarAsync<string>(
             "SELECT launcher_handle FROM tool_instances WHERE host = $1 ORDER BY created_at DESC LIMIT 1", $"idle-{hash}"))!);
         Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));
+
+        // Opening it again starts it again (not a "stopped answering" page, though the proxy still had its address).
+        using (var reopened = await client.Http.GetAsync(toolUrl, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, reopened.StatusCode);
+            Assert.Contains("Starting your Idle sample app", await reopened.Content.ReadAsStringAsync(Cancel));
+        }
     }
 
     [Fact]
