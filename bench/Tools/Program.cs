@@ -54,8 +54,8 @@ try
     {
         using var stop = await signedIn.Http.PostAsync("/api/v1/tools/sample/stop", new StringContent("{}", Encoding.UTF8, "application/json"));
         if (!stop.IsSuccessStatusCode) throw new InvalidOperationException($"Stopping the tool answered {(int)stop.StatusCode}: {await stop.Content.ReadAsStringAsync()}");
-        // The proxy keeps a running tool's address for 5 s; wait that out so the next visit sees it stopped.
-        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        // A stopped tool opened at once starts again, even while the proxy still holds its old address.
+        await Task.Delay(TimeSpan.FromSeconds(1));
     }
 
     Console.WriteLine($"Starting the sample app for {host} ...");
