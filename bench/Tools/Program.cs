@@ -107,6 +107,17 @@ try
         await Task.Delay(500);
         Pin(proxyPid, 1);
         Pin(toolPid, 1);
+        // Everything else on the machine (the web app, PostgreSQL, the orchestrator, this process) goes to core 0 with
+        // wrk, so core 1 is the servers' alone.
+        var moved = 0;
+        foreach (var pid in Directory.EnumerateDirectories("/proc").Select(dir => int.TryParse(Path.GetFileName(dir), out var p) ? p : 0))
+        {
+            if (pid <= 1 || pid == proxyPid || pid == toolPid || ReadOrEmpty($"/proc/{pid}/comm").Trim() == "nginx" || ReadOrEmpty($"/proc/{pid}/cmdline").Length == 0) continue;
+            Pin(pid, 0);
+            moved++;
+        }
+
+        Console.WriteLine($"  pinned {moved} other processes to core 0");
 
         var targets = new (string Name, string Url, string[] Headers)[]
         {
@@ -344,7 +355,8 @@ static async Task<WrkResult> WrkAsync(string url, string[] headers, int seconds,
 
 static void Pin(int pid, object cores)
 {
-    using var taskset = Process.Start(new ProcessStartInfo("taskset", ["-a", "-p", "-c", cores.ToString()!, pid.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true })!;
+    using var taskset = Process.Start(new ProcessStartInfo("taskset", ["-a", "-p", "-c", cores.ToString()!, pid.ToString(CultureInfo.InvariantCulture)])
+        { RedirectStandardOutput = true, RedirectStandardError = true })!;
     taskset.WaitForExit();
 }
 
