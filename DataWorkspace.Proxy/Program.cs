@@ -9,6 +9,15 @@ using Microsoft.Extensions.Options;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+// Only the portal's requests are traced. Tool and visualisation traffic (a notebook polls its kernels, a dashboard
+// fetches tiles) would bury the portal's traces in the dashboard and cost the proxy a tenth of its CPU a request; it
+// is still counted in the request metrics, and launches and stops are traced in the web app.
+builder.Services.Configure<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>(tracing =>
+{
+    var root = builder.Configuration[$"{ProxyOptions.Section}:{nameof(ProxyOptions.RootDomain)}"];
+    var earlier = tracing.Filter;
+    tracing.Filter = context => string.Equals(context.Request.Host.Host, root, StringComparison.OrdinalIgnoreCase) && (earlier?.Invoke(context) ?? true);
+});
 builder.AddIdentityTokens();
 
 builder.Services.AddOptions<ProxyOptions>().Bind(builder.Configuration.GetSection(ProxyOptions.Section))
@@ -37,6 +46,23 @@ var proxyOptions = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Val
 var rootDomain = proxyOptions.RootDomain;
 
 app.UseSecurityHeaders(proxyOptions);
+
+// The sessions table is in the catalogue database: while it is down, say so rather than fail with a bare 500.
+app.Use(async (context, next) =>
+{
+    try
+    {
+        await next(context);
+    }
+    catch (SessionsUnavailableException unavailable) when (!context.Response.HasStarted)
+    {
+        context.RequestServices.GetRequiredService<ILogger<SessionStore>>().LogWarning(unavailable.InnerException, "Sessions unavailable");
+        context.Response.Clear();
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "30";
+        await ProxyPages.WriteAsync(context.Response, "The platform is not answering", unavailable.Message, ("Try again", context.Request.PathBase + context.Request.Path + context.Request.QueryString));
+    }
+});
 
 // Load balancers and ECS call this on whatever host name they use, and must not need a session.
 app.MapGet("/healthcheck", () => TypedResults.Text("OK"));

@@ -55,6 +55,11 @@ public static class SignInExtensions
                 };
             });
 
+        // The session lives server-side; the cookie carries only its key (see SessionStore).
+        services.AddSingleton<SessionStore>();
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .Configure<SessionStore>((options, store) => options.SessionStore = store);
+
         // After the cookie handler's own post-configuration has made the ticket format from the data protection keys.
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .PostConfigure<TimeProvider>((options, time) => options.TicketDataFormat = new CachedTicketFormat(options.TicketDataFormat, time));

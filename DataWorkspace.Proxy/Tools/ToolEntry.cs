@@ -35,7 +35,8 @@ public sealed class ToolEntry(
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         ConnectTimeout = TimeSpan.FromSeconds(5),
-        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        // Tools are the users' code: the platform's trace ids are not theirs to see, and requests to them are not traced.
+        ActivityHeadersPropagator = null,
     });
 
     public async Task HandleAsync(HttpContext context, string label)
@@ -330,9 +331,11 @@ public sealed class ToolEntry(
     {
         var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
         var query = raw.IndexOf('?');
-        var path = query < 0 ? raw : raw[..query];
+        var path = query < 0 ? raw.AsSpan() : raw.AsSpan(0, query);
+        // Most paths have nothing to look at twice.
+        if (path.IndexOfAny('\\', '%', '.') < 0) return null;
         if (path.Contains('\\') || path.Contains("%5c", StringComparison.OrdinalIgnoreCase)) return "a backslash";
-        var decoded = path.Replace("%2e", ".", StringComparison.OrdinalIgnoreCase).Replace("%2f", "/", StringComparison.OrdinalIgnoreCase);
+        var decoded = path.ToString().Replace("%2e", ".", StringComparison.OrdinalIgnoreCase).Replace("%2f", "/", StringComparison.OrdinalIgnoreCase);
         return decoded.Split('/').Any(segment => segment == "..") ? "a '..' segment" : null;
     }
 

@@ -161,4 +161,42 @@ public sealed class SignInThroughProxyTests(PlatformFixture fixture)
         Assert.Contains("Sign in to Data Workspace", await afterSignOut.Content.ReadAsStringAsync(Cancel));
         Assert.DoesNotContain(client.Cookies.GetAllCookies(), cookie => cookie.Name == "dw_session" && !cookie.Expired);
     }
+
+    [Fact]
+    public async Task The_session_cookie_carries_only_a_key_and_the_session_is_kept_by_the_platform()
+    {
+        using var client = Platform.Client();
+        await client.SignInAsync("priya.shah@trade.example", cancellationToken: Cancel);
+
+        var cookies = client.Cookies.GetAllCookies().Where(cookie => cookie.Name.StartsWith("dw_session", StringComparison.Ordinal)).ToList();
+
+        // One small cookie on every request to the portal and every tool, not 5-6 KB in chunks.
+        var session = Assert.Single(cookies);
+        Assert.InRange(session.Value.Length, 1, 400);
+        var userId = await Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", "priya.shah@trade.example");
+        var expires = await Platform.CatalogueScalarAsync<DateTime>("SELECT max(expires_at) FROM proxy_sessions WHERE user_id = $1", userId!);
+        Assert.InRange(expires - DateTime.UtcNow, TimeSpan.FromHours(9.9), TimeSpan.FromHours(10.1));
+        // The stored ticket is encrypted: the user's email is not readable in the table.
+        var readable = await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1 AND position(convert_to('priya.shah', 'UTF8') in ticket) > 0", userId!);
+        Assert.Equal(0, readable);
+    }
+
+    [Fact]
+    public async Task A_session_cookie_copied_before_signing_out_no_longer_works_afterwards()
+    {
+        using var client = Platform.Client();
+        await client.SignInAsync("morgan.lee@trade.example", cancellationToken: Cancel);
+        var copied = client.Cookies.GetAllCookies().Single(cookie => cookie.Name == "dw_session");
+        using var thief = Platform.Client(followRedirects: false);
+        thief.Cookies.Add(new Cookie(copied.Name, copied.Value, "/", copied.Domain));
+        var before = await thief.Http.GetAsync("/", Cancel);
+
+        await client.Http.GetAsync("/auth/sign-out", Cancel);
+        var after = await thief.Http.GetAsync("/", Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Contains("Morgan Lee", await before.Content.ReadAsStringAsync(Cancel));
+        Assert.Equal(HttpStatusCode.Redirect, after.StatusCode);
+        Assert.Equal(Platform.IdentityUrl.Authority, after.Headers.Location!.Authority);
+    }
 }

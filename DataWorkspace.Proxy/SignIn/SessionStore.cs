@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Npgsql;
+
+namespace DataWorkspace.Proxy.SignIn;
+
+/// <summary>
+/// Sessions kept server-side, in the catalogue database (<c>proxy_sessions</c>), with the browser's cookie carrying
+/// only a random session key. The cookie was 5-6 KB (the claims and the id_token kept for sign-out), which every
+/// request to the portal and to every tool carried, and which the proxy read, hashed and stripped each time: with the
+/// key alone the cookie is about 200 bytes. Signing out deletes the session, so a copied cookie stops working at once
+/// (on other replicas within <see cref="CacheFor"/>). Tickets are encrypted with Data Protection before they are
+/// stored. Each replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
+/// </summary>
+public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionProvider protection, TimeProvider time, ILogger<SessionStore> logger) : ITicketStore
+{
+    public const string Table = "proxy_sessions";
+    public static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
+
+    private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
+    private readonly ConcurrentDictionary<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> cache = new(StringComparer.Ordinal);
+    private long lastSweep;
+
+    public async Task<string> StoreAsync(AuthenticationTicket ticket)
+    {
+        var key = Base64Url(RandomNumberGenerator.GetBytes(32));
+        await WriteAsync(key, ticket, insert: true);
+        return key;
+    }
+
+    public Task RenewAsync(string key, AuthenticationTicket ticket) => WriteAsync(key, ticket, insert: false);
+
+    public async Task<AuthenticationTicket?> RetrieveAsync(string key)
+    {
+        var now = time.GetUtcNow();
+        if (cache.TryGetValue(key, out var cached) && cached.Until > now)
+            return cached.Ticket.Properties.ExpiresUtc is { } expires && expires <= now ? null : Copy(cached.Ticket);
+
+        object? found;
+        try
+        {
+            await using var command = dataSource.CreateCommand($"SELECT ticket FROM {Table} WHERE id = $1 AND expires_at > now()");
+            command.Parameters.Add(new NpgsqlParameter { Value = key });
+            found = await command.ExecuteScalarAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw new SessionsUnavailableException(exception);
+        }
+
+        if (found is not byte[] stored)
+        {
+            cache.TryRemove(key, out _);
+            return null;
+        }
+
+        AuthenticationTicket? ticket;
+        try
+        {
+            ticket = TicketSerializer.Default.Deserialize(protector.Unprotect(stored));
+        }
+        catch (CryptographicException exception)
+        {
+            logger.LogWarning(exception, "A stored session could not be decrypted (its key is gone): the user signs in again");
+            return null;
+        }
+
+        if (ticket is null) return null;
+        Remember(key, ticket, now);
+        return Copy(ticket);
+    }
+
+    public async Task RemoveAsync(string key)
+    {
+        cache.TryRemove(key, out _);
+        await using var command = dataSource.CreateCommand($"DELETE FROM {Table} WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = key });
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)
+    {
+        var now = time.GetUtcNow();
+        var expires = ticket.Properties.ExpiresUtc ?? now + TimeSpan.FromDays(1);
+        var userId = ticket.Principal.FindFirst("sub")?.Value ?? "";
+        var sql = insert
+            ? $"INSERT INTO {Table} (id, user_id, ticket, created_at, expires_at) VALUES ($1, $2, $3, now(), $4)"
+            : $"UPDATE {Table} SET user_id = $2, ticket = $3, expires_at = $4 WHERE id = $1";
+        try
+        {
+            await using var command = dataSource.CreateCommand(sql);
+            command.Parameters.Add(new NpgsqlParameter { Value = key });
+            command.Parameters.Add(new NpgsqlParameter { Value = userId });
+            command.Parameters.Add(new NpgsqlParameter { Value = protector.Protect(TicketSerializer.Default.Serialize(ticket)) });
+            command.Parameters.Add(new NpgsqlParameter { Value = expires.UtcDateTime });
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw new SessionsUnavailableException(exception);
+        }
+
+        Remember(key, Copy(ticket), now);
+        // Expired sessions are swept now and then by whichever replica signs someone in.
+        var sweepDue = Interlocked.Read(ref lastSweep) + TimeSpan.FromMinutes(10).Ticks;
+        if (insert && now.UtcTicks > sweepDue && Interlocked.Exchange(ref lastSweep, now.UtcTicks) < sweepDue)
+        {
+            await using var sweep = dataSource.CreateCommand($"DELETE FROM {Table} WHERE expires_at < now()");
+            await sweep.ExecuteNonQueryAsync();
+            foreach (var (cachedKey, entry) in cache)
+                if (entry.Until <= now) cache.TryRemove(cachedKey, out _);
+        }
+    }
+
+    // Each request gets its own copy: nothing one request changes leaks into the next.
+    private static AuthenticationTicket Copy(AuthenticationTicket ticket) =>
+        new(ticket.Principal.Clone(), ticket.Properties.Clone(), ticket.AuthenticationScheme);
+
+    private void Remember(string key, AuthenticationTicket ticket, DateTimeOffset now) => cache[key] = (ticket, now + CacheFor);
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>The sessions table could not be read or written: the platform's database is not answering.</summary>
+public sealed class SessionsUnavailableException(Exception inner)
+    : Exception("The platform's database is not answering, so your session cannot be checked. Try again in a minute.", inner);
