@@ -22,6 +22,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
     private readonly ConcurrentDictionary<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<AuthenticationTicket?>>> loading = new(StringComparer.Ordinal);
     private long lastSweep;
 
     public async Task<string> StoreAsync(AuthenticationTicket ticket)
@@ -36,9 +37,51 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     public async Task<AuthenticationTicket?> RetrieveAsync(string key)
     {
         var now = time.GetUtcNow();
-        if (cache.TryGetValue(key, out var cached) && cached.Until > now)
-            return cached.Ticket.Properties.ExpiresUtc is { } expires && expires <= now ? null : Copy(cached.Ticket);
+        if (cache.TryGetValue(key, out var cached))
+        {
+            if (cached.Ticket.Properties.ExpiresUtc is { } expires && expires <= now) return null;
+            if (cached.Until > now) return Copy(cached.Ticket);
+            if (cached.Until + StaleFor > now)
+            {
+                // Past its minute: one lookup refreshes it in the background while this user's other requests carry
+                // on. Every connection of a busy browser or tool would otherwise ask the database at the same moment.
+                _ = RefreshAsync(key);
+                return Copy(cached.Ticket);
+            }
+        }
 
+        var ticket = await LoadOnceAsync(key);
+        return ticket is null ? null : Copy(ticket);
+    }
+
+    /// <summary>How long past <see cref="CacheFor"/> a session may be used while its refresh is under way.</summary>
+    public static readonly TimeSpan StaleFor = TimeSpan.FromSeconds(30);
+
+    private async Task RefreshAsync(string key)
+    {
+        try
+        {
+            await LoadOnceAsync(key);
+        }
+        catch (SessionsUnavailableException exception)
+        {
+            logger.LogWarning(exception.InnerException, "A session could not be refreshed: the database is not answering");
+        }
+    }
+
+    // Concurrent lookups of one session share a single query.
+    private Task<AuthenticationTicket?> LoadOnceAsync(string key)
+    {
+        var load = new Lazy<Task<AuthenticationTicket?>>(() => LoadAsync(key));
+        var shared = loading.GetOrAdd(key, load);
+        if (shared == load)
+            _ = shared.Value.ContinueWith(_ => loading.TryRemove(KeyValuePair.Create(key, load)), TaskScheduler.Default);
+        return shared.Value;
+    }
+
+    private async Task<AuthenticationTicket?> LoadAsync(string key)
+    {
+        var now = time.GetUtcNow();
         object? found;
         try
         {
@@ -53,6 +96,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
         if (found is not byte[] stored)
         {
+            // Signed out (here or on another replica) or expired.
             cache.TryRemove(key, out _);
             return null;
         }
@@ -65,20 +109,31 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         catch (CryptographicException exception)
         {
             logger.LogWarning(exception, "A stored session could not be decrypted (its key is gone): the user signs in again");
+            cache.TryRemove(key, out _);
             return null;
         }
 
         if (ticket is null) return null;
         Remember(key, ticket, now);
-        return Copy(ticket);
+        return ticket;
     }
 
     public async Task RemoveAsync(string key)
     {
         cache.TryRemove(key, out _);
-        await using var command = dataSource.CreateCommand($"DELETE FROM {Table} WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = key });
-        await command.ExecuteNonQueryAsync();
+        try
+        {
+            await using var command = dataSource.CreateCommand($"DELETE FROM {Table} WHERE id = $1");
+            command.Parameters.Add(new NpgsqlParameter { Value = key });
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw new SessionsUnavailableException(exception);
+        }
+
+        // A lookup that read the row just before it was deleted must not bring it back.
+        cache.TryRemove(key, out _);
     }
 
     private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)

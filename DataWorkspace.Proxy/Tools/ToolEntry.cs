@@ -109,7 +109,7 @@ public sealed class ToolEntry(
         var state = tools.CachedRunning(name.Host, identity);
         if (state is null)
         {
-            var answer = await tools.StateAsync(name.Host, identity, null, TimeSpan.Zero, context.RequestAborted);
+            var answer = await tools.CurrentStateAsync(name.Host, identity, context.RequestAborted);
             if (answer.State is not { } current)
             {
                 await ExplainAsync(context, name, answer);
