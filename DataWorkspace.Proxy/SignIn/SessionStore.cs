@@ -163,8 +163,17 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         var sweepDue = Interlocked.Read(ref lastSweep) + TimeSpan.FromMinutes(10).Ticks;
         if (insert && now.UtcTicks > sweepDue && Interlocked.Exchange(ref lastSweep, now.UtcTicks) < sweepDue)
         {
-            await using var sweep = dataSource.CreateCommand($"DELETE FROM {Table} WHERE expires_at < now()");
-            await sweep.ExecuteNonQueryAsync();
+            try
+            {
+                await using var sweep = dataSource.CreateCommand($"DELETE FROM {Table} WHERE expires_at < now()");
+                await sweep.ExecuteNonQueryAsync();
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+            {
+                // The session is stored; the sweep can wait for the next sign-in.
+                logger.LogWarning(exception, "Expired sessions could not be swept");
+            }
+
             foreach (var (cachedKey, entry) in cache)
                 if (entry.Until <= now) cache.TryRemove(cachedKey, out _);
         }
