@@ -12,12 +12,12 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 // Only the portal's requests are traced. Tool and visualisation traffic (a notebook polls its kernels, a dashboard
 // fetches tiles) would bury the portal's traces in the dashboard and cost the proxy a tenth of its CPU a request; it
 // is still counted in the request metrics, and launches and stops are traced in the web app.
-builder.Services.Configure<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>(tracing =>
-{
-    var root = builder.Configuration[$"{ProxyOptions.Section}:{nameof(ProxyOptions.RootDomain)}"];
-    var earlier = tracing.Filter;
-    tracing.Filter = context => string.Equals(context.Request.Host.Host, root, StringComparison.OrdinalIgnoreCase) && (earlier?.Invoke(context) ?? true);
-});
+builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
+    .Configure<IOptions<ProxyOptions>>((tracing, proxy) =>
+    {
+        var earlier = tracing.Filter;
+        tracing.Filter = context => string.Equals(context.Request.Host.Host, proxy.Value.RootDomain, StringComparison.OrdinalIgnoreCase) && (earlier?.Invoke(context) ?? true);
+    });
 builder.AddIdentityTokens();
 
 builder.Services.AddOptions<ProxyOptions>().Bind(builder.Configuration.GetSection(ProxyOptions.Section))

@@ -22,7 +22,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
     private readonly ConcurrentDictionary<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<AuthenticationTicket?>>> loading = new(StringComparer.Ordinal);
+    private readonly SharedLookups<string, AuthenticationTicket?> loading = new(StringComparer.Ordinal);
     private long lastSweep;
 
     public async Task<string> StoreAsync(AuthenticationTicket ticket)
@@ -70,30 +70,12 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     }
 
     // Concurrent lookups of one session share a single query.
-    private Task<AuthenticationTicket?> LoadOnceAsync(string key)
-    {
-        var load = new Lazy<Task<AuthenticationTicket?>>(() => LoadAsync(key));
-        var shared = loading.GetOrAdd(key, load);
-        if (shared == load)
-            _ = shared.Value.ContinueWith(_ => loading.TryRemove(KeyValuePair.Create(key, load)), TaskScheduler.Default);
-        return shared.Value;
-    }
+    private Task<AuthenticationTicket?> LoadOnceAsync(string key) => loading.GetAsync(key, LoadAsync);
 
     private async Task<AuthenticationTicket?> LoadAsync(string key)
     {
         var now = time.GetUtcNow();
-        object? found;
-        try
-        {
-            await using var command = dataSource.CreateCommand($"SELECT ticket FROM {Table} WHERE id = $1 AND expires_at > now()");
-            command.Parameters.Add(new NpgsqlParameter { Value = key });
-            found = await command.ExecuteScalarAsync();
-        }
-        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-        {
-            throw new SessionsUnavailableException(exception);
-        }
-
+        var found = await RunAsync($"SELECT ticket FROM {Table} WHERE id = $1 AND expires_at > now()", command => command.ExecuteScalarAsync(), key);
         if (found is not byte[] stored)
         {
             // Signed out (here or on another replica) or expired.
@@ -121,16 +103,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     public async Task RemoveAsync(string key)
     {
         cache.TryRemove(key, out _);
-        try
-        {
-            await using var command = dataSource.CreateCommand($"DELETE FROM {Table} WHERE id = $1");
-            command.Parameters.Add(new NpgsqlParameter { Value = key });
-            await command.ExecuteNonQueryAsync();
-        }
-        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-        {
-            throw new SessionsUnavailableException(exception);
-        }
+        await RunAsync($"DELETE FROM {Table} WHERE id = $1", command => command.ExecuteNonQueryAsync(), key);
 
         // A lookup that read the row just before it was deleted must not bring it back.
         cache.TryRemove(key, out _);
@@ -144,19 +117,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         var sql = insert
             ? $"INSERT INTO {Table} (id, user_id, ticket, created_at, expires_at) VALUES ($1, $2, $3, now(), $4)"
             : $"UPDATE {Table} SET user_id = $2, ticket = $3, expires_at = $4 WHERE id = $1";
-        try
-        {
-            await using var command = dataSource.CreateCommand(sql);
-            command.Parameters.Add(new NpgsqlParameter { Value = key });
-            command.Parameters.Add(new NpgsqlParameter { Value = userId });
-            command.Parameters.Add(new NpgsqlParameter { Value = protector.Protect(TicketSerializer.Default.Serialize(ticket)) });
-            command.Parameters.Add(new NpgsqlParameter { Value = expires.UtcDateTime });
-            await command.ExecuteNonQueryAsync();
-        }
-        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-        {
-            throw new SessionsUnavailableException(exception);
-        }
+        await RunAsync(sql, command => command.ExecuteNonQueryAsync(), key, userId, protector.Protect(TicketSerializer.Default.Serialize(ticket)), expires.UtcDateTime);
 
         Remember(key, Copy(ticket), now);
         // Expired sessions are swept now and then by whichever replica signs someone in.
@@ -165,17 +126,31 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         {
             try
             {
-                await using var sweep = dataSource.CreateCommand($"DELETE FROM {Table} WHERE expires_at < now()");
-                await sweep.ExecuteNonQueryAsync();
+                await RunAsync($"DELETE FROM {Table} WHERE expires_at < now()", command => command.ExecuteNonQueryAsync());
             }
-            catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+            catch (SessionsUnavailableException exception)
             {
                 // The session is stored; the sweep can wait for the next sign-in.
-                logger.LogWarning(exception, "Expired sessions could not be swept");
+                logger.LogWarning(exception.InnerException, "Expired sessions could not be swept");
             }
 
             foreach (var (cachedKey, entry) in cache)
                 if (entry.Until <= now) cache.TryRemove(cachedKey, out _);
+        }
+    }
+
+    /// <summary>Runs one statement on the sessions table; a database that does not answer is reported as such.</summary>
+    private async Task<T> RunAsync<T>(string sql, Func<NpgsqlCommand, Task<T>> run, params object[] values)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand(sql);
+            foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            return await run(command);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw new SessionsUnavailableException(exception);
         }
     }
 

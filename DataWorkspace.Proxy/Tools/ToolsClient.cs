@@ -32,6 +32,8 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), byte> refreshing = new();
 
+    private readonly SharedLookups<(string Host, string UserId), ToolAnswer> asking = new();
+
     /// <summary>
     /// The running instance at <paramref name="host"/> from the cache, if it was seen running for this user moments
     /// ago. Once an entry is past its few seconds, one request refreshes it in the background while the others carry
@@ -71,21 +73,12 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
             if (key.Host == host) running.TryRemove(key, out _);
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), Lazy<Task<ToolAnswer>>> asking = new();
-
     /// <summary>
     /// The tool's current state when the cache has none. Requests arriving together (a browser's or a tool client's
     /// parallel connections after a pause) share one question to the web app instead of each asking it.
     /// </summary>
-    public Task<ToolAnswer> CurrentStateAsync(string host, PlatformIdentity user, CancellationToken cancellationToken)
-    {
-        var key = (host, user.UserId);
-        var ask = new Lazy<Task<ToolAnswer>>(() => StateAsync(host, user, null, TimeSpan.Zero, CancellationToken.None));
-        var shared = asking.GetOrAdd(key, ask);
-        if (shared == ask)
-            _ = shared.Value.ContinueWith(_ => asking.TryRemove(KeyValuePair.Create(key, ask)), TaskScheduler.Default);
-        return shared.Value.WaitAsync(cancellationToken);
-    }
+    public Task<ToolAnswer> CurrentStateAsync(string host, PlatformIdentity user, CancellationToken cancellationToken) =>
+        asking.GetAsync((host, user.UserId), _ => StateAsync(host, user, null, TimeSpan.Zero, CancellationToken.None)).WaitAsync(cancellationToken);
 
     public Task<ToolAnswer> StateAsync(string host, PlatformIdentity user, string? since, TimeSpan wait, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Get, since is null ? host : $"{host}?since={Uri.EscapeDataString(since)}&wait={wait.TotalSeconds:0}", user, null, cancellationToken);
