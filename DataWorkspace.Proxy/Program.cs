@@ -84,6 +84,9 @@ app.MapWhen(context => context.Request.Host.Host.EndsWith(toolSuffix, StringComp
         .HandleAsync(context, context.Request.Host.Host[..^toolSuffix.Length]));
 });
 
+// Routing only for what the branches above did not take: a tool's requests (most of the proxy's traffic) are not
+// matched against the operator endpoints first (WebApplication would otherwise put routing at the very start).
+app.UseRouting();
 app.MapDefaultEndpoints();
 app.MapFallback(async context =>
 {

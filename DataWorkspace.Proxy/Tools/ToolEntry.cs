@@ -37,6 +37,9 @@ public sealed class ToolEntry(
         ConnectTimeout = TimeSpan.FromSeconds(5),
         // Tools are the users' code: the platform's trace ids are not theirs to see, and requests to them are not traced.
         ActivityHeadersPropagator = null,
+        // Nor counted as HTTP client calls: every tool request is already in the proxy's server metrics, and client
+        // metrics would carry each instance's address as a label, a new series for every tool ever started.
+        MeterFactory = UncollectedMeters.Instance,
     });
 
     public async Task HandleAsync(HttpContext context, string label)

@@ -102,6 +102,16 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Contains($"does not offer port {listening}", await otherPort.Content.ReadAsStringAsync(Cancel));
         }
 
+        // The proxy's metrics count the tool's requests as served requests, and its calls to the web app as client
+        // calls; a tool's own address never becomes a series (each started tool would add new ones for ever).
+        using (var operatorClient = new HttpClient())
+        {
+            var exposition = await operatorClient.GetStringAsync($"http://127.0.0.1:{Platform.PortalUrl.Port}/metrics", Cancel);
+            Assert.Contains("http_server_request_duration_seconds_count", exposition);
+            Assert.Contains("http_client_request_duration_seconds_count", exposition);
+            Assert.DoesNotContain($"server_port=\"{listening}\"", exposition);
+        }
+
         // A client that gives up mid-request (a closed tab) leaves the tool running.
         using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(700)))
         using (var stalled = new HttpRequestMessage(HttpMethod.Patch, new Uri(toolUrl, "/echo")) { Content = new StreamContent(new StallingStream()) })
