@@ -8,11 +8,9 @@ namespace DataWorkspace.Proxy.Tools;
 /// </summary>
 internal sealed class UncollectedMeters : IMeterFactory
 {
-    public const string MeterName = "Uncollected.ToolTraffic";
-
     public static readonly UncollectedMeters Instance = new();
 
-    private readonly Meter meter = new(MeterName);
+    private readonly Meter meter = new("Uncollected.ToolTraffic");
 
     public Meter Create(MeterOptions options) => meter;
 

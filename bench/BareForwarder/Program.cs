@@ -12,7 +12,8 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 builder.Services.AddHttpForwarder();
 var app = builder.Build();
 var forwarder = app.Services.GetRequiredService<IHttpForwarder>();
-// The same client settings as the proxy's tool client.
+// The proxy's tool client's settings that shape a request (no proxy, redirects, decompression, cookies or trace
+// headers); its metrics switch-off and connect timeout do not apply to a process without telemetry or dead tools.
 using var client = new HttpMessageInvoker(new SocketsHttpHandler
 {
     UseProxy = false,

@@ -26,12 +26,12 @@ var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(
 Process? nginx = null;
 Process? bare = null;
 const string AutogroupSwitch = "/proc/sys/kernel/sched_autogroup_enabled";
-string? autogroupWas = null;
+var autogroupsTurnedOff = false;
 void RestoreAutogroup()
 {
-    if (autogroupWas != "1") return;
+    if (!autogroupsTurnedOff) return;
     File.WriteAllText(AutogroupSwitch, "1");
-    autogroupWas = null;
+    autogroupsTurnedOff = false;
 }
 
 try
@@ -116,29 +116,30 @@ try
         nginx = Process.Start(new ProcessStartInfo("taskset", ["-c", "1", "nginx", "-p", prefix, "-c", Path.Combine(prefix, "nginx.conf"), "-g", "daemon off;"]))
             ?? throw new InvalidOperationException("nginx did not start (apt-get install nginx)");
         // The floor under the proxy: YARP's forwarder alone, started as the proxy is (on both cores, then pinned) and with
-        // the proxy's GC settings, so what separates the two is the platform's own work per request.
+        // the running proxy's GC settings (whatever the AppHost gives it), so what separates the two is the platform's
+        // own work per request.
         var barePort = Ports.Free();
         var bareStart = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "BareForwarder", "bin",
             new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "BareForwarder")) { UseShellExecute = false };
+        foreach (var setting in ReadOrEmpty($"/proc/{proxyPid}/environ").Split('\0').Where(e => e.StartsWith("DOTNET_GC", StringComparison.Ordinal)))
+            bareStart.Environment[setting[..setting.IndexOf('=')]] = setting[(setting.IndexOf('=') + 1)..];
         bareStart.Environment["BARE_FORWARDER_TARGET"] = address;
         bareStart.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{barePort}";
-        bareStart.Environment["DOTNET_GCgen0size"] = "0x4000000";
         bare = Process.Start(bareStart) ?? throw new InvalidOperationException($"{bareStart.FileName} did not start (build bench/Tools, which builds it)");
         await Task.Delay(1000);
         // Scheduler autogroups share a core between sessions before threads: the proxy and the tool are both in the
         // orchestrator's session, nginx and the bare forwarder in this one, which skews their shares of core 1 (nginx
         // measured 14.5k req/s with them and 24k without). Off for the run, so every server is scheduled alike.
-        autogroupWas = ReadOrEmpty(AutogroupSwitch).Trim();
-        if (autogroupWas == "1")
+        if (ReadOrEmpty(AutogroupSwitch).Trim() == "1")
         {
             try
             {
                 await File.WriteAllTextAsync(AutogroupSwitch, "0");
+                autogroupsTurnedOff = true;
                 Console.WriteLine("  scheduler autogroups off for the run (restored after)");
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
             {
-                autogroupWas = null;
                 Console.WriteLine($"  WARNING: could not turn scheduler autogroups off ({exception.Message}): nginx and the proxy are scheduled differently, compare with care");
             }
         }
@@ -165,9 +166,8 @@ try
             ("proxy", $"http://127.0.0.1:{portalPort}/bytes/1024", [$"Host: {toolAuthority}", $"Cookie: {cookie}"]),
             ("bare", $"http://127.0.0.1:{barePort}/bytes/1024", []),
         };
-        Console.WriteLine("Warming up (15 s each; then the proxy in 10 s rounds until its JIT is idle) ...");
-        await WrkAsync(targets[3].Url, targets[3].Headers, 30);
-        foreach (var target in targets) await WrkAsync(target.Url, target.Headers, 15);
+        Console.WriteLine("Warming up (15 s each, the bare forwarder 45 s; then the proxy in 10 s rounds until its JIT is idle) ...");
+        foreach (var target in targets) await WrkAsync(target.Url, target.Headers, target.Name == "bare" ? 45 : 15);
         for (var round = 1; round <= 12; round++)
         {
             var before = TieredCompilationSeconds(proxyPid);
