@@ -38,12 +38,19 @@ builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
 builder.Services.AddSingleton<PortalEntry>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolsClient>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolEntry>();
+builder.Services.AddSingleton<ToolSignIn>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.Tools.ToolActivity>();
 builder.Services.AddHostedService(services => services.GetRequiredService<DataWorkspace.Proxy.Tools.ToolActivity>());
 
 var app = builder.Build();
 var proxyOptions = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;
 var rootDomain = proxyOptions.RootDomain;
+
+// Authentication runs in the portal's branch only (tool hosts sign requests in through ToolSignIn). WebApplication adds
+// its own UseAuthentication in front of everything unless the app's builder says it has one, and a branch's call does
+// not say so: every request was authenticated twice, and tool hosts ran the sign-in flow's handlers, so a tool's own
+// /auth/callback got the platform's sign-in error. The property is the one UseAuthentication itself sets.
+((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true;
 
 app.UseSecurityHeaders(proxyOptions);
 
@@ -67,21 +74,20 @@ app.Use(async (context, next) =>
 // Load balancers and ECS call this on whatever host name they use, and must not need a session.
 app.MapGet("/healthcheck", () => TypedResults.Text("OK"));
 
-app.MapWhen(context => string.Equals(context.Request.Host.Host, rootDomain, StringComparison.OrdinalIgnoreCase)
+app.MapWhen(context => RequestHost.Name(context.Request.Host).Equals(rootDomain, StringComparison.OrdinalIgnoreCase)
     && !context.Request.Path.Equals("/healthcheck", StringComparison.OrdinalIgnoreCase), portal =>
 {
     portal.UseAuthentication();
     portal.Run(context => context.RequestServices.GetRequiredService<PortalEntry>().HandleAsync(context));
 });
 
-// A tool's host, one label under the root domain: the owner's tool, started on first visit.
+// A tool's host, one label under the root domain: the owner's tool, started on first visit. The tool entry signs the
+// request in itself (see ToolSignIn): the sign-in flow's handlers belong to the portal's host.
 var toolSuffix = "." + rootDomain;
-app.MapWhen(context => context.Request.Host.Host.EndsWith(toolSuffix, StringComparison.OrdinalIgnoreCase)
-    && context.Request.Host.Host.Length > toolSuffix.Length && context.Request.Host.Host.IndexOf('.') == context.Request.Host.Host.Length - toolSuffix.Length, tool =>
+app.MapWhen(context => !RequestHost.LabelUnder(context.Request.Host, toolSuffix).IsEmpty, tool =>
 {
-    tool.UseAuthentication();
-    tool.Run(context => context.RequestServices.GetRequiredService<DataWorkspace.Proxy.Tools.ToolEntry>()
-        .HandleAsync(context, context.Request.Host.Host[..^toolSuffix.Length]));
+    var entry = tool.ApplicationServices.GetRequiredService<DataWorkspace.Proxy.Tools.ToolEntry>();
+    tool.Run(context => entry.HandleAsync(context, RequestHost.LabelUnder(context.Request.Host, toolSuffix)));
 });
 
 // Routing only for what the branches above did not take: a tool's requests (most of the proxy's traffic) are not

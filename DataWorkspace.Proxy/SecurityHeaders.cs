@@ -22,41 +22,72 @@ public static class SecurityHeaders
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app, ProxyOptions options)
     {
-        var hsts = options.IsSecure ? "max-age=31536000; includeSubDomains" : null;
-        var portalPolicy = PortalContentSecurityPolicy(options);
-        var framedPolicy = portalPolicy[..portalPolicy.LastIndexOf("frame-ancestors", StringComparison.Ordinal)];
+        var writer = new Writer(options);
+        // One callback for every response, given the context as its state: no closure made per request.
+        Func<object, Task> onStarting = writer.Apply;
         return app.Use((context, next) =>
         {
-            context.Response.OnStarting(() =>
-            {
-                var headers = context.Response.Headers;
-                headers["X-Content-Type-Options"] = "nosniff";
-                headers["Referrer-Policy"] = "same-origin";
-                if (context.Items[FrameAncestorsKey] is string frameAncestors)
-                {
-                    // A tool's own response: its own policy stands (tools need their scripts and websockets), and a
-                    // second policy, which browsers enforce as well, says who may frame it.
-                    headers.Remove("X-Frame-Options");
-                    headers.Append("Content-Security-Policy", $"frame-ancestors {frameAncestors}");
-                }
-                else if (context.Items[OwnPageFrameAncestorsKey] is string ownPageAncestors)
-                {
-                    headers.Remove("X-Frame-Options");
-                    headers.ContentSecurityPolicy = framedPolicy + "frame-ancestors " + ownPageAncestors;
-                }
-                else
-                {
-                    headers["X-Frame-Options"] = "DENY";
-                    headers["Cross-Origin-Opener-Policy"] = "same-origin";
-                    headers.ContentSecurityPolicy = portalPolicy;
-                }
-
-                if (hsts is not null) headers.StrictTransportSecurity = hsts;
-                headers.Remove("Server");
-                headers.Remove("X-Powered-By");
-                return Task.CompletedTask;
-            });
+            context.Response.OnStarting(onStarting, context);
             return next(context);
         });
+    }
+
+    private sealed class Writer(ProxyOptions options)
+    {
+        private readonly string? hsts = options.IsSecure ? "max-age=31536000; includeSubDomains" : null;
+        private readonly string portalPolicy = PortalContentSecurityPolicy(options);
+        private readonly string framedPolicy = WithoutFrameAncestors(PortalContentSecurityPolicy(options));
+
+        // The policies for the frame-ancestors sources seen last: every request of a deployment gives the same ones.
+        // Each is one object, replaced whole, so a reader never sees one request's sources with another's policy.
+        private Memoized? lastToolPolicy;
+        private Memoized? lastOwnPagePolicy;
+
+        public Task Apply(object state)
+        {
+            var context = (HttpContext)state;
+            var headers = context.Response.Headers;
+            headers["X-Content-Type-Options"] = "nosniff";
+            headers["Referrer-Policy"] = "same-origin";
+            if (context.Items[FrameAncestorsKey] is string frameAncestors)
+            {
+                // A tool's own response: its own policy stands (tools need their scripts and websockets), and a
+                // second policy, which browsers enforce as well, says who may frame it.
+                headers.Remove("X-Frame-Options");
+                headers.Append("Content-Security-Policy", ToolPolicy(frameAncestors));
+            }
+            else if (context.Items[OwnPageFrameAncestorsKey] is string ownPageAncestors)
+            {
+                headers.Remove("X-Frame-Options");
+                headers.ContentSecurityPolicy = OwnPagePolicy(ownPageAncestors);
+            }
+            else
+            {
+                headers["X-Frame-Options"] = "DENY";
+                headers["Cross-Origin-Opener-Policy"] = "same-origin";
+                headers.ContentSecurityPolicy = portalPolicy;
+            }
+
+            if (hsts is not null) headers.StrictTransportSecurity = hsts;
+            headers.Remove("Server");
+            headers.Remove("X-Powered-By");
+            return Task.CompletedTask;
+        }
+
+        private string ToolPolicy(string sources)
+        {
+            if (lastToolPolicy is { } seen && seen.Sources == sources) return seen.Policy;
+            return (lastToolPolicy = new Memoized(sources, "frame-ancestors " + sources)).Policy;
+        }
+
+        private string OwnPagePolicy(string sources)
+        {
+            if (lastOwnPagePolicy is { } seen && seen.Sources == sources) return seen.Policy;
+            return (lastOwnPagePolicy = new Memoized(sources, framedPolicy + "frame-ancestors " + sources)).Policy;
+        }
+
+        private static string WithoutFrameAncestors(string policy) => policy[..policy.LastIndexOf("frame-ancestors", StringComparison.Ordinal)];
+
+        private sealed record Memoized(string Sources, string Policy);
     }
 }

@@ -25,7 +25,7 @@ public sealed class CachedTicketFormat(ISecureDataFormat<AuthenticationTicket> i
     public AuthenticationTicket? Unprotect(string? protectedText, string? purpose)
     {
         if (string.IsNullOrEmpty(protectedText)) return null;
-        var key = (protectedText, purpose);
+        var key = Key(protectedText, purpose);
         if (cache.TryGetValue(key, out AuthenticationTicket? cached)) return Copy(cached!);
 
         var ticket = inner.Unprotect(protectedText, purpose);
@@ -37,6 +37,16 @@ public sealed class CachedTicketFormat(ISecureDataFormat<AuthenticationTicket> i
             cache.Set(key, Copy(ticket), new MemoryCacheEntryOptions { Size = 1, AbsoluteExpiration = until });
         return ticket;
     }
+
+    /// <summary>
+    /// The ticket of a cookie value this format has already decrypted, shared rather than copied, or null when it has
+    /// not (or no longer): for callers that only read it. Only a value that decrypted earlier can be found here.
+    /// </summary>
+    public AuthenticationTicket? Peek(string protectedText) =>
+        cache.TryGetValue(Key(protectedText, null), out AuthenticationTicket? cached) ? cached : null;
+
+    // The cookie handler gives no purpose: the value alone is then the key, with nothing to box per request.
+    private static object Key(string protectedText, string? purpose) => purpose is null ? protectedText : (protectedText, purpose);
 
     private static AuthenticationTicket Copy(AuthenticationTicket ticket) =>
         new(ticket.Principal.Clone(), ticket.Properties.Clone(), ticket.AuthenticationScheme);

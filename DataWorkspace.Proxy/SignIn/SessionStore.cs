@@ -21,7 +21,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     public static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
 
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
-    private readonly ConcurrentDictionary<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CachedSession> cache = new(StringComparer.Ordinal);
     private readonly SharedLookups<string, AuthenticationTicket?> loading = new(StringComparer.Ordinal);
     private long lastSweep;
 
@@ -52,6 +52,20 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
         var ticket = await LoadOnceAsync(key);
         return ticket is null ? null : Copy(ticket);
+    }
+
+    /// <summary>
+    /// The user and IP group of a session this replica read from the database (or wrote) less than <see cref="CacheFor"/>
+    /// ago and which has not expired, without copying its ticket; null when the session must be retrieved the full way
+    /// (<see cref="RetrieveAsync"/>), which also refreshes, expires and removes sessions. For callers that only read who
+    /// is signed in: the same answer <see cref="RetrieveAsync"/> would give, from the same cache entry.
+    /// </summary>
+    public RecentSession? Recent(string key)
+    {
+        if (!cache.TryGetValue(key, out var cached)) return null;
+        var now = time.GetUtcNow();
+        if (cached.Until <= now || cached.Ticket.Properties.ExpiresUtc is { } expires && expires <= now) return null;
+        return cached.Session;
     }
 
     /// <summary>How long past <see cref="CacheFor"/> a session may be used while its refresh is under way.</summary>
@@ -158,10 +172,16 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     private static AuthenticationTicket Copy(AuthenticationTicket ticket) =>
         new(ticket.Principal.Clone(), ticket.Properties.Clone(), ticket.AuthenticationScheme);
 
-    private void Remember(string key, AuthenticationTicket ticket, DateTimeOffset now) => cache[key] = (ticket, now + CacheFor);
+    private void Remember(string key, AuthenticationTicket ticket, DateTimeOffset now) =>
+        cache[key] = new CachedSession(ticket, now + CacheFor, new RecentSession(ticket.Principal.ToPlatformUser(), ticket.Principal.FindFirst(ClientAddress.IpPolicy.GroupClaim)?.Value));
+
+    private sealed record CachedSession(AuthenticationTicket Ticket, DateTimeOffset Until, RecentSession Session);
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
+
+/// <summary>Who a session is for, as <see cref="SessionStore.Recent"/> reports it: the user (null when the ticket names none) and the IP group it signed in from.</summary>
+public sealed record RecentSession(PlatformUser? User, string? IpGroup);
 
 /// <summary>The sessions table could not be read or written: the platform's database is not answering.</summary>
 public sealed class SessionsUnavailableException(Exception inner)

@@ -19,8 +19,11 @@ public sealed class ToolActivity(ToolsClient tools, IOptions<ProxyOptions> optio
     public void TrackUpgrade(HttpContext context, Guid instance)
     {
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
-            context.Features.Set<IHttpUpgradeFeature>(new CountingUpgrade(upgrade, () => Touch(instance)));
+            context.Features.Set<IHttpUpgradeFeature>(new CountingUpgrade(upgrade, Toucher(instance)));
     }
+
+    // Apart, so that requests that are no upgrade (nearly all) do not make the closure.
+    private Action Toucher(Guid instance) => () => Touch(instance);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -19,6 +19,7 @@ public sealed class ToolEntry(
     ToolsClient tools,
     ToolActivity activity,
     IpPolicy ipPolicy,
+    ToolSignIn signIn,
     IOptions<ProxyOptions> options,
     ILogger<ToolEntry> logger)
 {
@@ -42,15 +43,19 @@ public sealed class ToolEntry(
         MeterFactory = UncollectedMeters.Instance,
     });
 
-    public async Task HandleAsync(HttpContext context, string label)
+    /// <summary>A request to the tool host <paramref name="label"/> (the part of the host before the root domain).</summary>
+    public Task HandleAsync(HttpContext context, ReadOnlySpan<char> label) => HandleAsync(context, hostNames.Parse(label));
+
+    private async Task HandleAsync(HttpContext context, (ToolHostName? Name, string? Problem) parsed)
     {
         var request = context.Request;
+        var portal = PortalOriginFor(context);
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
-        context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = $"'self' {PortalOrigin(context)}";
-        var (name, problem) = ToolHostName.Parse(label);
-        if (name is null)
+        context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = portal.FrameAncestors;
+        if (parsed.Name is not { } name)
         {
-            context.Response.StatusCode = problem!.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
+            var problem = parsed.Problem!;
+            context.Response.StatusCode = problem.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
             await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{request.Host.Host}': {problem}.", ("Go to the portal", PortalUrl(context, "/")));
             return;
         }
@@ -77,7 +82,7 @@ public sealed class ToolEntry(
             return;
         }
 
-        if (context.User.Identity?.IsAuthenticated != true || context.User.ToPlatformUser() is not { } user)
+        if (await signIn.UserAsync(context, clientAddress) is not { } user)
         {
             await SignInFirstAsync(context);
             return;
@@ -140,7 +145,7 @@ public sealed class ToolEntry(
 
         var destination = name.Port is { } port ? new UriBuilder(state.Address) { Port = port }.Uri.ToString() : state.Address;
         // Tools may frame themselves and be framed by the portal (wrapped tools); no one else may frame them.
-        context.Items[SecurityHeaders.FrameAncestorsKey] = $"'self' {PortalOrigin(context)}";
+        context.Items[SecurityHeaders.FrameAncestorsKey] = portal.FrameAncestors;
         if (state.InstanceId is { } instanceId)
         {
             activity.Touch(instanceId);
@@ -345,7 +350,25 @@ public sealed class ToolEntry(
     private static bool IsWebSocketUpgrade(HttpRequest request) =>
         request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
 
-    private string PortalOrigin(HttpContext context) => $"{options.Value.PublicScheme}://{options.Value.RootDomain}{PortSuffix(context)}";
+    private string PortalOrigin(HttpContext context) => PortalOriginFor(context).Origin;
+
+    /// <summary>
+    /// The portal's origin as the browser sees it (the port it used) and the frame-ancestors sources for a tool host,
+    /// made once for the port every request comes in on rather than per request.
+    /// </summary>
+    private PortalOriginStrings PortalOriginFor(HttpContext context)
+    {
+        var port = context.Request.Host.Port;
+        if (lastOrigin is { } last && last.Port == port) return last;
+        var origin = $"{options.Value.PublicScheme}://{options.Value.RootDomain}{PortSuffix(context)}";
+        return lastOrigin = new PortalOriginStrings(port, origin, $"'self' {origin}");
+    }
+
+    private PortalOriginStrings? lastOrigin;
+
+    private sealed record PortalOriginStrings(int? Port, string Origin, string FrameAncestors);
+
+    private readonly ToolHostNames hostNames = new();
 
     private string PortalUrl(HttpContext context, string path) => PortalOrigin(context) + path;
 

@@ -93,6 +93,14 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Equal("/echo/path", echo.GetProperty("path").GetString());
         }
 
+        // The platform's sign-in paths are the portal's: on a tool's host they are the tool's own (the sample app has no
+        // such page, so it answers 404 itself), not the platform's sign-in flow failing with its error page.
+        using (var callback = await client.Http.GetAsync(new Uri(toolUrl, "/auth/callback?code=abc&state=def"), Cancel))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, callback.StatusCode);
+            Assert.DoesNotContain("Sign-in did not complete", await callback.Content.ReadAsStringAsync(Cancel));
+        }
+
         // Another port of the tool's machine is reachable only if the template offers it: this one is listening, but not offered.
         var listening = new Uri((await Platform.CatalogueScalarAsync<string>(
             "SELECT address FROM tool_instances WHERE host = $1 AND state = 'Running'", $"sample-{hash}"))!).Port;
