@@ -15,7 +15,7 @@ public sealed class PortalTransformer(string? signedIdentity, string clientIp) :
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
-        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
+        foreach (var header in IdentityHeaders.All) ForwardedHeaders.RemoveIfSent(proxyRequest, httpContext, header);
         if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
 
         ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
@@ -28,13 +28,20 @@ public static class ForwardedHeaders
     /// <summary>The destination sees the client as the proxy resolved it, never the client's own X-Forwarded-* claims.</summary>
     public static void Replace(HttpRequestMessage proxyRequest, HttpContext httpContext, string clientIp)
     {
-        proxyRequest.Headers.Remove("X-Forwarded-For");
-        proxyRequest.Headers.Remove("X-Forwarded-Proto");
-        proxyRequest.Headers.Remove("X-Forwarded-Host");
-        proxyRequest.Headers.Remove("Forwarded");
+        // Only what the client sent was copied into the forwarded request: looked up there (cheaply) first.
+        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-For");
+        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-Proto");
+        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-Host");
+        RemoveIfSent(proxyRequest, httpContext, "Forwarded");
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", httpContext.Request.Scheme);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", httpContext.Request.Host.Value);
+    }
+
+    /// <summary>Removes a header the client sent from the request forwarded for it.</summary>
+    public static void RemoveIfSent(HttpRequestMessage proxyRequest, HttpContext httpContext, string header)
+    {
+        if (httpContext.Request.Headers.ContainsKey(header)) proxyRequest.Headers.Remove(header);
     }
 }
 
@@ -50,18 +57,26 @@ public static class PlatformCookies
     {
         if (!proxyRequest.Headers.TryGetValues("Cookie", out var values)) return;
 
-        var kept = new List<string>();
+        // Usually the platform's session cookie is all there is: then nothing is built and the header just goes.
+        System.Text.StringBuilder? kept = null;
         foreach (var value in values)
         {
-            foreach (var pair in value.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            var rest = value.AsSpan();
+            while (!rest.IsEmpty)
             {
+                var end = rest.IndexOf(';');
+                var pair = (end < 0 ? rest : rest[..end]).Trim();
+                rest = end < 0 ? default : rest[(end + 1)..];
+                if (pair.IsEmpty) continue;
                 var equals = pair.IndexOf('=');
-                var name = equals < 0 ? pair.AsSpan() : pair.AsSpan(0, equals);
-                if (!IsPlatformCookie(name.Trim())) kept.Add(pair);
+                if (IsPlatformCookie((equals < 0 ? pair : pair[..equals]).Trim())) continue;
+                kept ??= new System.Text.StringBuilder(value.Length);
+                if (kept.Length > 0) kept.Append("; ");
+                kept.Append(pair);
             }
         }
 
         proxyRequest.Headers.Remove("Cookie");
-        if (kept.Count > 0) proxyRequest.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", kept));
+        if (kept is not null) proxyRequest.Headers.TryAddWithoutValidation("Cookie", kept.ToString());
     }
 }

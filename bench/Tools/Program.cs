@@ -1,8 +1,9 @@
 // bench/Tools: a user's tool through the proxy (issue 5). Three measurements, each against its peer on this machine:
 //   throughput  authenticated GETs of a 1 KB response through the proxy vs Debian's nginx proxying to the same tool
 //               (wrk -t1 -c64, pinned: wrk on core 0, every server on core 1); target >= 0.9x nginx's requests/s and
-//               under 2 ms added p99 over a direct request. For scale it also measures bench/BareForwarder (YARP's
-//               IHttpForwarder alone), and runs with the scheduler's autogroups off so every server is scheduled alike.
+//               under 2 ms added p99 over a direct request. For scale it also measures bench/BareForwarder twice (YARP's
+//               IHttpForwarder alone, and Kestrel answering 1 KB itself), and runs with the scheduler's autogroups off so
+//               every server is scheduled alike.
 //   spawn       first request to first proxied response for a tool that is ready as soon as it starts, minus the
 //               tool's own start time; target under 1 s.
 //   websockets  1,000 websockets through the proxy held 60 s, an echo every 5 s each: errors and memory.
@@ -25,6 +26,7 @@ Console.WriteLine($"Starting the platform (Local mode, Production settings, data
 var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, portalPort, CancellationToken.None, testSettings: false);
 Process? nginx = null;
 Process? bare = null;
+Process? kestrel = null;
 const string AutogroupSwitch = "/proc/sys/kernel/sched_autogroup_enabled";
 var autogroupsTurnedOff = false;
 void RestoreAutogroup()
@@ -126,6 +128,12 @@ try
         bareStart.Environment["BARE_FORWARDER_TARGET"] = address;
         bareStart.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{barePort}";
         bare = Process.Start(bareStart) ?? throw new InvalidOperationException($"{bareStart.FileName} did not start (build bench/Tools, which builds it)");
+        // And what Kestrel costs before anything is forwarded: the same program answering 1 KB itself.
+        var kestrelPort = Ports.Free();
+        bareStart.Environment.Remove("BARE_FORWARDER_TARGET");
+        bareStart.Environment["BARE_FORWARDER_ANSWER_BYTES"] = "1024";
+        bareStart.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{kestrelPort}";
+        kestrel = Process.Start(bareStart) ?? throw new InvalidOperationException($"{bareStart.FileName} did not start");
         await Task.Delay(1000);
         // Scheduler autogroups share a core between sessions before threads: the proxy and the tool are both in the
         // orchestrator's session, nginx and the bare forwarder in this one, which skews their shares of core 1 (nginx
@@ -147,12 +155,13 @@ try
         Pin(proxyPid, 1);
         Pin(toolPid, 1);
         Pin(bare.Id, 1);
+        Pin(kestrel.Id, 1);
         // Everything else on the machine (the web app, PostgreSQL, the orchestrator, this process) goes to core 0 with
         // wrk, so core 1 is the servers' alone.
         var moved = 0;
         foreach (var pid in Directory.EnumerateDirectories("/proc").Select(dir => int.TryParse(Path.GetFileName(dir), out var p) ? p : 0))
         {
-            if (pid <= 1 || pid == proxyPid || pid == toolPid || pid == bare.Id || ReadOrEmpty($"/proc/{pid}/comm").Trim() == "nginx" || ReadOrEmpty($"/proc/{pid}/cmdline").Length == 0) continue;
+            if (pid <= 1 || pid == proxyPid || pid == toolPid || pid == bare.Id || pid == kestrel.Id || ReadOrEmpty($"/proc/{pid}/comm").Trim() == "nginx" || ReadOrEmpty($"/proc/{pid}/cmdline").Length == 0) continue;
             Pin(pid, 0);
             moved++;
         }
@@ -165,9 +174,10 @@ try
             ("nginx", $"http://127.0.0.1:{nginxPort}/bytes/1024", []),
             ("proxy", $"http://127.0.0.1:{portalPort}/bytes/1024", [$"Host: {toolAuthority}", $"Cookie: {cookie}"]),
             ("bare", $"http://127.0.0.1:{barePort}/bytes/1024", []),
+            ("kestrel", $"http://127.0.0.1:{kestrelPort}/bytes/1024", []),
         };
-        Console.WriteLine("Warming up (15 s each, the bare forwarder 45 s; then the proxy in 10 s rounds until its JIT is idle) ...");
-        foreach (var target in targets) await WrkAsync(target.Url, target.Headers, target.Name == "bare" ? 45 : 15);
+        Console.WriteLine("Warming up (15 s each, the bare forwarder and Kestrel alone 45 s; then the proxy in 10 s rounds until its JIT is idle) ...");
+        foreach (var target in targets) await WrkAsync(target.Url, target.Headers, target.Name is "bare" or "kestrel" ? 45 : 15);
         for (var round = 1; round <= 12; round++)
         {
             var before = TieredCompilationSeconds(proxyPid);
@@ -184,13 +194,13 @@ try
         {
             foreach (var target in targets)
             {
-                double Cpu() => target.Name switch { "proxy" => CpuSeconds(proxyPid), "nginx" => CpuSecondsOfAll("nginx"), "bare" => CpuSeconds(bare.Id), _ => CpuSeconds(toolPid) };
+                double Cpu() => target.Name switch { "proxy" => CpuSeconds(proxyPid), "nginx" => CpuSecondsOfAll("nginx"), "bare" => CpuSeconds(bare.Id), "kestrel" => CpuSeconds(kestrel.Id), _ => CpuSeconds(toolPid) };
                 var cpuBefore = Cpu();
                 var result = await WrkAsync(target.Url, target.Headers, 15);
                 var cpu = Cpu() - cpuBefore;
                 result = result with { CpuMicrosecondsPerRequest = cpu * 1e6 / result.Requests };
                 results[target.Name].Add(result);
-                Console.WriteLine($"  round {round} {target.Name,-6} {result.RequestsPerSecond,9:N0} req/s  p50 {result.P50Ms,6:N3} ms  p99 {result.P99Ms,6:N3} ms  " +
+                Console.WriteLine($"  round {round} {target.Name,-7} {result.RequestsPerSecond,9:N0} req/s  p50 {result.P50Ms,6:N3} ms  p99 {result.P99Ms,6:N3} ms  " +
                     $"{(target.Name == "direct" ? "tool" : target.Name)} CPU {result.CpuMicrosecondsPerRequest:N1} us/request");
             }
         }
@@ -203,6 +213,10 @@ try
         Console.WriteLine($"Medians of 3: direct {direct.RequestsPerSecond:N0} req/s, nginx {viaNginx.RequestsPerSecond:N0} req/s, proxy {viaProxy.RequestsPerSecond:N0} req/s, bare forwarder {viaBare.RequestsPerSecond:N0} req/s");
         Console.WriteLine($"  proxy / nginx = {ratio:N2}x (target >= 0.90x: {(ratio >= 0.9 ? "met" : "NOT met")})");
         Console.WriteLine($"  for scale: bare forwarder / nginx = {viaBare.RequestsPerSecond / viaNginx.RequestsPerSecond:N2}x, proxy / bare forwarder = {viaProxy.RequestsPerSecond / viaBare.RequestsPerSecond:N2}x");
+        // The CPU a Kestrel server spends serving a request (it forwards nothing) against the CPU nginx spends proxying one:
+        // any proxy on Kestrel spends at least the former, before its forwarding and its checks.
+        var kestrelAlone = Median("kestrel");
+        Console.WriteLine($"  Kestrel answering 1 KB itself: {kestrelAlone.RequestsPerSecond:N0} req/s, {kestrelAlone.CpuMicrosecondsPerRequest:N1} us CPU a request; nginx proxying: {viaNginx.CpuMicrosecondsPerRequest:N1} us; bare forwarder: {viaBare.CpuMicrosecondsPerRequest:N1} us; proxy: {viaProxy.CpuMicrosecondsPerRequest:N1} us");
         Console.WriteLine($"  added p99 over direct: proxy {addedP99:N2} ms, nginx {MedianP99("nginx") - MedianP99("direct"):N2} ms, bare forwarder {MedianP99("bare") - MedianP99("direct"):N2} ms (target < 2 ms: {(addedP99 < 2 ? "met" : "NOT met")})");
         RestoreAutogroup();
         nginx.Kill(entireProcessTree: true);
@@ -211,6 +225,9 @@ try
         bare.Kill(entireProcessTree: true);
         await bare.WaitForExitAsync();
         bare = null;
+        kestrel.Kill(entireProcessTree: true);
+        await kestrel.WaitForExitAsync();
+        kestrel = null;
         Pin(proxyPid, "0,1");
         Pin(toolPid, "0,1");
     }
@@ -351,6 +368,7 @@ finally
     RestoreAutogroup();
     if (nginx is { HasExited: false }) nginx.Kill(entireProcessTree: true);
     if (bare is { HasExited: false }) bare.Kill(entireProcessTree: true);
+    if (kestrel is { HasExited: false }) kestrel.Kill(entireProcessTree: true);
     await platform.DisposeAsync();
     TestDirectories.Delete(dataDirectory);
 }
