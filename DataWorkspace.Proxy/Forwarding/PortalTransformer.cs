@@ -15,7 +15,7 @@ public sealed class PortalTransformer(string? signedIdentity, string clientIp) :
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
-        foreach (var header in IdentityHeaders.All) ForwardedHeaders.RemoveIfSent(proxyRequest, httpContext, header);
+        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
         if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
 
         ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
@@ -28,20 +28,13 @@ public static class ForwardedHeaders
     /// <summary>The destination sees the client as the proxy resolved it, never the client's own X-Forwarded-* claims.</summary>
     public static void Replace(HttpRequestMessage proxyRequest, HttpContext httpContext, string clientIp)
     {
-        // Only what the client sent was copied into the forwarded request: looked up there (cheaply) first.
-        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-For");
-        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-Proto");
-        RemoveIfSent(proxyRequest, httpContext, "X-Forwarded-Host");
-        RemoveIfSent(proxyRequest, httpContext, "Forwarded");
+        proxyRequest.Headers.Remove("X-Forwarded-For");
+        proxyRequest.Headers.Remove("X-Forwarded-Proto");
+        proxyRequest.Headers.Remove("X-Forwarded-Host");
+        proxyRequest.Headers.Remove("Forwarded");
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", httpContext.Request.Scheme);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", httpContext.Request.Host.Value);
-    }
-
-    /// <summary>Removes a header the client sent from the request forwarded for it.</summary>
-    public static void RemoveIfSent(HttpRequestMessage proxyRequest, HttpContext httpContext, string header)
-    {
-        if (httpContext.Request.Headers.ContainsKey(header)) proxyRequest.Headers.Remove(header);
     }
 }
 
@@ -49,9 +42,10 @@ public static class PlatformCookies
 {
     /// <summary>The session cookie (and its chunks) and the sign-in flow's cookies never leave the proxy.</summary>
     public static bool IsPlatformCookie(ReadOnlySpan<char> name) =>
-        name.StartsWith(SignInExtensions.SessionCookie, StringComparison.Ordinal)
-        || name.StartsWith(".AspNetCore.Correlation.", StringComparison.Ordinal)
-        || name.StartsWith(".AspNetCore.OpenIdConnect.Nonce.", StringComparison.Ordinal);
+        // Ignoring case, as ASP.NET Core reads cookie names: DW_SESSION signs in as well as dw_session does.
+        name.StartsWith(SignInExtensions.SessionCookie, StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith(".AspNetCore.Correlation.", StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith(".AspNetCore.OpenIdConnect.Nonce.", StringComparison.OrdinalIgnoreCase);
 
     public static void RemoveFrom(HttpRequestMessage proxyRequest)
     {

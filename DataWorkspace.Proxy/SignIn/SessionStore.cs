@@ -58,7 +58,8 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     /// The user and IP group of a session this replica read from the database (or wrote) less than <see cref="CacheFor"/>
     /// ago and which has not expired, without copying its ticket; null when the session must be retrieved the full way
     /// (<see cref="RetrieveAsync"/>), which also refreshes, expires and removes sessions. For callers that only read who
-    /// is signed in: the same answer <see cref="RetrieveAsync"/> would give, from the same cache entry.
+    /// is signed in. Stricter than <see cref="RetrieveAsync"/>: a session past its minute is not used while it is
+    /// refreshed.
     /// </summary>
     public RecentSession? Recent(string key)
     {
@@ -110,18 +111,33 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         }
 
         if (ticket is null) return null;
+        // Signed out while this lookup was under way (it read the row just before it was deleted): not brought back.
+        if (removed.ContainsKey(key)) return null;
         Remember(key, ticket, now);
+        if (removed.ContainsKey(key))
+        {
+            cache.TryRemove(key, out _);
+            return null;
+        }
+
         return ticket;
     }
 
     public async Task RemoveAsync(string key)
     {
+        var now = time.GetUtcNow();
+        // A lookup that read the row just before it is deleted must not bring it back: the key is kept as signed out
+        // for longer than any lookup takes. Sign-outs are few, so the list is tidied here.
+        foreach (var (signedOut, at) in removed)
+            if (at < now - RemovedFor) removed.TryRemove(signedOut, out _);
+        removed[key] = now;
         cache.TryRemove(key, out _);
         await RunAsync($"DELETE FROM {Table} WHERE id = $1", command => command.ExecuteNonQueryAsync(), key);
-
-        // A lookup that read the row just before it was deleted must not bring it back.
         cache.TryRemove(key, out _);
     }
+
+    private static readonly TimeSpan RemovedFor = TimeSpan.FromMinutes(5);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> removed = new(StringComparer.Ordinal);
 
     private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)
     {

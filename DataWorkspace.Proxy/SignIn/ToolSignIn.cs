@@ -24,14 +24,15 @@ public sealed class ToolSignIn(IOptionsMonitor<CookieAuthenticationOptions> cook
     /// <summary>The claim in which ASP.NET Core's cookie handler keeps the session's key when tickets live in a store.</summary>
     private const string SessionIdClaim = "Microsoft.AspNetCore.Authentication.Cookies-SessionId";
 
-    /// <summary>The signed-in user, or null when nobody is (the caller asks them to sign in).</summary>
+    /// <summary>
+    /// The signed-in user, or null when nobody is (the caller asks them to sign in). <c>HttpContext.User</c> is not set
+    /// on tool hosts, on either path: the tool entry works with the user returned here.
+    /// </summary>
     public async ValueTask<PlatformUser?> UserAsync(HttpContext context, IPAddress clientAddress)
     {
         if (FromRecentSession(context, clientAddress) is { } user) return user;
         var result = await context.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
-        if (!result.Succeeded) return null;
-        context.User = result.Principal;
-        return result.Principal.ToPlatformUser();
+        return result.Succeeded ? result.Principal.ToPlatformUser() : null;
     }
 
     private PlatformUser? FromRecentSession(HttpContext context, IPAddress clientAddress)
@@ -54,6 +55,8 @@ public sealed class ToolSignIn(IOptionsMonitor<CookieAuthenticationOptions> cook
         string? found = null;
         foreach (var header in headers)
         {
+            // ASP.NET Core's parser also splits on commas: such a header is left to it.
+            if (header is null || header.Contains(',')) return null;
             var rest = header.AsSpan();
             while (!rest.IsEmpty)
             {
@@ -62,8 +65,9 @@ public sealed class ToolSignIn(IOptionsMonitor<CookieAuthenticationOptions> cook
                 rest = end < 0 ? default : rest[(end + 1)..];
                 var equals = pair.IndexOf('=');
                 if (equals < 0 || !pair[..equals].Trim().Equals(name, StringComparison.OrdinalIgnoreCase)) continue;
-                var value = pair[(equals + 1)..].Trim();
-                if (found is not null || value.IsEmpty || value.IndexOfAny('"', '%') >= 0 || value.StartsWith("chunks-", StringComparison.Ordinal)) return null;
+                var value = pair[(equals + 1)..];
+                // Space around '=' (which ASP.NET Core's parser does not take), a second one, quotes, escapes, chunks.
+                if (found is not null || equals != name.Length || value.IsEmpty || value.IndexOfAny(" \t\"%") >= 0 || value.StartsWith("chunks-", StringComparison.Ordinal)) return null;
                 found = SameAsLast(value);
             }
         }

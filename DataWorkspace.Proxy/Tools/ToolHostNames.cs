@@ -11,6 +11,7 @@ namespace DataWorkspace.Proxy.Tools;
 public sealed class ToolHostNames
 {
     private const int MaxEntries = 20_000;
+    private int added;
 
     private readonly ConcurrentDictionary<string, ToolHostName> known = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ToolHostName>.AlternateLookup<ReadOnlySpan<char>> byLabel;
@@ -22,7 +23,13 @@ public sealed class ToolHostNames
         if (byLabel.TryGetValue(label, out var name)) return (name, null);
         var parsed = ToolHostName.Parse(label.ToString());
         if (parsed.Name is not { } found) return parsed;
-        if (known.Count >= MaxEntries) known.Clear();
+        // A counter rather than Count, which locks the whole dictionary: labels can come from anyone.
+        if (Interlocked.Increment(ref added) > MaxEntries)
+        {
+            known.Clear();
+            Interlocked.Exchange(ref added, 0);
+        }
+
         byLabel.TryAdd(label, found);
         return parsed;
     }

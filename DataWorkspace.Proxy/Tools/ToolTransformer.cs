@@ -18,7 +18,7 @@ public sealed class ToolTransformer(PlatformUser user, string clientIp, string r
         // The tool listens on its own address: it is asked for that host, as a browser there would.
         proxyRequest.Headers.Host = null;
 
-        foreach (var header in IdentityHeaders.All) ForwardedHeaders.RemoveIfSent(proxyRequest, httpContext, header);
+        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserId, user.Id);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserEmail, user.Email);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserName, user.Name);

@@ -190,13 +190,29 @@ public sealed class SignInThroughProxyTests(PlatformFixture fixture)
         using var thief = Platform.Client(followRedirects: false);
         thief.Cookies.Add(new Cookie(copied.Name, copied.Value, "/", copied.Domain));
         var before = await thief.Http.GetAsync("/", Cancel);
+        // On a tool host too (someone's tool: being signed in, the copy is told whose it is not).
+        var toolHost = new Uri($"http://sample-00000000.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
+        using var atTools = new HttpClient(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false, UseCookies = false, AllowAutoRedirect = false });
+        using var toolBefore = await atTools.SendAsync(WithCookie(toolHost, copied), Cancel);
 
         await client.Http.GetAsync("/auth/sign-out", Cancel);
         var after = await thief.Http.GetAsync("/", Cancel);
+        using var toolAfter = await atTools.SendAsync(WithCookie(toolHost, copied), Cancel);
 
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
         Assert.Contains("Morgan Lee", await before.Content.ReadAsStringAsync(Cancel));
+        Assert.Equal(HttpStatusCode.Forbidden, toolBefore.StatusCode);
+        Assert.Contains("morgan.lee@trade.example", await toolBefore.Content.ReadAsStringAsync(Cancel));
         Assert.Equal(HttpStatusCode.Redirect, after.StatusCode);
         Assert.Equal(Platform.IdentityUrl.Authority, after.Headers.Location!.Authority);
+        Assert.Equal(HttpStatusCode.Redirect, toolAfter.StatusCode);
+        Assert.Contains("/auth/sign-in?returnUrl=", toolAfter.Headers.Location!.ToString());
+    }
+
+    private static HttpRequestMessage WithCookie(Uri url, Cookie cookie)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("Cookie", $"{cookie.Name}={cookie.Value}");
+        return request;
     }
 }

@@ -26,7 +26,7 @@ public sealed class PortalTransformerTests
     public async Task The_session_and_sign_in_cookies_stay_in_the_proxy_and_other_cookies_pass()
     {
         var context = new DefaultHttpContext();
-        context.Request.Headers.Cookie = "dw_session=chunks:2; dw_sessionC1=abc; dw_sessionC2=def; .AspNetCore.Correlation.x=N; .AspNetCore.Antiforgery.web=token; theme=dark";
+        context.Request.Headers.Cookie = "dw_session=chunks:2; dw_sessionC1=abc; dw_sessionC2=def; .AspNetCore.Correlation.x=N; .AspNetCore.Antiforgery.web=token; DW_SESSION=xyz; theme=dark";
         var request = new HttpRequestMessage(HttpMethod.Get, "http://web/");
 
         await new PortalTransformer("v1.a.b", "203.0.113.7").TransformRequestAsync(context, request, "http://web", CancellationToken.None);

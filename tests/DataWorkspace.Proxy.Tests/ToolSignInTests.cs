@@ -25,6 +25,9 @@ public sealed class ToolSignInTests
     [InlineData("dw_session=\"quoted\"")]
     [InlineData("dw_session=abc%3D")]
     [InlineData("dw_session=")]
+    [InlineData("dw_session =abc")]
+    [InlineData("dw_session= abc")]
+    [InlineData("theme=dark, dw_session=abc")]
     public void Anything_else_is_left_to_the_cookie_handler(string header) =>
         Assert.Null(ToolSignIn.OnlyCookie(new StringValues(header), "dw_session"));
 
