@@ -19,6 +19,7 @@ public sealed class PortalTransformer(string? signedIdentity, string clientIp) :
         if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
 
         ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
+        ForwardedHeaders.RemoveUnderscoreLookalikes(proxyRequest, httpContext);
         PlatformCookies.RemoveFrom(proxyRequest);
     }
 }
@@ -35,6 +36,23 @@ public static class ForwardedHeaders
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", httpContext.Request.Scheme);
         proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", httpContext.Request.Host.Value);
+    }
+
+    /// <summary>
+    /// Client headers spelt with underscores where the proxy's have hyphens (<c>sso_profile_email</c>): WSGI and CGI
+    /// servers read both spellings as the same variable, so a Python app could take the client's for the proxy's.
+    /// Removed with the rest of the client's identity and forwarding claims.
+    /// </summary>
+    public static void RemoveUnderscoreLookalikes(HttpRequestMessage proxyRequest, HttpContext httpContext)
+    {
+        foreach (var name in httpContext.Request.Headers.Keys)
+        {
+            if (!name.Contains('_')) continue;
+            var hyphenated = name.Replace('_', '-');
+            if (IdentityHeaders.All.Contains(hyphenated, StringComparer.OrdinalIgnoreCase) || hyphenated.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
+                || hyphenated.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+                proxyRequest.Headers.Remove(name);
+        }
     }
 }
 

@@ -28,6 +28,7 @@ public sealed class ToolTransformer(PlatformUser user, string clientIp, string r
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SsoLastName, user.LastName);
 
         ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
+        ForwardedHeaders.RemoveUnderscoreLookalikes(proxyRequest, httpContext);
         PlatformCookies.RemoveFrom(proxyRequest);
     }
 

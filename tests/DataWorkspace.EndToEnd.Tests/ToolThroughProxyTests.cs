@@ -79,6 +79,7 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
         {
             forged.Headers.TryAddWithoutValidation(IdentityHeaders.UserEmail, "mallory@evil.example");
             forged.Headers.TryAddWithoutValidation(IdentityHeaders.SsoEmail, "mallory@evil.example");
+            forged.Headers.TryAddWithoutValidation("sso_profile_email", "mallory@evil.example");
             forged.Headers.TryAddWithoutValidation("X-Custom", "kept");
             using var response = await client.Http.SendAsync(forged, Cancel);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -88,6 +89,7 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Equal("tom.evans@partner.example", headers["x-dataworkspace-user-email"]);
             Assert.Equal("tom.evans@partner.example", headers["sso-profile-email"]);
             Assert.Equal("kept", headers["x-custom"]);
+            Assert.DoesNotContain("mallory@evil.example", headers.Values);
             Assert.DoesNotContain("dw_session", headers.GetValueOrDefault("cookie") ?? "");
             Assert.False(headers.ContainsKey("x-dataworkspace-identity"));
             Assert.Equal("/echo/path", echo.GetProperty("path").GetString());

@@ -52,6 +52,11 @@ public sealed class ToolRoutingTests
     {
         var context = new DefaultHttpContext();
         foreach (var header in IdentityHeaders.All) context.Request.Headers[header] = "forged";
+        // The same names with underscores, which WSGI servers (Flask, Dash) read as the proxy's own headers.
+        context.Request.Headers["sso_profile_email"] = "forged";
+        context.Request.Headers["X_DataWorkspace_User_Id"] = "forged";
+        context.Request.Headers["x_forwarded_for"] = "forged";
+        context.Request.Headers["my_own_header"] = "kept";
         context.Request.Headers.Cookie = "dw_session=secret; _xsrf=abc";
         context.Request.Host = new HostString("files-1a2b3c4d.dataworkspace.localhost", 8000);
         var request = new HttpRequestMessage(HttpMethod.Get, "http://127.0.0.1:41234/");
@@ -63,6 +68,7 @@ public sealed class ToolRoutingTests
         Assert.Equal(["Lee"], request.Headers.GetValues(IdentityHeaders.SsoLastName));
         Assert.False(request.Headers.Contains(IdentityHeaders.SignedIdentity));
         Assert.DoesNotContain("forged", request.Headers.SelectMany(header => header.Value));
+        Assert.Equal(["kept"], request.Headers.GetValues("my_own_header"));
         Assert.Equal("_xsrf=abc", string.Join("; ", request.Headers.GetValues("Cookie")));
         Assert.Null(request.Headers.Host);
     }
