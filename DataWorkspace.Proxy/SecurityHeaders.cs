@@ -36,7 +36,9 @@ public static class SecurityHeaders
     {
         private readonly string? hsts = options.IsSecure ? "max-age=31536000; includeSubDomains" : null;
         private readonly string portalPolicy = PortalContentSecurityPolicy(options);
-        private readonly string framedPolicy = WithoutFrameAncestors(PortalContentSecurityPolicy(options));
+
+        // The portal's policy up to its frame-ancestors, for the proxy's own pages on tool hosts to end differently.
+        private string FramedPolicy => field ??= portalPolicy[..portalPolicy.LastIndexOf("frame-ancestors", StringComparison.Ordinal)];
 
         // The policies for the frame-ancestors sources seen last: every request of a deployment gives the same ones.
         // Each is one object, replaced whole, so a reader never sees one request's sources with another's policy.
@@ -83,10 +85,8 @@ public static class SecurityHeaders
         private string OwnPagePolicy(string sources)
         {
             if (lastOwnPagePolicy is { } seen && seen.Sources == sources) return seen.Policy;
-            return (lastOwnPagePolicy = new Memoized(sources, framedPolicy + "frame-ancestors " + sources)).Policy;
+            return (lastOwnPagePolicy = new Memoized(sources, FramedPolicy + "frame-ancestors " + sources)).Policy;
         }
-
-        private static string WithoutFrameAncestors(string policy) => policy[..policy.LastIndexOf("frame-ancestors", StringComparison.Ordinal)];
 
         private sealed record Memoized(string Sources, string Policy);
     }

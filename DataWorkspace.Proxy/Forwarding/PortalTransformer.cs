@@ -15,44 +15,53 @@ public sealed class PortalTransformer(string? signedIdentity, string clientIp) :
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
-        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
+        ClientClaims.RemoveFrom(proxyRequest, httpContext);
         if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
-
-        ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
-        ForwardedHeaders.RemoveUnderscoreLookalikes(proxyRequest, httpContext);
-        PlatformCookies.RemoveFrom(proxyRequest);
+        ForwardedHeaders.Add(proxyRequest, httpContext, clientIp);
     }
 }
 
-public static class ForwardedHeaders
+/// <summary>
+/// What a client may not pass on through the proxy, whatever it forwards to: identity and forwarding headers (the proxy
+/// sets its own), their underscore spellings, and the platform's cookies.
+/// </summary>
+public static class ClientClaims
 {
-    /// <summary>The destination sees the client as the proxy resolved it, never the client's own X-Forwarded-* claims.</summary>
-    public static void Replace(HttpRequestMessage proxyRequest, HttpContext httpContext, string clientIp)
+    private static readonly string[] Forwarding = ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"];
+
+    public static void RemoveFrom(HttpRequestMessage proxyRequest, HttpContext httpContext)
     {
-        proxyRequest.Headers.Remove("X-Forwarded-For");
-        proxyRequest.Headers.Remove("X-Forwarded-Proto");
-        proxyRequest.Headers.Remove("X-Forwarded-Host");
-        proxyRequest.Headers.Remove("Forwarded");
-        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
-        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", httpContext.Request.Scheme);
-        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", httpContext.Request.Host.Value);
+        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
+        foreach (var header in Forwarding) proxyRequest.Headers.Remove(header);
+        RemoveUnderscoreLookalikes(proxyRequest, httpContext);
+        PlatformCookies.RemoveFrom(proxyRequest);
     }
 
     /// <summary>
     /// Client headers spelt with underscores where the proxy's have hyphens (<c>sso_profile_email</c>): WSGI and CGI
     /// servers read both spellings as the same variable, so a Python app could take the client's for the proxy's.
-    /// Removed with the rest of the client's identity and forwarding claims.
     /// </summary>
-    public static void RemoveUnderscoreLookalikes(HttpRequestMessage proxyRequest, HttpContext httpContext)
+    private static void RemoveUnderscoreLookalikes(HttpRequestMessage proxyRequest, HttpContext httpContext)
     {
         foreach (var name in httpContext.Request.Headers.Keys)
         {
             if (!name.Contains('_')) continue;
             var hyphenated = name.Replace('_', '-');
-            if (IdentityHeaders.All.Contains(hyphenated, StringComparer.OrdinalIgnoreCase) || hyphenated.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
-                || hyphenated.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+            if (IdentityHeaders.All.Contains(hyphenated, StringComparer.OrdinalIgnoreCase) || Forwarding.Contains(hyphenated, StringComparer.OrdinalIgnoreCase)
+                || hyphenated.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
                 proxyRequest.Headers.Remove(name);
         }
+    }
+}
+
+public static class ForwardedHeaders
+{
+    /// <summary>The destination sees the client as the proxy resolved it (the client's own claims were removed first).</summary>
+    public static void Add(HttpRequestMessage proxyRequest, HttpContext httpContext, string clientIp)
+    {
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", httpContext.Request.Scheme);
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", httpContext.Request.Host.Value);
     }
 }
 
@@ -73,13 +82,8 @@ public static class PlatformCookies
         System.Text.StringBuilder? kept = null;
         foreach (var value in values)
         {
-            var rest = value.AsSpan();
-            while (!rest.IsEmpty)
+            foreach (var pair in new CookiePairs(value))
             {
-                var end = rest.IndexOf(';');
-                var pair = (end < 0 ? rest : rest[..end]).Trim();
-                rest = end < 0 ? default : rest[(end + 1)..];
-                if (pair.IsEmpty) continue;
                 var equals = pair.IndexOf('=');
                 if (IsPlatformCookie((equals < 0 ? pair : pair[..equals]).Trim())) continue;
                 kept ??= new System.Text.StringBuilder(value.Length);
@@ -90,5 +94,28 @@ public static class PlatformCookies
 
         proxyRequest.Headers.Remove("Cookie");
         if (kept is not null) proxyRequest.Headers.TryAddWithoutValidation("Cookie", kept.ToString());
+    }
+}
+
+/// <summary>The <c>name=value</c> pairs of a Cookie header as written, each trimmed, empty ones skipped; nothing allocated.</summary>
+public ref struct CookiePairs(ReadOnlySpan<char> header)
+{
+    private ReadOnlySpan<char> rest = header;
+
+    public ReadOnlySpan<char> Current { get; private set; }
+
+    public readonly CookiePairs GetEnumerator() => this;
+
+    public bool MoveNext()
+    {
+        while (!rest.IsEmpty)
+        {
+            var end = rest.IndexOf(';');
+            Current = (end < 0 ? rest : rest[..end]).Trim();
+            rest = end < 0 ? default : rest[(end + 1)..];
+            if (!Current.IsEmpty) return true;
+        }
+
+        return false;
     }
 }

@@ -57,12 +57,8 @@ public sealed class ToolSignIn(IOptionsMonitor<CookieAuthenticationOptions> cook
         {
             // ASP.NET Core's parser also splits on commas: such a header is left to it.
             if (header is null || header.Contains(',')) return null;
-            var rest = header.AsSpan();
-            while (!rest.IsEmpty)
+            foreach (var pair in new Forwarding.CookiePairs(header))
             {
-                var end = rest.IndexOf(';');
-                var pair = (end < 0 ? rest : rest[..end]).Trim();
-                rest = end < 0 ? default : rest[(end + 1)..];
                 var equals = pair.IndexOf('=');
                 if (equals < 0 || !pair[..equals].Trim().Equals(name, StringComparison.OrdinalIgnoreCase)) continue;
                 var value = pair[(equals + 1)..];

@@ -18,7 +18,7 @@ public sealed class ToolTransformer(PlatformUser user, string clientIp, string r
         // The tool listens on its own address: it is asked for that host, as a browser there would.
         proxyRequest.Headers.Host = null;
 
-        foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
+        ClientClaims.RemoveFrom(proxyRequest, httpContext);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserId, user.Id);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserEmail, user.Email);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.UserName, user.Name);
@@ -27,9 +27,7 @@ public sealed class ToolTransformer(PlatformUser user, string clientIp, string r
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SsoFirstName, user.FirstName);
         proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SsoLastName, user.LastName);
 
-        ForwardedHeaders.Replace(proxyRequest, httpContext, clientIp);
-        ForwardedHeaders.RemoveUnderscoreLookalikes(proxyRequest, httpContext);
-        PlatformCookies.RemoveFrom(proxyRequest);
+        ForwardedHeaders.Add(proxyRequest, httpContext, clientIp);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

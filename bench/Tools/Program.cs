@@ -219,15 +219,13 @@ try
         Console.WriteLine($"  Kestrel answering 1 KB itself: {kestrelAlone.RequestsPerSecond:N0} req/s, {kestrelAlone.CpuMicrosecondsPerRequest:N1} us CPU a request; nginx proxying: {viaNginx.CpuMicrosecondsPerRequest:N1} us; bare forwarder: {viaBare.CpuMicrosecondsPerRequest:N1} us; proxy: {viaProxy.CpuMicrosecondsPerRequest:N1} us");
         Console.WriteLine($"  added p99 over direct: proxy {addedP99:N2} ms, nginx {MedianP99("nginx") - MedianP99("direct"):N2} ms, bare forwarder {MedianP99("bare") - MedianP99("direct"):N2} ms (target < 2 ms: {(addedP99 < 2 ? "met" : "NOT met")})");
         RestoreAutogroup();
-        nginx.Kill(entireProcessTree: true);
-        await nginx.WaitForExitAsync();
-        nginx = null;
-        bare.Kill(entireProcessTree: true);
-        await bare.WaitForExitAsync();
-        bare = null;
-        kestrel.Kill(entireProcessTree: true);
-        await kestrel.WaitForExitAsync();
-        kestrel = null;
+        foreach (var peer in (Process[])[nginx, bare, kestrel])
+        {
+            peer.Kill(entireProcessTree: true);
+            await peer.WaitForExitAsync();
+        }
+
+        (nginx, bare, kestrel) = (null, null, null);
         Pin(proxyPid, "0,1");
         Pin(toolPid, "0,1");
     }
@@ -366,9 +364,8 @@ try
 finally
 {
     RestoreAutogroup();
-    if (nginx is { HasExited: false }) nginx.Kill(entireProcessTree: true);
-    if (bare is { HasExited: false }) bare.Kill(entireProcessTree: true);
-    if (kestrel is { HasExited: false }) kestrel.Kill(entireProcessTree: true);
+    foreach (var peer in new[] { nginx, bare, kestrel })
+        if (peer is { HasExited: false }) peer.Kill(entireProcessTree: true);
     await platform.DisposeAsync();
     TestDirectories.Delete(dataDirectory);
 }
