@@ -3,6 +3,7 @@ using System.Net;
 using DataWorkspace.Contracts;
 using DataWorkspace.Proxy.ClientAddress;
 using DataWorkspace.Proxy.SignIn;
+using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -20,6 +21,7 @@ public sealed class PortalEntry(
     HttpMessageInvoker webClient,
     IdentityToken identityTokens,
     IpPolicy ipPolicy,
+    SecurityRefusals refusals,
     IOptions<ProxyOptions> options,
     ILogger<PortalEntry> logger)
 {
@@ -32,7 +34,7 @@ public sealed class PortalEntry(
         var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
         if (clientIp.Address is not { } clientAddress)
         {
-            logger.LogWarning("Refused a request from {Peer}: {Reason}", context.Connection.RemoteIpAddress, clientIp.Failure);
+            refusals.Record(context, RefusalReason.ClientAddress, clientIp.Failure!);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
             return;
@@ -71,6 +73,7 @@ public sealed class PortalEntry(
 
         if (ipPolicy.IsRestricted(path) && !ipPolicy.IsAllowed(clientAddress))
         {
+            refusals.Record(context, RefusalReason.AllowList, $"{clientAddress} is not on the allow list for {path}");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             var refusal = ipPolicy.Refusal(clientAddress, "The Data Explorer and files");
             if (path.StartsWithSegments("/api")) await context.Response.WriteAsJsonAsync(new { title = "Not from this network", status = 403, detail = refusal });

@@ -23,34 +23,50 @@ public sealed class PortalTransformer(string? signedIdentity, string clientIp) :
 
 /// <summary>
 /// What a client may not pass on through the proxy, whatever it forwards to: identity and forwarding headers (the proxy
-/// sets its own), their underscore spellings, and the platform's cookies.
+/// sets its own), the headers other proxies and tools use to say who or where a user is (a tool such as RStudio Server
+/// or Grafana may be configured to trust them), each also spelt with underscores, and the platform's cookies.
 /// </summary>
 public static class ClientClaims
 {
     private static readonly string[] Forwarding = ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"];
 
+    // Families rather than single names, so a tool trusting another member of one (X-Forwarded-Preferred-Username,
+    // Remote-Groups) cannot be fed it either: oauth2-proxy, Authelia, Kubernetes, Grafana, Kong, AWS ALB, Azure, Google
+    // IAP, Cloudflare Access, and the client-address headers of nginx and CDNs.
+    private static readonly string[] ReservedPrefixes =
+    [
+        "X-DataWorkspace-", "sso-profile-", "X-Forwarded-", "X-Auth-Request-", "Remote-", "X-Remote-", "X-Webauth-",
+        "X-Authenticated-", "X-Amzn-Oidc-", "X-Ms-Client-Principal", "X-Goog-Authenticated-", "Cf-Access-",
+    ];
+
+    private static readonly string[] ReservedNames =
+    [
+        "Forwarded", "X-User", "X-Email", "X-Auth-User", "X-Rstudio-Username", "X-Real-Ip", "X-Client-Ip",
+        "True-Client-Ip", "Cf-Connecting-Ip", "X-Cluster-Client-Ip",
+    ];
+
     public static void RemoveFrom(HttpRequestMessage proxyRequest, HttpContext httpContext)
     {
         foreach (var header in IdentityHeaders.All) proxyRequest.Headers.Remove(header);
         foreach (var header in Forwarding) proxyRequest.Headers.Remove(header);
-        RemoveUnderscoreLookalikes(proxyRequest, httpContext);
+        foreach (var name in httpContext.Request.Headers.Keys)
+            if (IsReserved(name)) proxyRequest.Headers.Remove(name);
         PlatformCookies.RemoveFrom(proxyRequest);
     }
 
     /// <summary>
-    /// Client headers spelt with underscores where the proxy's have hyphens (<c>sso_profile_email</c>): WSGI and CGI
-    /// servers read both spellings as the same variable, so a Python app could take the client's for the proxy's.
+    /// Whether only the proxy may set a header of this name. Underscores count as hyphens: WSGI and CGI servers read
+    /// <c>sso_profile_email</c> and <c>sso-profile-email</c> as the same variable, so a Python app could take the
+    /// client's for the proxy's.
     /// </summary>
-    private static void RemoveUnderscoreLookalikes(HttpRequestMessage proxyRequest, HttpContext httpContext)
+    public static bool IsReserved(string name)
     {
-        foreach (var name in httpContext.Request.Headers.Keys)
-        {
-            if (!name.Contains('_')) continue;
-            var hyphenated = name.Replace('_', '-');
-            if (IdentityHeaders.All.Contains(hyphenated, StringComparer.OrdinalIgnoreCase) || Forwarding.Contains(hyphenated, StringComparer.OrdinalIgnoreCase)
-                || hyphenated.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
-                proxyRequest.Headers.Remove(name);
-        }
+        var hyphenated = name.Contains('_') ? name.Replace('_', '-') : name;
+        foreach (var prefix in ReservedPrefixes)
+            if (hyphenated.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return true;
+        foreach (var reserved in ReservedNames)
+            if (hyphenated.Equals(reserved, StringComparison.OrdinalIgnoreCase)) return true;
+        return IdentityHeaders.All.Contains(hyphenated, StringComparer.OrdinalIgnoreCase);
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using DataWorkspace.Proxy.ClientAddress;
+using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -47,9 +48,8 @@ public static class SignInExtensions
                     var address = ClientIpResolver.For(context.HttpContext, proxy.Value.TrustedHops).Address;
                     var signedInFrom = context.Principal?.FindFirstValue(IpPolicy.GroupClaim);
                     if (address is not null && signedInFrom == policy.GroupOf(address)) return Task.CompletedTask;
-                    context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SignInExtensions))
-                        .LogInformation("Session of {User} ended: signed in from IP group '{Then}', now in '{Now}'", context.Principal?.FindFirstValue("email"),
-                            signedInFrom, address is null ? "(unknown)" : policy.GroupOf(address));
+                    context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.IpGroupChanged,
+                        $"the session of {context.Principal?.FindFirstValue("email")} signed in from IP group '{signedInFrom}', now in '{(address is null ? "(unknown)" : policy.GroupOf(address))}': signed out");
                     context.RejectPrincipal();
                     return context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
                 };

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DataWorkspace.Contracts;
 using DataWorkspace.Proxy.ClientAddress;
 using DataWorkspace.Proxy.SignIn;
+using DataWorkspace.Security;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -20,6 +21,7 @@ public sealed class ToolEntry(
     ToolActivity activity,
     IpPolicy ipPolicy,
     ToolSignIn signIn,
+    SecurityRefusals refusals,
     IOptions<ProxyOptions> options,
     ILogger<ToolEntry> logger)
 {
@@ -62,6 +64,7 @@ public sealed class ToolEntry(
 
         if (UnsafePath(context) is { } unsafePath)
         {
+            refusals.Record(context, RefusalReason.UnsafePath, $"the path has {unsafePath}");
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The address's path has {unsafePath}, which is not passed to tools. Remove it and try again.");
             return;
@@ -70,6 +73,7 @@ public sealed class ToolEntry(
         var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
         if (clientIp.Address is not { } clientAddress)
         {
+            refusals.Record(context, RefusalReason.ClientAddress, clientIp.Failure!);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
             return;
@@ -77,6 +81,7 @@ public sealed class ToolEntry(
 
         if (!ipPolicy.IsAllowed(clientAddress))
         {
+            refusals.Record(context, RefusalReason.AllowList, $"{clientAddress} is not on the tools' allow list");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await ProxyPages.WriteAsync(context.Response, "Not from this network", ipPolicy.Refusal(clientAddress, "Tools"), ("Go to the portal", PortalUrl(context, "/")));
             return;
@@ -92,6 +97,7 @@ public sealed class ToolEntry(
         // A visualisation's access is the web app's to decide, per viewer; a user's tool is its owner's alone.
         if (!name.IsVisualisation && name.UserHash != identity.Hash)
         {
+            refusals.Record(context, RefusalReason.WrongUser, $"{user.Email} asked for another user's tool");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             var yours = $"{options.Value.PublicScheme}://{name.Basename}-{identity.Hash}.{options.Value.RootDomain}{PortSuffix(context)}/";
             await ProxyPages.WriteAsync(context.Response, "This is not your tool",
@@ -109,6 +115,7 @@ public sealed class ToolEntry(
         if (IsWebSocketUpgrade(request) && request.Headers.Origin.ToString() is { Length: > 0 } origin
             && (!Uri.TryCreate(origin, UriKind.Absolute, out var originUri) || !string.Equals(originUri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
         {
+            refusals.Record(context, RefusalReason.ForeignOrigin, $"a WebSocket from {origin}");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await ProxyPages.WriteAsync(context.Response, "Refused", $"A WebSocket to this tool may only be opened from the tool's own pages, not from {origin}.");
             return;
@@ -304,6 +311,7 @@ public sealed class ToolEntry(
 
     private async Task ExplainAsync(HttpContext context, ToolHostName name, ToolAnswer answer)
     {
+        if (answer.Status == HttpStatusCode.Forbidden) refusals.Record(context, RefusalReason.WrongUser, answer.Problem ?? "the web app refused");
         context.Response.StatusCode = (int)answer.Status;
         var title = answer.Status switch
         {

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using DataWorkspace.Contracts;
+using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -48,7 +49,7 @@ public sealed class ProxyIdentityHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var reason = Context.Items[FailureKey] as string ?? "no identity was presented";
-        Logger.LogWarning("Refused {Method} {Path}: {Reason}", Request.Method, Request.Path, reason);
+        Context.RequestServices.GetRequiredService<SecurityRefusals>().Record(Context, RefusalReason.ForgedIdentity, reason);
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         await Results.Problem(
             statusCode: StatusCodes.Status401Unauthorized,

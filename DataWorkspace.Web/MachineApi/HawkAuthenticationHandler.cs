@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using DataWorkspace.Security;
 using DataWorkspace.Web.Identity;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Features;
@@ -112,7 +113,7 @@ public sealed class HawkAuthenticationHandler(
     {
         var refusal = Context.Items[FailureKey] as Refusal
             ?? new Refusal("Missing Hawk credentials", "Sign each request with Hawk: Authorization: Hawk id=\"...\", ts=\"...\", nonce=\"...\", mac=\"...\".");
-        Logger.LogWarning("Refused machine API {Method} {Path}: {Reason}", Request.Method, Request.Path, refusal.Title);
+        Context.RequestServices.GetRequiredService<SecurityRefusals>().Record(Context, RefusalReason.ServiceCredentials, $"machine API: {refusal.Title}");
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = $"{HawkHeader.Scheme} {refusal.ChallengeExtra}error=\"{refusal.Title}\"";
         await TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: refusal.Title, detail: refusal.Detail).ExecuteAsync(Context);

@@ -1,4 +1,5 @@
 using DataWorkspace.Contracts;
+using DataWorkspace.Security;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
 
@@ -36,9 +37,9 @@ public static class InternalToolsApi
         {
             var tokens = context.HttpContext.RequestServices.GetRequiredService<IdentityToken>();
             var verified = tokens.VerifyService(context.HttpContext.Request.Headers[IdentityHeaders.ServiceIdentity].ToString());
-            return verified.Identity is null
-                ? TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden)
-                : await next(context);
+            if (verified.Identity is not null) return await next(context);
+            context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.ServiceCredentials, $"internal tools API: {verified.Failure}");
+            return TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden);
         });
 
         // Activity of any instances: the proxy's own report, not a user's request, so only the service identity counts.

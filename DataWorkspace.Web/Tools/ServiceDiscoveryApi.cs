@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using DataWorkspace.Security;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -36,6 +37,7 @@ public static class ServiceDiscoveryApi
                     detail: "Prometheus service discovery is not configured: set Prometheus:Username and Prometheus:Password on the web app.");
             if (!Authorised(http.Request.Headers.Authorization.ToString(), settings))
             {
+                http.RequestServices.GetRequiredService<SecurityRefusals>().Record(http, RefusalReason.ServiceCredentials, "service discovery without Prometheus's credentials");
                 http.Response.Headers.WWWAuthenticate = "Basic realm=\"Data Workspace service discovery\", charset=\"UTF-8\"";
                 return TypedResults.Problem(title: "Not authorised", statusCode: StatusCodes.Status401Unauthorized,
                     detail: "Give the service discovery credentials (Prometheus:Username and Prometheus:Password) with HTTP basic auth.");

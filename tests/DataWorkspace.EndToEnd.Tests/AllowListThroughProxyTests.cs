@@ -113,4 +113,59 @@ public sealed class AllowListThroughProxyTests(PlatformFixture fixture)
         using (var home = await insider.Http.GetAsync("/data-explorer", Cancel))
             Assert.Equal(HttpStatusCode.OK, home.StatusCode);
     }
+
+    [Fact]
+    public async Task Every_security_refusal_is_counted_by_reason_in_the_services_metrics()
+    {
+        var (insider, hash) = await SignedInWithToolsAsync("priya.shah@trade.example");
+        using var _ = insider;
+        var (other, _) = await SignedInWithToolsAsync("tom.evans@partner.example");
+        using var __ = other;
+        var proxyMetrics = $"http://127.0.0.1:{Platform.PortalUrl.Port}/metrics";
+        var webMetrics = new Uri(Platform.WebUrl, "/metrics").ToString();
+        var proxyBefore = await RefusalsAsync(proxyMetrics);
+        var webBefore = await RefusalsAsync(webMetrics);
+
+        // At a tool host: off the allow list, someone else's tool, a path that tries to leave its root.
+        using (var outsider = From(Outside, insider))
+        using (var response = await outsider.Http.GetAsync(ToolUrl(hash), Cancel))
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        using (var response = await other.Http.GetAsync(ToolUrl(hash), Cancel))
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        using (var response = await insider.Http.GetAsync(ToolUrl(hash, "/files/..%2fsecret"), Cancel))
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        // At the portal: the Data Explorer off the allow list.
+        using (var outsider = From(Outside, insider))
+        using (var response = await outsider.Http.GetAsync("/data-explorer", Cancel))
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        // At the web app itself, past the proxy: a forged identity.
+        using (var direct = new HttpClient())
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Platform.WebUrl, "/datasets")))
+        {
+            request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, "forged.token");
+            using var response = await direct.SendAsync(request, Cancel);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        var proxyAfter = await RefusalsAsync(proxyMetrics);
+        var webAfter = await RefusalsAsync(webMetrics);
+        Assert.True(proxyAfter.GetValueOrDefault("allow_list") >= proxyBefore.GetValueOrDefault("allow_list") + 2, $"allow_list: {proxyBefore.GetValueOrDefault("allow_list")} -> {proxyAfter.GetValueOrDefault("allow_list")}");
+        Assert.True(proxyAfter.GetValueOrDefault("wrong_user") > proxyBefore.GetValueOrDefault("wrong_user"), "wrong_user not counted");
+        Assert.True(proxyAfter.GetValueOrDefault("unsafe_path") > proxyBefore.GetValueOrDefault("unsafe_path"), "unsafe_path not counted");
+        Assert.True(webAfter.GetValueOrDefault("forged_identity") > webBefore.GetValueOrDefault("forged_identity"), "forged_identity not counted");
+    }
+
+    /// <summary>The refusals counted so far by reason, from a service's Prometheus exposition.</summary>
+    private static async Task<Dictionary<string, double>> RefusalsAsync(string metricsUrl)
+    {
+        using var http = new HttpClient();
+        var counts = new Dictionary<string, double>();
+        foreach (var line in (await http.GetStringAsync(metricsUrl, Cancel)).Split('\n'))
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(line, @"^dataworkspace_security_refusals_total\{[^}]*reason=""([a-z_]+)""[^}]*\} ([0-9.eE+]+)");
+            if (match.Success) counts[match.Groups[1].Value] = counts.GetValueOrDefault(match.Groups[1].Value) + double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return counts;
+    }
 }

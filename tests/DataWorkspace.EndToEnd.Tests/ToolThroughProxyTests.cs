@@ -81,6 +81,9 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             forged.Headers.TryAddWithoutValidation(IdentityHeaders.SsoEmail, "mallory@evil.example");
             forged.Headers.TryAddWithoutValidation("sso_profile_email", "mallory@evil.example");
             forged.Headers.TryAddWithoutValidation("X-Custom", "kept");
+            // What RStudio Server, Grafana and others can be configured to trust as the signed-in user.
+            foreach (var header in new[] { "X-Forwarded-User", "X-Forwarded-Email", "X-Auth-Request-User", "X-Auth-Request-Email", "Remote-User", "X-Remote-User", "x_forwarded_user", "remote_user" })
+                forged.Headers.TryAddWithoutValidation(header, "mallory@evil.example");
             using var response = await client.Http.SendAsync(forged, Cancel);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("1", response.Headers.GetValues("X-Sample-Echo").Single());

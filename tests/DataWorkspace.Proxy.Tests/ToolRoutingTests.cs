@@ -47,6 +47,24 @@ public sealed class ToolRoutingTests
         Assert.Contains(reason, problem);
     }
 
+    private static readonly string[] TrustedElsewhere =
+    [
+        "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups", "X-Auth-Request-User",
+        "X-Auth-Request-Email", "Remote-User", "Remote-Email", "X-Remote-User", "X-Remote-Group", "X-WEBAUTH-USER",
+        "X-Authenticated-Userid", "X-Amzn-Oidc-Identity", "X-MS-CLIENT-PRINCIPAL-NAME", "X-Goog-Authenticated-User-Email",
+        "Cf-Access-Authenticated-User-Email", "X-Real-IP", "X-RStudio-Username",
+    ];
+
+    [Theory]
+    [InlineData("X-Forwarded-User", true)]
+    [InlineData("x_auth_request_email", true)]
+    [InlineData("REMOTE-USER", true)]
+    [InlineData("X-Custom", false)]
+    [InlineData("Remotely", false)]
+    [InlineData("X-Users-Choice", false)]
+    public void Identity_and_address_headers_of_other_proxies_are_reserved_in_any_spelling(string name, bool reserved) =>
+        Assert.Equal(reserved, DataWorkspace.Proxy.Forwarding.ClientClaims.IsReserved(name));
+
     [Fact]
     public async Task The_tool_gets_the_proxys_identity_headers_never_the_clients_nor_the_session()
     {
@@ -57,6 +75,13 @@ public sealed class ToolRoutingTests
         context.Request.Headers["X_DataWorkspace_User_Id"] = "forged";
         context.Request.Headers["x_forwarded_for"] = "forged";
         context.Request.Headers["my_own_header"] = "kept";
+        // Headers other proxies set and tools can be configured to trust for identity or the client's address.
+        foreach (var header in TrustedElsewhere) context.Request.Headers[header] = "forged";
+        context.Request.Headers["X_Forwarded_User"] = "forged";
+        context.Request.Headers["remote_user"] = "forged";
+        context.Request.Headers["X-Remote-Users-Note"] = "forged";
+        context.Request.Headers["X-Forwarded-Userinfo"] = "forged";
+        context.Request.Headers["Remotely"] = "kept";
         context.Request.Headers.Cookie = "dw_session=secret; _xsrf=abc";
         context.Request.Host = new HostString("files-1a2b3c4d.dataworkspace.localhost", 8000);
         var request = new HttpRequestMessage(HttpMethod.Get, "http://127.0.0.1:41234/");
@@ -69,6 +94,7 @@ public sealed class ToolRoutingTests
         Assert.False(request.Headers.Contains(IdentityHeaders.SignedIdentity));
         Assert.DoesNotContain("forged", request.Headers.SelectMany(header => header.Value));
         Assert.Equal(["kept"], request.Headers.GetValues("my_own_header"));
+        Assert.Equal(["kept"], request.Headers.GetValues("Remotely"));
         Assert.Equal("_xsrf=abc", string.Join("; ", request.Headers.GetValues("Cookie")));
         Assert.Null(request.Headers.Host);
     }
