@@ -147,12 +147,23 @@ public sealed class AllowListThroughProxyTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
 
-        var proxyAfter = await RefusalsAsync(proxyMetrics);
-        var webAfter = await RefusalsAsync(webMetrics);
-        Assert.True(proxyAfter.GetValueOrDefault("allow_list") >= proxyBefore.GetValueOrDefault("allow_list") + 2, $"allow_list: {proxyBefore.GetValueOrDefault("allow_list")} -> {proxyAfter.GetValueOrDefault("allow_list")}");
-        Assert.True(proxyAfter.GetValueOrDefault("wrong_user") > proxyBefore.GetValueOrDefault("wrong_user"), "wrong_user not counted");
-        Assert.True(proxyAfter.GetValueOrDefault("unsafe_path") > proxyBefore.GetValueOrDefault("unsafe_path"), "unsafe_path not counted");
-        Assert.True(webAfter.GetValueOrDefault("forged_identity") > webBefore.GetValueOrDefault("forged_identity"), "forged_identity not counted");
+        // The exporter answers a scrape from a copy it keeps for a moment: read until the counts move, for a few seconds.
+        await CountedAsync(proxyMetrics, proxyBefore, ("allow_list", 2), ("wrong_user", 1), ("unsafe_path", 1));
+        await CountedAsync(webMetrics, webBefore, ("forged_identity", 1));
+    }
+
+    private static async Task CountedAsync(string metricsUrl, Dictionary<string, double> before, params (string Reason, int Added)[] expected)
+    {
+        Dictionary<string, double> after = [];
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            after = await RefusalsAsync(metricsUrl);
+            if (expected.All(e => after.GetValueOrDefault(e.Reason) >= before.GetValueOrDefault(e.Reason) + e.Added)) return;
+            await Task.Delay(250, Cancel);
+        }
+
+        Assert.Fail($"Refusals at {metricsUrl}: expected {string.Join(", ", expected.Select(e => $"{e.Reason} +{e.Added}"))}; " +
+            $"before {string.Join(", ", before.Select(b => $"{b.Key}={b.Value}"))}, after {string.Join(", ", after.Select(a => $"{a.Key}={a.Value}"))}");
     }
 
     /// <summary>The refusals counted so far by reason, from a service's Prometheus exposition.</summary>
