@@ -60,6 +60,7 @@ builder.Services.AddSingleton<PortalLinks>();
 builder.Services.AddScoped<AccessRequests>();
 builder.Services.AddScoped<ToolsAccessService>();
 builder.Services.AddScoped<ReferenceDataService>();
+builder.Services.AddSingleton<ReferenceMirror>();
 builder.Services.AddOptions<EmailOptions>().Bind(builder.Configuration.GetSection(EmailOptions.Section)).ValidateDataAnnotations();
 if (builder.Configuration["Email:Smtp:Host"] is { Length: > 0 })
     builder.Services.AddSingleton<IEmailSender, SmtpEmailSender>();
