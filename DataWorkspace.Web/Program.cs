@@ -71,7 +71,7 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Outbox
 builder.Services.Configure<ExpiryOptions>(builder.Configuration.GetSection(ExpiryOptions.Section));
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ExpirySweeper>());
-builder.Services.Configure<DataAccessOptions>(builder.Configuration.GetSection(DataAccessOptions.Section));
+builder.Services.AddOptions<DataAccessOptions>().Bind(builder.Configuration.GetSection(DataAccessOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<RoleSync>();
 builder.Services.AddSingleton<DatabaseLogins>();
 builder.Services.AddHostedService<DataAccessJob>();

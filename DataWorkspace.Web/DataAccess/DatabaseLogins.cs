@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
@@ -9,7 +10,7 @@ using static DataWorkspace.Web.DataAccess.DatabaseRoleNames;
 
 namespace DataWorkspace.Web.DataAccess;
 
-public sealed class DataAccessOptions
+public sealed partial class DataAccessOptions : IValidatableObject
 {
     public const string Section = "DataAccess";
 
@@ -25,6 +26,24 @@ public sealed class DataAccessOptions
     public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromMinutes(15);
     public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromMinutes(30);
     public int ConnectionLimit { get; set; } = 10;
+
+    /// <summary>PostgreSQL's work_mem for logins' sessions (e.g. <c>64MB</c>); unset leaves the server's own.</summary>
+    public string? WorkMemory { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (SyncInterval <= TimeSpan.Zero) yield return new("DataAccess:SyncInterval must be positive, e.g. 00:05:00.");
+        // A portal login is reused while it has an hour left: a shorter life would make a new one at every query.
+        if (PortalLoginLifetime <= TimeSpan.FromHours(1)) yield return new("DataAccess:PortalLoginLifetime must be longer than an hour, e.g. 1.00:00:00.");
+        if (MaxToolLoginLifetime < TimeSpan.FromMinutes(10)) yield return new("DataAccess:MaxToolLoginLifetime must be at least 10 minutes, e.g. 1.00:00:00.");
+        if (StatementTimeout < TimeSpan.Zero) yield return new("DataAccess:StatementTimeout must be zero (no limit) or positive, e.g. 00:15:00.");
+        if (IdleInTransactionTimeout < TimeSpan.Zero) yield return new("DataAccess:IdleInTransactionTimeout must be zero (no limit) or positive, e.g. 00:30:00.");
+        if (ConnectionLimit is < 1 and not -1) yield return new("DataAccess:ConnectionLimit must be at least 1 (or -1 for no limit).");
+        if (WorkMemory is { Length: > 0 } && !MemorySize().IsMatch(WorkMemory)) yield return new($"DataAccess:WorkMemory '{WorkMemory}' must be a size such as 4096kB, 64MB or 1GB.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[1-9][0-9]{0,9}(kB|MB|GB)$")]
+    private static partial System.Text.RegularExpressions.Regex MemorySize();
 }
 
 /// <summary>A login the caller can connect with; <see cref="DataSource"/> is pooled and shared by every use of the login.</summary>
@@ -113,13 +132,10 @@ public sealed class DatabaseLogins(
                     new($"SELECT pg_advisory_xact_lock({RoleSync.LockKey})"),
                     // Literals, not parameters: PostgreSQL takes none in these statements. Both are made here, not given.
                     new($"CREATE ROLE {Quote(role)} LOGIN PASSWORD '{password}' VALID UNTIL '{expires.UtcDateTime:O}' CONNECTION LIMIT {settings.ConnectionLimit} IN ROLE {Quote(User(userId))}"),
-                    new($"ALTER ROLE {Quote(role)} SET role TO {Quote(User(userId))}"),
-                    new($"ALTER ROLE {Quote(role)} SET search_path TO {Quote(User(userId))}, public"),
-                    new($"ALTER ROLE {Quote(role)} SET statement_timeout TO {(long)settings.StatementTimeout.TotalMilliseconds}"),
-                    new($"ALTER ROLE {Quote(role)} SET idle_in_transaction_session_timeout TO {(long)settings.IdleInTransactionTimeout.TotalMilliseconds}"),
                     new($"GRANT CONNECT ON DATABASE {Quote(database)} TO {Quote(role)}"),
                 },
             };
+            foreach (var setting in LoginSettings.ForNewLogin(role, User(userId), settings)) batch.BatchCommands.Add(new(setting));
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             batch.Transaction = transaction;
             await batch.ExecuteNonQueryAsync(cancellationToken);

@@ -14,7 +14,8 @@ public sealed record RoleSyncResult(int Statements, IReadOnlyList<string> Skippe
 /// <summary>
 /// Makes the datasets database's roles and grants say exactly what the catalogue says: one role per dataset with
 /// SELECT on its tables (and data-cut views), the dataset roles given to users (approved requests), to email-domain
-/// roles and to the everyone role, each user's and team's role and schema. Anything the platform manages that the
+/// roles and to the everyone role, each user's and team's role and schema, and every live login's settings
+/// (<see cref="LoginSettings"/>). Anything the platform manages that the
 /// catalogue does not list is revoked. Runs in one transaction under an advisory lock, so replicas take turns, and
 /// does nothing when nothing changed.
 /// </summary>
@@ -22,6 +23,7 @@ public sealed class RoleSync(
     IServiceScopeFactory scopes,
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
     ILogger<RoleSync> logger)
 {
     /// <summary>Taken by everything that changes roles or the database's ACL (sync, login create and drop): concurrent ACL updates fail in PostgreSQL.</summary>
@@ -179,6 +181,9 @@ public sealed class RoleSync(
         // What a team member creates in the team's schema, the other members can use.
         foreach (var (team, member) in desired.TeamWriters)
             statements.Add($"ALTER DEFAULT PRIVILEGES FOR ROLE {Quote(member)} IN SCHEMA {Quote(team)} GRANT ALL ON TABLES TO {Quote(team)}");
+
+        // Every live login's settings, so a changed option reaches logins made before it.
+        statements.AddRange(await LoginSettings.DifferencesAsync(connection, options.Value, cancellationToken));
 
         await RunAsync(connection, statements, cancellationToken);
         applied += statements.Count - desired.TeamWriters.Count;
