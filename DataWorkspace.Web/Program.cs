@@ -74,7 +74,9 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Expiry
 builder.Services.AddOptions<DataAccessOptions>().Bind(builder.Configuration.GetSection(DataAccessOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<RoleSync>();
 builder.Services.AddSingleton<DatabaseLogins>();
-builder.Services.AddHostedService<DataAccessJob>();
+builder.Services.AddSingleton<DataAccessJob>();
+builder.Services.AddHostedService(services => services.GetRequiredService<DataAccessJob>());
+builder.Services.AddSingleton<IDatabaseLoginHolders, DataWorkspace.Web.Tools.ToolLoginHolders>();
 builder.Services.AddSingleton<DataWorkspace.Web.Explorer.QueryRunner>();
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();
