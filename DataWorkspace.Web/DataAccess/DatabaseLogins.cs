@@ -38,7 +38,8 @@ public sealed partial class DataAccessOptions : IValidatableObject
         if (SyncInterval <= TimeSpan.Zero) yield return new("DataAccess:SyncInterval must be positive, e.g. 00:05:00.");
         // A portal login is reused while it has an hour left: a shorter life would make a new one at every query.
         if (PortalLoginLifetime <= TimeSpan.FromHours(1)) yield return new("DataAccess:PortalLoginLifetime must be longer than an hour, e.g. 1.00:00:00.");
-        if (MaxToolLoginLifetime < TimeSpan.FromMinutes(10)) yield return new("DataAccess:MaxToolLoginLifetime must be at least 10 minutes, e.g. 1.00:00:00.");
+        // Renewed once half of it is gone, at a synchronisation: half must span two intervals, so one always comes in time.
+        if (MaxToolLoginLifetime < SyncInterval * 4) yield return new("DataAccess:MaxToolLoginLifetime must be at least four times DataAccess:SyncInterval (tool logins are renewed at the synchronisations), e.g. 1.00:00:00.");
         if (StatementTimeout < TimeSpan.Zero) yield return new("DataAccess:StatementTimeout must be zero (no limit) or positive, e.g. 00:15:00.");
         if (IdleInTransactionTimeout < TimeSpan.Zero) yield return new("DataAccess:IdleInTransactionTimeout must be zero (no limit) or positive, e.g. 00:30:00.");
         if (ConnectionLimit is < 1 and not -1) yield return new("DataAccess:ConnectionLimit must be at least 1 (or -1 for no limit).");

@@ -105,6 +105,7 @@ public sealed class LoginSettingsTests(SeparateCluster cluster) : IClassFixture<
     [InlineData("DataAccess:WorkMemory", "lots", "DataAccess:WorkMemory 'lots' must be a size such as 4096kB, 64MB or 1GB.")]
     [InlineData("DataAccess:ConnectionLimit", "0", "DataAccess:ConnectionLimit must be at least 1 (or -1 for no limit).")]
     [InlineData("DataAccess:PortalLoginLifetime", "00:30:00", "DataAccess:PortalLoginLifetime must be longer than an hour, e.g. 1.00:00:00.")]
+    [InlineData("DataAccess:MaxToolLoginLifetime", "00:15:00", "DataAccess:MaxToolLoginLifetime must be at least four times DataAccess:SyncInterval")]
     public async Task A_bad_option_stops_the_platform_at_start_saying_what_is_wrong(string key, string value, string message)
     {
         await using var platform = Platform((key, value));
