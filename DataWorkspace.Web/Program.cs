@@ -60,6 +60,7 @@ builder.Services.AddSingleton<PortalLinks>();
 builder.Services.AddScoped<AccessRequests>();
 builder.Services.AddScoped<ToolsAccessService>();
 builder.Services.AddScoped<ReferenceDataService>();
+builder.Services.AddSingleton<ReferenceMirror>();
 builder.Services.AddOptions<EmailOptions>().Bind(builder.Configuration.GetSection(EmailOptions.Section)).ValidateDataAnnotations();
 if (builder.Configuration["Email:Smtp:Host"] is { Length: > 0 })
     builder.Services.AddSingleton<IEmailSender, SmtpEmailSender>();
@@ -70,10 +71,12 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Outbox
 builder.Services.Configure<ExpiryOptions>(builder.Configuration.GetSection(ExpiryOptions.Section));
 builder.Services.AddSingleton<ExpirySweeper>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ExpirySweeper>());
-builder.Services.Configure<DataAccessOptions>(builder.Configuration.GetSection(DataAccessOptions.Section));
+builder.Services.AddOptions<DataAccessOptions>().Bind(builder.Configuration.GetSection(DataAccessOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<RoleSync>();
 builder.Services.AddSingleton<DatabaseLogins>();
-builder.Services.AddHostedService<DataAccessJob>();
+builder.Services.AddSingleton<DataAccessJob>();
+builder.Services.AddHostedService(services => services.GetRequiredService<DataAccessJob>());
+builder.Services.AddSingleton<IDatabaseLoginHolders, DataWorkspace.Web.Tools.ToolLoginHolders>();
 builder.Services.AddSingleton<DataWorkspace.Web.Explorer.QueryRunner>();
 builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddScoped<DatasetAccess>();

@@ -12,6 +12,12 @@ public sealed class DatasetsDatabase([FromKeyedServices(DatasetsDatabase.Connect
     public const string ConnectionName = "datasets";
     public const int PreviewRows = 10;
 
+    /// <summary>
+    /// The longest new readers of a table or view may queue behind a change that needs it to themselves (a data cut
+    /// replaced, a reference table swapped) before the change gives way: such changes set it as their lock_timeout.
+    /// </summary>
+    public static readonly TimeSpan ReadersWaitAtMost = TimeSpan.FromSeconds(1);
+
     public async Task<IReadOnlyList<TableColumn>> ColumnsAsync(SourceTable table, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(

@@ -44,18 +44,31 @@ public sealed class AccessChangeInterceptor(RoleSyncSignal signal) : SaveChanges
     }
 }
 
-/// <summary>Synchronises roles when asked and on a schedule, then drops expired logins and old Data Explorer results.</summary>
-public sealed class DataAccessJob(RoleSync sync, DatabaseLogins logins, Explorer.QueryRunner queries, RoleSyncSignal signal, IOptions<DataAccessOptions> options, ILogger<DataAccessJob> logger) : BackgroundService
+/// <summary>
+/// Synchronises roles (and logins' settings) when asked and on a schedule, then keeps the logins of running tools valid
+/// and retires those of stopped ones, drops expired logins and old Data Explorer results.
+/// </summary>
+public sealed class DataAccessJob(
+    RoleSync sync, DatabaseLogins logins, IEnumerable<IDatabaseLoginHolders> holders, Explorer.QueryRunner queries, RoleSyncSignal signal,
+    IOptions<DataAccessOptions> options, ILogger<DataAccessJob> logger) : BackgroundService
 {
+    /// <summary>One round of the job, as it runs on its schedule.</summary>
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await sync.SyncAsync(cancellationToken);
+        // Before expired logins are dropped, so a running tool's login that lapsed while the platform was down is renewed, not dropped.
+        if (holders.Any()) await logins.KeepToolLoginsAsync(holders, cancellationToken);
+        await logins.DropExpiredAsync(cancellationToken);
+        await queries.DropOldResultsAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await sync.SyncAsync(stoppingToken);
-                await logins.DropExpiredAsync(stoppingToken);
-                await queries.DropOldResultsAsync(stoppingToken);
+                await RunOnceAsync(stoppingToken);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
@@ -9,7 +10,7 @@ using static DataWorkspace.Web.DataAccess.DatabaseRoleNames;
 
 namespace DataWorkspace.Web.DataAccess;
 
-public sealed class DataAccessOptions
+public sealed partial class DataAccessOptions : IValidatableObject
 {
     public const string Section = "DataAccess";
 
@@ -19,12 +20,34 @@ public sealed class DataAccessOptions
     /// <summary>The Data Explorer's and downloads' login lifetime.</summary>
     public TimeSpan PortalLoginLifetime { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>A tool's login lives as long as the tool, and never longer than this.</summary>
-    public TimeSpan MaxToolLoginLifetime { get; set; } = TimeSpan.FromDays(31);
+    /// <summary>
+    /// How far ahead a tool's login is valid: renewed at the synchronisations while its tool runs (same password, so
+    /// the tool carries on), retired when it stops; a login nobody renews (the platform down) lapses after this.
+    /// </summary>
+    public TimeSpan MaxToolLoginLifetime { get; set; } = TimeSpan.FromDays(1);
 
     public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromMinutes(15);
     public TimeSpan IdleInTransactionTimeout { get; set; } = TimeSpan.FromMinutes(30);
     public int ConnectionLimit { get; set; } = 10;
+
+    /// <summary>PostgreSQL's work_mem for logins' sessions (e.g. <c>64MB</c>); unset leaves the server's own.</summary>
+    public string? WorkMemory { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (SyncInterval <= TimeSpan.Zero) yield return new("DataAccess:SyncInterval must be positive, e.g. 00:05:00.");
+        // A portal login is reused while it has an hour left: a shorter life would make a new one at every query.
+        if (PortalLoginLifetime <= TimeSpan.FromHours(1)) yield return new("DataAccess:PortalLoginLifetime must be longer than an hour, e.g. 1.00:00:00.");
+        // Renewed once half of it is gone, at a synchronisation: half must span two intervals, so one always comes in time.
+        if (MaxToolLoginLifetime < SyncInterval * 4) yield return new("DataAccess:MaxToolLoginLifetime must be at least four times DataAccess:SyncInterval (tool logins are renewed at the synchronisations), e.g. 1.00:00:00.");
+        if (StatementTimeout < TimeSpan.Zero) yield return new("DataAccess:StatementTimeout must be zero (no limit) or positive, e.g. 00:15:00.");
+        if (IdleInTransactionTimeout < TimeSpan.Zero) yield return new("DataAccess:IdleInTransactionTimeout must be zero (no limit) or positive, e.g. 00:30:00.");
+        if (ConnectionLimit is < 1 and not -1) yield return new("DataAccess:ConnectionLimit must be at least 1 (or -1 for no limit).");
+        if (WorkMemory is { Length: > 0 } && !MemorySize().IsMatch(WorkMemory)) yield return new($"DataAccess:WorkMemory '{WorkMemory}' must be a size such as 4096kB, 64MB or 1GB.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[1-9][0-9]{0,9}(kB|MB|GB)$")]
+    private static partial System.Text.RegularExpressions.Regex MemorySize();
 }
 
 /// <summary>A login the caller can connect with; <see cref="DataSource"/> is pooled and shared by every use of the login.</summary>
@@ -82,6 +105,70 @@ public sealed class DatabaseLogins(
         await ExecuteAsync($"ALTER ROLE {Quote(roleName)} VALID UNTIL '{now.UtcDateTime:O}'", cancellationToken);
     }
 
+    /// <summary>
+    /// Keeps tool logins valid while their tools run and ends the others. A login a holder still needs is renewed a
+    /// lease ahead once half its lease is gone (same password: the tool carries on), even if it lapsed while the
+    /// platform was down and has not been dropped yet; one whose holder has ended, however it ended (stopped, crashed,
+    /// gone with a restart), is retired, and so is one no holder knows.
+    /// </summary>
+    public async Task<(int Renewed, int Retired)> KeepToolLoginsAsync(IEnumerable<IDatabaseLoginHolders> holders, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var logins = await catalogue.Set<DatabaseLogin>().Where(l => l.Purpose == LoginPurpose.Tool && l.DroppedAt == null).ToListAsync(cancellationToken);
+        if (logins.Count == 0) return (0, 0);
+        var needed = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (var holder in holders)
+            foreach (var (role, until) in await holder.NeededUntilAsync([.. logins.Select(l => l.RoleName)], cancellationToken))
+                needed[role] = needed.TryGetValue(role, out var other) && other > until ? other : until;
+
+        var now = time.GetUtcNow();
+        var lease = options.Value.MaxToolLoginLifetime;
+        var changed = new List<DatabaseLogin>();
+        var (renewed, retired) = (0, 0);
+        foreach (var login in logins)
+        {
+            var known = needed.TryGetValue(login.RoleName, out var neededUntil);
+            if (known && neededUntil > now)
+            {
+                var until = now + lease < neededUntil ? now + lease : neededUntil;
+                // Renewed once half its lease is gone: a running tool's login never nears its end, and most rounds change nothing.
+                if (login.ExpiresAt - now >= lease / 2 || until <= login.ExpiresAt) continue;
+                login.ExpiresAt = until;
+                renewed++;
+            }
+            else if (login.ExpiresAt > now && (known || login.CreatedAt < now - UnclaimedToolLogin))
+            {
+                login.ExpiresAt = now;
+                retired++;
+            }
+            else continue;
+
+            changed.Add(login);
+        }
+
+        if (changed.Count == 0) return (0, 0);
+        await using (var connection = await datasets.OpenConnectionAsync(cancellationToken))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var batch = new NpgsqlBatch(connection) { Transaction = transaction };
+            batch.BatchCommands.Add(new($"SELECT pg_advisory_xact_lock({RoleSync.LockKey})"));
+            // Only roles that exist: one dropped by hand must not stop the others.
+            foreach (var login in changed)
+                batch.BatchCommands.Add(new($"DO $$BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{login.RoleName}') THEN ALTER ROLE {Quote(login.RoleName)} VALID UNTIL '{login.ExpiresAt.UtcDateTime:O}'; END IF; END$$"));
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await catalogue.SaveChangesAsync(cancellationToken);
+        if (renewed > 0) logger.LogInformation("Renewed {Count} database logins of running tools", renewed);
+        if (retired > 0) logger.LogInformation("Retired {Count} database logins whose tools have stopped", retired);
+        return (renewed, retired);
+    }
+
+    /// <summary>A tool's start records its login a moment after making it: until then no holder knows the login, and it must not be retired.</summary>
+    private static readonly TimeSpan UnclaimedToolLogin = TimeSpan.FromMinutes(10);
+
     private async Task<UserLogin?> FindAsync(string userId, DateTimeOffset validAfter, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -113,13 +200,10 @@ public sealed class DatabaseLogins(
                     new($"SELECT pg_advisory_xact_lock({RoleSync.LockKey})"),
                     // Literals, not parameters: PostgreSQL takes none in these statements. Both are made here, not given.
                     new($"CREATE ROLE {Quote(role)} LOGIN PASSWORD '{password}' VALID UNTIL '{expires.UtcDateTime:O}' CONNECTION LIMIT {settings.ConnectionLimit} IN ROLE {Quote(User(userId))}"),
-                    new($"ALTER ROLE {Quote(role)} SET role TO {Quote(User(userId))}"),
-                    new($"ALTER ROLE {Quote(role)} SET search_path TO {Quote(User(userId))}, public"),
-                    new($"ALTER ROLE {Quote(role)} SET statement_timeout TO {(long)settings.StatementTimeout.TotalMilliseconds}"),
-                    new($"ALTER ROLE {Quote(role)} SET idle_in_transaction_session_timeout TO {(long)settings.IdleInTransactionTimeout.TotalMilliseconds}"),
                     new($"GRANT CONNECT ON DATABASE {Quote(database)} TO {Quote(role)}"),
                 },
             };
+            foreach (var setting in LoginSettings.ForNewLogin(role, User(userId), settings)) batch.BatchCommands.Add(new(setting));
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             batch.Transaction = transaction;
             await batch.ExecuteNonQueryAsync(cancellationToken);

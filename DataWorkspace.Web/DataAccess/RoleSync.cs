@@ -14,7 +14,8 @@ public sealed record RoleSyncResult(int Statements, IReadOnlyList<string> Skippe
 /// <summary>
 /// Makes the datasets database's roles and grants say exactly what the catalogue says: one role per dataset with
 /// SELECT on its tables (and data-cut views), the dataset roles given to users (approved requests), to email-domain
-/// roles and to the everyone role, each user's and team's role and schema. Anything the platform manages that the
+/// roles and to the everyone role, each user's and team's role and schema, and every live login's settings
+/// (<see cref="LoginSettings"/>). Anything the platform manages that the
 /// catalogue does not list is revoked. Runs in one transaction under an advisory lock, so replicas take turns, and
 /// does nothing when nothing changed.
 /// </summary>
@@ -22,6 +23,7 @@ public sealed class RoleSync(
     IServiceScopeFactory scopes,
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
     ILogger<RoleSync> logger)
 {
     /// <summary>Taken by everything that changes roles or the database's ACL (sync, login create and drop): concurrent ACL updates fail in PostgreSQL.</summary>
@@ -92,25 +94,50 @@ public sealed class RoleSync(
             while (await reader.ReadAsync(cancellationToken)) views[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
         }
 
-        foreach (var view in views.Keys.Where(view => !desired.DataCuts.ContainsKey(view)))
-            statements.Add($"DROP VIEW IF EXISTS {Quote(DataCutSchema)}.{Quote(view)}");
         await RunAsync(connection, statements, cancellationToken);
         applied += statements.Count;
         statements.Clear();
+
+        // Dropping or replacing a view waits for the queries reading it, and new readers queue behind: a view in use
+        // is left as it is (its grants too) for a later synchronisation rather than holding everyone up.
+        foreach (var view in views.Keys.Where(view => !desired.DataCuts.ContainsKey(view)))
+        {
+            await ExecuteAsync(connection, "SAVEPOINT data_cut", cancellationToken);
+            await ExecuteAsync(connection, $"SET LOCAL lock_timeout = {(long)DatasetsDatabase.ReadersWaitAtMost.TotalMilliseconds}", cancellationToken);
+            try
+            {
+                await ExecuteAsync(connection, $"DROP VIEW IF EXISTS {Quote(DataCutSchema)}.{Quote(view)}", cancellationToken);
+                await ExecuteAsync(connection, "SET LOCAL lock_timeout = 0", cancellationToken);
+                applied++;
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                await ExecuteAsync(connection, "ROLLBACK TO SAVEPOINT data_cut", cancellationToken);
+                skipped.Add($"dropping data cut {view}: a running query reads it; dropped at a later synchronisation");
+            }
+        }
+
         foreach (var (view, sql) in desired.DataCuts)
         {
             var fingerprint = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql)));
             if (views.TryGetValue(view, out var comment) && comment == fingerprint) continue;
             // A broken data cut must not stop the others: each view is tried under its own savepoint.
-            await using var savepoint = new NpgsqlCommand("SAVEPOINT data_cut", connection);
-            await savepoint.ExecuteNonQueryAsync(cancellationToken);
+            await ExecuteAsync(connection, "SAVEPOINT data_cut", cancellationToken);
+            await ExecuteAsync(connection, $"SET LOCAL lock_timeout = {(long)DatasetsDatabase.ReadersWaitAtMost.TotalMilliseconds}", cancellationToken);
             try
             {
                 await ExecuteAsync(connection, $"DROP VIEW IF EXISTS {Quote(DataCutSchema)}.{Quote(view)}", cancellationToken);
                 await ExecuteAsync(connection, $"CREATE VIEW {Quote(DataCutSchema)}.{Quote(view)} AS {sql.TrimEnd().TrimEnd(';')}", cancellationToken);
                 await ExecuteAsync(connection, $"COMMENT ON VIEW {Quote(DataCutSchema)}.{Quote(view)} IS '{fingerprint}'", cancellationToken);
+                await ExecuteAsync(connection, "SET LOCAL lock_timeout = 0", cancellationToken);
                 existingTables.Add($"{DataCutSchema}.{view}");
                 applied += 3;
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                // The old view stays, with its grants, until a synchronisation finds it free.
+                await ExecuteAsync(connection, "ROLLBACK TO SAVEPOINT data_cut", cancellationToken);
+                skipped.Add($"data cut {desired.DataCutRoles[view]}/{view}: a running query reads it; replaced at a later synchronisation");
             }
             catch (PostgresException exception)
             {
@@ -154,6 +181,9 @@ public sealed class RoleSync(
         // What a team member creates in the team's schema, the other members can use.
         foreach (var (team, member) in desired.TeamWriters)
             statements.Add($"ALTER DEFAULT PRIVILEGES FOR ROLE {Quote(member)} IN SCHEMA {Quote(team)} GRANT ALL ON TABLES TO {Quote(team)}");
+
+        // Every live login's settings, so a changed option reaches logins made before it.
+        statements.AddRange(await LoginSettings.DifferencesAsync(connection, options.Value, cancellationToken));
 
         await RunAsync(connection, statements, cancellationToken);
         applied += statements.Count - desired.TeamWriters.Count;

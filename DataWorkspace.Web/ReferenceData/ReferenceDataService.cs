@@ -3,7 +3,6 @@ using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DataWorkspace.Web.ReferenceData;
 
@@ -15,12 +14,10 @@ public sealed record ReferenceChange(bool Done, IReadOnlyList<string> Errors)
 
 /// <summary>
 /// Edits reference tables and mirrors them into the datasets database. A change is validated whole first: one bad row
-/// and nothing is imported. The catalogue rows and the mirror table are replaced in one go each; the mirror is
-/// rebuilt in a single transaction, so readers see the old table or the new one, never half of it.
+/// and nothing is imported. The catalogue rows and the mirror's rows are replaced in one transaction each, so readers
+/// see the old rows or the new ones, never half of them, and keep their access throughout (see <see cref="ReferenceMirror"/>).
 /// </summary>
-public sealed class ReferenceDataService(
-    CatalogueDbContext catalogue, AuditLog audit, TimeProvider time,
-    [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets)
+public sealed class ReferenceDataService(CatalogueDbContext catalogue, AuditLog audit, TimeProvider time, ReferenceMirror mirror)
 {
     public const int MaxUploadBytes = 5 * 1024 * 1024;
     public const int MaxRows = 100_000;
@@ -84,72 +81,58 @@ public sealed class ReferenceDataService(
     {
         var (rows, errors) = Validate(table, csv);
         if (errors.Count > 0) return new ReferenceChange(false, errors);
-        await SaveRowsAsync(table, dataset, rows, admin, $"uploaded a CSV of {rows.Count:N0} rows to", cancellationToken);
-        return new ReferenceChange(true, []);
+        return await SaveRowsAsync(table, dataset, rows, admin, $"uploaded a CSV of {rows.Count:N0} rows to", cancellationToken);
     }
 
     public async Task<ReferenceChange> AddRowAsync(ReferenceTable table, Dataset dataset, string?[] values, ClaimsPrincipal admin, CancellationToken cancellationToken)
     {
         var (row, errors) = NormaliseRow(table.Columns, values);
         if (errors.Count > 0) return new ReferenceChange(false, [$"The new row: {string.Join("; ", errors)}."]);
-        await SaveRowsAsync(table, dataset, [.. table.Rows.OrderBy(r => r.Position).Select(r => r.Values), row], admin, "added a row to", cancellationToken);
-        return new ReferenceChange(true, []);
+        return await SaveRowsAsync(table, dataset, [.. table.Rows.OrderBy(r => r.Position).Select(r => r.Values), row], admin, "added a row to", cancellationToken);
     }
 
     public async Task<ReferenceChange> DeleteRowAsync(ReferenceTable table, Dataset dataset, Guid rowId, ClaimsPrincipal admin, CancellationToken cancellationToken)
     {
         if (table.Rows.All(r => r.Id != rowId)) return ReferenceChange.Failed("That row is not in the table any more.");
-        await SaveRowsAsync(table, dataset, [.. table.Rows.Where(r => r.Id != rowId).OrderBy(r => r.Position).Select(r => r.Values)], admin, "deleted a row from", cancellationToken);
-        return new ReferenceChange(true, []);
+        return await SaveRowsAsync(table, dataset, [.. table.Rows.Where(r => r.Id != rowId).OrderBy(r => r.Position).Select(r => r.Values)], admin, "deleted a row from", cancellationToken);
     }
 
-    /// <summary>Replaces the rows in the catalogue, then rebuilds the mirror; both or neither (the catalogue transaction commits last).</summary>
-    private async Task SaveRowsAsync(ReferenceTable table, Dataset dataset, IReadOnlyList<string?[]> rows, ClaimsPrincipal admin, string verb, CancellationToken cancellationToken)
+    /// <summary>
+    /// Replaces the rows in the catalogue, then the mirror's; both or neither (the catalogue transaction commits last).
+    /// A mirror the datasets database refuses to change leaves both as they were, and the admin is told why.
+    /// </summary>
+    private async Task<ReferenceChange> SaveRowsAsync(ReferenceTable table, Dataset dataset, IReadOnlyList<string?[]> rows, ClaimsPrincipal admin, string verb, CancellationToken cancellationToken)
     {
-        await catalogue.InTransactionAsync(async cancellationToken =>
+        var (previousRows, previousUpdate) = (table.Rows, table.UpdatedAt);
+        try
         {
-            await catalogue.Database.ExecuteSqlAsync($"DELETE FROM reference_rows WHERE reference_table_id = {table.Id}", cancellationToken);
-            foreach (var tracked in table.Rows) catalogue.Entry(tracked).State = EntityState.Detached;
-            table.Rows = [.. rows.Select((values, i) => new ReferenceRow { ReferenceTableId = table.Id, Position = i, Values = values })];
-            catalogue.AddRange(table.Rows);
-            table.UpdatedAt = time.GetUtcNow();
-            var actor = Actor.Of(admin);
-            audit.Add(AuditActions.ReferenceDataChanged, actor, $"{actor.Email} {verb} '{dataset.Name}' ({rows.Count:N0} rows now)", dataset.Id);
-            await catalogue.SaveChangesAsync(cancellationToken);
-            await MirrorAsync(table, cancellationToken);
-            return true;
-        }, cancellationToken);
-    }
-
-    /// <summary>Rebuilds <c>reference.&lt;table&gt;</c> in the datasets database from the catalogue's rows, in one transaction.</summary>
-    public async Task MirrorAsync(ReferenceTable table, CancellationToken cancellationToken)
-    {
-        var name = $"{DatasetsDatabase.Quote(ReferenceTable.Schema)}.{DatasetsDatabase.Quote(table.TableName)}";
-        var columns = string.Join(", ", table.Columns.Select(c => $"{DatasetsDatabase.Quote(c.Name)} {ReferenceValues.SqlType(c.Type)}{(c.Required ? " NOT NULL" : "")}"));
-        await using var connection = await datasets.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var create = new NpgsqlCommand($"CREATE SCHEMA IF NOT EXISTS {DatasetsDatabase.Quote(ReferenceTable.Schema)}; DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})", connection, transaction))
-            await create.ExecuteNonQueryAsync(cancellationToken);
-
-        // CSV COPY: the values were normalised to PostgreSQL's input syntax when they were validated, and are never
-        // empty strings (an empty cell is null), so an unquoted empty field is NULL.
-        var columnList = string.Join(", ", table.Columns.Select(c => DatasetsDatabase.Quote(c.Name)));
-        await using (var writer = await connection.BeginTextImportAsync($"COPY {name} ({columnList}) FROM STDIN (FORMAT csv)", cancellationToken))
-        {
-            foreach (var row in table.Rows.OrderBy(r => r.Position))
-                await writer.WriteLineAsync(string.Join(",", row.Values.Select(CsvText.Escape)));
+            await catalogue.InTransactionAsync(async cancellationToken =>
+            {
+                await catalogue.Database.ExecuteSqlAsync($"DELETE FROM reference_rows WHERE reference_table_id = {table.Id}", cancellationToken);
+                foreach (var tracked in table.Rows) catalogue.Entry(tracked).State = EntityState.Detached;
+                table.Rows = [.. rows.Select((values, i) => new ReferenceRow { ReferenceTableId = table.Id, Position = i, Values = values })];
+                catalogue.AddRange(table.Rows);
+                table.UpdatedAt = time.GetUtcNow();
+                var actor = Actor.Of(admin);
+                audit.Add(AuditActions.ReferenceDataChanged, actor, $"{actor.Email} {verb} '{dataset.Name}' ({rows.Count:N0} rows now)", dataset.Id);
+                await catalogue.SaveChangesAsync(cancellationToken);
+                await mirror.WriteAsync(table, cancellationToken);
+                return true;
+            }, cancellationToken);
+            return new ReferenceChange(true, []);
         }
-
-        await transaction.CommitAsync(cancellationToken);
+        catch (ReferenceMirrorException exception)
+        {
+            catalogue.ChangeTracker.Clear();
+            (table.Rows, table.UpdatedAt) = (previousRows, previousUpdate);
+            return ReferenceChange.Failed(exception.Message);
+        }
     }
 
-    public async Task<bool> MirrorExistsAsync(string tableName, CancellationToken cancellationToken)
-    {
-        await using var command = datasets.CreateCommand("SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL");
-        command.Parameters.Add(new NpgsqlParameter { Value = ReferenceTable.Schema });
-        command.Parameters.Add(new NpgsqlParameter { Value = tableName });
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+    /// <summary>Writes <c>reference.&lt;table&gt;</c> in the datasets database from the catalogue's rows; its readers keep their access throughout.</summary>
+    public Task MirrorAsync(ReferenceTable table, CancellationToken cancellationToken) => mirror.WriteAsync(table, cancellationToken);
+
+    public Task<bool> MirrorExistsAsync(string tableName, CancellationToken cancellationToken) => mirror.ExistsAsync(tableName, cancellationToken);
 
     private static string Names(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
 }

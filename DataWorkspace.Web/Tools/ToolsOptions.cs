@@ -21,7 +21,7 @@ public sealed class ToolsOptions : IValidatableObject
     /// <summary>How often instances are checked for idleness and age.</summary>
     public TimeSpan CullInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>No tool runs longer than this, busy or not (its database login lasts as long).</summary>
+    /// <summary>No tool runs longer than this, busy or not (its database login is kept valid until then, and no longer).</summary>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>A spawn that has not answered by then is stopped and reported as failed.</summary>

@@ -164,6 +164,42 @@ public sealed class DatabaseAccessTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_data_cut_being_read_is_replaced_once_free_without_holding_up_its_readers_or_the_synchronisation()
+    {
+        var dataset = await data.DatasetAsync(AccessType.Open);
+        var query = new CustomQuery { DatasetId = dataset.Id, Name = "Labels", Query = $"SELECT label FROM {TableOf(dataset)} WHERE id = 1" };
+        await using (var context = data.Context())
+        {
+            context.Add(query);
+            await context.SaveChangesAsync(Cancel);
+        }
+
+        var user = await UserAsync();
+        await Service<RoleSync>().SyncAsync(Cancel);
+        var view = $"{DatabaseRoleNames.DataCutSchema}.{DatabaseRoleNames.DataCutView(query.Id)}";
+        var login = await Service<DatabaseLogins>().PortalLoginAsync(user.UserId, Cancel);
+        await using var reader = await login.DataSource.OpenConnectionAsync(Cancel);
+        await using var transaction = await reader.BeginTransactionAsync(Cancel);
+        await using (var read = new NpgsqlCommand($"SELECT count(*) FROM {view}", reader, transaction))
+            Assert.Equal(1L, await read.ExecuteScalarAsync(Cancel));
+
+        await Sql.ScalarAsync<object>(web.CatalogueConnectionString, "UPDATE custom_queries SET query = $1 WHERE id = $2", $"SELECT label FROM {TableOf(dataset)}", query.Id);
+        // The synchronisation finishes while the reader's transaction is still open (it would otherwise wait for it to end).
+        var sync = Service<RoleSync>().SyncAsync(Cancel);
+        var finished = await Task.WhenAny(sync, Task.Delay(TimeSpan.FromSeconds(20), Cancel)) == sync;
+        if (!finished) await transaction.RollbackAsync(Cancel);
+        Assert.True(finished, "The synchronisation waited for a reader of the data cut to end its transaction.");
+        Assert.Contains((await sync).Skipped, reason => reason.Contains(DatabaseRoleNames.DataCutView(query.Id)) && reason.Contains("a running query reads it"));
+        await using (var still = new NpgsqlCommand($"SELECT count(*) FROM {view}", reader, transaction))
+            Assert.Equal(1L, await still.ExecuteScalarAsync(Cancel));
+        Assert.Equal(1L, await ReadAsync(user, $"SELECT count(*) FROM {view}"));
+        await transaction.CommitAsync(Cancel);
+
+        await Service<RoleSync>().SyncAsync(Cancel);
+        Assert.Equal(3L, await ReadAsync(user, $"SELECT count(*) FROM {view}"));
+    }
+
+    [Fact]
     public async Task Download_streams_csv_for_readers_403_without_access_404_for_unknown_tables()
     {
         var restricted = await data.DatasetAsync(AccessType.RequiresAuthorization);
