@@ -8,6 +8,7 @@ using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DataWorkspace.Web.Tests;
@@ -157,7 +158,7 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
 
         Assert.Contains("is not authorized to perform: s3:ListBucket", (await AskAsync(tool, "list", ("prefix", theirs))).Message);
         var left = (await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = "home/" }, Cancel)).S3Objects.Select(o => o.Key).Order();
-        Assert.Equal([home + "notes.txt", theirs + "secret.txt"], left);
+        Assert.Equal(new[] { home + "notes.txt", theirs + "secret.txt" }.Order(), left);
     }
 
     [Fact]
@@ -220,6 +221,42 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
         using (var stopped = await PostAsync("/api/v1/tools/s3tool/stop", user)) Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, await FetchAsync(url, mine["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
         Assert.Equal(HttpStatusCode.OK, await FetchAsync(theirs["AWS_CONTAINER_CREDENTIALS_FULL_URI"], theirs["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
+    }
+
+    [Fact]
+    public async Task An_ecs_tool_gets_no_keys_when_it_runs_as_its_users_role_and_expiring_ones_when_there_is_none()
+    {
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Aws:ServiceUrl"] = aws.Url.ToString(), ["Aws:Region"] = MotoServer.Region,
+        }).Build();
+        var storage = Microsoft.Extensions.Options.Options.Create(new StorageOptions { Bucket = bucket });
+        using var credentials = new ToolCredentials(storage, configuration, web.Factory.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ToolCredentials>.Instance);
+        var ecsOptions = new DataWorkspace.Web.Tools.Ecs.EcsOptions { ServiceUrl = aws.Url.ToString(), Region = MotoServer.Region, Cluster = "tools" };
+        using var ecs = new DataWorkspace.Web.Tools.Ecs.EcsClient(ecsOptions, new Amazon.Runtime.BasicAWSCredentials(MotoServer.AccessKeyId, MotoServer.SecretAccessKey));
+        ToolStorage On(string? userTaskRole)
+        {
+            ecsOptions.UserTaskRoleArn = userTaskRole;
+            var launcher = new DataWorkspace.Web.Tools.Ecs.EcsLauncher(ecs, Microsoft.Extensions.Options.Options.Create(ecsOptions),
+                Microsoft.Extensions.Logging.Abstractions.NullLogger<DataWorkspace.Web.Tools.Ecs.EcsLauncher>.Instance);
+            return new ToolStorage(storage, configuration, credentials, launcher, Microsoft.Extensions.Logging.Abstractions.NullLogger<ToolStorage>.Instance);
+        }
+
+        var user = await UserAsync();
+        // The task runs as the user's role, whose credentials the SDK renews from the ECS agent: static keys would win over them.
+        var asTheirRole = await On("arn:aws:iam::123456789012:role/dw-user-{userhash}").EnvironmentAsync(Guid.NewGuid(), user.UserId, Cancel);
+        Assert.Equal($"home/{user.Hash}/", asTheirRole["S3_PREFIX"]);
+        Assert.DoesNotContain(asTheirRole.Keys, name => name is "AWS_ACCESS_KEY_ID" or "AWS_SECRET_ACCESS_KEY" or "AWS_SESSION_TOKEN" or "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+        // Without a role per user: keys for the user's prefixes only, which say when they expire.
+        var withKeys = await On(null).EnvironmentAsync(Guid.NewGuid(), user.UserId, Cancel);
+        Assert.NotEqual(MotoServer.AccessKeyId, withKeys["AWS_ACCESS_KEY_ID"]);
+        Assert.NotEmpty(withKeys["AWS_SESSION_TOKEN"]);
+        Assert.InRange(DateTimeOffset.Parse(withKeys["S3_CREDENTIALS_EXPIRE"], System.Globalization.CultureInfo.InvariantCulture),
+            DateTimeOffset.UtcNow.AddHours(11), DateTimeOffset.UtcNow.AddHours(13));
     }
 
     public async ValueTask DisposeAsync()
