@@ -55,7 +55,7 @@ public sealed class LocalToolServices(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseKestrelCore().SuppressStatusMessages(true);
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggers);
         builder.Services.AddSingleton<IHostLifetime, WebAppLifetime>();
