@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Amazon.Runtime;
+using DataWorkspace.Contracts;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Storage;
@@ -126,7 +127,8 @@ public sealed class LocalToolServices(
                 .FirstOrDefaultAsync(i => i.Id == instanceId, context.RequestAborted);
         }
 
-        if (instance is not { State: not InstanceState.Stopped, Launcher: "Local" })
+        // A visualisation runs as itself, never as the user who happened to start it: only users' tools get their files.
+        if (instance is not { State: not InstanceState.Stopped, Launcher: "Local" } || ToolHostName.Parse(instance.Host).Name is not { IsVisualisation: false })
         {
             refusals.Record(context, RefusalReason.ServiceCredentials, $"tool instance {instanceId} is not running");
             await AnswerAsync(context, StatusCodes.Status403Forbidden, "AccessDenied", "This tool is not running: its credentials ended with it.");

@@ -109,6 +109,19 @@ public sealed class S3GatewayTests
             S3Permissions.PresignedUntil(S3Permissions.Query("?X-Amz-Date=20261204T140000Z&X-Amz-Expires=3600")));
     }
 
+    [Theory]
+    [InlineData("00:14:59", false)]
+    [InlineData("00:15:00", true)]
+    [InlineData("12:00:00", true)]
+    [InlineData("12:00:01", false)]
+    public void A_credential_lifetime_outside_what_STS_gives_is_refused_at_start(string lifetime, bool valid)
+    {
+        var options = new StorageOptions { Bucket = "files", CredentialLifetime = TimeSpan.Parse(lifetime, System.Globalization.CultureInfo.InvariantCulture) };
+        var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        Assert.Equal(valid, System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), problems, validateAllProperties: true));
+        if (!valid) Assert.Contains("between 00:15:00 and 12:00:00", Assert.Single(problems).ErrorMessage);
+    }
+
     [Fact]
     public void A_policy_is_evaluated_as_IAM_does()
     {
