@@ -11,6 +11,7 @@ using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Explorer;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Pages;
+using DataWorkspace.Web.Storage;
 using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
@@ -83,8 +84,7 @@ builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
-builder.Services.AddOptions<DataWorkspace.Web.Tools.StorageOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.StorageOptions.Section));
-builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolStorage>();
+builder.AddStorage();
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ServiceDiscoveryOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ServiceDiscoveryOptions.Section));
 builder.Services.AddOptions<DataWorkspace.Web.Tools.ToolsOptions>().Bind(builder.Configuration.GetSection(DataWorkspace.Web.Tools.ToolsOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
@@ -102,6 +102,8 @@ if (builder.Configuration["Tools:Launcher"] == "Ecs")
 }
 else
 {
+    builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalToolServices>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalToolServices>());
     builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
     builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
 }

@@ -27,6 +27,8 @@ public enum RefusalReason
     UnsafePath,
     /// <summary>A service-to-service call without the right service credentials.</summary>
     ServiceCredentials,
+    /// <summary>A tool's S3 request that its credentials' policy does not allow, or credentials not issued to a tool.</summary>
+    StorageAccess,
 }
 
 /// <summary>
@@ -66,6 +68,7 @@ public sealed class SecurityRefusals
         RefusalReason.Deactivated => "deactivated",
         RefusalReason.UnsafePath => "unsafe_path",
         RefusalReason.ServiceCredentials => "service_credentials",
+        RefusalReason.StorageAccess => "storage_access",
         _ => reason.ToString(),
     };
 }

@@ -31,4 +31,11 @@ public interface ILauncher
     Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken);
 
     Task StopAsync(ToolInstance instance, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Variables with which a tool's AWS SDK fetches, by itself, credentials that renew for as long as the tool runs
+    /// (an empty set when the platform it runs on provides them, as ECS does for a task role); null when this launcher
+    /// has no such source, and the tool is given credentials that last <c>Storage:CredentialLifetime</c>.
+    /// </summary>
+    IReadOnlyDictionary<string, string>? RenewingCredentials(Guid instanceId);
 }

@@ -14,7 +14,7 @@ namespace DataWorkspace.Web.Tools;
 /// tools that check the Origin of the browser's requests against their own address (the proxy asks them for 127.0.0.1).
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
-public sealed class LocalLauncher(IOptions<ToolsOptions> options, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
 {
     private const int OutputLinesKept = 40;
     private readonly ConcurrentDictionary<Guid, RunningProcess> processes = new();
@@ -90,6 +90,9 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, ILogger<LocalL
     }
 
     public Task<string?> AddressAsync(ToolInstance instance, CancellationToken cancellationToken) => Task.FromResult(instance.Address);
+
+    /// <summary>The web app's own loopback endpoint, as a container's SDK finds ECS's: local tools are processes of the web app.</summary>
+    public IReadOnlyDictionary<string, string>? RenewingCredentials(Guid instanceId) => services.EnvironmentFor(instanceId);
 
     public Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken)
     {

@@ -322,7 +322,7 @@ public sealed class ToolInstances(
             var host = ToolHosts.HostFor(template, user.UserId);
             var environment = visualisation ? AppEnvironment(template, login) : ToolEnvironment(user, login);
             if (!visualisation)
-                foreach (var (name, value) in await storage.EnvironmentAsync(user.UserId, timeout.Token)) environment[name] = value;
+                foreach (var (name, value) in await storage.EnvironmentAsync(id, user.UserId, timeout.Token)) environment[name] = value;
             var stages = new Progress<string>(stage => _ = SetAsync(id, i => { if (i.State == InstanceState.Spawning) i.Stage = stage; }));
             var launched = await launcher.StartAsync(new LaunchRequest(id, host, ToolHosts.UrlOf(host, links.Root), template, size, runsAs, environment), stages, timeout.Token);
             await SetAsync(id, i => (i.LauncherHandle, i.Address, i.Stage) = (launched.Handle, launched.Address, "waiting for the app"));

@@ -63,6 +63,13 @@ public sealed class RunningPlatform : IAsyncDisposable
                     context.EnvironmentVariables["Tools__Templates__9__HostBasename"] = "idle";
                     context.EnvironmentVariables["Tools__Templates__9__DefaultSize"] = "Small";
                     context.EnvironmentVariables["Tools__Templates__9__IdleTimeout"] = "00:00:04";
+                    // A tool that uses S3 through boto3, as notebooks do (see S3Tool).
+                    context.EnvironmentVariables["Tools__Templates__10__Name"] = "Files tool";
+                    context.EnvironmentVariables["Tools__Templates__10__HostBasename"] = "files";
+                    context.EnvironmentVariables["Tools__Templates__10__DefaultSize"] = "Small";
+                    context.EnvironmentVariables["Tools__Templates__10__Command__0"] = "python3";
+                    context.EnvironmentVariables["Tools__Templates__10__Command__1"] = S3Tool.Script;
+                    context.EnvironmentVariables["Tools__Templates__10__Command__2"] = "{port}";
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
                 .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")

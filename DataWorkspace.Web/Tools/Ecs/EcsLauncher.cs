@@ -136,6 +136,13 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         }
     }
 
+    /// <summary>
+    /// With a role per user, the task runs as its user's role and the SDKs in it renew those credentials from the ECS
+    /// agent by themselves (static keys in its environment would take precedence, so none are given); without one, null.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? RenewingCredentials(Guid instanceId) =>
+        string.IsNullOrWhiteSpace(options.Value.UserTaskRoleArn) ? null : new Dictionary<string, string>();
+
     /// <summary>Ids may also come comma-separated in one value (one deployment parameter).</summary>
     private static List<string> Split(IEnumerable<string> values) =>
         [.. values.SelectMany(value => value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
