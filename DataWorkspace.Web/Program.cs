@@ -14,6 +14,7 @@ using DataWorkspace.Web.Pages;
 using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
+using DataWorkspace.Web.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -107,6 +108,7 @@ builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>(
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
+builder.AddRequestChecks();
 
 var app = builder.Build();
 
@@ -118,6 +120,7 @@ app.UseStaticFiles(new StaticFileOptions
 });
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRequestChecks();
 app.Use(async (context, next) =>
 {
     // Users only: a machine API client is configured, not a person to record.
