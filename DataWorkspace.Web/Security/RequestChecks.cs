@@ -8,6 +8,10 @@ public static class RequestChecks
 {
     public static WebApplicationBuilder AddRequestChecks(this WebApplicationBuilder builder)
     {
+        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Converters.Add(new StorableStrings()));
+        // A body or parameter an endpoint cannot bind throws, so InputCheck answers it with the reason (else a bare 400 outside Development).
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.Configure<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>(options => options.Conventions.ConfigureFilter(new UnhandledPageRequests()));
         return builder;
     }
 
@@ -16,6 +20,7 @@ public static class RequestChecks
     {
         var services = app.ApplicationServices;
         var guard = new OriginGuard(RequestOrigin.Of(services.GetRequiredService<PortalLinks>().Root), services.GetRequiredService<SecurityRefusals>());
-        return app.Use(guard.InvokeAsync);
+        var input = ActivatorUtilities.CreateInstance<InputCheck>(services);
+        return app.Use(guard.InvokeAsync).Use(input.InvokeAsync);
     }
 }
