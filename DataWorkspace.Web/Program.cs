@@ -15,6 +15,7 @@ using DataWorkspace.Web.Storage;
 using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
+using DataWorkspace.Web.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -112,6 +113,7 @@ builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>(
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
+builder.AddRequestChecks();
 
 var app = builder.Build();
 
@@ -123,6 +125,7 @@ app.UseStaticFiles(new StaticFileOptions
 });
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRequestChecks();
 app.Use(async (context, next) =>
 {
     // Users only: a machine API client is configured, not a person to record.

@@ -166,8 +166,20 @@ public sealed class PortalEntry(
         await context.ChallengeAsync(OpenIdConnectDefaults.AuthenticationScheme, new AuthenticationProperties { RedirectUri = target });
     }
 
-    private static async Task SignOutAsync(HttpContext context)
+    private async Task SignOutAsync(HttpContext context)
     {
+        // Ending the session changes state like any other request: a tool's or visualisation's page is the same site
+        // (the session cookie goes with its requests), so an image or a fetch there must not sign the user out.
+        var portalOrigin = $"{options.Value.PublicScheme}://{options.Value.RootDomain}{(context.Request.Host.Port is { } port ? ":" + port : "")}";
+        if (RequestOrigin.Refusal(context.Request, portalOrigin) is { } foreign)
+        {
+            context.RequestServices.GetRequiredService<SecurityRefusals>().Record(context, RefusalReason.ForeignOrigin, foreign);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await ProxyPages.WriteAsync(context.Response, "You are still signed in",
+                $"This sign-out did not come from the portal: {foreign}. To sign out, use the link below.", ("Sign out", SignInExtensions.SignOutPath));
+            return;
+        }
+
         var signedIn = context.User.Identity?.IsAuthenticated == true;
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         if (!signedIn)

@@ -1,5 +1,6 @@
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Security;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -32,7 +33,7 @@ public static class MachineApiEndpoints
 
     public static IEndpointRouteBuilder MapMachineApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup(RoutePrefix).WithTags("Machine API").WithGroupName(GroupName).RequireAuthorization(Policy);
+        var api = app.MapGroup(RoutePrefix).WithTags("Machine API").WithGroupName(GroupName).RequireAuthorization(Policy).NotForBrowsers();
 
         api.MapGet("/datasets", async Task<Ok<MachineDatasetList>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, CancellationToken cancellationToken) =>
         {

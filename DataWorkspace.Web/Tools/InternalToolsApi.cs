@@ -2,6 +2,7 @@ using DataWorkspace.Contracts;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
+using DataWorkspace.Web.Security;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -33,7 +34,7 @@ public static class InternalToolsApi
 
     public static void MapInternalToolsApi(this WebApplication app)
     {
-        var api = app.MapGroup(Prefix + "/v1/tools").AddEndpointFilter(async (context, next) =>
+        var api = app.MapGroup(Prefix + "/v1/tools").NotForBrowsers().AddEndpointFilter(async (context, next) =>
         {
             var tokens = context.HttpContext.RequestServices.GetRequiredService<IdentityToken>();
             var verified = tokens.VerifyService(context.HttpContext.Request.Headers[IdentityHeaders.ServiceIdentity].ToString());

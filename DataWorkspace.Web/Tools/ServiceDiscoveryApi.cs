@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Security;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -66,7 +67,7 @@ public static class ServiceDiscoveryApi
                     },
                 };
             }));
-        }).AllowAnonymous(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
+        }).AllowAnonymous().NotForBrowsers(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
     }
 
     private static bool Authorised(string header, ServiceDiscoveryOptions settings)

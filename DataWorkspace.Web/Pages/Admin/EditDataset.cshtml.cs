@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Security;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
@@ -12,6 +13,7 @@ namespace DataWorkspace.Web.Pages.Admin;
 /// Creates or edits a catalogue entry and its sources. Lists are edited one item per line; sources as
 /// <c>Name | schema.table</c>, <c>Name | url | format</c> and <c>Name | SQL</c>.
 /// </summary>
+[LongText("Form.Description", "Form.Queries")]
 public sealed partial class EditDatasetModel(CatalogueDbContext catalogue, AuditLog audit, TimeProvider time) : PageModel
 {
     [BindProperty] public DatasetForm Form { get; set; } = new();

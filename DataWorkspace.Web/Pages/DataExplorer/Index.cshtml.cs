@@ -7,6 +7,7 @@ namespace DataWorkspace.Web.Pages.DataExplorer;
 /// Queries run through the explorer's JSON API from Frontend/explorer.js. Without JavaScript the form still posts
 /// back here, and the page keeps the SQL and says that running it needs JavaScript.
 /// </remarks>
+[DataWorkspace.Web.Security.LongText("sql")]
 public sealed class IndexModel : PageModel
 {
     [BindProperty(Name = "sql")] public string? Sql { get; set; }
