@@ -29,6 +29,7 @@ public sealed class DemoUsers
     private readonly string? file;
     private readonly ConcurrentDictionary<string, DemoUserStatus> statuses = new(StringComparer.Ordinal);
     private readonly Lock saving = new();
+    private static readonly JsonSerializerOptions Json = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     public DemoUsers(IOptions<DevIdentityOptions> options, ILogger<DemoUsers> logger)
     {
@@ -38,7 +39,7 @@ public sealed class DemoUsers
         {
             file = Path.Combine(directory, FileName);
             if (File.Exists(file))
-                foreach (var (id, status) in JsonSerializer.Deserialize<Dictionary<string, DemoUserStatus>>(File.ReadAllText(file)) ?? [])
+                foreach (var (id, status) in JsonSerializer.Deserialize<Dictionary<string, DemoUserStatus>>(File.ReadAllText(file), Json) ?? [])
                     statuses[id] = status;
         }
     }
@@ -65,7 +66,7 @@ public sealed class DemoUsers
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             var written = file + ".new";
-            File.WriteAllText(written, JsonSerializer.Serialize(statuses.Where(s => s.Value != DemoUserStatus.Active).ToDictionary()));
+            File.WriteAllText(written, JsonSerializer.Serialize(statuses.Where(s => s.Value != DemoUserStatus.Active).ToDictionary(), Json));
             File.Move(written, file, overwrite: true);
         }
     }
