@@ -153,6 +153,8 @@ else
         .WithEnvironment("DevIdentity__Clients__0__DisplayName", "Data Workspace")
         .WithEnvironment("DevIdentity__Clients__0__RedirectUris__0", $"{portalUrl}/auth/callback")
         .WithEnvironment("DevIdentity__Clients__0__PostLogoutRedirectUris__0", $"{portalUrl}/auth/signed-out")
+        // Its keys (so the proxy's refresh tokens outlive a restart) and which demo users are disabled or removed.
+        .WithEnvironment("DevIdentity__StateDirectory", Path.Combine(state!.Root, "identity"))
         .WithHttpHealthCheck("/health");
 
     proxy.WithEnvironment("Oidc__Authority", identity.GetEndpoint("http"))

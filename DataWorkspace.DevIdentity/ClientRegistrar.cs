@@ -27,6 +27,7 @@ public sealed class ClientRegistrar(IServiceProvider services, IOptions<DevIdent
                     Permissions.Endpoints.Token,
                     Permissions.Endpoints.EndSession,
                     Permissions.GrantTypes.AuthorizationCode,
+                    Permissions.GrantTypes.RefreshToken,
                     Permissions.ResponseTypes.Code,
                     Permissions.Scopes.Email,
                     Permissions.Scopes.Profile,

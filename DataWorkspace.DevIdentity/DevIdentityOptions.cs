@@ -13,6 +13,12 @@ public sealed class DevIdentityOptions
     [MinLength(1, ErrorMessage = "DevIdentity:Clients must list at least one client (the proxy).")]
     public List<ClientRegistration> Clients { get; set; } = [];
 
+    /// <summary>
+    /// Where the provider keeps what must survive a restart (its keys, which demo users are disabled or removed); when
+    /// empty, nothing is kept.
+    /// </summary>
+    public string? StateDirectory { get; set; }
+
     public DemoUser? FindUser(string? email) =>
         Users.FirstOrDefault(user => string.Equals(user.Email, email?.Trim(), StringComparison.OrdinalIgnoreCase));
 }

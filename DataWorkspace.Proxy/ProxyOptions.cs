@@ -27,6 +27,13 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00", ErrorMessage = "Proxy:SessionLifetime must be between 5 minutes and 7 days.")]
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(10);
 
+    /// <summary>
+    /// How often each session is checked with the identity provider (refresh token, or userinfo): a user it no longer
+    /// knows or has disabled is signed out. A provider that does not answer signs nobody out.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Proxy:SessionCheckInterval must be between 1 second and 1 day.")]
+    public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How often the proxy tells the web app which tools had traffic (for idle culling).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Proxy:ActivityReportInterval must be between 0.1 seconds and 10 minutes.")]
     public TimeSpan ActivityReportInterval { get; set; } = TimeSpan.FromSeconds(30);
@@ -66,5 +73,6 @@ public sealed class OidcOptions
     /// <summary>Only a local run against the development provider may turn this off.</summary>
     public bool RequireHttpsMetadata { get; set; } = true;
 
-    public List<string> Scopes { get; set; } = ["openid", "profile", "email", "roles"];
+    /// <summary>offline_access asks for a refresh token, with which each session is checked (see Proxy:SessionCheckInterval).</summary>
+    public List<string> Scopes { get; set; } = ["openid", "profile", "email", "roles", "offline_access"];
 }

@@ -81,6 +81,7 @@ builder.Services.AddHostedService(services => services.GetRequiredService<DataAc
 builder.Services.AddSingleton<IDatabaseLoginHolders, DataWorkspace.Web.Tools.ToolLoginHolders>();
 builder.Services.AddSingleton<DataWorkspace.Web.Explorer.QueryRunner>();
 builder.Services.AddScoped<UserDirectory>();
+builder.Services.AddUserAccounts();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
@@ -109,6 +110,9 @@ else
     builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
 }
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
+// What a deactivation ends, in this order: the user's tools (which hold database connections), then their logins.
+builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DataWorkspace.Web.Tools.ToolInstances>());
+builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DatabaseLogins>());
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));

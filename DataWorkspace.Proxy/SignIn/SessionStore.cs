@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using DataWorkspace.Accounts;
+using DataWorkspace.Contracts;
+using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
@@ -11,18 +14,22 @@ namespace DataWorkspace.Proxy.SignIn;
 /// Sessions kept server-side, in the catalogue database (<c>proxy_sessions</c>), with the browser's cookie carrying
 /// only a random session key. The cookie was 5-6 KB (the claims and the id_token kept for sign-out), which every
 /// request to the portal and to every tool carried, and which the proxy read, hashed and stripped each time: with the
-/// key alone the cookie is about 200 bytes. Signing out deletes the session, so a copied cookie stops working at once
-/// (on other replicas within <see cref="CacheFor"/>). Tickets are encrypted with Data Protection before they are
-/// stored. Each replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
+/// key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
+/// replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
+/// Ending a session (signing out, the identity provider no longer accepting the user) deletes it and tells every
+/// replica at once (an <see cref="AccountNotice"/>), so a copied cookie stops working everywhere; so does an
+/// administrator's deactivation of the user, which deletes all their sessions. A session of a deactivated user read
+/// from the database is refused (and deleted) whatever the notices said.
 /// </summary>
-public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionProvider protection, TimeProvider time, ILogger<SessionStore> logger) : ITicketStore
+public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionProvider protection, SecurityRefusals refusals, TimeProvider time, ILogger<SessionStore> logger)
+    : ITicketStore, IAccountNoticeHandler
 {
     public const string Table = "proxy_sessions";
     public static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
 
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
     private readonly ConcurrentDictionary<string, CachedSession> cache = new(StringComparer.Ordinal);
-    private readonly SharedLookups<string, AuthenticationTicket?> loading = new(StringComparer.Ordinal);
+    private readonly SharedLookups<string, Loaded> loading = new(StringComparer.Ordinal);
     private long lastSweep;
 
     public async Task<string> StoreAsync(AuthenticationTicket ticket)
@@ -34,7 +41,11 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
     public Task RenewAsync(string key, AuthenticationTicket ticket) => WriteAsync(key, ticket, insert: false);
 
-    public async Task<AuthenticationTicket?> RetrieveAsync(string key)
+    public Task<AuthenticationTicket?> RetrieveAsync(string key) => RetrieveAsync(key, context: null);
+
+    public Task<AuthenticationTicket?> RetrieveAsync(string key, HttpContext httpContext, CancellationToken cancellationToken) => RetrieveAsync(key, httpContext);
+
+    private async Task<AuthenticationTicket?> RetrieveAsync(string key, HttpContext? context)
     {
         var now = time.GetUtcNow();
         if (cache.TryGetValue(key, out var cached))
@@ -50,8 +61,10 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
             }
         }
 
-        var ticket = await LoadOnceAsync(key);
-        return ticket is null ? null : Copy(ticket);
+        var loaded = await LoadOnceAsync(key);
+        if (loaded.DeactivatedUser is { } user && context is not null)
+            refusals.Record(context, RefusalReason.Deactivated, $"the session of {user}, whose account is deactivated");
+        return loaded.Ticket is null ? null : Copy(loaded.Ticket);
     }
 
     /// <summary>
@@ -85,18 +98,32 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     }
 
     // Concurrent lookups of one session share a single query.
-    private Task<AuthenticationTicket?> LoadOnceAsync(string key) => loading.GetAsync(key, LoadAsync);
+    private Task<Loaded> LoadOnceAsync(string key) => loading.GetAsync(key, LoadAsync);
 
-    private async Task<AuthenticationTicket?> LoadAsync(string key)
+    /// <summary>A session as read from the database: its ticket (null when it is gone), or the user it was refused for.</summary>
+    private readonly record struct Loaded(AuthenticationTicket? Ticket, string? DeactivatedUser = null);
+
+    private async Task<Loaded> LoadAsync(string key)
     {
         var now = time.GetUtcNow();
-        var found = await RunAsync($"SELECT ticket FROM {Table} WHERE id = $1 AND expires_at > now()", command => command.ExecuteScalarAsync(), key);
-        if (found is not byte[] stored)
+        var started = Interlocked.Read(ref notices);
+        var found = await RunAsync($"""
+            SELECT s.ticket, s.user_id, u.deactivated_at IS NOT NULL
+            FROM {Table} s LEFT JOIN users u ON u.id = s.user_id
+            WHERE s.id = $1 AND s.expires_at > now()
+            """, async command =>
+            {
+                await using var reader = await command.ExecuteReaderAsync();
+                return await reader.ReadAsync() ? ((byte[])reader[0], reader.GetString(1), reader.GetBoolean(2)) : default((byte[], string, bool)?);
+            }, key);
+        if (found is null)
         {
             // Signed out (here or on another replica) or expired.
             cache.TryRemove(key, out _);
-            return null;
+            return default;
         }
+
+        var (stored, userId, deactivated) = found.Value;
 
         AuthenticationTicket? ticket;
         try
@@ -107,23 +134,45 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         {
             logger.LogWarning(exception, "A stored session could not be decrypted (its key is gone): the user signs in again");
             cache.TryRemove(key, out _);
-            return null;
+            return default;
         }
 
-        if (ticket is null) return null;
-        // Signed out while this lookup was under way (it read the row just before it was deleted): not brought back.
-        if (removed.ContainsKey(key)) return null;
-        Remember(key, ticket, now);
-        if (removed.ContainsKey(key))
+        if (ticket is null) return default;
+        if (deactivated)
+        {
+            // Its deletion by the deactivation was missed (or raced with this replica): the session ends now.
+            var email = ticket.Principal.ToPlatformUser()?.Email ?? userId;
+            await EndAsync(key);
+            return new Loaded(null, email);
+        }
+
+        // Signed out, or its user deactivated, while this lookup was under way (it read the row just before it was
+        // deleted): not brought back.
+        if (removed.ContainsKey(key) || EndedSince(userId, started)) return default;
+        Remember(key, ticket, now, started);
+        if (removed.ContainsKey(key) || EndedSince(userId, started))
         {
             cache.TryRemove(key, out _);
-            return null;
+            return default;
         }
 
-        return ticket;
+        return new Loaded(ticket);
     }
 
-    public async Task RemoveAsync(string key)
+    public Task RemoveAsync(string key) => EndAsync(key);
+
+    /// <summary>Ends a session everywhere: deleted, and every replica told to forget it at once.</summary>
+    public async Task EndAsync(string key)
+    {
+        Forget(key);
+        await RunAsync($"""
+            WITH ended AS (DELETE FROM {Table} WHERE id = $1 RETURNING id)
+            SELECT pg_notify($2, $3) FROM ended
+            """, command => command.ExecuteNonQueryAsync(), key, AccountNotice.Channel, new AccountNotice(AccountChange.SessionEnded, SessionKey: key).ToPayload());
+        cache.TryRemove(key, out _);
+    }
+
+    private void Forget(string key)
     {
         var now = time.GetUtcNow();
         // A lookup that read the row just before it is deleted must not bring it back: the key is kept as signed out
@@ -132,12 +181,93 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
             if (at < now - RemovedFor) removed.TryRemove(signedOut, out _);
         removed[key] = now;
         cache.TryRemove(key, out _);
-        await RunAsync($"DELETE FROM {Table} WHERE id = $1", command => command.ExecuteNonQueryAsync(), key);
-        cache.TryRemove(key, out _);
     }
 
     private static readonly TimeSpan RemovedFor = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, DateTimeOffset> removed = new(StringComparer.Ordinal);
+
+    // Every notice this replica heard has a number; a lookup begun before a user's sessions were ended does not keep what it read.
+    private long notices;
+    private long resumed;
+    private readonly ConcurrentDictionary<string, (long Notice, DateTimeOffset At)> endedUsers = new(StringComparer.Ordinal);
+
+    private bool EndedSince(string userId, long started) => endedUsers.TryGetValue(userId, out var ended) && ended.Notice > started;
+
+    public void OnNotice(AccountNotice notice)
+    {
+        var number = Interlocked.Increment(ref notices);
+        switch (notice)
+        {
+            case { Change: AccountChange.Deactivated, UserId: { } userId }:
+                var now = time.GetUtcNow();
+                foreach (var (user, ended) in endedUsers)
+                    if (ended.At < now - RemovedFor) endedUsers.TryRemove(user, out _);
+                endedUsers[userId] = (number, now);
+                foreach (var (key, cached) in cache)
+                    if (cached.Session.User?.Id == userId) cache.TryRemove(key, out _);
+                logger.LogInformation("Sessions of user {UserId} ended: the account was deactivated", userId);
+                break;
+            case { Change: AccountChange.SessionEnded, SessionKey: { } key }:
+                Forget(key);
+                break;
+        }
+    }
+
+    public void OnResume()
+    {
+        // Sessions may have ended while this replica was not listening: each is read again on its next use.
+        Interlocked.Exchange(ref resumed, Interlocked.Increment(ref notices));
+        cache.Clear();
+    }
+
+    /// <summary>A session whose identity provider check is due, claimed by this replica (its ticket null when it cannot be read).</summary>
+    public sealed record DueSession(string Key, string UserId, AuthenticationTicket? Ticket, bool Deactivated);
+
+    /// <summary>
+    /// Claims up to <paramref name="count"/> sessions last checked longer than <paramref name="checkEvery"/> ago,
+    /// marking them checked now, so other replicas take others.
+    /// </summary>
+    public Task<List<DueSession>> ClaimDueAsync(TimeSpan checkEvery, int count) =>
+        RunAsync($"""
+            WITH due AS (
+                SELECT id FROM {Table} WHERE checked_at <= now() - $1 AND expires_at > now()
+                ORDER BY checked_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+            UPDATE {Table} s SET checked_at = now() FROM due WHERE s.id = due.id
+            RETURNING s.id, s.user_id, s.ticket, EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.deactivated_at IS NOT NULL)
+            """, async command =>
+            {
+                var due = new List<DueSession>();
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    AuthenticationTicket? ticket;
+                    try
+                    {
+                        ticket = TicketSerializer.Default.Deserialize(protector.Unprotect((byte[])reader[2]));
+                    }
+                    catch (CryptographicException)
+                    {
+                        ticket = null;
+                    }
+
+                    due.Add(new DueSession(reader.GetString(0), reader.GetString(1), ticket, reader.GetBoolean(3)));
+                }
+
+                return due;
+            }, checkEvery, count);
+
+    /// <summary>Keeps a checked session's ticket with the tokens the identity provider gave this time (its expiry stays).</summary>
+    public async Task SaveCheckedAsync(string key, AuthenticationTicket ticket)
+    {
+        var started = Interlocked.Read(ref notices);
+        var updated = await RunAsync($"UPDATE {Table} SET ticket = $2 WHERE id = $1", command => command.ExecuteNonQueryAsync(),
+            key, protector.Protect(TicketSerializer.Default.Serialize(ticket)));
+        if (updated > 0 && cache.ContainsKey(key) && !removed.ContainsKey(key)) Remember(key, Copy(ticket), time.GetUtcNow(), started);
+    }
+
+    /// <summary>Makes sessions due for a check again at once (the identity provider did not answer for them).</summary>
+    public Task CheckAgainSoonAsync(IReadOnlyCollection<string> keys) =>
+        RunAsync($"UPDATE {Table} SET checked_at = '-infinity' WHERE id = ANY($1)", command => command.ExecuteNonQueryAsync(), keys.ToArray());
 
     private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)
     {
@@ -149,7 +279,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
             : $"UPDATE {Table} SET user_id = $2, ticket = $3, expires_at = $4 WHERE id = $1";
         await RunAsync(sql, command => command.ExecuteNonQueryAsync(), key, userId, protector.Protect(TicketSerializer.Default.Serialize(ticket)), expires.UtcDateTime);
 
-        Remember(key, Copy(ticket), now);
+        Remember(key, Copy(ticket), now, Interlocked.Read(ref notices));
         // Expired sessions are swept now and then by whichever replica signs someone in.
         var sweepDue = Interlocked.Read(ref lastSweep) + TimeSpan.FromMinutes(10).Ticks;
         if (insert && now.UtcTicks > sweepDue && Interlocked.Exchange(ref lastSweep, now.UtcTicks) < sweepDue)
@@ -188,8 +318,12 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     private static AuthenticationTicket Copy(AuthenticationTicket ticket) =>
         new(ticket.Principal.Clone(), ticket.Properties.Clone(), ticket.AuthenticationScheme);
 
-    private void Remember(string key, AuthenticationTicket ticket, DateTimeOffset now) =>
+    // Not kept when the replica stopped listening for notices since the caller began: it may have missed the session's end.
+    private void Remember(string key, AuthenticationTicket ticket, DateTimeOffset now, long started)
+    {
+        if (Interlocked.Read(ref resumed) > started) return;
         cache[key] = new CachedSession(ticket, now + CacheFor, new RecentSession(ticket.Principal.ToPlatformUser(), ticket.Principal.FindFirst(ClientAddress.IpPolicy.GroupClaim)?.Value));
+    }
 
     private sealed record CachedSession(AuthenticationTicket Ticket, DateTimeOffset Until, RecentSession Session);
 

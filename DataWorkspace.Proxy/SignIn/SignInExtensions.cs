@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using DataWorkspace.Accounts;
 using DataWorkspace.Proxy.ClientAddress;
 using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
@@ -55,8 +56,13 @@ public static class SignInExtensions
                 };
             });
 
-        // The session lives server-side; the cookie carries only its key (see SessionStore).
+        // The session lives server-side; the cookie carries only its key (see SessionStore). It is checked with the
+        // identity provider now and then (SessionCheck), and ended on every replica at once (account notices).
         services.AddSingleton<SessionStore>();
+        services.AddSingleton<IAccountNoticeHandler>(provider => provider.GetRequiredService<SessionStore>());
+        services.AddAccountNotices();
+        services.AddSingleton<IdentityProviderCheck>();
+        services.AddHostedService<SessionCheck>();
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .Configure<SessionStore>((options, store) => options.SessionStore = store);
 
@@ -91,16 +97,33 @@ public static class SignInExtensions
                 options.Events.OnTokenValidated = async context =>
                 {
                     if (context.Principal?.ToPlatformUser() is { } user)
-                        await context.HttpContext.RequestServices.GetRequiredService<SignInAudit>().RecordAsync(context.HttpContext, user);
+                    {
+                        var audit = context.HttpContext.RequestServices.GetRequiredService<SignInAudit>();
+                        // The identity provider may still accept someone the platform's administrators deactivated.
+                        if (await audit.IsDeactivatedAsync(user.Id, context.HttpContext.RequestAborted))
+                        {
+                            context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.Deactivated,
+                                $"sign-in of {user.Email}, whose account is deactivated");
+                            await audit.RecordRefusedAsync(context.HttpContext, user);
+                            context.HandleResponse();
+                            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                            await ProxyPages.WriteAsync(context.Response, "Your account has been deactivated",
+                                $"You signed in as {user.Email}, but this Data Workspace account has been deactivated, so it cannot use the portal, tools or data. " +
+                                "If you think this is a mistake, ask the Data Workspace administrators to reactivate it.");
+                            return;
+                        }
 
-                    // Only the id_token is kept (for the end-session hint): the session cookie stays small.
+                        await audit.RecordAsync(context.HttpContext, user);
+                    }
+
+                    // The tokens are kept with the session, server-side: the id_token for the end-session hint, the
+                    // refresh token (or the access token) for the checks with the identity provider (SessionCheck).
                     var address = ClientIpResolver.For(context.HttpContext, proxy.Value.TrustedHops).Address;
                     if (address is not null && context.Principal?.Identity is ClaimsIdentity identity)
                         identity.AddClaim(new Claim(IpPolicy.GroupClaim, context.HttpContext.RequestServices.GetRequiredService<IpPolicy>().GroupOf(address)));
                     var properties = context.Properties!;
                     // The session lasts its full lifetime, across browser restarts, like the original's.
                     properties.IsPersistent = true;
-                    properties.StoreTokens([.. properties.GetTokens().Where(token => token.Name == "id_token")]);
                 };
                 options.Events.OnRemoteFailure = async context =>
                 {

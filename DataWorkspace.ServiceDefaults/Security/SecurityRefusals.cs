@@ -55,6 +55,13 @@ public sealed class SecurityRefusals
             context.Request.Path.Value, context.Connection.RemoteIpAddress, TagOf(reason), detail);
     }
 
+    /// <summary>A refusal outside any request: a background check ending a session the identity provider no longer accepts.</summary>
+    public void Record(RefusalReason reason, string detail)
+    {
+        refusals.Add(1, new KeyValuePair<string, object?>("reason", TagOf(reason)));
+        logger.LogWarning("Refused {Reason}: {Detail}", TagOf(reason), detail);
+    }
+
     /// <summary>The reason as it appears in the metric and the log: <c>foreign_origin</c>, <c>allow_list</c>...</summary>
     public static string TagOf(RefusalReason reason) => reason switch
     {

@@ -49,11 +49,15 @@ public static class AuditActions
     public const string VisualisationDatasetGranted = "visualisation.dataset_granted";
     public const string ToolTemplateChanged = "tool_template.changed";
     public const string VisualisationDatasetRemoved = "visualisation.dataset_removed";
+    public const string UserDeactivated = "user.deactivated";
+    public const string UserReactivated = "user.reactivated";
+    public const string SignInRefused = "sign-in.refused";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
         ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped, VisualisationDatasetGranted, VisualisationDatasetRemoved, ToolTemplateChanged,
+        UserDeactivated, UserReactivated, SignInRefused,
     ];
 }

@@ -36,6 +36,8 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
             user.Property(u => u.Name).HasColumnName("name").HasMaxLength(255);
             user.Property(u => u.FirstSeenAt).HasColumnName("first_seen_at");
             user.Property(u => u.LastSeenAt).HasColumnName("last_seen_at");
+            user.Property(u => u.DeactivatedAt).HasColumnName("deactivated_at");
+            user.Property(u => u.DeactivatedBy).HasColumnName("deactivated_by").HasMaxLength(320);
             user.HasIndex(u => u.Email).HasDatabaseName("ix_users_email");
         });
 
@@ -58,7 +60,9 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
             session.Property(s => s.Ticket).HasColumnName("ticket");
             session.Property(s => s.CreatedAt).HasColumnName("created_at");
             session.Property(s => s.ExpiresAt).HasColumnName("expires_at");
+            session.Property(s => s.CheckedAt).HasColumnName("checked_at").HasDefaultValueSql("now()");
             session.HasIndex(s => s.ExpiresAt).HasDatabaseName("ix_proxy_sessions_expires_at");
+            session.HasIndex(s => s.CheckedAt).HasDatabaseName("ix_proxy_sessions_checked_at");
             session.HasIndex(s => s.UserId).HasDatabaseName("ix_proxy_sessions_user_id");
         });
     }
@@ -72,6 +76,12 @@ public sealed class User
     public required string Name { get; set; }
     public DateTimeOffset FirstSeenAt { get; set; }
     public DateTimeOffset LastSeenAt { get; set; }
+
+    /// <summary>When an administrator deactivated the user (null while active): no session, sign-in, tool or database login.</summary>
+    public DateTimeOffset? DeactivatedAt { get; set; }
+
+    /// <summary>The email of the administrator who deactivated the user.</summary>
+    public string? DeactivatedBy { get; set; }
 }
 
 /// <summary>A Data Protection key, written and read by <see cref="CatalogueKeyRepository"/>; mapped here only so migrations create its table.</summary>
@@ -93,6 +103,9 @@ public sealed class ProxySession
     public required byte[] Ticket { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>When the identity provider last confirmed the session's user (or they signed in): it is asked again once this is older than the proxy's check interval.</summary>
+    public DateTimeOffset CheckedAt { get; set; }
 }
 
 public static class CatalogueDbContextOptions

@@ -62,9 +62,10 @@ public sealed class DatabaseLogins(
     IServiceScopeFactory scopes,
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     RoleSync roleSync,
+    Identity.DeactivatedUsers deactivated,
     IDataProtectionProvider protection,
     Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
-    ILogger<DatabaseLogins> logger) : IAsyncDisposable
+    ILogger<DatabaseLogins> logger) : IAsyncDisposable, Identity.IDeactivationStep
 {
     /// <summary>Logins expire by PostgreSQL's own clock (VALID UNTIL), which the business clock (moved in tests) does not move.</summary>
     private readonly TimeProvider time = TimeProvider.System;
@@ -181,6 +182,7 @@ public sealed class DatabaseLogins(
 
     private async Task<UserLogin> CreateAsync(string userId, LoginPurpose purpose, TimeSpan lifetime, CancellationToken cancellationToken)
     {
+        if (await deactivated.IsDeactivatedAsync(userId, cancellationToken)) throw new Identity.AccountDeactivatedException(userId);
         // The user's own role (and everything it should hold) must exist before a login can join it.
         await roleSync.SyncAsync(cancellationToken);
 
@@ -247,14 +249,68 @@ public sealed class DatabaseLogins(
     }
 
     /// <summary>
+    /// Ends every login of a deactivated user now: refused at their next connection, their connections closed, then
+    /// dropped; and the user's role loses its grants (see <see cref="RoleSync"/>).
+    /// </summary>
+    public async Task EndAsync(string userId, string userEmail, Audit.Actor actor, CancellationToken cancellationToken)
+    {
+        List<string> roles;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            var now = time.GetUtcNow();
+            roles = await catalogue.Set<DatabaseLogin>().Where(l => l.UserId == userId && l.DroppedAt == null).Select(l => l.RoleName).ToListAsync(cancellationToken);
+            await catalogue.Set<DatabaseLogin>().Where(l => l.UserId == userId && l.DroppedAt == null && l.ExpiresAt > now)
+                .ExecuteUpdateAsync(set => set.SetProperty(l => l.ExpiresAt, now), cancellationToken);
+            foreach (var role in roles)
+            {
+                if (dataSources.TryRemove(role, out var source)) await source.DisposeAsync();
+                try
+                {
+                    // NOLOGIN as well as VALID UNTIL: the expiry is only checked by password authentication.
+                    await ExecuteAsync($"ALTER ROLE {Quote(role)} NOLOGIN VALID UNTIL '{now.UtcDateTime:O}'", cancellationToken);
+                }
+                catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UndefinedObject)
+                {
+                    // Already gone.
+                }
+            }
+        }
+
+        if (roles.Count > 0)
+        {
+            await using var terminate = datasets.CreateCommand("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE usename = ANY($1)");
+            terminate.Parameters.Add(new NpgsqlParameter { Value = roles.ToArray() });
+            try
+            {
+                var closed = (long)(await terminate.ExecuteScalarAsync(cancellationToken))!;
+                if (closed > 0) logger.LogInformation("Closed {Count} database connections of {User}, whose account is deactivated", closed, userEmail);
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                logger.LogWarning(exception, "The database connections of {User} could not be closed: the platform's role may not end other sessions; they end with the tools that hold them", userEmail);
+            }
+        }
+
+        await roleSync.SyncAsync(cancellationToken);
+        var dropped = await DropExpiredAsync(cancellationToken);
+        logger.LogInformation("Ended the {Count} database logins of {User}, whose account is deactivated ({Dropped} dropped now)", roles.Count, userEmail, dropped);
+    }
+
+    /// <summary>
     /// Drops logins that have expired and that no session uses any more: connect revoked, anything they own handed to
-    /// their user's role, then the role itself. A login still in use is left for the next sweep.
+    /// their user's role, then the role itself. A login still in use is left for the next sweep. Logins of deactivated
+    /// users are ended first, whatever their expiry.
     /// </summary>
     public async Task<int> DropExpiredAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
         var now = time.GetUtcNow();
+        var leavers = await catalogue.Set<DatabaseLogin>()
+            .Where(l => l.DroppedAt == null && l.ExpiresAt > now && catalogue.Users.Any(u => u.Id == l.UserId && u.DeactivatedAt != null))
+            .Select(l => new { l.UserId, Email = catalogue.Users.Where(u => u.Id == l.UserId).Select(u => u.Email).First() }).Distinct().ToListAsync(cancellationToken);
+        foreach (var leaver in leavers) await EndAsync(leaver.UserId, leaver.Email, Audit.Actor.System, cancellationToken);
         var expired = await catalogue.Set<DatabaseLogin>().Where(l => l.DroppedAt == null && l.ExpiresAt <= now).ToListAsync(cancellationToken);
 
         // Login roles the catalogue does not know (a crash between creating and recording one) go too, once expired.

@@ -207,8 +207,9 @@ public sealed class RoleSync(
             .Where(d => d.Published && d.DeletedAt == null && (d.Tables.Any() || d.Queries.Any()))
             .Select(d => new { d.Id, d.AccessType, d.AuthorizedEmailDomains, Tables = d.Tables.Select(t => new { t.Schema, t.Table }).ToList(), Queries = d.Queries.Select(q => new { q.Id, q.Query }).ToList() })
             .ToListAsync(cancellationToken);
-        var users = await catalogue.Users.AsNoTracking().Select(u => new { u.Id, u.Email }).ToListAsync(cancellationToken);
-        var userIds = users.Select(u => u.Id).ToHashSet(StringComparer.Ordinal);
+        var users = await catalogue.Users.AsNoTracking().Select(u => new { u.Id, u.Email, Deactivated = u.DeactivatedAt != null }).ToListAsync(cancellationToken);
+        // A deactivated user keeps their role and schema (their data) but is given nothing: no dataset, domain or team.
+        var userIds = users.Where(u => !u.Deactivated).Select(u => u.Id).ToHashSet(StringComparer.Ordinal);
         var permissions = await catalogue.Permissions.AsNoTracking().ActiveAt(now).Select(p => new { p.DatasetId, p.UserId }).ToListAsync(cancellationToken);
         var teams = await catalogue.Set<Team>().AsNoTracking().Include(t => t.Members).ToListAsync(cancellationToken);
 
@@ -243,6 +244,7 @@ public sealed class RoleSync(
             var role = User(user.Id);
             desired.Roles.Add(role);
             desired.Schemas[role] = role;
+            if (user.Deactivated) continue;
             desired.Memberships.Add((Everyone, role));
             var domain = new Reader(user.Id, user.Email).EmailDomain;
             if (domain.Length > 0)

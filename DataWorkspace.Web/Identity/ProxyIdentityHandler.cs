@@ -16,12 +16,29 @@ public sealed class ProxyIdentityHandler(
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
     IdentityToken tokens,
-    IOptionsMonitor<AdminOptions> admins) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+    IOptionsMonitor<AdminOptions> admins,
+    DeactivatedUsers deactivated,
+    DataWorkspace.Security.SecurityRefusals refusals) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ProxyIdentity";
     private const string FailureKey = "DataWorkspace.IdentityFailure";
+    private const string DeactivatedKey = "DataWorkspace.IdentityDeactivated";
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var result = await VerifyAsync();
+        // The proxy ends a deactivated user's sessions at once; an identity it signed just before is refused here too.
+        if (result.Principal is { } principal && await deactivated.IsDeactivatedAsync(principal.Id(), Context.RequestAborted))
+        {
+            Context.Items[DeactivatedKey] = principal.EmailOf();
+            refusals.Record(Context, DataWorkspace.Security.RefusalReason.Deactivated, $"signed identity of {principal.EmailOf()}, whose account is deactivated");
+            return await Fail("the account is deactivated");
+        }
+
+        return result;
+    }
+
+    private Task<AuthenticateResult> VerifyAsync()
     {
         var presented = Request.Headers[IdentityHeaders.SignedIdentity];
         if (presented.Count == 0) return Fail("no identity was presented");
@@ -48,6 +65,16 @@ public sealed class ProxyIdentityHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items[DeactivatedKey] is string email)
+        {
+            await Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Your account has been deactivated",
+                detail: $"The Data Workspace account of {email} has been deactivated, so it cannot use the portal, tools or data. If you need it again, ask the Data Workspace administrators to reactivate it.")
+                .ExecuteAsync(Context);
+            return;
+        }
+
         var reason = Context.Items[FailureKey] as string ?? "no identity was presented";
         Context.RequestServices.GetRequiredService<SecurityRefusals>().Record(Context, RefusalReason.ForgedIdentity, reason);
         Response.StatusCode = StatusCodes.Status401Unauthorized;

@@ -4,6 +4,7 @@ using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DataAccess;
 using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Notifications;
 using DataWorkspace.Web.ToolsAccess;
 using Microsoft.EntityFrameworkCore;
@@ -29,9 +30,10 @@ public sealed class ToolInstances(
     ToolStorage storage,
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     PortalLinks links,
+    DeactivatedUsers deactivated,
     IOptions<ToolsOptions> options,
     TimeProvider time,
-    ILogger<ToolInstances> logger)
+    ILogger<ToolInstances> logger) : IDeactivationStep
 {
     /// <summary>Asks a starting tool whether it answers: once per try, no retries or resilience pipeline of its own.</summary>
     private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
@@ -167,6 +169,8 @@ public sealed class ToolInstances(
     {
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
+        if (await deactivated.IsDeactivatedAsync(user.UserId, cancellationToken))
+            throw new ToolRefusedException(403, "Your account has been deactivated, so you cannot launch tools. Ask the Data Workspace administrators if you need it again.");
         var template = await services.GetRequiredService<ToolTemplates>().ByBasenameAsync(basename, cancellationToken);
         if (template is not { Visible: true }) throw new ToolRefusedException(404, $"There is no tool called '{basename}'.");
         if (template.Kind == ToolKind.Visualisation)
@@ -232,6 +236,21 @@ public sealed class ToolInstances(
     }
 
     /// <summary>
+    /// Stops the user's own running and starting tools (not the shared visualisations they happened to start): their
+    /// account was deactivated.
+    /// </summary>
+    public async Task EndAsync(string userId, string userEmail, Actor actor, CancellationToken cancellationToken)
+    {
+        List<Guid> active;
+        await using (var scope = scopes.CreateAsyncScope())
+            active = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
+                .Where(i => i.OwnerId == userId && i.State != InstanceState.Stopped && i.Host != i.HostBasename)
+                .Select(i => i.Id).ToListAsync(cancellationToken);
+        foreach (var id in active)
+            await StopAsync(id, null, actor, $"{userEmail}'s account was deactivated by {actor.Email}", cancellationToken);
+    }
+
+    /// <summary>
     /// Records when the proxy last saw traffic to each instance (never moving a time back, never into the future);
     /// returns how many active instances it touched.
     /// </summary>
@@ -262,19 +281,27 @@ public sealed class ToolInstances(
         var now = time.GetUtcNow();
         var settings = options.Value;
         List<ToolInstance> active;
+        HashSet<string> leavers;
         IReadOnlyList<ToolTemplate> templates;
         await using (var scope = scopes.CreateAsyncScope())
         {
             templates = await scope.ServiceProvider.GetRequiredService<ToolTemplates>().AllAsync(cancellationToken);
-            active = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ToolInstance>().AsNoTracking()
+            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            active = await catalogue.Set<ToolInstance>().AsNoTracking()
                 .Where(i => i.State != InstanceState.Stopped).ToListAsync(cancellationToken);
+            // A deactivation stops its user's tools at once; any it could not (or started meanwhile) stop here.
+            var owners = active.Where(i => i.Host != i.HostBasename).Select(i => i.OwnerId).Distinct().ToList();
+            leavers = (await catalogue.Users.AsNoTracking().Where(u => owners.Contains(u.Id) && u.DeactivatedAt != null)
+                .Select(u => u.Id).ToListAsync(cancellationToken)).ToHashSet(StringComparer.Ordinal);
         }
 
         var stopped = 0;
         foreach (var instance in active)
         {
             var idleTimeout = templates.FirstOrDefault(t => t.HostBasename == instance.HostBasename)?.IdleTimeout ?? settings.IdleTimeout;
-            var reason = now - instance.CreatedAt >= settings.MaxLifetime
+            var reason = instance.Host != instance.HostBasename && leavers.Contains(instance.OwnerId)
+                ? "its user's account is deactivated"
+                : now - instance.CreatedAt >= settings.MaxLifetime
                 ? $"it reached the maximum lifetime of {Describe(settings.MaxLifetime)}"
                 : instance.State == InstanceState.Running && now - instance.LastActivityAt >= idleTimeout
                     ? $"it was idle for {Describe(idleTimeout)} (no traffic since {instance.LastActivityAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC)"

@@ -44,6 +44,11 @@ public sealed class RunningPlatform : IAsyncDisposable
         foreach (var project in builder.Resources.OfType<ProjectResource>())
             builder.CreateResourceBuilder(project).WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
 
+        // The identity provider keeps its address across restarts on the same data directory, as a real one does: the
+        // tokens it gave (the sessions' refresh tokens) name it as their issuer.
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "identity"))
+            .WithEndpoint("http", endpoint => (endpoint.Port, endpoint.IsProxied) = (IdentityPort(dataDirectory), false));
+
         // Tests move the web app's business clock through this file (see FileOffsetTimeProvider), and do not wait
         // minutes for the expiry sweep or the outbox.
         var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
@@ -73,6 +78,8 @@ public sealed class RunningPlatform : IAsyncDisposable
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
                 .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")
+                // Every session is checked with the identity provider every two seconds, not every hour.
+                .WithEnvironment("Proxy__SessionCheckInterval", "00:00:02")
                 // Tests connect from other loopback addresses to stand for other networks: 127.0.0.3 is another
                 // allowed group, 127.0.0.2 is on no allow list.
                 .WithEnvironment("Proxy__IpGroups__this-machine__0", "127.0.0.1/32")
@@ -90,6 +97,18 @@ public sealed class RunningPlatform : IAsyncDisposable
                     .WithEnvironment("DOTNET_ENVIRONMENT", "Production");
         }
 
+        if (testSettings)
+        {
+            // Demo users of the leavers' tests alone, so disabling or deactivating them disturbs no other test.
+            var identity = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "identity"));
+            foreach (var (index, user) in LeaverUsers.Index())
+                identity.WithEnvironment($"DevIdentity__Users__{100 + index}__Id", user.Id)
+                    .WithEnvironment($"DevIdentity__Users__{100 + index}__Email", user.Email)
+                    .WithEnvironment($"DevIdentity__Users__{100 + index}__FirstName", user.FirstName)
+                    .WithEnvironment($"DevIdentity__Users__{100 + index}__LastName", user.LastName)
+                    .WithEnvironment($"DevIdentity__Users__{100 + index}__Description", "a test user who leaves");
+        }
+
         var app = await builder.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         await app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", cancellationToken);
@@ -97,6 +116,43 @@ public sealed class RunningPlatform : IAsyncDisposable
     }
 
     public PortalClient Client(bool followRedirects = true) => new(PortalUrl, followRedirects);
+
+    /// <summary>Demo users only the leavers' tests sign in as (added to the identity provider of a test graph).</summary>
+    public static readonly IReadOnlyList<(string Id, string Email, string FirstName, string LastName)> LeaverUsers =
+    [
+        ("5b0c8f2e-1d4a-4c6e-9a7b-3e2f1d0c9b81", "alex.leaver@trade.example", "Alex", "Leaver"),
+        ("9e4d2c1b-7a6f-4e5d-8c3b-2a1f0e9d8c72", "sam.gone@partner.example", "Sam", "Gone"),
+    ];
+
+    private static int IdentityPort(string dataDirectory)
+    {
+        var file = Path.Combine(dataDirectory, "identity-port");
+        if (File.Exists(file)) return int.Parse(File.ReadAllText(file), System.Globalization.CultureInfo.InvariantCulture);
+        Directory.CreateDirectory(dataDirectory);
+        var port = Ports.Free();
+        File.WriteAllText(file, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return port;
+    }
+
+    /// <summary>
+    /// Disables, removes or enables (<c>Active</c>) a demo user at the identity provider, on its demo users page, as an
+    /// organisation does when someone leaves.
+    /// </summary>
+    public async Task SetIdentityUserStatusAsync(string email, string status, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, CookieContainer = new System.Net.CookieContainer() }) { BaseAddress = IdentityUrl };
+        var page = await http.GetStringAsync("/users", cancellationToken);
+        var token = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value;
+        using var response = await http.PostAsync("/users", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["email"] = email,
+            ["status"] = status,
+            ["__RequestVerificationToken"] = token,
+        }), cancellationToken);
+        var after = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!after.Contains($"{email} is now {status.ToLowerInvariant()}", StringComparison.Ordinal))
+            throw new InvalidOperationException($"The identity provider did not make {email} {status}: {(int)response.StatusCode} {after}");
+    }
 
     private static string ClockOffsetFile(string dataDirectory) => Path.Combine(dataDirectory, "clock-offset");
 

@@ -3,14 +3,13 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.Extensions.Options;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace DataWorkspace.DevIdentity.Pages.Account;
 
-public sealed class SignInModel(IOptions<DevIdentityOptions> options) : PageModel
+public sealed class SignInModel(DemoUsers demoUsers) : PageModel
 {
-    public IReadOnlyList<DemoUser> Users => options.Value.Users;
+    public IReadOnlyList<DemoUser> Users => [.. demoUsers.Active];
 
     [BindProperty(SupportsGet = true)] public string? ReturnUrl { get; set; }
     [BindProperty] public string? Email { get; set; }
@@ -22,13 +21,20 @@ public sealed class SignInModel(IOptions<DevIdentityOptions> options) : PageMode
 
     public async Task<IActionResult> OnPostAsync()
     {
-        var user = options.Value.FindUser(Email);
+        var user = demoUsers.KnownByEmail(Email);
         if (user is null)
         {
             Error = string.IsNullOrWhiteSpace(Email)
                 ? "Choose a demo user or type the email address of one."
                 : $"No demo user has the email address '{Email}'. Choose one from the list.";
             Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        if (demoUsers.StatusOf(user) != DemoUserStatus.Active)
+        {
+            Error = $"The account {user.Email} is disabled at this identity provider, so it cannot sign in. It can be enabled again on the Demo users page.";
+            Response.StatusCode = StatusCodes.Status403Forbidden;
             return Page();
         }
 

@@ -585,6 +585,12 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("id");
 
+                    b.Property<DateTimeOffset>("CheckedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("checked_at")
+                        .HasDefaultValueSql("now()");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -607,6 +613,9 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_proxy_sessions");
 
+                    b.HasIndex("CheckedAt")
+                        .HasDatabaseName("ix_proxy_sessions_checked_at");
+
                     b.HasIndex("ExpiresAt")
                         .HasDatabaseName("ix_proxy_sessions_expires_at");
 
@@ -622,6 +631,15 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)")
                         .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("DeactivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("DeactivatedBy")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("deactivated_by");
 
                     b.Property<string>("Email")
                         .IsRequired()

@@ -1,6 +1,7 @@
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Access;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Pages.Datasets;
 using DataWorkspace.Web.ToolsAccess;
 using Microsoft.AspNetCore.Mvc;
@@ -11,8 +12,11 @@ namespace DataWorkspace.Web.Pages.Admin;
 
 public sealed record UserPermissionRow(Catalogue.DatasetPermission Permission, string DatasetName, string DatasetSlug);
 
-/// <summary>One user: tools access (grant or remove), the restricted datasets they may read (remove any), their requests.</summary>
-public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessService tools, AccessRequests requests, TimeProvider time) : PageModel
+/// <summary>
+/// One user: their account (deactivate or reactivate), tools access (grant or remove), the restricted datasets they may
+/// read (remove any), their requests.
+/// </summary>
+public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessService tools, AccessRequests requests, UserAccounts accounts, TimeProvider time) : PageModel
 {
     public User Person { get; private set; } = null!;
     public ToolsPermission? Tools { get; private set; }
@@ -31,6 +35,20 @@ public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessSer
         if (!await LoadAsync(id, cancellationToken)) return NotFound();
         await tools.SetByAdminAsync(Person.Id, Person.Email, grant, User, cancellationToken);
         return Redirect($"/admin/users/{Uri.EscapeDataString(id)}?message={(grant ? "Tools+access+given." : "Tools+access+removed.")}");
+    }
+
+    public async Task<IActionResult> OnPostDeactivateAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!await LoadAsync(id, cancellationToken)) return NotFound();
+        var outcome = await accounts.DeactivateAsync(Person.Id, User, cancellationToken);
+        return Redirect($"/admin/users/{Uri.EscapeDataString(id)}?message={Uri.EscapeDataString(outcome.Message)}");
+    }
+
+    public async Task<IActionResult> OnPostReactivateAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!await LoadAsync(id, cancellationToken)) return NotFound();
+        var outcome = await accounts.ReactivateAsync(Person.Id, User, cancellationToken);
+        return Redirect($"/admin/users/{Uri.EscapeDataString(id)}?message={Uri.EscapeDataString(outcome.Message)}");
     }
 
     public async Task<IActionResult> OnPostRevokeAsync(string id, Guid permission, CancellationToken cancellationToken)
