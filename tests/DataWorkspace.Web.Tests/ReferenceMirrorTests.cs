@@ -38,8 +38,9 @@ public sealed class ReferenceMirrorTests(WebFixture web) : IAsyncDisposable
         };
         if (existingTableSql is not null)
         {
+            // The schema may not be there yet: the first reference table written creates it.
             await Sql.ScalarAsync<object>(web.DatasetsConnectionString,
-                string.Format(existingTableSql, $"reference.{name}") + $"; INSERT INTO reference.{name} VALUES ('FR', 67000000), ('DE', 83000000)");
+                $"CREATE SCHEMA IF NOT EXISTS {ReferenceTable.Schema}; " + string.Format(existingTableSql, $"reference.{name}") + $"; INSERT INTO reference.{name} VALUES ('FR', 67000000), ('DE', 83000000)");
             table.Rows = [new() { ReferenceTableId = table.Id, Position = 0, Values = ["FR", "67000000"] }, new() { ReferenceTableId = table.Id, Position = 1, Values = ["DE", "83000000"] }];
         }
 
