@@ -5,6 +5,11 @@ using Microsoft.Extensions.Logging;
 var builder = DistributedApplication.CreateBuilder(args);
 var publishing = builder.ExecutionContext.IsPublishMode;
 var infrastructure = InfrastructureModeResolver.Resolve(builder.Configuration, publishing);
+if (infrastructure == InfrastructureMode.Local && LocalPrerequisites.Missing() is { } missing)
+{
+    Console.Error.WriteLine(missing);
+    return 1;
+}
 
 var rootDomain = builder.Configuration["Portal:RootDomain"] ?? "dataworkspace.localhost";
 var portalPort = int.Parse(builder.Configuration["Portal:Port"] ?? "8000", System.Globalization.CultureInfo.InvariantCulture);
@@ -177,3 +182,4 @@ else
 }
 
 builder.Build().Run();
+return 0;

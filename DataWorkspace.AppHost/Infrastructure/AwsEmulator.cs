@@ -23,7 +23,7 @@ public static class AwsEmulator
         var port = LocalState.FreePort();
         var portText = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // moto logs each request to stderr; through sh it reaches the dashboard as ordinary output, not errors.
-        return builder.AddExecutable(name, "/bin/sh", builder.AppHostDirectory, "-c", "exec \"$0\" \"$@\" 2>&1", FindMotoServer(), "-H", "127.0.0.1", "-p", portText)
+        return builder.AddExecutable(name, "/bin/sh", builder.AppHostDirectory, "-c", "exec \"$0\" \"$@\" 2>&1", LocalPrerequisites.MotoServer() ?? throw new InvalidOperationException(LocalPrerequisites.Missing()), "-H", "127.0.0.1", "-p", portText)
             .WithHttpEndpoint(port: port, targetPort: port, name: "http", isProxied: false)
             .WithHttpHealthCheck("/moto-api/");
     }
@@ -37,14 +37,4 @@ public static class AwsEmulator
             .WithEnvironment("AWS_ACCESS_KEY_ID", AccessKeyId)
             .WithEnvironment("AWS_SECRET_ACCESS_KEY", SecretAccessKey)
             .WaitFor(aws);
-
-    private static string FindMotoServer()
-    {
-        var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-            .Select(directory => Path.Combine(directory, "moto_server"))
-            .FirstOrDefault(File.Exists);
-        return found ?? throw new InvalidOperationException(
-            "moto_server was not found on PATH. It stands in for AWS when no container runtime runs; install moto's server " +
-            "(pip install 'moto[server]') or run with Infrastructure=Containers.");
-    }
 }

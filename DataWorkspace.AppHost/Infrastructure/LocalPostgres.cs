@@ -37,7 +37,8 @@ public static class LocalPostgresExtensions
     public static IResourceBuilder<LocalPostgresResource> AddLocalPostgres(
         this IDistributedApplicationBuilder builder, string name, string dataDirectory, IResourceBuilder<ParameterResource> password)
     {
-        var binaries = FindBinaries();
+        var binaries = LocalPrerequisites.PostgresBinaries()
+            ?? throw new InvalidOperationException(LocalPrerequisites.Missing());
         var scripts = Path.Combine(builder.AppHostDirectory, "Infrastructure");
         var port = LocalState.FreePort();
 
@@ -75,23 +76,4 @@ public static class LocalPostgresExtensions
         => server.ApplicationBuilder.AddResource(new LocalPostgresDatabaseResource(name, name, server.Resource));
 
     /// <summary>The newest PostgreSQL server binaries installed under /usr/lib/postgresql (Debian's layout), or on PATH.</summary>
-    private static string FindBinaries()
-    {
-        const string debianRoot = "/usr/lib/postgresql";
-        if (Directory.Exists(debianRoot))
-        {
-            var newest = Directory.GetDirectories(debianRoot)
-                .Select(directory => Path.Combine(directory, "bin"))
-                .Where(bin => File.Exists(Path.Combine(bin, "postgres")) && File.Exists(Path.Combine(bin, "initdb")))
-                .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), out var version) ? version : 0)
-                .FirstOrDefault();
-            if (newest is not null) return newest;
-        }
-
-        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-            .FirstOrDefault(directory => File.Exists(Path.Combine(directory, "initdb")) && File.Exists(Path.Combine(directory, "postgres")));
-        return onPath ?? throw new InvalidOperationException(
-            "No PostgreSQL server binaries were found (looked in /usr/lib/postgresql/*/bin and on PATH). " +
-            "Install them (Debian: apt-get install postgresql) or run with Infrastructure=Containers and a container runtime.");
-    }
 }
