@@ -13,6 +13,8 @@ namespace DataWorkspace.Proxy.SignIn;
 /// <summary>Sign-in for the whole platform: OpenID Connect code flow with PKCE, then a session cookie on the root domain.</summary>
 public static class SignInExtensions
 {
+    private static int warnedNoRefreshToken;
+
     public const string SessionCookie = "dw_session";
     public const string CallbackPath = "/auth/callback";
     public const string SignedOutCallbackPath = "/auth/signed-out";
@@ -115,6 +117,13 @@ public static class SignInExtensions
 
                         await audit.RecordAsync(context.HttpContext, user);
                     }
+
+                    // Without a refresh token a session can be checked only while its access token lasts (often an
+                    // hour), and is ended at its first check after that: say so once, where operators look.
+                    if (string.IsNullOrEmpty(context.TokenEndpointResponse?.RefreshToken) && Interlocked.Exchange(ref warnedNoRefreshToken, 1) == 0)
+                        context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SignInExtensions)).LogWarning(
+                            "The identity provider gave no refresh token at sign-in: sessions cannot be checked with it after their access token expires, " +
+                            "so they end at their next check (Proxy:SessionCheckInterval) and users sign in again. Let the client ask for offline_access (Oidc:Scopes).");
 
                     // The tokens are kept with the session, server-side: the id_token for the end-session hint, the
                     // refresh token (or the access token) for the checks with the identity provider (SessionCheck).

@@ -293,7 +293,7 @@ public sealed class DatabaseLogins(
         }
 
         await roleSync.SyncAsync(cancellationToken);
-        var dropped = await DropExpiredAsync(cancellationToken);
+        var dropped = await DropExpiredLoginsAsync(cancellationToken);
         logger.LogInformation("Ended the {Count} database logins of {User}, whose account is deactivated ({Dropped} dropped now)", roles.Count, userEmail, dropped);
     }
 
@@ -304,13 +304,26 @@ public sealed class DatabaseLogins(
     /// </summary>
     public async Task<int> DropExpiredAsync(CancellationToken cancellationToken)
     {
+        List<(string UserId, string Email)> leavers;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            var now = time.GetUtcNow();
+            leavers = [.. (await catalogue.Set<DatabaseLogin>()
+                .Where(l => l.DroppedAt == null && l.ExpiresAt > now && catalogue.Users.Any(u => u.Id == l.UserId && u.DeactivatedAt != null))
+                .Select(l => new { l.UserId, Email = catalogue.Users.Where(u => u.Id == l.UserId).Select(u => u.Email).First() }).Distinct().ToListAsync(cancellationToken))
+                .Select(l => (l.UserId, l.Email))];
+        }
+
+        foreach (var (userId, email) in leavers) await EndAsync(userId, email, Audit.Actor.System, cancellationToken);
+        return await DropExpiredLoginsAsync(cancellationToken);
+    }
+
+    private async Task<int> DropExpiredLoginsAsync(CancellationToken cancellationToken)
+    {
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
         var now = time.GetUtcNow();
-        var leavers = await catalogue.Set<DatabaseLogin>()
-            .Where(l => l.DroppedAt == null && l.ExpiresAt > now && catalogue.Users.Any(u => u.Id == l.UserId && u.DeactivatedAt != null))
-            .Select(l => new { l.UserId, Email = catalogue.Users.Where(u => u.Id == l.UserId).Select(u => u.Email).First() }).Distinct().ToListAsync(cancellationToken);
-        foreach (var leaver in leavers) await EndAsync(leaver.UserId, leaver.Email, Audit.Actor.System, cancellationToken);
         var expired = await catalogue.Set<DatabaseLogin>().Where(l => l.DroppedAt == null && l.ExpiresAt <= now).ToListAsync(cancellationToken);
 
         // Login roles the catalogue does not know (a crash between creating and recording one) go too, once expired.

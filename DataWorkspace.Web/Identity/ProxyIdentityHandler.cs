@@ -18,7 +18,7 @@ public sealed class ProxyIdentityHandler(
     IdentityToken tokens,
     IOptionsMonitor<AdminOptions> admins,
     DeactivatedUsers deactivated,
-    DataWorkspace.Security.SecurityRefusals refusals) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+    SecurityRefusals refusals) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ProxyIdentity";
     private const string FailureKey = "DataWorkspace.IdentityFailure";
@@ -31,7 +31,7 @@ public sealed class ProxyIdentityHandler(
         if (result.Principal is { } principal && await deactivated.IsDeactivatedAsync(principal.Id(), Context.RequestAborted))
         {
             Context.Items[DeactivatedKey] = principal.EmailOf();
-            refusals.Record(Context, DataWorkspace.Security.RefusalReason.Deactivated, $"signed identity of {principal.EmailOf()}, whose account is deactivated");
+            refusals.Record(Context, RefusalReason.Deactivated, $"signed identity of {principal.EmailOf()}, whose account is deactivated");
             return await Fail("the account is deactivated");
         }
 
@@ -67,16 +67,14 @@ public sealed class ProxyIdentityHandler(
     {
         if (Context.Items[DeactivatedKey] is string email)
         {
-            await Results.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                title: "Your account has been deactivated",
-                detail: $"The Data Workspace account of {email} has been deactivated, so it cannot use the portal, tools or data. If you need it again, ask the Data Workspace administrators to reactivate it.")
-                .ExecuteAsync(Context);
+            // A person's browser gets the portal's page saying so; an API caller problem+json.
+            await Security.Refusal.WriteAsync(Context, StatusCodes.Status403Forbidden, "Your account has been deactivated",
+                $"The Data Workspace account of {email} has been deactivated, so it cannot use the portal, tools or data. If you need it again, ask the Data Workspace administrators to reactivate it.");
             return;
         }
 
         var reason = Context.Items[FailureKey] as string ?? "no identity was presented";
-        Context.RequestServices.GetRequiredService<SecurityRefusals>().Record(Context, RefusalReason.ForgedIdentity, reason);
+        refusals.Record(Context, RefusalReason.ForgedIdentity, reason);
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         await Results.Problem(
             statusCode: StatusCodes.Status401Unauthorized,

@@ -67,6 +67,11 @@ public sealed class InputCheck(ILogger<InputCheck> logger)
             // Routing has already applied the route's own form limits ([RequestFormLimits]); the page reads this same form.
             form = await request.ReadFormAsync(context.RequestAborted);
         }
+        catch (InvalidDataException tooLarge) when (tooLarge.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        {
+            // Over the route's own form limits (a reference CSV over its size): the page says how large it may be.
+            throw new BadHttpRequestException($"The upload is larger than this page takes ({tooLarge.Message}). Send a smaller file.", StatusCodes.Status413PayloadTooLarge, tooLarge);
+        }
         catch (InvalidDataException unreadable)
         {
             return (urlEncoded ? FormProblem(await ReadAgainAsync(request, context.RequestAborted), longFields) : null) ?? $"The form could not be read: {unreadable.Message}";

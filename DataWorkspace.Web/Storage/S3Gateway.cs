@@ -32,14 +32,24 @@ public sealed class S3Gateway(IConfiguration configuration, IHttpForwarder forwa
     /// <summary>Whether the platform runs against an emulator (<c>Aws:ServiceUrl</c>), so that tools need this gateway.</summary>
     public bool Enabled => emulator is not null;
 
-    /// <summary>Lets requests signed with <paramref name="credentials"/> through, as far as their policy allows, until they expire.</summary>
-    public void Admit(ToolAwsCredentials credentials, string holder)
+    /// <summary>
+    /// Lets requests signed with <paramref name="credentials"/> through, as far as their policy allows, until they
+    /// expire or their holder (a tool instance, <paramref name="holderId"/>) is <see cref="Revoke">revoked</see>.
+    /// </summary>
+    public void Admit(ToolAwsCredentials credentials, Guid holderId, string holder)
     {
         if (!Enabled) return;
         var now = time.GetUtcNow();
         foreach (var (key, entry) in admitted)
             if (entry.Expiration <= now) admitted.TryRemove(key, out _);
-        admitted[credentials.AccessKeyId] = new Admitted(credentials.SessionToken, AccessPolicy.Parse(credentials.Policy), credentials.Expiration, holder);
+        admitted[credentials.AccessKeyId] = new Admitted(credentials.SessionToken, AccessPolicy.Parse(credentials.Policy), credentials.Expiration, holderId, holder);
+    }
+
+    /// <summary>Every credential issued to <paramref name="holderId"/> stops working at once (its tool stopped).</summary>
+    public void Revoke(Guid holderId)
+    {
+        foreach (var (key, entry) in admitted)
+            if (entry.HolderId == holderId) admitted.TryRemove(key, out _);
     }
 
     public async Task HandleAsync(HttpContext context)
@@ -160,7 +170,7 @@ public sealed class S3Gateway(IConfiguration configuration, IHttpForwarder forwa
 
     public void Dispose() => client.Dispose();
 
-    private sealed record Admitted(string SessionToken, AccessPolicy Policy, DateTimeOffset Expiration, string Holder);
+    private sealed record Admitted(string SessionToken, AccessPolicy Policy, DateTimeOffset Expiration, Guid HolderId, string Holder);
 
     /// <summary>The request goes to the emulator at the very path and query it was signed for, and with the emulator's host (so it is read path-style).</summary>
     private sealed class ExactTarget(Uri destination) : HttpTransformer

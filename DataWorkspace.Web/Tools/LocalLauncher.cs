@@ -105,6 +105,7 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
 
     public async Task StopAsync(ToolInstance instance, CancellationToken cancellationToken)
     {
+        services.Forget(instance.Id);
         if (!processes.TryRemove(instance.Id, out var running)) return;
         await StopAsync(running.Process, cancellationToken);
     }

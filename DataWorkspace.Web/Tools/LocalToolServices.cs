@@ -26,6 +26,7 @@ public sealed class LocalToolServices(
     S3Gateway gateway,
     IDataProtectionProvider dataProtection,
     SecurityRefusals refusals,
+    DataWorkspace.Web.Identity.DeactivatedUsers deactivated,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions AsEcsWritesIt = new();
@@ -52,6 +53,9 @@ public sealed class LocalToolServices(
 
         return environment;
     }
+
+    /// <summary>A tool ended: the credentials it was given stop working at the gateway at once, not when they expire.</summary>
+    public void Forget(Guid instanceId) => gateway.Revoke(instanceId);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -135,6 +139,14 @@ public sealed class LocalToolServices(
             return;
         }
 
+        // A leaver's tool is being stopped: no more credentials meanwhile, whatever the stop's progress.
+        if (await deactivated.IsDeactivatedAsync(instance.OwnerId, context.RequestAborted))
+        {
+            refusals.Record(context, RefusalReason.Deactivated, $"tool instance {instanceId} belongs to a deactivated user");
+            await AnswerAsync(context, StatusCodes.Status403Forbidden, "AccessDenied", "This tool's user has been deactivated.");
+            return;
+        }
+
         ToolAwsCredentials issued;
         try
         {
@@ -147,7 +159,7 @@ public sealed class LocalToolServices(
             return;
         }
 
-        gateway.Admit(issued, $"tool {instance.Host}");
+        gateway.Admit(issued, instance.Id, $"tool {instance.Host}");
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, new EcsCredentials(issued.RoleArn, issued.AccessKeyId, issued.SecretAccessKey, issued.SessionToken,
             issued.Expiration.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)), AsEcsWritesIt, context.RequestAborted);

@@ -1,5 +1,6 @@
 using System.Net;
 using DataWorkspace.Contracts;
+using DataWorkspace.Security;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
@@ -39,6 +40,28 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
     private Task<ReferenceChange> UploadAsync(Dataset dataset, string csv) =>
         app.WithAsync<ReferenceDataService, ReferenceChange>(async reference =>
             await reference.ReplaceFromCsvAsync((await reference.FindAsync(dataset.Id, Cancel))!, dataset, csv, PlatformScope.Principal(admin), Cancel));
+
+    [Fact]
+    public async Task An_upload_over_the_pages_limit_is_refused_as_too_large_saying_so_and_nothing_changes()
+    {
+        var (dataset, table) = await ReferenceTableAsync();
+        using var client = web.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(admin));
+        var page = await client.GetStringAsync($"/admin/reference/{dataset.Id}", Cancel);
+        var antiforgery = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value;
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("code,population,joined\n" + string.Concat(Enumerable.Repeat("FR,67000000,1958-01-01\n", 500_000)))), "file", "big.csv" },
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/admin/reference/{dataset.Id}?handler=Upload") { Content = form };
+        request.Headers.TryAddWithoutValidation("Origin", RequestOrigin.Of(web.Factory.Services.GetRequiredService<DataWorkspace.Web.Notifications.PortalLinks>().Root));
+        using var response = await client.SendAsync(request, Cancel);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("larger than this page takes", WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync(Cancel)));
+        Assert.Equal(0L, await web.ScalarAsync<long>("SELECT count(*) FROM reference_rows WHERE reference_table_id = $1", table.Id));
+    }
 
     [Fact]
     public async Task A_good_csv_replaces_the_rows_and_the_mirror_table_with_typed_columns()

@@ -18,6 +18,19 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
     private const string ExecutionRole = "arn:aws:iam::123456789012:role/tool-execution";
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
+    [Theory]
+    [InlineData("arn:aws:iam::123456789012:role/dw-user-{userhash}", true)]
+    [InlineData("", true)]
+    [InlineData("arn:aws:iam::123456789012:role/dw-tools", false)]
+    [InlineData("dw-user-{userhash}", false)]
+    public void A_per_user_role_must_name_the_users_hash_or_every_users_tools_would_share_one(string arn, bool valid)
+    {
+        var options = new EcsOptions { Region = "eu-west-2", Cluster = "tools", Subnets = ["subnet-1"], SecurityGroups = ["sg-1"], ExecutionRoleArn = ExecutionRole, UserTaskRoleArn = arn };
+        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        Assert.Equal(valid, System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), errors, validateAllProperties: true));
+        if (!valid) Assert.Contains("{userhash}", Assert.Single(errors).ErrorMessage);
+    }
+
     [Fact]
     public async Task A_registered_task_definition_reads_back_as_family_and_revision()
     {

@@ -217,10 +217,27 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
         // Another user's tool's token does not fetch this one's credentials.
         Assert.Equal(HttpStatusCode.Forbidden, await FetchAsync(url, theirs["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
 
-        // A stopped tool's token fetches nothing more.
+        // Credentials fetched before the stop work at the gateway until then.
+        using var fetched = new HttpRequestMessage(HttpMethod.Get, url);
+        fetched.Headers.TryAddWithoutValidation("Authorization", mine["AWS_CONTAINER_AUTHORIZATION_TOKEN"]);
+        using var fetchedResponse = await http.SendAsync(fetched, Cancel);
+        var issued = JsonDocument.Parse(await fetchedResponse.Content.ReadAsStringAsync(Cancel)).RootElement;
+        using var asTool = new AmazonS3Client(
+            new Amazon.Runtime.SessionAWSCredentials(issued.GetProperty("AccessKeyId").GetString(), issued.GetProperty("SecretAccessKey").GetString(), issued.GetProperty("Token").GetString()),
+            new AmazonS3Config { ServiceURL = mine["AWS_ENDPOINT_URL_S3"], ForcePathStyle = true, AuthenticationRegion = MotoServer.Region });
+        await asTool.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = $"home/{user.Hash}/" }, Cancel);
+
+        // A stopped tool's token fetches nothing more, and what it fetched stops working at once, not when it expires.
         using (var stopped = await PostAsync("/api/v1/tools/s3tool/stop", user)) Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, await FetchAsync(url, mine["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
+        var revoked = await Assert.ThrowsAsync<AmazonS3Exception>(() => asTool.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = $"home/{user.Hash}/" }, Cancel));
+        Assert.Equal(HttpStatusCode.Forbidden, revoked.StatusCode);
         Assert.Equal(HttpStatusCode.OK, await FetchAsync(theirs["AWS_CONTAINER_CREDENTIALS_FULL_URI"], theirs["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
+
+        // A deactivated user's running tool gets no more credentials, even before its stop has gone through.
+        await web.ScalarAsync<object>("UPDATE users SET deactivated_at = now(), deactivated_by = 'test' WHERE id = $1", other.UserId);
+        App().Services.GetRequiredService<DataWorkspace.Web.Identity.DeactivatedUsers>().Forget();
+        Assert.Equal(HttpStatusCode.Forbidden, await FetchAsync(theirs["AWS_CONTAINER_CREDENTIALS_FULL_URI"], theirs["AWS_CONTAINER_AUTHORIZATION_TOKEN"]));
     }
 
     [Fact]

@@ -33,8 +33,12 @@ public sealed class EcsOptions
     /// <summary>
     /// A role per user for their tools' tasks, with <c>{userhash}</c> for the user's hash
     /// (<c>arn:aws:iam::123456789012:role/dw-user-{userhash}</c>): given as the run's task role override, so the tool's
-    /// own AWS access is its user's. Empty: <see cref="TaskRoleArn"/> for all.
+    /// own AWS access is its user's. Empty: <see cref="TaskRoleArn"/> for all. Without <c>{userhash}</c> every user's
+    /// tools would share one role with no session policy narrowing it, so such a value stops the web app at start.
+    /// The deployment owns these roles and their policies (the user's home prefix and their teams' prefixes).
     /// </summary>
+    [RegularExpression(@"^$|^arn:aws[a-z-]*:iam::\d{12}:role/.*\{userhash\}.*$",
+        ErrorMessage = "Tools:Ecs:UserTaskRoleArn must be a role ARN with {{userhash}} in its name (arn:aws:iam::123456789012:role/dw-user-{{userhash}}): one fixed role would give every user's tools the same files.")]
     public string? UserTaskRoleArn { get; set; }
 
     /// <summary>The sidecars image (s3sync, metrics) run beside each tool; none when empty.</summary>

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Time from `git clone` to "Data Workspace is ready" with an empty NuGet cache (cold) and with the cache it filled
+# (warm): first as a newcomer runs it (`./dw run`), then phase by phase (restore, front-end install and build, compile,
+# start) in a second clone, so the time can be placed. Each clone is of this repository's HEAD, in a temporary folder,
+# with a fresh data directory. The prerequisites must be present (./dw check). Run it on an otherwise idle machine.
+set -euo pipefail
+repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+work="$(mktemp -d /tmp/dw-fresh-clone.XXXXXX)"
+chmod 755 "$work" # run as root, PostgreSQL runs as the postgres user and must reach its data folder
+export NUGET_PACKAGES="$work/nuget"
+trap 'pkill -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+since() { printf '%5.1f' "$(echo "$(now) - $1" | bc)"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Runs "$@" in a session of its own until the log says the platform is ready, then stops the whole session as Ctrl+C
+# would (the AppHost stops its resources), and anything left after 20 s.
+until_ready() {
+  local log="$1" pid; shift
+  setsid "$@" > "$log" 2>&1 &
+  pid=$!
+  until grep -q "Data Workspace is ready" "$log"; do
+    sleep 0.2
+    kill -0 "$pid" 2>/dev/null || { echo "the run stopped before it was ready:"; tail -20 "$log"; exit 1; }
+  done
+  kill -INT -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  pkill -f "$work/" 2>/dev/null || true
+  sleep 1
+}
+
+measure() {
+  local label="$1" clone="$work/$1" t total
+  # As a newcomer runs it.
+  total=$(now)
+  git clone -q "$repo" "$clone-dw"
+  (cd "$clone-dw" && until_ready "$work/$label-dw.log" ./dw run --DataDirectory="$work/$label-dw-data" --Portal:Port="$(free_port)")
+  printf '%-4s ./dw run: %s s from git clone to ready\n' "$label" "$(since "$total")"
+  [ "$label" = cold ] && rm -rf "$NUGET_PACKAGES"
+
+  # Phase by phase, in a second clone (the cold run empties the NuGet cache again first).
+  cd "$work"
+  t=$(now); git clone -q "$repo" "$clone"; local clone_s; clone_s=$(since "$t")
+  cd "$clone"
+  t=$(now); dotnet restore DataWorkspace.AppHost -v q >/dev/null; local restore_s; restore_s=$(since "$t")
+  t=$(now); (cd DataWorkspace.Web && npm ci --no-audit --no-fund --loglevel=error >/dev/null); local npm_s; npm_s=$(since "$t")
+  t=$(now); (cd DataWorkspace.Web && npm run --silent build >/dev/null); local frontend_s; frontend_s=$(since "$t")
+  t=$(now); dotnet build DataWorkspace.AppHost --no-restore -v q >/dev/null; local build_s; build_s=$(since "$t")
+  t=$(now); until_ready "$work/$label-phases.log" dotnet run --project DataWorkspace.AppHost --no-build -- --DataDirectory="$work/$label-data" --Portal:Port="$(free_port)"
+  local start_s; start_s=$(since "$t")
+  printf '%-4s phases: clone %s | NuGet restore %s | npm ci %s | front-end build %s | compile %s | start to ready %s (s)\n' \
+    "$label" "$clone_s" "$restore_s" "$npm_s" "$frontend_s" "$build_s" "$start_s"
+  cd "$work"
+}
+
+measure cold
+measure warm
