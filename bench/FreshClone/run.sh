@@ -20,7 +20,7 @@ until_ready() {
   local log="$1" pid; shift
   setsid "$@" > "$log" 2>&1 &
   pid=$!
-  until grep -q "Data Workspace is ready" "$log"; do
+  until grep -q "Data Workspace is ready at" "$log"; do
     sleep 0.2
     kill -0 "$pid" 2>/dev/null || { echo "the run stopped before it was ready:"; tail -20 "$log"; exit 1; }
   done
