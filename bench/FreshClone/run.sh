@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Time from `git clone` to "Data Workspace is ready" with an empty NuGet cache (cold) and with the cache it filled
-# (warm): first as a newcomer runs it (`./dw run`), then phase by phase (restore, front-end install and build, compile,
+# Time from `git clone` to "Data Workspace is ready" with empty NuGet and npm caches (cold) and with the caches it
+# filled (warm): first as a newcomer runs it (`./dw run`), then phase by phase (restore, front-end install and build, compile,
 # start) in a second clone, so the time can be placed. Each clone is of this repository's HEAD, in a temporary folder,
 # with a fresh data directory. The prerequisites must be present (./dw check). Run it on an otherwise idle machine.
 set -euo pipefail
 repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 work="$(mktemp -d /tmp/dw-fresh-clone.XXXXXX)"
 chmod 755 "$work" # run as root, PostgreSQL runs as the postgres user and must reach its data folder
-export NUGET_PACKAGES="$work/nuget"
+# Cold means no package of any kind on the machine: NuGet's packages and HTTP cache, and npm's cache.
+export NUGET_PACKAGES="$work/nuget" NUGET_HTTP_CACHE_PATH="$work/nuget-http" npm_config_cache="$work/npm"
 trap 'pkill -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
@@ -38,7 +39,7 @@ measure() {
   git clone -q "$repo" "$clone-dw"
   (cd "$clone-dw" && until_ready "$work/$label-dw.log" ./dw run --DataDirectory="$work/$label-dw-data" --Portal:Port="$(free_port)")
   printf '%-4s ./dw run: %s s from git clone to ready\n' "$label" "$(since "$total")"
-  [ "$label" = cold ] && rm -rf "$NUGET_PACKAGES"
+  [ "$label" = cold ] && rm -rf "$NUGET_PACKAGES" "$NUGET_HTTP_CACHE_PATH" "$npm_config_cache"
 
   # Phase by phase, in a second clone (the cold run empties the NuGet cache again first).
   cd "$work"
