@@ -10,6 +10,7 @@ if (infrastructure == InfrastructureMode.Local && LocalPrerequisites.Missing() i
     Console.Error.WriteLine(missing);
     return 1;
 }
+builder.ReportFailedResources();
 
 var rootDomain = builder.Configuration["Portal:RootDomain"] ?? "dataworkspace.localhost";
 var portalPort = int.Parse(builder.Configuration["Portal:Port"] ?? "8000", System.Globalization.CultureInfo.InvariantCulture);
