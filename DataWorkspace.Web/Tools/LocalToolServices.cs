@@ -8,8 +8,11 @@ using DataWorkspace.Security;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Storage;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -27,12 +30,13 @@ public sealed class LocalToolServices(
     IDataProtectionProvider dataProtection,
     SecurityRefusals refusals,
     DataWorkspace.Web.Identity.DeactivatedUsers deactivated,
-    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    ILoggerFactory loggers,
+    IServiceProvider applicationServices) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions AsEcsWritesIt = new();
     private readonly IDataProtector tokens = dataProtection.CreateProtector("DataWorkspace.Tools.LocalCredentials");
     private readonly ILogger logger = loggers.CreateLogger<LocalToolServices>();
-    private WebApplication? server;
+    private KestrelServer? server;
     private int credentialsPort;
     private int storagePort;
 
@@ -59,23 +63,19 @@ public sealed class LocalToolServices(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().SuppressStatusMessages(true);
-        builder.Services.AddLogging();
-        builder.Services.AddSingleton(loggers);
-        builder.Services.AddSingleton<IHostLifetime, WebAppLifetime>();
+        // Kestrel alone, not a second host: hosts announce themselves process-wide (DiagnosticListener), and a test
+        // host starting at the same moment would take this one for its own.
+        var options = new KestrelServerOptions { ApplicationServices = applicationServices, AddServerHeader = false };
         ListenOptions? credentialsListener = null, storageListener = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0, listener => credentialsListener = listener);
-            if (gateway.Enabled) kestrel.Listen(IPAddress.Loopback, 0, listener => storageListener = listener);
-        });
-        var app = builder.Build();
-        app.Run(context => storagePort != 0 && context.Connection.LocalPort == storagePort ? gateway.HandleAsync(context) : CredentialsAsync(context));
-        await app.StartAsync(cancellationToken);
+        options.Listen(IPAddress.Loopback, 0, listener => credentialsListener = listener);
+        if (gateway.Enabled) options.Listen(IPAddress.Loopback, 0, listener => storageListener = listener);
+        var kestrel = new KestrelServer(Options.Create(options),
+            new Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportFactory(Options.Create(new Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions()), loggers),
+            loggers);
+        await kestrel.StartAsync(new Handler(context => storagePort != 0 && context.Connection.LocalPort == storagePort ? gateway.HandleAsync(context) : CredentialsAsync(context)), cancellationToken);
         credentialsPort = credentialsListener!.IPEndPoint!.Port;
         storagePort = storageListener?.IPEndPoint?.Port ?? 0;
-        server = app;
+        server = kestrel;
         logger.LogInformation("Local tools renew their S3 credentials at http://127.0.0.1:{CredentialsPort}/{Gateway}", credentialsPort,
             storagePort == 0 ? "" : $" and reach S3 through the policy-enforcing gateway at http://127.0.0.1:{storagePort}/");
     }
@@ -85,9 +85,10 @@ public sealed class LocalToolServices(
         if (server is not null) await server.StopAsync(cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (server is not null) await server.DisposeAsync();
+        server?.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>
@@ -185,12 +186,16 @@ public sealed class LocalToolServices(
         await JsonSerializer.SerializeAsync(context.Response.Body, new EcsError(code, message), AsEcsWritesIt, context.RequestAborted);
     }
 
-    /// <summary>The listeners start and stop with the web app, which alone answers the process's signals.</summary>
-    private sealed class WebAppLifetime : IHostLifetime
+    /// <summary>Each request as an <see cref="HttpContext"/> to one delegate.</summary>
+    private sealed class Handler(RequestDelegate handle) : IHttpApplication<HttpContext>
     {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task ProcessRequestAsync(HttpContext context) => handle(context);
+
+        public void DisposeContext(HttpContext context, Exception? exception)
+        {
+        }
     }
 
     private sealed record EcsCredentials(string RoleArn, string AccessKeyId, string SecretAccessKey, string Token, string Expiration);
