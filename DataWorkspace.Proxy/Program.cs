@@ -98,8 +98,8 @@ app.MapFallback(async context =>
 {
     context.Response.StatusCode = StatusCodes.Status404NotFound;
     await ProxyPages.WriteAsync(context.Response, "Unknown address",
-        $"Data Workspace does not serve '{context.Request.Host.Host}'. The portal is at {proxyOptions.PublicScheme}://{rootDomain}{(context.Request.Host.Port is { } port ? ":" + port : "")}/.",
-        ("Go to the portal", $"{proxyOptions.PublicScheme}://{rootDomain}{(context.Request.Host.Port is { } p ? ":" + p : "")}/"));
+        $"Data Workspace does not serve '{context.Request.Host.Host}'. The portal is at {proxyOptions.PortalOrigin(context.Request.Host.Port)}/.",
+        ("Go to the portal", proxyOptions.PortalOrigin(context.Request.Host.Port) + "/"));
 });
 
 app.Run();

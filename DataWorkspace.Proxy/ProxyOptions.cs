@@ -52,6 +52,12 @@ public sealed class ProxyOptions : IValidatableObject
 
     public bool IsSecure => PublicScheme == "https";
 
+    /// <summary>The origin of <paramref name="host"/> as the browser reached it (on <paramref name="port"/>, when it named one).</summary>
+    public string OriginOf(string host, int? port) => $"{PublicScheme}://{host}{(port is { } p ? ":" + p : "")}";
+
+    /// <summary>The portal's origin as the browser reached the proxy.</summary>
+    public string PortalOrigin(int? port) => OriginOf(RootDomain, port);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
         ClientAddress.IpPolicy.Problems(this).Select(problem => new ValidationResult(problem));
 }

@@ -170,10 +170,9 @@ public sealed class PortalEntry(
     {
         // Ending the session changes state like any other request: a tool's or visualisation's page is the same site
         // (the session cookie goes with its requests), so an image or a fetch there must not sign the user out.
-        var portalOrigin = $"{options.Value.PublicScheme}://{options.Value.RootDomain}{(context.Request.Host.Port is { } port ? ":" + port : "")}";
-        if (RequestOrigin.Refusal(context.Request, portalOrigin) is { } foreign)
+        if (RequestOrigin.Refusal(context.Request, options.Value.PortalOrigin(context.Request.Host.Port)) is { } foreign)
         {
-            context.RequestServices.GetRequiredService<SecurityRefusals>().Record(context, RefusalReason.ForeignOrigin, foreign);
+            refusals.Record(context, RefusalReason.ForeignOrigin, foreign);
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await ProxyPages.WriteAsync(context.Response, "You are still signed in",
                 $"This sign-out did not come from the portal: {foreign}. To sign out, use the link below.", ("Sign out", SignInExtensions.SignOutPath));

@@ -1,3 +1,4 @@
+using DataWorkspace.Contracts;
 using DataWorkspace.Proxy.ClientAddress;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -12,10 +13,10 @@ namespace DataWorkspace.Proxy.SignIn;
 /// </summary>
 public sealed class SignInAudit(NpgsqlDataSource catalogue, IOptions<ProxyOptions> options, TimeProvider time)
 {
-    public Task RecordAsync(HttpContext context, PlatformUser user) => WriteAsync(context, user, "signed-in", "signed in");
+    public Task RecordAsync(HttpContext context, PlatformUser user) => WriteAsync(context, user, SignInAuditActions.SignedIn, "signed in");
 
     public Task RecordRefusedAsync(HttpContext context, PlatformUser user) =>
-        WriteAsync(context, user, "sign-in.refused", "was refused sign-in: the account is deactivated");
+        WriteAsync(context, user, SignInAuditActions.Refused, "was refused sign-in: the account is deactivated");
 
     /// <summary>Whether an administrator has deactivated the user (the web app's <c>users.deactivated_at</c>).</summary>
     public async Task<bool> IsDeactivatedAsync(string userId, CancellationToken cancellationToken)

@@ -368,7 +368,7 @@ public sealed class ToolEntry(
     {
         var port = context.Request.Host.Port;
         if (lastOrigin is { } last && last.Port == port) return last;
-        var origin = $"{options.Value.PublicScheme}://{options.Value.RootDomain}{PortSuffix(context)}";
+        var origin = options.Value.PortalOrigin(port);
         return lastOrigin = new PortalOriginStrings(port, origin, $"'self' {origin}");
     }
 

@@ -101,13 +101,4 @@ public static class AccountNoticeExtensions
     /// </summary>
     public static IServiceCollection AddAccountNotices(this IServiceCollection services) =>
         services.AddHostedService<AccountNoticeListener>();
-
-    /// <summary>Sends <paramref name="notice"/> to every replica now (outside any transaction).</summary>
-    public static async Task NotifyAsync(this NpgsqlDataSource dataSource, AccountNotice notice, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT pg_notify($1, $2)");
-        command.Parameters.Add(new NpgsqlParameter { Value = AccountNotice.Channel });
-        command.Parameters.Add(new NpgsqlParameter { Value = notice.ToPayload() });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }
