@@ -520,7 +520,13 @@ public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher 
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
         var now = time.GetUtcNow();
         var active = await catalogue.Set<ToolInstance>().Where(i => i.Launcher == "Local" && i.State != InstanceState.Stopped).ToListAsync(cancellationToken);
-        var gone = active.Where(i => i.LauncherHandle is { } handle ? !ProcessExists(handle) : i.CreatedAt < now - options.Value.SpawnTimeout).ToList();
+        // A spawn that never got a process is judged by the database's clock: the business clock may be moved (a
+        // FileOffsetTimeProvider), and a spawn still under way elsewhere must not look years old.
+        var spawnTimeout = options.Value.SpawnTimeout;
+        var stalled = await catalogue.Set<ToolInstance>()
+            .Where(i => i.Launcher == "Local" && i.State != InstanceState.Stopped && i.LauncherHandle == null && i.CreatedAt < DateTimeOffset.UtcNow - spawnTimeout)
+            .Select(i => i.Id).ToListAsync(cancellationToken);
+        var gone = active.Where(i => i.LauncherHandle is { } handle ? !ProcessExists(handle) : stalled.Contains(i.Id)).ToList();
         foreach (var instance in gone)
             (instance.State, instance.StoppedAt, instance.Stage, instance.StopReason) = (InstanceState.Stopped, now, null, "the platform restarted, and local tools stop with it");
         await catalogue.SaveChangesAsync(cancellationToken);

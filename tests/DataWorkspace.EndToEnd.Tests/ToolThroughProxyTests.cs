@@ -309,7 +309,7 @@ public sealed class ToolThroughProxyTests(PlatformFixture fixture)
             Assert.Contains("Priya Shah", await shared.Content.ReadAsStringAsync(Cancel));
         }
 
-        Assert.Equal(1L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = 'market-access'"));
+        Assert.Equal(1L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM tool_instances WHERE host = 'market-access' AND state <> 'Stopped'"));
 
         var fta = new Uri($"http://fta-utilisation.{Platform.PortalUrl.Host}:{Platform.PortalUrl.Port}/");
         using (var refused = await tom.Http.GetAsync(fta, Cancel))
