@@ -1,12 +1,13 @@
 using DataWorkspace.DataProtection;
-using DataWorkspace.Web.Access;
+using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.Portal;
 using DataWorkspace.Web.ReferenceData;
 using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Explorer;
 using DataWorkspace.Web.Health;
@@ -16,6 +17,7 @@ using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
 using DataWorkspace.Web.Security;
+using DataWorkspace.Web.Users;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -59,7 +61,7 @@ builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminO
 builder.Services.AddScoped<AuditLog>();
 builder.Services.AddScoped<Outbox>();
 builder.Services.AddSingleton<PortalLinks>();
-builder.Services.AddScoped<AccessRequests>();
+builder.Services.AddScoped<AccessRequestService>();
 builder.Services.AddScoped<ToolsAccessService>();
 builder.Services.AddScoped<ReferenceDataService>();
 builder.Services.AddSingleton<ReferenceMirror>();
@@ -115,7 +117,13 @@ builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequire
 builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DatabaseLogins>());
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
-builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
+builder.Services.AddRazorPages(pages =>
+{
+    // Each feature's pages are in its own folder; Pages/ holds the shell (layout, home, error).
+    pages.RootDirectory = "/";
+    pages.Conventions.Add(new AdminPages());
+});
+builder.Services.Configure<Microsoft.AspNetCore.Mvc.Razor.RazorViewEngineOptions>(views => views.PageViewLocationFormats.Add("/Pages/Shared/{0}.cshtml"));
 builder.Services.AddProblemDetails();
 builder.AddRequestChecks();
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.ReferenceData;
+using DataWorkspace.Web.Text;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Audit;

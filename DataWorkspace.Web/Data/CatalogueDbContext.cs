@@ -12,7 +12,7 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
     public DbSet<Tag> Tags => Set<Tag>();
     public DbSet<DatasetPermission> Permissions => Set<DatasetPermission>();
     public DbSet<Bookmark> Bookmarks => Set<Bookmark>();
-    public DbSet<Access.AccessRequest> AccessRequests => Set<Access.AccessRequest>();
+    public DbSet<AccessRequests.AccessRequest> AccessRequests => Set<AccessRequests.AccessRequest>();
     public DbSet<Audit.AuditEvent> AuditEvents => Set<Audit.AuditEvent>();
     public DbSet<Notifications.OutboxMessage> Outbox => Set<Notifications.OutboxMessage>();
     public DbSet<ToolsAccess.ToolsPermission> ToolsPermissions => Set<ToolsAccess.ToolsPermission>();
@@ -23,7 +23,7 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
         CatalogueModel.Configure(modelBuilder);
         PlatformModel.Configure(modelBuilder);
         MachineApi.MachineApiNonce.Configure(modelBuilder);
-        DataAccess.DataAccessModel.Configure(modelBuilder);
+        DatabaseAccess.DataAccessModel.Configure(modelBuilder);
         Explorer.ExplorerModel.Configure(modelBuilder);
         Tools.ToolsModel.Configure(modelBuilder);
 

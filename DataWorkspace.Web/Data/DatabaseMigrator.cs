@@ -1,4 +1,5 @@
 using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Demo;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 

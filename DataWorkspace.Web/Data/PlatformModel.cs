@@ -1,4 +1,4 @@
-using DataWorkspace.Web.Access;
+using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Notifications;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;

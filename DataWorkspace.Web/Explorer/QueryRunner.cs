@@ -5,10 +5,10 @@ using System.Globalization;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
-using static DataWorkspace.Web.DataAccess.DatabaseRoleNames;
+using static DataWorkspace.Web.DatabaseAccess.DatabaseRoleNames;
 
 namespace DataWorkspace.Web.Explorer;
 

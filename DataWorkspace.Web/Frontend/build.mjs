@@ -18,7 +18,7 @@ cpSync(`${govuk}/govuk-frontend.min.js`, `${dist}/govuk-frontend.min.js`);
 cpSync(`${govuk}/assets/images`, `${dist}/assets/images`, { recursive: true });
 cpSync("Frontend/site.js", `${dist}/site.js`);
 await build({
-  entryPoints: ["Frontend/explorer.js"],
+  entryPoints: ["Explorer/explorer.js"],
   outfile: `${dist}/explorer.js`,
   bundle: true,
   format: "esm",

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Text;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.ReferenceData;

@@ -1,5 +1,6 @@
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
+using DataWorkspace.Web.Text;
 using Npgsql;
 using static DataWorkspace.Web.Catalogue.DatasetsDatabase;
 

@@ -1,5 +1,5 @@
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using DataWorkspace.Contracts;
+using DataWorkspace.Web.Storage;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools;

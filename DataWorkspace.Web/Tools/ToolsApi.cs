@@ -20,7 +20,7 @@ public static class ToolsApi
             TypedResults.Ok(await tools.ListAsync(http.User.Id(), cancellationToken)));
 
         api.MapPost("/{basename}/start", async Task<IResult> (string basename, StartToolRequest? request, HttpContext http, ToolInstances tools,
-            Notifications.PortalLinks links, CancellationToken cancellationToken) =>
+            Portal.PortalLinks links, CancellationToken cancellationToken) =>
         {
             try
             {

@@ -1,9 +1,10 @@
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.Portal;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Tools;

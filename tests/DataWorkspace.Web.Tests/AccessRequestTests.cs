@@ -1,5 +1,5 @@
 using DataWorkspace.Contracts;
-using DataWorkspace.Web.Access;
+using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
@@ -32,7 +32,7 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
         app.WithAsync<CatalogueDbContext, Dataset?>(catalogue => CatalogueApi.PublishedDataset(catalogue, slug, default));
 
     private Task<AccessRequest> SubmitAsync(Dataset dataset, int months = 1) =>
-        app.WithAsync<AccessRequests, AccessRequest>(async requests =>
+        app.WithAsync<AccessRequestService, AccessRequest>(async requests =>
         {
             var (outcome, request) = await requests.SubmitAsync(dataset, PlatformScope.Principal(requester), "Modelling tariffs", months, dataset.EligibilityCriteria, default);
             Assert.True(outcome.Done, outcome.Message);
@@ -40,7 +40,7 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
         });
 
     private Task<AccessOutcome> DecideAsync(AccessRequest request, bool approve, PlatformIdentity by, string? comment = null) =>
-        app.WithAsync<AccessRequests, AccessOutcome>(requests => requests.DecideAsync(request.Id, approve, comment, PlatformScope.Principal(by), default));
+        app.WithAsync<AccessRequestService, AccessOutcome>(requests => requests.DecideAsync(request.Id, approve, comment, PlatformScope.Principal(by), default));
 
     private Task<List<string>> AuditActionsAsync(Dataset dataset) =>
         app.WithAsync<CatalogueDbContext, List<string>>(catalogue =>
@@ -129,13 +129,13 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
     public async Task Asking_for_data_you_already_have_or_already_asked_for_is_refused_with_the_reason()
     {
         var byDomain = await RestrictedAsync(domains: ["partner.example"]);
-        var refused = await app.WithAsync<AccessRequests, string?>(r => r.CannotRequestAsync(byDomain, PlatformScope.Principal(requester), default));
+        var refused = await app.WithAsync<AccessRequestService, string?>(r => r.CannotRequestAsync(byDomain, PlatformScope.Principal(requester), default));
         Assert.Equal("You already have access to this data.", refused);
         Assert.Contains("You already have access to this data.", await app.PageAsync($"/datasets/{byDomain.Slug}/request-access", requester));
 
         var dataset = await RestrictedAsync();
         await SubmitAsync(dataset);
-        var twice = await app.WithAsync<AccessRequests, string?>(r => r.CannotRequestAsync(dataset, PlatformScope.Principal(requester), default));
+        var twice = await app.WithAsync<AccessRequestService, string?>(r => r.CannotRequestAsync(dataset, PlatformScope.Principal(requester), default));
         Assert.Contains("waiting for a decision", twice);
     }
 
@@ -148,11 +148,11 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
         var permissionId = await app.WithAsync<CatalogueDbContext, Guid>(c => c.Permissions.Where(p => p.AccessRequestId == request.Id).Select(p => p.Id).SingleAsync());
         Assert.Contains(requester.Email, await app.PageAsync($"/datasets/{dataset.Slug}/access", owner));
 
-        var byStranger = await app.WithAsync<AccessRequests, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(stranger), default));
+        var byStranger = await app.WithAsync<AccessRequestService, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(stranger), default));
         Assert.Equal(403, byStranger.StatusCode);
         Assert.Contains("alpha-", await app.PageAsync($"/datasets/{dataset.Slug}", requester));
 
-        var revoked = await app.WithAsync<AccessRequests, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(owner), default));
+        var revoked = await app.WithAsync<AccessRequestService, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(owner), default));
         Assert.True(revoked.Done, revoked.Message);
         var page = await app.PageAsync($"/datasets/{dataset.Slug}", requester);
         Assert.Contains("Your access to this data was removed", page);

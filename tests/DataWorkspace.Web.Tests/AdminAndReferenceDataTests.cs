@@ -55,7 +55,7 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
             { new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("code,population,joined\n" + string.Concat(Enumerable.Repeat("FR,67000000,1958-01-01\n", 500_000)))), "file", "big.csv" },
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/admin/reference/{dataset.Id}?handler=Upload") { Content = form };
-        request.Headers.TryAddWithoutValidation("Origin", RequestOrigin.Of(web.Factory.Services.GetRequiredService<DataWorkspace.Web.Notifications.PortalLinks>().Root));
+        request.Headers.TryAddWithoutValidation("Origin", RequestOrigin.Of(web.Factory.Services.GetRequiredService<DataWorkspace.Web.Portal.PortalLinks>().Root));
         using var response = await client.SendAsync(request, Cancel);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
@@ -131,7 +131,7 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
         for (var attempt = 0; attempt < 50 && await web.ScalarAsync<long>("SELECT count(*) FROM tools_permissions WHERE user_id = $1", analyst.UserId) > 0; attempt++)
         {
             if (attempt > 0) await Task.Delay(100, Cancel);
-            await app.WithAsync<Web.Access.ExpirySweeper, (int, int)>(s => s.SweepAsync(Cancel));
+            await app.WithAsync<Web.AccessRequests.ExpirySweeper, (int, int)>(s => s.SweepAsync(Cancel));
         }
 
         Assert.Null(await app.WithAsync<ToolsAccessService, ToolsPermission?>(t => t.ActivePermissionAsync(analyst.UserId, Cancel)));
@@ -192,8 +192,8 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
         var teamId = await web.ScalarAsync<Guid>("SELECT id FROM teams WHERE slug = $1", slug);
         Assert.Equal(HttpStatusCode.Redirect, (await PostAsync("Add", new() { ["team"] = teamId.ToString(), ["email"] = member.Email })).StatusCode);
 
-        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
-        var login = await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.DatabaseLogins>().PortalLoginAsync(member.UserId, Cancel);
+        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DatabaseAccess.RoleSync>().SyncAsync(Cancel);
+        var login = await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DatabaseAccess.DatabaseLogins>().PortalLoginAsync(member.UserId, Cancel);
         await using var command = login.DataSource.CreateCommand($"CREATE TABLE \"_team_{slug}\".findings AS SELECT 1 AS x; SELECT count(*) FROM \"_team_{slug}\".findings");
         Assert.Equal(1L, await command.ExecuteScalarAsync(Cancel));
         Assert.Contains("added to team 'Trade analysts'", await web.ScalarAsync<string>("SELECT string_agg(summary, ';') FROM audit_events WHERE action = 'team.changed' AND actor_id = $1", admin.UserId));

@@ -5,7 +5,7 @@ using System.Text.Json;
 using DataWorkspace.Contracts;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.Portal;
 using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;

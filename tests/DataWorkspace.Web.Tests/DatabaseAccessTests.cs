@@ -2,7 +2,7 @@ using System.Net;
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 

@@ -119,7 +119,7 @@ public sealed class ExplorerApiTests(WebFixture web)
         Assert.Equal(10, error.GetProperty("column").GetInt32());
 
         var restricted = await data.DatasetAsync(AccessType.RequiresAuthorization);
-        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
+        await web.Factory.Services.GetRequiredService<DataWorkspace.Web.DatabaseAccess.RoleSync>().SyncAsync(Cancel);
         var table = $"{restricted.Tables[0].Schema}.{restricted.Tables[0].Table}";
         (_, body) = await RunAsync(user, $"SELECT * FROM {table}");
         Assert.Contains("permission denied for table rows", body.GetProperty("error").GetProperty("message").GetString());

@@ -1,6 +1,6 @@
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Data;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.ReferenceData;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;

@@ -5,6 +5,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
+using DataWorkspace.Web.Storage;
 using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;

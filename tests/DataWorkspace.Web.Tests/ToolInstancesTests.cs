@@ -4,6 +4,7 @@ using System.Text.Json;
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Storage;
 using DataWorkspace.Web.Tools;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Hosting;
@@ -142,7 +143,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         var granted = await data.DatasetAsync(DataWorkspace.Web.Catalogue.AccessType.RequiresAuthorization);
         var forbidden = await data.DatasetAsync(DataWorkspace.Web.Catalogue.AccessType.RequiresAuthorization);
         await data.GrantAsync(granted, user, null);
-        await App.Services.GetRequiredService<DataWorkspace.Web.DataAccess.RoleSync>().SyncAsync(Cancel);
+        await App.Services.GetRequiredService<DataWorkspace.Web.DatabaseAccess.RoleSync>().SyncAsync(Cancel);
         Assert.Equal(3L, await Sql.ScalarAsync<long>(builder.ConnectionString, $"SELECT count(*) FROM {granted.Tables[0].Schema}.{granted.Tables[0].Table}"));
         var refused = await Assert.ThrowsAsync<PostgresException>(() =>
             Sql.ScalarAsync<long>(builder.ConnectionString, $"SELECT count(*) FROM {forbidden.Tables[0].Schema}.{forbidden.Tables[0].Table}"));

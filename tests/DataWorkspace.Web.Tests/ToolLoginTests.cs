@@ -1,6 +1,6 @@
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
-using DataWorkspace.Web.DataAccess;
+using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;

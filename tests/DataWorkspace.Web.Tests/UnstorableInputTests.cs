@@ -3,7 +3,7 @@ using System.Text;
 using DataWorkspace.Contracts;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.Portal;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 

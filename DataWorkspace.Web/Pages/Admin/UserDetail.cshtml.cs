@@ -1,9 +1,9 @@
 using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.Access;
+using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
-using DataWorkspace.Web.Pages.Datasets;
 using DataWorkspace.Web.ToolsAccess;
+using DataWorkspace.Web.Users;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
@@ -16,7 +16,7 @@ public sealed record UserPermissionRow(Catalogue.DatasetPermission Permission, s
 /// One user: their account (deactivate or reactivate), tools access (grant or remove), the restricted datasets they may
 /// read (remove any), their requests.
 /// </summary>
-public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessService tools, AccessRequests requests, UserAccounts accounts, TimeProvider time) : PageModel
+public sealed class UserDetailModel(CatalogueDbContext catalogue, ToolsAccessService tools, AccessRequestService requests, UserAccounts accounts, TimeProvider time) : PageModel
 {
     public User Person { get; private set; } = null!;
     public ToolsPermission? Tools { get; private set; }

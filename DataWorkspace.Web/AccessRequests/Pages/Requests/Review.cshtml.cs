@@ -1,0 +1,54 @@
+using DataWorkspace.Web.AccessRequests;
+using DataWorkspace.Web.Catalogue;
+using DataWorkspace.Web.Data;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+
+namespace DataWorkspace.Web.AccessRequests.Pages.Requests;
+
+/// <summary>An approver's view of one request, with approve and reject (a rejection needs a comment).</summary>
+public sealed class ReviewModel(CatalogueDbContext catalogue, AccessRequestService requests) : PageModel
+{
+    public AccessRequest AccessRequest { get; private set; } = null!;
+    public Dataset Dataset { get; private set; } = null!;
+    public string? Refusal { get; private set; }
+    public string? Done { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        if (!await LoadAsync(id, cancellationToken)) return NotFound();
+        if (!AccessRequestService.IsApprover(Dataset, User))
+        {
+            Refusal = $"Only the approvers of '{Dataset.Name}' (its information asset owner, manager and editors) or an admin can see and decide this request.";
+            Response.StatusCode = StatusCodes.Status403Forbidden;
+        }
+
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync(Guid id, string? decision, string? comment, CancellationToken cancellationToken)
+    {
+        if (decision is not ("approve" or "reject")) return BadRequest();
+        var outcome = await requests.DecideAsync(id, decision == "approve", comment, User, cancellationToken);
+        if (outcome.StatusCode == StatusCodes.Status404NotFound) return NotFound();
+        await LoadAsync(id, cancellationToken);
+        if (outcome.Done) Done = outcome.Message;
+        else
+        {
+            Refusal = outcome.Message;
+            Response.StatusCode = outcome.StatusCode;
+        }
+
+        return Page();
+    }
+
+    private async Task<bool> LoadAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var request = await catalogue.AccessRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, cancellationToken);
+        if (request is null) return false;
+        AccessRequest = request;
+        Dataset = await catalogue.Datasets.AsNoTracking().FirstAsync(d => d.Id == request.DatasetId, cancellationToken);
+        return true;
+    }
+}
