@@ -86,6 +86,7 @@ builder.Services.AddScoped<UserDirectory>();
 builder.Services.AddUserAccounts();
 builder.Services.AddScoped<DatasetAccess>();
 builder.Services.AddScoped<CatalogueSearch>();
+builder.Services.AddScoped<IAuditedDatasets, AuditedDatasets>();
 builder.Services.AddSingleton<CatalogueSnapshots>();
 builder.Services.AddSingleton<DatasetsDatabase>();
 builder.AddStorage();

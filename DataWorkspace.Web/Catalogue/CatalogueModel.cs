@@ -1,12 +1,31 @@
+using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Catalogue;
 
 /// <summary>How the catalogue's entities map to tables (snake_case names come from the naming convention).</summary>
+[CatalogueTables]
 public static class CatalogueModel
 {
+    extension(CatalogueDbContext catalogue)
+    {
+        public DbSet<Dataset> Datasets => catalogue.Set<Dataset>();
+        public DbSet<Tag> Tags => catalogue.Set<Tag>();
+        public DbSet<DatasetPermission> Permissions => catalogue.Set<DatasetPermission>();
+        public DbSet<Bookmark> Bookmarks => catalogue.Set<Bookmark>();
+    }
+
     public static void Configure(ModelBuilder model)
     {
+        // Before the datasets that link to it, so the link table's key is named after the tags table.
+        model.Entity<Tag>(tag =>
+        {
+            tag.ToTable("tags");
+            tag.Property(t => t.Type).HasConversion<string>().HasMaxLength(16);
+            tag.Property(t => t.Name).HasMaxLength(128);
+            tag.HasIndex(t => new { t.Type, t.Name }).IsUnique();
+        });
+
         model.Entity<Dataset>(dataset =>
         {
             dataset.ToTable("datasets");
@@ -32,14 +51,6 @@ public static class CatalogueModel
             dataset.HasMany(d => d.Tables).WithOne().HasForeignKey(t => t.DatasetId).OnDelete(DeleteBehavior.Cascade);
             dataset.HasMany(d => d.Links).WithOne().HasForeignKey(l => l.DatasetId).OnDelete(DeleteBehavior.Cascade);
             dataset.HasMany(d => d.Queries).WithOne().HasForeignKey(q => q.DatasetId).OnDelete(DeleteBehavior.Cascade);
-        });
-
-        model.Entity<Tag>(tag =>
-        {
-            tag.ToTable("tags");
-            tag.Property(t => t.Type).HasConversion<string>().HasMaxLength(16);
-            tag.Property(t => t.Name).HasMaxLength(128);
-            tag.HasIndex(t => new { t.Type, t.Name }).IsUnique();
         });
 
         model.Entity<SourceTable>(table =>

@@ -1,31 +1,16 @@
 using DataWorkspace.DataProtection;
-using DataWorkspace.Web.Catalogue;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Data;
 
-/// <summary>The catalogue database: users, datasets, access, reference data, the outbox and the audit log.</summary>
+/// <summary>The catalogue database: the users every feature keys on, and each feature's own tables (<see cref="CatalogueTablesAttribute"/>).</summary>
 public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> options) : DbContext(options)
 {
     public DbSet<User> Users => Set<User>();
-    public DbSet<Dataset> Datasets => Set<Dataset>();
-    public DbSet<Tag> Tags => Set<Tag>();
-    public DbSet<DatasetPermission> Permissions => Set<DatasetPermission>();
-    public DbSet<Bookmark> Bookmarks => Set<Bookmark>();
-    public DbSet<AccessRequests.AccessRequest> AccessRequests => Set<AccessRequests.AccessRequest>();
-    public DbSet<Audit.AuditEvent> AuditEvents => Set<Audit.AuditEvent>();
-    public DbSet<Notifications.OutboxMessage> Outbox => Set<Notifications.OutboxMessage>();
-    public DbSet<ToolsAccess.ToolsPermission> ToolsPermissions => Set<ToolsAccess.ToolsPermission>();
-    public DbSet<ReferenceData.ReferenceTable> ReferenceTables => Set<ReferenceData.ReferenceTable>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        CatalogueModel.Configure(modelBuilder);
-        PlatformModel.Configure(modelBuilder);
-        MachineApi.MachineApiNonce.Configure(modelBuilder);
-        DatabaseAccess.DataAccessModel.Configure(modelBuilder);
-        Explorer.ExplorerModel.Configure(modelBuilder);
-        Tools.ToolsModel.Configure(modelBuilder);
+        foreach (var configure in CatalogueTablesAttribute.InAssembly(typeof(CatalogueDbContext).Assembly)) configure(modelBuilder);
 
         modelBuilder.Entity<User>(user =>
         {

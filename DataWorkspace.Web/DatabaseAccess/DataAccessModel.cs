@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.DatabaseAccess;
@@ -47,6 +48,7 @@ public sealed class DatabaseLogin
     public DateTimeOffset? DroppedAt { get; set; }
 }
 
+[CatalogueTables]
 public static class DataAccessModel
 {
     public static void Configure(ModelBuilder model)

@@ -1,5 +1,6 @@
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.ReferenceData;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 

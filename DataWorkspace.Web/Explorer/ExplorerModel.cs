@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Explorer;
@@ -56,6 +57,7 @@ public sealed class SavedQuery
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+[CatalogueTables]
 public static class ExplorerModel
 {
     public static void Configure(ModelBuilder model)

@@ -1,8 +1,10 @@
+using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.MachineApi;
 
 /// <summary>A nonce a machine client has used; kept for twice the clock-skew window so a captured request cannot be replayed.</summary>
+[CatalogueTables]
 public sealed class MachineApiNonce
 {
     public required string ClientId { get; set; }

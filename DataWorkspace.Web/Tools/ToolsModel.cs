@@ -1,3 +1,4 @@
+using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Tools;
@@ -125,6 +126,7 @@ public sealed class VisualisationDataset
     public DateTimeOffset GrantedAt { get; set; }
 }
 
+[CatalogueTables]
 public static class ToolsModel
 {
     public static void Configure(ModelBuilder model)

@@ -1,4 +1,5 @@
 using DataWorkspace.Web.AccessRequests;
+using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.AccessRequests.Pages.Requests;
 using Microsoft.AspNetCore.Mvc.RazorPages;

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace DataWorkspace.Web.Audit.Pages.Admin;
 
 /// <summary>The audit log, newest first, 100 to a page, with the same filters as the CSV export.</summary>
-public sealed class AuditModel(CatalogueDbContext catalogue) : PageModel
+public sealed class AuditModel(CatalogueDbContext catalogue, IAuditedDatasets datasets) : PageModel
 {
     public const int PageSize = 100;
     public List<AuditEvent> Events { get; private set; } = [];
@@ -18,7 +18,7 @@ public sealed class AuditModel(CatalogueDbContext catalogue) : PageModel
     {
         Filter = new AuditFilter(action, actor, dataset, from, to);
         PageNumber = Math.Max(1, page);
-        var events = await Filter.Apply(catalogue).Skip((PageNumber - 1) * PageSize).Take(PageSize + 1).ToListAsync(cancellationToken);
+        var events = await Filter.Apply(catalogue, datasets).Skip((PageNumber - 1) * PageSize).Take(PageSize + 1).ToListAsync(cancellationToken);
         HasMore = events.Count > PageSize;
         Events = [.. events.Take(PageSize)];
     }
