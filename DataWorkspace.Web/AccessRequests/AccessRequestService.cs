@@ -20,10 +20,8 @@ public sealed record AccessOutcome(bool Done, string Message, int StatusCode = S
 /// emails it sends are saved in one transaction.
 /// </summary>
 public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAccess access, AuditLog audit, Outbox outbox, PortalLinks links, TimeProvider time)
+    : IPendingAccessRequests
 {
-    public static bool IsApprover(Dataset dataset, ClaimsPrincipal user) =>
-        user.IsAdmin() || dataset.Approvers.Contains(user.EmailOf(), StringComparer.OrdinalIgnoreCase);
-
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
 
     /// <summary>Why this user cannot ask for access to this dataset now, or null when they can.</summary>
@@ -87,7 +85,7 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
         var request = await catalogue.AccessRequests.FirstOrDefaultAsync(r => r.Id == requestId, cancellationToken);
         if (request is null) return AccessOutcome.Refused("There is no such access request.", StatusCodes.Status404NotFound);
         var dataset = await catalogue.Datasets.FirstAsync(d => d.Id == request.DatasetId, cancellationToken);
-        if (!IsApprover(dataset, approver))
+        if (!DatasetAccess.IsApprover(dataset, approver))
             return AccessOutcome.Refused(
                 $"Only the approvers of '{dataset.Name}' (its information asset owner, manager and editors) or an admin can decide this request.",
                 StatusCodes.Status403Forbidden);
@@ -144,7 +142,7 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
     /// <summary>Gives a user (who has signed in before) access directly, as an approver or admin can.</summary>
     public async Task<AccessOutcome> GrantAsync(Dataset dataset, string email, DateOnly? until, ClaimsPrincipal approver, CancellationToken cancellationToken)
     {
-        if (!IsApprover(dataset, approver))
+        if (!DatasetAccess.IsApprover(dataset, approver))
             return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can give access to it.", StatusCodes.Status403Forbidden);
         if (dataset.AccessType != AccessType.RequiresAuthorization)
             return AccessOutcome.Refused("Everyone signed in can already use this data.");
@@ -176,7 +174,7 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
         var permission = await catalogue.Permissions.FirstOrDefaultAsync(p => p.Id == permissionId, cancellationToken);
         if (permission is null) return AccessOutcome.Refused("There is no such permission.", StatusCodes.Status404NotFound);
         var dataset = await catalogue.Datasets.FirstAsync(d => d.Id == permission.DatasetId, cancellationToken);
-        if (!IsApprover(dataset, approver))
+        if (!DatasetAccess.IsApprover(dataset, approver))
             return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can take access to it away.", StatusCodes.Status403Forbidden);
         var now = time.GetUtcNow();
         if (!permission.IsActiveAt(now)) return AccessOutcome.Refused("That access has already ended.");

@@ -20,13 +20,6 @@ public static class CatalogueApi
 
     public sealed record ApiSourceLink(string Name, string Url, string Format);
 
-    public sealed record MyAccessItem(string Slug, string Name, string How, DateTimeOffset? ExpiresAt);
-
-    /// <summary>The restricted datasets the caller may read (open ones are readable by everyone) and whether they may launch tools.</summary>
-    public sealed record MyAccess(IReadOnlyList<MyAccessItem> Datasets, MyToolsAccess Tools);
-
-    public sealed record MyToolsAccess(bool Granted, string? Source, DateTimeOffset? ExpiresAt);
-
     public static IEndpointRouteBuilder MapCatalogueApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1").WithTags("Catalogue");
@@ -64,29 +57,6 @@ public static class CatalogueApi
                 decision.ExpiresAt,
                 [.. dataset.Tables.Select(t => new ApiSourceTable(t.Name, t.Schema, t.Table))],
                 [.. dataset.Links.Select(l => new ApiSourceLink(l.Name, l.Url, l.Format))]));
-        });
-
-        api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccess.ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
-        {
-            var reader = context.User.AsReader();
-            var active = catalogue.Permissions.ActiveAt(time.GetUtcNow());
-            var restricted = await catalogue.Datasets.AsNoTracking()
-                .Where(d => d.Published && d.DeletedAt == null && d.AccessType == AccessType.RequiresAuthorization)
-                .Where(access.ReadableBy(reader))
-                .Select(d => new
-                {
-                    d.Slug,
-                    d.Name,
-                    ByDomain = d.AuthorizedEmailDomains.Contains(reader.EmailDomain),
-                    Expires = active.Where(p => p.DatasetId == d.Id && p.UserId == reader.UserId)
-                        .OrderByDescending(p => p.ExpiresAt == null).ThenByDescending(p => p.ExpiresAt).Select(p => p.ExpiresAt).FirstOrDefault(),
-                })
-                .OrderBy(d => d.Name)
-                .ToListAsync(cancellationToken);
-            var toolsPermission = await tools.ActivePermissionAsync(reader.UserId, cancellationToken);
-            return TypedResults.Ok(new MyAccess(
-                [.. restricted.Select(d => new MyAccessItem(d.Slug, d.Name, d.ByDomain ? "email domain" : "permission", d.ByDomain ? null : d.Expires))],
-                new MyToolsAccess(toolsPermission is not null, toolsPermission?.Source.ToString(), toolsPermission?.ExpiresAt)));
         });
 
         return app;

@@ -1,5 +1,7 @@
 using System.Linq.Expressions;
+using System.Security.Claims;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Identity;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -32,6 +34,10 @@ public sealed record DatasetAccessDecision(AccessStatus Status, DateTimeOffset? 
 /// <summary>The catalogue's access rule, in one place: used to filter lists in SQL and to decide for one dataset.</summary>
 public sealed class DatasetAccess(CatalogueDbContext catalogue, TimeProvider time)
 {
+    /// <summary>Whether the user decides who may read the dataset: an admin, or one of its approvers.</summary>
+    public static bool IsApprover(Dataset dataset, ClaimsPrincipal user) =>
+        user.IsAdmin() || dataset.Approvers.Contains(user.EmailOf(), StringComparer.OrdinalIgnoreCase);
+
     public Expression<Func<Dataset, bool>> ReadableBy(Reader reader)
     {
         var now = time.GetUtcNow();

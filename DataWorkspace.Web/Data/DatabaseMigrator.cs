@@ -1,5 +1,3 @@
-using DataWorkspace.Web.Catalogue;
-using DataWorkspace.Web.Demo;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -14,7 +12,8 @@ public static class DatabaseMigrator
 {
     public const string Command = "migrate";
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <param name="seed">Run after the migrations with the catalogue and the datasets database's connection string (the demo data), or null.</param>
+    public static async Task<int> RunAsync(string[] args, Func<CatalogueDbContext, string, ILogger, CancellationToken, Task>? seed = null)
     {
         var builder = Host.CreateApplicationBuilder(args);
         builder.AddServiceDefaults();
@@ -41,8 +40,8 @@ public static class DatabaseMigrator
             await catalogue.Database.MigrateAsync(lifetime.ApplicationStopping);
             logger.LogInformation("Catalogue database is up to date");
 
-            if (args.Contains(DemoCatalogue.Option))
-                await DemoCatalogue.SeedAsync(catalogue, builder.Configuration.GetConnectionString("datasets")!, logger, lifetime.ApplicationStopping);
+            if (seed is not null)
+                await seed(catalogue, builder.Configuration.GetConnectionString("datasets")!, logger, lifetime.ApplicationStopping);
             return 0;
         }
         catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)

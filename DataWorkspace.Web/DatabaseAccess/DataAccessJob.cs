@@ -46,10 +46,11 @@ public sealed class AccessChangeInterceptor(RoleSyncSignal signal) : SaveChanges
 
 /// <summary>
 /// Synchronises roles (and logins' settings) when asked and on a schedule, then keeps the logins of running tools valid
-/// and retires those of stopped ones, drops expired logins and old Data Explorer results.
+/// and retires those of stopped ones, drops expired logins, and does the cleanups features above ask for (old Data
+/// Explorer results).
 /// </summary>
 public sealed class DataAccessJob(
-    RoleSync sync, DatabaseLogins logins, IEnumerable<IDatabaseLoginHolders> holders, Explorer.QueryRunner queries, RoleSyncSignal signal,
+    RoleSync sync, DatabaseLogins logins, IEnumerable<IDatabaseLoginHolders> holders, IEnumerable<IDatasetsCleanup> cleanups, RoleSyncSignal signal,
     IOptions<DataAccessOptions> options, ILogger<DataAccessJob> logger) : BackgroundService
 {
     /// <summary>One round of the job, as it runs on its schedule.</summary>
@@ -59,7 +60,7 @@ public sealed class DataAccessJob(
         // Before expired logins are dropped, so a running tool's login that lapsed while the platform was down is renewed, not dropped.
         if (holders.Any()) await logins.KeepToolLoginsAsync(holders, cancellationToken);
         await logins.DropExpiredAsync(cancellationToken);
-        await queries.DropOldResultsAsync(cancellationToken);
+        foreach (var cleanup in cleanups) await cleanup.CleanUpAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -18,10 +18,6 @@ public static class Downloads
 {
     private const int BufferSize = 64 * 1024;
 
-    public static string TablePath(string slug, SourceTable table) => $"/datasets/{Uri.EscapeDataString(slug)}/tables/{Uri.EscapeDataString(table.Table)}/download";
-
-    public static string DataCutPath(string slug, CustomQuery query) => $"/datasets/{Uri.EscapeDataString(slug)}/cuts/{query.Id:N}/download";
-
     public static void MapDownloads(this WebApplication app)
     {
         app.MapGet("/datasets/{slug}/tables/{table}/download", (string slug, string table, HttpContext http, CancellationToken cancellationToken) =>

@@ -271,15 +271,14 @@ public sealed class RoleSync(
         }
 
         // Visualisations read as themselves: a role each, holding only the datasets their developers gave them.
-        var templates = await scope.ServiceProvider.GetRequiredService<Tools.ToolTemplates>().AllAsync(cancellationToken);
-        var appGrants = await catalogue.Set<Tools.VisualisationDataset>().AsNoTracking().Select(g => new { g.HostBasename, g.DatasetId }).ToListAsync(cancellationToken);
-        foreach (var template in templates.Where(t => t.Kind == Tools.ToolKind.Visualisation))
+        foreach (var holders in scope.ServiceProvider.GetServices<IDatasetRoleHolders>())
+        foreach (var holder in await holders.HoldersAsync(cancellationToken))
         {
-            var role = User(Tools.ToolHosts.AppUserId(template.HostBasename));
+            var role = User(holder.UserId);
             desired.Roles.Add(role);
             desired.Schemas[role] = role;
-            foreach (var grant in appGrants.Where(g => g.HostBasename == template.HostBasename))
-                if (datasetRoles.TryGetValue(grant.DatasetId, out var datasetRole)) desired.Memberships.Add((datasetRole, role));
+            foreach (var datasetId in holder.DatasetIds)
+                if (datasetRoles.TryGetValue(datasetId, out var datasetRole)) desired.Memberships.Add((datasetRole, role));
         }
 
         // Domain roles nobody needs any more are dropped; a domain that only users have is still kept for them.

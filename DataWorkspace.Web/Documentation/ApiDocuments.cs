@@ -1,21 +1,13 @@
-using DataWorkspace.Web.MachineApi;
-using Microsoft.AspNetCore.OpenApi;
-using Microsoft.OpenApi;
-
 namespace DataWorkspace.Web.Documentation;
 
 /// <summary>
-/// OpenAPI documents for the two JSON APIs: the catalogue API scripts call with a user's session, and the machine API
-/// other systems call with Hawk. Separate documents, because their callers and their authentication differ.
+/// OpenAPI documents, served at <see cref="Route"/>: here the catalogue API's, which scripts call with a user's session;
+/// an API whose callers and authentication differ adds its own (the machine API's, in MachineApi).
 /// </summary>
 public static class ApiDocuments
 {
     public const string Catalogue = "catalogue";
-    public const string Machine = MachineApiEndpoints.GroupName;
     public const string Route = "/api/openapi/{documentName}.json";
-
-    /// <summary>The machine document again, on a path the proxy forwards without a session, so client authors can fetch it.</summary>
-    public const string PublicMachineDocument = "/api/machine/openapi.json";
 
     public static IServiceCollection AddApiDocuments(this IServiceCollection services)
     {
@@ -29,30 +21,6 @@ public static class ApiDocuments
                 return Task.CompletedTask;
             });
         });
-
-        services.AddOpenApi(Machine, options =>
-        {
-            options.ShouldInclude = description => description.GroupName == Machine;
-            options.AddDocumentTransformer((document, _, _) =>
-            {
-                document.Info.Title = "Data Workspace machine API";
-                document.Info.Description = "For other systems: each request is signed with Hawk (SHA-256) using the key configured for the client's id.";
-                document.Components ??= new OpenApiComponents();
-                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-                document.Components.SecuritySchemes[HawkAuthenticationHandler.SchemeName] = new OpenApiSecurityScheme
-                {
-                    Type = SecuritySchemeType.Http,
-                    Scheme = HawkHeader.Scheme,
-                    Description = "Hawk 1 header authentication (https://github.com/mozilla/hawk): Authorization: Hawk id=\"<client id>\", " +
-                        "ts=\"<unix seconds>\", nonce=\"<random, never reused>\", mac=\"<base64 HMAC-SHA256>\" over the normalized string " +
-                        "\"hawk.1.header\\n{ts}\\n{nonce}\\n{METHOD}\\n{path and query}\\n{host}\\n{port}\\n{hash}\\n{ext}\\n\", with the " +
-                        "host and port the client called. Timestamps must be within the clock-skew window; a stale one is answered " +
-                        "with ts and tsm in WWW-Authenticate.",
-                };
-                document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(HawkAuthenticationHandler.SchemeName, document)] = [] }];
-                return Task.CompletedTask;
-            });
-        });
         return services;
     }
 
@@ -60,12 +28,6 @@ public static class ApiDocuments
     {
         // Under the fallback policy: signed-in users only.
         app.MapOpenApi(Route);
-
-        app.MapGet(PublicMachineDocument, async ([FromKeyedServices(Machine)] IOpenApiDocumentProvider documents, CancellationToken cancellationToken) =>
-        {
-            var document = await documents.GetOpenApiDocumentAsync(cancellationToken);
-            return TypedResults.Text(await document.SerializeAsJsonAsync(OpenApiSpecVersion.OpenApi3_1, cancellationToken), "application/json; charset=utf-8");
-        }).AllowAnonymous().ExcludeFromDescription();
         return app;
     }
 }

@@ -47,8 +47,8 @@ public sealed class ProxyIdentityHandler(
         var verification = tokens.Verify(presented[0]);
         if (verification.Identity is not { } identity) return Fail(verification.Failure!);
         // Visualisations' own database identities are "app:<basename>": no person may be one.
-        if (identity.UserId.StartsWith(Tools.ToolHosts.AppUserIdPrefix, StringComparison.Ordinal))
-            return Fail($"user ids beginning '{Tools.ToolHosts.AppUserIdPrefix}' are reserved for visualisations");
+        if (identity.UserId.StartsWith(PlatformClaims.AppUserIdPrefix, StringComparison.Ordinal))
+            return Fail($"user ids beginning '{PlatformClaims.AppUserIdPrefix}' are reserved for visualisations");
 
         var claims = PlatformClaims.From(identity).ToList();
         if (!identity.Roles.Contains(PlatformIdentity.AdminRole) && admins.CurrentValue.Emails.Contains(identity.Email, StringComparer.OrdinalIgnoreCase))
@@ -92,6 +92,9 @@ public static class PlatformClaims
     public const string Name = "name";
     public const string Role = "role";
     public const string ClientIp = "client_ip";
+
+    /// <summary>Begins the user ids of visualisations' own database identities (<c>app:&lt;basename&gt;</c>), which no person may have.</summary>
+    public const string AppUserIdPrefix = "app:";
 
     public static IEnumerable<Claim> From(PlatformIdentity identity)
     {

@@ -31,7 +31,7 @@ public static class MachineApiEndpoints
     public static AuthorizationPolicy Policy { get; } =
         new AuthorizationPolicyBuilder(HawkAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build();
 
-    public static IEndpointRouteBuilder MapMachineApi(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapMachineApiEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup(RoutePrefix).WithTags("Machine API").WithGroupName(GroupName).RequireAuthorization(Policy).NotForBrowsers();
 

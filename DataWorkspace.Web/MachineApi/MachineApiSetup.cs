@@ -5,7 +5,7 @@ namespace DataWorkspace.Web.MachineApi;
 
 public static class MachineApiSetup
 {
-    /// <summary>The Hawk scheme, its clients and the nonce store; the endpoints are mapped by <see cref="MachineApiEndpoints.MapMachineApi"/>.</summary>
+    /// <summary>The Hawk scheme, its clients, the nonce store and the API's OpenAPI document; the endpoints are mapped by <see cref="MapMachineApi"/>.</summary>
     public static WebApplicationBuilder AddMachineApi(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<MachineApiOptions>().BindConfiguration(MachineApiOptions.Section).ValidateOnStart();
@@ -13,6 +13,14 @@ public static class MachineApiSetup
         builder.Services.AddSingleton<NonceStore>();
         builder.Services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, HawkAuthenticationHandler>(HawkAuthenticationHandler.SchemeName, null);
+        builder.Services.AddMachineApiDocument();
         return builder;
+    }
+
+    public static WebApplication MapMachineApi(this WebApplication app)
+    {
+        app.MapMachineApiEndpoints();
+        app.MapMachineApiDocument();
+        return app;
     }
 }

@@ -10,3 +10,8 @@ public sealed class PortalLinks(IConfiguration configuration)
     /// <summary>The portal's own address: tools live on hosts under its host name, on its scheme and port.</summary>
     public Uri Root => new(root + "/");
 }
+
+public static class PortalLinksRegistration
+{
+    public static IServiceCollection AddPortalLinks(this IServiceCollection services) => services.AddSingleton<PortalLinks>();
+}

@@ -1,5 +1,4 @@
 using DataWorkspace.Security;
-using DataWorkspace.Web.Notifications;
 using DataWorkspace.Web.Portal;
 
 namespace DataWorkspace.Web.Security;

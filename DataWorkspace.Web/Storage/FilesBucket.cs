@@ -2,7 +2,6 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
-using DataWorkspace.Web.Tools;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Storage;
@@ -18,7 +17,7 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
     {
         var bucket = options.Value.Bucket;
         if (bucket.Length == 0) return;
-        var region = ToolCredentials.Region(configuration);
+        var region = StorageOptions.Region(configuration);
         var emulator = configuration["Aws:ServiceUrl"] is { Length: > 0 } url ? url : null;
         var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(10), MaxErrorRetry = 2 };
         if (emulator is null) config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);

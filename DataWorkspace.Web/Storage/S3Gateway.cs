@@ -4,7 +4,6 @@ using System.Security;
 using System.Security.Cryptography;
 using System.Text;
 using DataWorkspace.Security;
-using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Forwarder;

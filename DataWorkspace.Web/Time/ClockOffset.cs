@@ -34,3 +34,12 @@ public sealed class FileOffsetTimeProvider(string path) : TimeProvider
         }
     }
 }
+
+public static class Clock
+{
+    /// <summary>The system clock, or one moved by the offset in <c>Clock:OffsetFile</c> when that is set (end-to-end tests).</summary>
+    public static IServiceCollection AddClock(this IServiceCollection services, IConfiguration configuration) =>
+        configuration["Clock:OffsetFile"] is { Length: > 0 } offsetFile
+            ? services.AddSingleton<TimeProvider>(new FileOffsetTimeProvider(offsetFile))
+            : services.AddSingleton(TimeProvider.System);
+}

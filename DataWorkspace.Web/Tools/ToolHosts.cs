@@ -1,4 +1,5 @@
 using DataWorkspace.Contracts;
+using DataWorkspace.Web.Identity;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -29,9 +30,7 @@ public static class ToolHosts
     /// The identity a visualisation's database login belongs to: apps read with their own role (the datasets their
     /// developers gave them), never with the viewer's or the starter's.
     /// </summary>
-    public static string AppUserId(string basename) => AppUserIdPrefix + basename;
-
-    public const string AppUserIdPrefix = "app:";
+    public static string AppUserId(string basename) => PlatformClaims.AppUserIdPrefix + basename;
 
     /// <summary>The tool's public address, on the portal's scheme, root domain and port.</summary>
     public static Uri UrlOf(string host, Uri portal) => new UriBuilder(portal) { Host = $"{host}.{portal.Host}", Path = "/", Query = "" }.Uri;

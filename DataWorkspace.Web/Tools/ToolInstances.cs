@@ -5,7 +5,6 @@ using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Identity;
-using DataWorkspace.Web.Notifications;
 using DataWorkspace.Web.Portal;
 using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Users;

@@ -3,7 +3,6 @@ using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Identity;
-using DataWorkspace.Web.Notifications;
 using DataWorkspace.Web.Portal;
 using Microsoft.EntityFrameworkCore;
 

@@ -10,7 +10,9 @@ namespace DataWorkspace.Web.Users;
 
 /// <summary>
 /// What else a deactivation ends, implemented by the features that own it (running tools, database logins). Called
-/// after the deactivation is saved; what a step cannot finish, that feature's own background job finishes.
+/// after the deactivation is saved, in the reverse order of registration, so the features above go first (the user's
+/// tools, which hold database connections, before their logins); what a step cannot finish, that feature's own
+/// background job finishes.
 /// </summary>
 public interface IDeactivationStep
 {
@@ -66,7 +68,7 @@ public sealed class UserAccounts(
 
         deactivated.Forget();
         logger.LogInformation("{Admin} deactivated {User}", actor.Email, email);
-        foreach (var step in steps)
+        foreach (var step in steps.Reverse())
         {
             try
             {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Catalogue;
 
 namespace DataWorkspace.Web.Tests;
@@ -112,7 +113,7 @@ public sealed class CatalogueAccessTests(WebFixture web)
         await data.GrantAsync(byPermission, user, DateTimeOffset.UtcNow.AddDays(5));
 
         var response = await web.GetAsync("/api/v1/me/access", user);
-        var items = (await response.Content.ReadFromJsonAsync<CatalogueApi.MyAccess>(Cancel))!.Datasets;
+        var items = (await response.Content.ReadFromJsonAsync<MyAccess>(Cancel))!.Datasets;
 
         Assert.Contains(items!, i => i.Slug == byDomain.Slug && i.How == "email domain");
         Assert.Contains(items!, i => i.Slug == byPermission.Slug && i.How == "permission" && i.ExpiresAt is not null);

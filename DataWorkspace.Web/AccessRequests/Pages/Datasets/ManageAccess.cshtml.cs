@@ -48,7 +48,7 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
         var dataset = await CatalogueApi.PublishedDataset(catalogue, slug, cancellationToken);
         if (dataset is null) return NotFound();
         Dataset = dataset;
-        if (!AccessRequestService.IsApprover(dataset, User)) return Forbid();
+        if (!DatasetAccess.IsApprover(dataset, User)) return Forbid();
 
         Active = await catalogue.Permissions.AsNoTracking().ActiveAt(time.GetUtcNow())
             .Where(p => p.DatasetId == dataset.Id)

@@ -18,7 +18,7 @@ public sealed class ReviewModel(CatalogueDbContext catalogue, AccessRequestServi
     public async Task<IActionResult> OnGetAsync(Guid id, CancellationToken cancellationToken)
     {
         if (!await LoadAsync(id, cancellationToken)) return NotFound();
-        if (!AccessRequestService.IsApprover(Dataset, User))
+        if (!DatasetAccess.IsApprover(Dataset, User))
         {
             Refusal = $"Only the approvers of '{Dataset.Name}' (its information asset owner, manager and editors) or an admin can see and decide this request.";
             Response.StatusCode = StatusCodes.Status403Forbidden;

@@ -1,4 +1,3 @@
-using DataWorkspace.Web.AccessRequests;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
@@ -8,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Catalogue.Pages.Datasets;
 
-public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess datasetAccess, AccessRequestService requests, DatasetsDatabase datasets, TimeProvider time) : PageModel
+public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess datasetAccess, IPendingAccessRequests requests, DatasetsDatabase datasets, TimeProvider time) : PageModel
 {
     public Dataset Dataset { get; private set; } = null!;
     public DatasetAccessDecision Access { get; private set; } = null!;
@@ -25,7 +24,7 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess dat
         Access = await datasetAccess.DecideAsync(dataset, User.AsReader(), cancellationToken);
         var userId = User.Id();
         Bookmarked = await catalogue.Bookmarks.AnyAsync(b => b.DatasetId == dataset.Id && b.UserId == userId, cancellationToken);
-        IsApprover = AccessRequestService.IsApprover(dataset, User);
+        IsApprover = DatasetAccess.IsApprover(dataset, User);
         if (!Access.CanRead && dataset.AccessType == AccessType.RequiresAuthorization)
             PendingRequestSince = await requests.PendingSinceAsync(dataset.Id, userId, cancellationToken);
 

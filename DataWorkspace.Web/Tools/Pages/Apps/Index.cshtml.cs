@@ -1,5 +1,4 @@
 using DataWorkspace.Web.Identity;
-using DataWorkspace.Web.Notifications;
 using DataWorkspace.Web.Portal;
 using DataWorkspace.Web.Tools;
 using Microsoft.AspNetCore.Mvc;

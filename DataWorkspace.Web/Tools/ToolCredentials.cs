@@ -6,20 +6,17 @@ using Amazon.SecurityToken.Model;
 using DataWorkspace.Contracts;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
-using DataWorkspace.Web.Tools;
+using DataWorkspace.Web.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
-namespace DataWorkspace.Web.Storage;
+namespace DataWorkspace.Web.Tools;
 
 /// <summary>A user's prefixes in the files bucket: their home folder and their teams' folders.</summary>
 public sealed record ToolPrefixes(string Home, IReadOnlyList<string> Teams)
 {
     public IReadOnlyList<string> All => [Home, .. Teams];
 }
-
-/// <summary>One set of a tool's S3 credentials, and the session policy that narrows them.</summary>
-public sealed record ToolAwsCredentials(string AccessKeyId, string SecretAccessKey, string SessionToken, DateTimeOffset Expiration, string RoleArn, string Policy);
 
 /// <summary>
 /// Issues a tool's S3 credentials: STS AssumeRole of <see cref="StorageOptions.ToolRoleArn"/> with a session policy
@@ -30,13 +27,10 @@ public sealed class ToolCredentials(IOptions<StorageOptions> options, IConfigura
 {
     private readonly Lazy<AmazonSecurityTokenServiceClient> sts = new(() =>
     {
-        var config = new AmazonSecurityTokenServiceConfig { RegionEndpoint = RegionEndpoint.GetBySystemName(Region(configuration)) };
+        var config = new AmazonSecurityTokenServiceConfig { RegionEndpoint = RegionEndpoint.GetBySystemName(StorageOptions.Region(configuration)) };
         if (configuration["Aws:ServiceUrl"] is { Length: > 0 } endpoint) config.ServiceURL = endpoint;
         return new AmazonSecurityTokenServiceClient(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
     });
-
-    /// <summary>The AWS region tools are told to use (<c>Aws:Region</c>).</summary>
-    public static string Region(IConfiguration configuration) => configuration["Aws:Region"] is { Length: > 0 } configured ? configured : "eu-west-2";
 
     public async Task<ToolPrefixes> PrefixesAsync(string userId, CancellationToken cancellationToken)
     {
