@@ -11,7 +11,8 @@ public static class RequestChecks
         builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Converters.Add(new StorableStrings()));
         // A body or parameter an endpoint cannot bind throws, so InputCheck answers it with the reason (else a bare 400 outside Development).
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        builder.Services.Configure<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>(options => options.Conventions.ConfigureFilter(new UnhandledPageRequests()));
+        // After Razor Pages' own setup, which replaces the conventions, wherever the pages are added.
+        builder.Services.PostConfigure<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>(options => options.Conventions.ConfigureFilter(new UnhandledPageRequests()));
         return builder;
     }
 
