@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using DataWorkspace.AppHost.Infrastructure;
 using Microsoft.Extensions.Logging;
 
@@ -106,10 +105,10 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     // budget it collected so often that it spent 10-20% more CPU a request (bench/Tools, pinned to one core).
     .WithEnvironment("DOTNET_GCgen0size", "0x4000000")
     .WithEnvironment("Proxy__RootDomain", rootDomain)
+    // The proxy asks the web app only when a request comes, so it starts beside it rather than after it.
     .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
-    .WaitFor(web)
     .WaitForCompletion(migrations)
     .WithHttpHealthCheck("/health")
     .WithUrls(context =>
@@ -173,13 +172,9 @@ else
         .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
         .WaitFor(identity);
 
-    builder.Eventing.Subscribe<ResourceReadyEvent>(proxy.Resource, (@event, _) =>
-    {
-        @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DataWorkspace").LogInformation(
-            "Data Workspace is ready at {PortalUrl}/ (open it in Chromium or Chrome and pick a demo user to sign in). " +
-            "Infrastructure: {Mode}; data kept in {DataDirectory}", portalUrl, infrastructure, state!.Root);
-        return Task.CompletedTask;
-    });
+    builder.AnnounceWhenReady([proxy.Resource, web.Resource, identity.Resource], logger => logger.LogInformation(
+        "Data Workspace is ready at {PortalUrl}/ (open it in Chromium or Chrome and pick a demo user to sign in). " +
+        "Infrastructure: {Mode}; data kept in {DataDirectory}", portalUrl, infrastructure, state!.Root));
 }
 
 builder.Build().Run();
