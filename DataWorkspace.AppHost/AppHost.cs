@@ -101,8 +101,8 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
     // The proxy works out the client address itself, from a configured number of trusted hops.
     .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "false")
-    // A 64 MB first generation: the proxy allocates a little for every request it forwards, and with the default
-    // budget it collected so often that it spent 10-20% more CPU a request (bench/Tools, pinned to one core).
+    // A 64 MB first generation: the proxy allocates a little for every request it forwards, and a smaller budget
+    // collects so often that the collections cost more than the memory (figures in bench/README).
     .WithEnvironment("DOTNET_GCgen0size", "0x4000000")
     .WithEnvironment("Proxy__RootDomain", rootDomain)
     // The proxy asks the web app only when a request comes, so it starts beside it rather than after it.

@@ -10,8 +10,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 // Only the portal's requests are traced. Tool and visualisation traffic (a notebook polls its kernels, a dashboard
-// fetches tiles) would bury the portal's traces in the dashboard and cost the proxy a tenth of its CPU a request; it
-// is still counted in the request metrics, and launches and stops are traced in the web app.
+// fetches tiles) would bury the portal's traces in the dashboard and make every forwarded request dearer; it is still
+// counted in the request metrics, and launches and stops are traced in the web app.
 builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
     .Configure<IOptions<ProxyOptions>>((tracing, proxy) =>
     {
@@ -48,8 +48,8 @@ var rootDomain = proxyOptions.RootDomain;
 
 // Authentication runs in the portal's branch only (tool hosts sign requests in through ToolSignIn). WebApplication adds
 // its own UseAuthentication in front of everything unless the app's builder says it has one, and a branch's call does
-// not say so: every request was authenticated twice, and tool hosts ran the sign-in flow's handlers, so a tool's own
-// /auth/callback got the platform's sign-in error. The property is the one UseAuthentication itself sets.
+// not say so: without this, every request would be authenticated twice, and a tool's own /auth/callback would get the
+// platform's sign-in flow. The property is the one UseAuthentication itself sets.
 ((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true;
 
 app.UseSecurityHeaders(proxyOptions);
