@@ -499,6 +499,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         (_, body) = await InternalAsync(HttpMethod.Post, $"/internal/v1/tools/{host}/died", user, service, new { instanceId, reason = "connection refused" });
         Assert.Equal("Stopped", body.GetProperty("state").GetString());
         Assert.Equal("it stopped answering (connection refused)", body.GetProperty("stopReason").GetString());
+        Assert.Equal("StoppedAnswering", body.GetProperty("stopCause").GetString());
     }
 
     [Fact]
