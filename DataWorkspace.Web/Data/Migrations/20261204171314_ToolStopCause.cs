@@ -17,7 +17,7 @@ namespace DataWorkspace.Web.Data.Migrations
                 maxLength: 24,
                 nullable: true);
 
-            // Stages are now stored by their names; stopped instances get the cause their reason gives.
+            // Stages by their names, as the model stores them; stopped instances get the cause their reason gives.
             migrationBuilder.Sql("""
                 UPDATE tool_instances SET stage = CASE stage WHEN 'queued' THEN 'Queued' WHEN 'provisioning' THEN 'Provisioning'
                     WHEN 'pulling' THEN 'Pulling' WHEN 'starting' THEN 'Starting' WHEN 'waiting for the app' THEN 'WaitingForTheApp' END
