@@ -109,12 +109,18 @@ else
     builder.Services.AddSingleton<DataWorkspace.Web.Tools.LocalLauncher>();
     builder.Services.AddSingleton<DataWorkspace.Web.Tools.ILauncher>(services => services.GetRequiredService<DataWorkspace.Web.Tools.LocalLauncher>());
 }
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstanceRecords>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolSpawner>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.VisualisationAccess>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolList>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolHostStates>();
 builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolInstances>();
 // What a deactivation ends, in this order: the user's tools (which hold database connections), then their logins.
 builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DataWorkspace.Web.Tools.ToolInstances>());
 builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DatabaseLogins>());
 builder.Services.AddHostedService<DataWorkspace.Web.Tools.LocalToolsReconciler>();
-builder.Services.AddHostedService<DataWorkspace.Web.Tools.ToolCuller>();
+builder.Services.AddSingleton<DataWorkspace.Web.Tools.ToolCuller>();
+builder.Services.AddHostedService(services => services.GetRequiredService<DataWorkspace.Web.Tools.ToolCuller>());
 builder.Services.AddRazorPages(pages => pages.Conventions.AuthorizeFolder("/Admin", AdminOptions.Policy));
 builder.Services.AddProblemDetails();
 builder.AddRequestChecks();

@@ -20,6 +20,17 @@ public sealed class ApiDocumentsTests(WebFixture web)
     }
 
     [Fact]
+    public async Task The_catalogue_document_gives_a_tool_starts_answers_and_refusals_and_its_states_by_name()
+    {
+        using var document = await JsonAsync(await web.GetAsync("/api/openapi/catalogue.json", CatalogueData.NewUser("trade.example")));
+        var start = document.RootElement.GetProperty("paths").GetProperty("/api/v1/tools/{basename}/start").GetProperty("post").GetProperty("responses");
+
+        Assert.Equal(["200", "202", "400", "403", "404", "409"], start.EnumerateObject().Select(r => r.Name).Order());
+        var state = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("ToolInstanceState");
+        Assert.Equal(["None", "Spawning", "Running", "Stopped"], state.GetProperty("enum").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    [Fact]
     public async Task The_machine_document_lists_its_paths_and_the_hawk_scheme()
     {
         using var document = await JsonAsync(await web.GetAsync("/api/openapi/machine.json", CatalogueData.NewUser("trade.example")));

@@ -1167,6 +1167,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("state");
 
+                    b.Property<string>("StopCause")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)")
+                        .HasColumnName("stop_cause");
+
                     b.Property<string>("StopReason")
                         .HasMaxLength(500)
                         .HasColumnType("character varying(500)")
