@@ -66,7 +66,7 @@ public static class CatalogueApi
                 [.. dataset.Links.Select(l => new ApiSourceLink(l.Name, l.Url, l.Format))]));
         });
 
-        api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccess.ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapGet("/me/access", async Task<Ok<MyAccess>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccess.ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var reader = context.User.AsReader();
             var active = catalogue.Permissions.ActiveAt(time.GetUtcNow());

@@ -1,4 +1,6 @@
 using DataWorkspace.Web.MachineApi;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -21,6 +23,7 @@ public static class ApiDocuments
     {
         services.AddOpenApi(Catalogue, options =>
         {
+            options.AddOperationTransformer(ListEveryDeclaredResponse);
             options.ShouldInclude = description => description.RelativePath?.StartsWith("api/v1/", StringComparison.Ordinal) == true;
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -32,6 +35,7 @@ public static class ApiDocuments
 
         services.AddOpenApi(Machine, options =>
         {
+            options.AddOperationTransformer(ListEveryDeclaredResponse);
             options.ShouldInclude = description => description.GroupName == Machine;
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -56,12 +60,28 @@ public static class ApiDocuments
         return services;
     }
 
+    /// <summary>
+    /// Lists each response shape an endpoint declares, also when two share a status (a JSON body and a problem under
+    /// 400, say): the API explorer keeps one per status.
+    /// </summary>
+    private static async Task ListEveryDeclaredResponse(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        foreach (var declared in context.Description.ActionDescriptor.EndpointMetadata.OfType<IProducesResponseTypeMetadata>())
+        {
+            var status = declared.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (declared.Type is null || operation.Responses?.GetValueOrDefault(status) is not OpenApiResponse response) continue;
+            response.Content ??= new Dictionary<string, OpenApiMediaType>();
+            foreach (var contentType in declared.ContentTypes.Where(contentType => !response.Content.ContainsKey(contentType)))
+                response.Content[contentType] = new OpenApiMediaType { Schema = await context.GetOrCreateSchemaAsync(declared.Type, null, cancellationToken) };
+        }
+    }
+
     public static IEndpointRouteBuilder MapApiDocuments(this IEndpointRouteBuilder app)
     {
         // Under the fallback policy: signed-in users only.
         app.MapOpenApi(Route);
 
-        app.MapGet(PublicMachineDocument, async ([FromKeyedServices(Machine)] IOpenApiDocumentProvider documents, CancellationToken cancellationToken) =>
+        app.MapGet(PublicMachineDocument, async Task<ContentHttpResult> ([FromKeyedServices(Machine)] IOpenApiDocumentProvider documents, CancellationToken cancellationToken) =>
         {
             var document = await documents.GetOpenApiDocumentAsync(cancellationToken);
             return TypedResults.Text(await document.SerializeAsJsonAsync(OpenApiSpecVersion.OpenApi3_1, cancellationToken), "application/json; charset=utf-8");
