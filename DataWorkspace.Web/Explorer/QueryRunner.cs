@@ -171,7 +171,6 @@ public sealed class QueryRunner(
         catch (Exception exception)
         {
             logger.LogWarning(exception, "Data Explorer query {Id} failed outside PostgreSQL", id);
-            run.Failure = null;
             run.Status = QueryStatus.Failed;
             await UpdateAsync(id, q => q.ErrorMessage = "The query could not be run: the datasets database could not be reached. Try again in a minute.");
         }
