@@ -50,6 +50,16 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
     .WithReference(datasets)
     .WaitFor(postgres);
 
+// The proxy's own schema (its sessions), beside the web app's tables and migrated at the same time.
+var proxyMigrations = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy-migrations", options =>
+    {
+        options.ExcludeLaunchProfile = true;
+        options.ExcludeKestrelEndpoints = true;
+    })
+    .WithArgs("migrate")
+    .WithReference(catalogue)
+    .WaitFor(postgres);
+
 var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
     .WithReference(datasets)
@@ -110,7 +120,7 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
     .WaitFor(web)
-    .WaitForCompletion(migrations)
+    .WaitForCompletion(proxyMigrations)
     .WithHttpHealthCheck("/health")
     .WithUrls(context =>
     {

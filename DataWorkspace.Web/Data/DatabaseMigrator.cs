@@ -1,3 +1,4 @@
+using DataWorkspace.Migrations;
 using DataWorkspace.Web.Catalogue;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -30,7 +31,7 @@ public static class DatabaseMigrator
             {
                 var connectionString = builder.Configuration.GetConnectionString(name)
                     ?? throw new InvalidOperationException($"ConnectionStrings:{name} is not set: the migration step needs both databases.");
-                await EnsureDatabaseAsync(connectionString, logger, lifetime.ApplicationStopping);
+                await PostgresDatabase.EnsureExistsAsync(connectionString, logger, lifetime.ApplicationStopping);
             }
 
             await using var scope = host.Services.CreateAsyncScope();
@@ -48,37 +49,6 @@ public static class DatabaseMigrator
         {
             logger.LogCritical(exception, "The migration step failed: {Message}", exception.Message);
             return 1;
-        }
-    }
-
-    private static async Task EnsureDatabaseAsync(string connectionString, ILogger logger, CancellationToken cancellationToken)
-    {
-        var target = new NpgsqlConnectionStringBuilder(connectionString);
-        var database = target.Database ?? throw new InvalidOperationException("The connection string names no database.");
-        var maintenance = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
-
-        await using var connection = new NpgsqlConnection(maintenance.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection)
-        {
-            Parameters = { new NpgsqlParameter { Value = database } },
-        };
-        if (await exists.ExecuteScalarAsync(cancellationToken) is not null)
-        {
-            logger.LogInformation("Database {Database} exists", database);
-            return;
-        }
-
-        var quoted = "\"" + database.Replace("\"", "\"\"") + "\"";
-        await using var create = new NpgsqlCommand($"CREATE DATABASE {quoted} ENCODING 'UTF8'", connection);
-        try
-        {
-            await create.ExecuteNonQueryAsync(cancellationToken);
-            logger.LogInformation("Created database {Database}", database);
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.DuplicateDatabase)
-        {
-            logger.LogInformation("Database {Database} was created concurrently", database);
         }
     }
 }
