@@ -50,6 +50,12 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
     .WithReference(datasets)
     .WaitFor(postgres);
 
+// A local database made by migrations from before a squash cannot be upgraded: the step says how to start afresh.
+if (state is not null)
+    migrations.WithEnvironment("Migrations__StartAfresh", infrastructure == InfrastructureMode.Containers
+        ? "remove the container volume dataworkspace-postgres (docker volume rm dataworkspace-postgres)"
+        : $"delete the folder {state.PostgresData} (PostgreSQL's data; the rest of the data directory can stay)");
+
 // The proxy's own schema (its sessions), beside the web app's tables and migrated at the same time.
 var proxyMigrations = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy-migrations", options =>
     {
