@@ -63,7 +63,8 @@ public sealed class DeactivationCatchUp(SessionStore sessions, DeactivatedUsers 
         }
         catch (Exception exception) when (exception is PortalUnavailableException or SessionsUnavailableException)
         {
-            logger.LogWarning("Could not catch up on deactivations made while this replica was not listening for them ({Reason}); trying again", exception.Message);
+            logger.LogWarning("Could not catch up on deactivations made while this replica was not listening for them ({Reason}); trying again",
+                (exception as SessionsUnavailableException)?.InnerException?.Message ?? exception.Message);
             return false;
         }
     }

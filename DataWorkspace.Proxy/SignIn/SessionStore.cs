@@ -12,10 +12,10 @@ using Npgsql;
 namespace DataWorkspace.Proxy.SignIn;
 
 /// <summary>
-/// Sessions kept server-side, in the proxy's own table (<c>proxy.sessions</c>, see <see cref="ProxySchema"/>), with the browser's cookie carrying
-/// only a random session key. The cookie was 5-6 KB (the claims and the id_token kept for sign-out), which every
-/// request to the portal and to every tool carried, and which the proxy read, hashed and stripped each time: with the
-/// key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
+/// Sessions kept server-side, in the proxy's own table (<c>proxy.sessions</c>, see <see cref="ProxySchema"/>), with
+/// the browser's cookie carrying only a random session key. The cookie was 5-6 KB (the claims and the id_token kept
+/// for sign-out), which every request to the portal and to every tool carried, and which the proxy read, hashed and
+/// stripped each time: with the key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
 /// replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
 /// Ending a session (signing out, the identity provider no longer accepting the user) deletes it and tells every
 /// replica at once (an <see cref="AccountNotice"/>), so a copied cookie stops working everywhere. An administrator's
@@ -191,9 +191,8 @@ public sealed class SessionStore(
     /// </summary>
     public async Task<int> EndSessionsOfAsync(IReadOnlyCollection<string> userIds)
     {
-        foreach (var (key, cached) in cache)
-            if (cached.Session.User?.Id is { } user && userIds.Contains(user)) cache.TryRemove(key, out _);
-        return await RunAsync($"DELETE FROM {Table} WHERE user_id = ANY($1)", command => command.ExecuteNonQueryAsync(), userIds.ToArray());
+        ForgetSessionsOf(userIds);
+        return await RunAsync($"DELETE FROM {Table} WHERE user_id = ANY($1)", command => command.ExecuteNonQueryAsync(), (object)userIds.ToArray());
     }
 
     /// <summary>The users who have a session that has not expired.</summary>
@@ -205,6 +204,12 @@ public sealed class SessionStore(
             while (await reader.ReadAsync()) users.Add(reader.GetString(0));
             return users;
         });
+
+    private void ForgetSessionsOf(IReadOnlyCollection<string> userIds)
+    {
+        foreach (var (key, cached) in cache)
+            if (cached.Session.User?.Id is { } user && userIds.Contains(user)) cache.TryRemove(key, out _);
+    }
 
     private void Forget(string key)
     {
@@ -232,6 +237,7 @@ public sealed class SessionStore(
             case { Change: AccountChange.Deactivated, UserId: { } userId }:
                 // Known before the cache is emptied, so a lookup under way does not put the user's session back.
                 deactivated.Deactivated(userId);
+                ForgetSessionsOf([userId]);
                 _ = EndSessionsOfDeactivatedAsync(userId);
                 break;
             case { Change: AccountChange.Reactivated, UserId: { } userId }:
@@ -311,7 +317,7 @@ public sealed class SessionStore(
 
     /// <summary>Makes sessions due for a check again at once (the identity provider did not answer for them).</summary>
     public Task CheckAgainSoonAsync(IReadOnlyCollection<string> keys) =>
-        RunAsync($"UPDATE {Table} SET checked_at = '-infinity' WHERE id = ANY($1)", command => command.ExecuteNonQueryAsync(), keys.ToArray());
+        RunAsync($"UPDATE {Table} SET checked_at = '-infinity' WHERE id = ANY($1)", command => command.ExecuteNonQueryAsync(), (object)keys.ToArray());
 
     private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)
     {
@@ -343,7 +349,10 @@ public sealed class SessionStore(
         }
     }
 
-    /// <summary>Runs one statement on the sessions table; a database that does not answer is reported as such.</summary>
+    /// <summary>
+    /// Runs one statement on the sessions table; a database that does not answer is reported as such. An array is one
+    /// value: pass it as <c>(object)array</c>, or it is taken for the values themselves.
+    /// </summary>
     private async Task<T> RunAsync<T>(string sql, Func<NpgsqlCommand, Task<T>> run, params object[] values)
     {
         try

@@ -1,5 +1,4 @@
 using DataWorkspace.Contracts;
-using DataWorkspace.Security;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Security;

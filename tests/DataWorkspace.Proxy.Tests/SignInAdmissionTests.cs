@@ -6,8 +6,6 @@ using DataWorkspace.Security;
 using DataWorkspace.TestSupport;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -50,37 +48,17 @@ public sealed class SignInAdmissionTests
         return new StreamReader(http.Response.Body).ReadToEnd();
     }
 
-    /// <summary>The web app's sign-in API as a stand-in answers it, with the proxy's service identity checked.</summary>
-    private async Task<(WebApplication App, List<SignInReport> Reports)> WebAppAsync(bool deactivated)
-    {
-        var port = Ports.Free();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        var app = builder.Build();
-        var reports = new List<SignInReport>();
-        var tokens = new IdentityToken(key, TimeProvider.System);
-        app.MapPost(InternalAccounts.Prefix + InternalAccounts.SignIns, (SignInReport report, HttpRequest request) =>
-        {
-            if (tokens.VerifyService(request.Headers[IdentityHeaders.ServiceIdentity].ToString()).Identity is null) return Results.StatusCode(403);
-            reports.Add(report);
-            return Results.Ok(new SignInDecision(deactivated));
-        });
-        await app.StartAsync(Cancel);
-        return (app, reports);
-    }
-
     [Fact]
     public async Task A_sign_in_the_web_app_records_is_let_in()
     {
-        var (web, reports) = await WebAppAsync(deactivated: false);
-        await using var running = web;
-        var (context, services, options) = SignIn(web.Urls.Single());
+        await using var web = await StandInWebApp.StartAsync(key);
+        var (context, services, options) = SignIn(web.Url);
         services.GetRequiredService<DeactivatedUsers>().Deactivated(Priya.Id);
 
         var admitted = await SignInExtensions.AdmitAsync(context, Priya, options);
 
         Assert.True(admitted);
-        Assert.Equal([new SignInReport(Priya.Id, Priya.Email, null)], reports);
+        Assert.Equal([new SignInReport(Priya.Id, Priya.Email, null)], web.SignIns);
         // The web app's answer is newer than what this replica knew: her new session is not refused.
         Assert.False(services.GetRequiredService<DeactivatedUsers>().Contains(Priya.Id));
     }
@@ -88,9 +66,9 @@ public sealed class SignInAdmissionTests
     [Fact]
     public async Task A_deactivated_account_is_refused_with_a_page_saying_so()
     {
-        var (web, _) = await WebAppAsync(deactivated: true);
-        await using var running = web;
-        var (context, services, options) = SignIn(web.Urls.Single());
+        await using var web = await StandInWebApp.StartAsync(key);
+        web.Deactivated.Add(Priya.Id);
+        var (context, services, options) = SignIn(web.Url);
 
         var admitted = await SignInExtensions.AdmitAsync(context, Priya, options);
 
