@@ -10,7 +10,7 @@ namespace DataWorkspace.Web.Data;
 /// web app and the proxy start. Creates the catalogue and datasets databases if they are missing, applies the EF Core
 /// migrations, then exits. The migrations were squashed into one Initial before anything was deployed; a database made
 /// by the migrations from before cannot be upgraded, and the step says so and what to do (<see cref="PredatesSquash"/>).
-/// To squash them again: delete Migrations/, run <c>dotnet ef migrations add Initial --project DataWorkspace.Web
+/// To squash them again: delete Data/Migrations/, run <c>dotnet ef migrations add Initial --project DataWorkspace.Web
 /// --output-dir Data/Migrations</c>, and end the new Initial's Up and Down with <see cref="InitialCatalogueSql"/>'s.
 /// </summary>
 public static class DatabaseMigrator
@@ -77,7 +77,7 @@ public static class DatabaseMigrator
         if (older.Count == 0) return null;
         var what = startAfresh is { Length: > 0 } ? startAfresh : "drop the catalogue database (this step makes it again)";
         return $"The catalogue database predates the squash of the web app's migrations into one ({known[0]}): it was made by " +
-            $"{older.Count} older migration(s) ({older[0]} ... {older[^1]}) and cannot be upgraded. " +
+            $"{older.Count} older migration(s) ({(older.Count == 1 ? older[0] : $"{older[0]} ... {older[^1]}")}) and cannot be upgraded. " +
             $"To start afresh with the demo data: stop the run, {what}, and run again.";
     }
 }

@@ -2,7 +2,7 @@ namespace DataWorkspace.Web.Data;
 
 /// <summary>
 /// What the Initial migration makes that EF Core's model cannot say: functions, triggers and the rows every
-/// installation starts with. Kept outside Migrations/ so squashing the migrations again keeps it (see
+/// installation starts with. Kept outside Data/Migrations/ so squashing the migrations again keeps it (see
 /// <see cref="DatabaseMigrator"/>). Once a database has been made with it, it is history: a change is a new migration.
 /// </summary>
 public static class InitialCatalogueSql
