@@ -49,6 +49,22 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
     .WithReference(datasets)
     .WaitFor(postgres);
 
+// A local database made by migrations from before a squash cannot be upgraded: the step says how to start afresh.
+if (state is not null)
+    migrations.WithEnvironment("Migrations__StartAfresh", infrastructure == InfrastructureMode.Containers
+        ? "remove the container volume dataworkspace-postgres (docker volume rm dataworkspace-postgres)"
+        : $"delete the folder {state.PostgresData} (PostgreSQL's data; the rest of the data directory can stay)");
+
+// The proxy's own schema (its sessions), beside the web app's tables and migrated at the same time.
+var proxyMigrations = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy-migrations", options =>
+    {
+        options.ExcludeLaunchProfile = true;
+        options.ExcludeKestrelEndpoints = true;
+    })
+    .WithArgs("migrate")
+    .WithReference(catalogue)
+    .WaitFor(postgres);
+
 var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
     .WithReference(datasets)
@@ -109,7 +125,7 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
-    .WaitForCompletion(migrations)
+    .WaitForCompletion(proxyMigrations)
     .WithHttpHealthCheck("/health")
     .WithUrls(context =>
     {

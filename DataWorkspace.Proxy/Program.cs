@@ -2,9 +2,12 @@ using DataWorkspace.Contracts;
 using DataWorkspace.DataProtection;
 using DataWorkspace.Proxy;
 using DataWorkspace.Proxy.Forwarding;
+using DataWorkspace.Proxy.Schema;
 using DataWorkspace.Proxy.SignIn;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
+
+if (args.Contains(ProxySchema.Command)) return await ProxySchema.MigrateAsync(args);
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -25,13 +28,13 @@ builder.Services.AddOptions<ProxyOptions>().Bind(builder.Configuration.GetSectio
 builder.Services.AddOptions<OidcOptions>().Bind(builder.Configuration.GetSection(OidcOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
 
-// Sessions must survive restarts and be readable by every replica: the keys live in the catalogue database.
+// Sessions must survive restarts and be readable by every replica: they and their keys live in the proxy's own
+// schema of the catalogue database (see ProxySchema).
 builder.AddNpgsqlDataSource("catalogue");
-builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue();
+builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue(ProxySchema.DataProtectionKeys);
 
 builder.Services.AddPlatformSignIn();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton<SignInAudit>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.ClientAddress.IpPolicy>();
 builder.Services.AddHttpForwarder();
 builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
@@ -103,3 +106,4 @@ app.MapFallback(async context =>
 });
 
 app.Run();
+return 0;

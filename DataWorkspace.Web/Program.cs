@@ -155,6 +155,7 @@ app.MapDownloads();
 app.MapExplorerApi();
 app.MapToolsApi();
 app.MapInternalToolsApi();
+app.MapInternalAccountsApi();
 app.MapServiceDiscoveryApi();
 app.MapVisualisationsApi();
 app.MapApiDocuments();

@@ -1,5 +1,4 @@
 using DataWorkspace.Contracts;
-using DataWorkspace.Security;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Security;
@@ -22,14 +21,7 @@ public static class InternalToolsApi
 
     public static void MapInternalToolsApi(this WebApplication app)
     {
-        var api = app.MapGroup(Prefix + "/v1/tools").NotForBrowsers().AddEndpointFilter(async (context, next) =>
-        {
-            var tokens = context.HttpContext.RequestServices.GetRequiredService<IdentityToken>();
-            var verified = tokens.VerifyService(context.HttpContext.Request.Headers[IdentityHeaders.ServiceIdentity].ToString());
-            if (verified.Identity is not null) return await next(context);
-            context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.ServiceCredentials, $"internal tools API: {verified.Failure}");
-            return TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden);
-        });
+        var api = app.MapGroup(Prefix + "/v1/tools").ForTheProxyOnly("internal tools API");
 
         // Activity of any instances: the proxy's own report, not a user's request, so only the service identity counts.
         api.MapPost("/activity", async Task<Results<Ok<ToolActivityRecorded>, ProblemHttpResult>> (ToolActivityReport report, ToolInstances tools, CancellationToken cancellationToken) =>

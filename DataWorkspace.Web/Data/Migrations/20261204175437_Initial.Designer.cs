@@ -14,8 +14,8 @@ using NpgsqlTypes;
 namespace DataWorkspace.Web.Data.Migrations
 {
     [DbContext(typeof(CatalogueDbContext))]
-    [Migration("20261129045337_ProxySessions")]
-    partial class ProxySessions
+    [Migration("20261204175437_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -581,50 +581,21 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("data_protection_keys", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.Data.ProxySession", b =>
-                {
-                    b.Property<string>("Id")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("id");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<DateTimeOffset>("ExpiresAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("expires_at");
-
-                    b.Property<byte[]>("Ticket")
-                        .IsRequired()
-                        .HasColumnType("bytea")
-                        .HasColumnName("ticket");
-
-                    b.Property<string>("UserId")
-                        .IsRequired()
-                        .HasMaxLength(255)
-                        .HasColumnType("character varying(255)")
-                        .HasColumnName("user_id");
-
-                    b.HasKey("Id")
-                        .HasName("pk_proxy_sessions");
-
-                    b.HasIndex("ExpiresAt")
-                        .HasDatabaseName("ix_proxy_sessions_expires_at");
-
-                    b.HasIndex("UserId")
-                        .HasDatabaseName("ix_proxy_sessions_user_id");
-
-                    b.ToTable("proxy_sessions", (string)null);
-                });
-
             modelBuilder.Entity("DataWorkspace.Web.Data.User", b =>
                 {
                     b.Property<string>("Id")
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)")
                         .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("DeactivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("DeactivatedBy")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("deactivated_by");
 
                     b.Property<string>("Email")
                         .IsRequired()
@@ -1151,6 +1122,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("state");
+
+                    b.Property<string>("StopCause")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)")
+                        .HasColumnName("stop_cause");
 
                     b.Property<string>("StopReason")
                         .HasMaxLength(500)
