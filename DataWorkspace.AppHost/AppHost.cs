@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using DataWorkspace.AppHost.Infrastructure;
 using Microsoft.Extensions.Logging;
 
@@ -48,6 +47,22 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
     .WithArgs(publishing ? ["migrate"] : ["migrate", "--demo-data"])
     .WithReference(catalogue)
     .WithReference(datasets)
+    .WaitFor(postgres);
+
+// A local database made by migrations from before a squash cannot be upgraded: the step says how to start afresh.
+if (state is not null)
+    migrations.WithEnvironment("Migrations__StartAfresh", infrastructure == InfrastructureMode.Containers
+        ? "remove the container volume dataworkspace-postgres (docker volume rm dataworkspace-postgres)"
+        : $"delete the folder {state.PostgresData} (PostgreSQL's data; the rest of the data directory can stay)");
+
+// The proxy's own schema (its sessions), beside the web app's tables and migrated at the same time.
+var proxyMigrations = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy-migrations", options =>
+    {
+        options.ExcludeLaunchProfile = true;
+        options.ExcludeKestrelEndpoints = true;
+    })
+    .WithArgs("migrate")
+    .WithReference(catalogue)
     .WaitFor(postgres);
 
 var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
@@ -102,15 +117,15 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEnvironment("Identity__SigningKey", identitySigningKey)
     // The proxy works out the client address itself, from a configured number of trusted hops.
     .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "false")
-    // A 64 MB first generation: the proxy allocates a little for every request it forwards, and with the default
-    // budget it collected so often that it spent 10-20% more CPU a request (bench/Tools, pinned to one core).
+    // A 64 MB first generation: the proxy allocates a little for every request it forwards, and a smaller budget
+    // collects so often that the collections cost more than the memory (figures in bench/README).
     .WithEnvironment("DOTNET_GCgen0size", "0x4000000")
     .WithEnvironment("Proxy__RootDomain", rootDomain)
+    // The proxy asks the web app only when a request comes, so it starts beside it rather than after it.
     .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
-    .WaitFor(web)
-    .WaitForCompletion(migrations)
+    .WaitForCompletion(proxyMigrations)
     .WithHttpHealthCheck("/health")
     .WithUrls(context =>
     {
@@ -173,13 +188,9 @@ else
         .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
         .WaitFor(identity);
 
-    builder.Eventing.Subscribe<ResourceReadyEvent>(proxy.Resource, (@event, _) =>
-    {
-        @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DataWorkspace").LogInformation(
-            "Data Workspace is ready at {PortalUrl}/ (open it in Chromium or Chrome and pick a demo user to sign in). " +
-            "Infrastructure: {Mode}; data kept in {DataDirectory}", portalUrl, infrastructure, state!.Root);
-        return Task.CompletedTask;
-    });
+    builder.AnnounceWhenReady([proxy.Resource, web.Resource, identity.Resource], logger => logger.LogInformation(
+        "Data Workspace is ready at {PortalUrl}/ (open it in Chromium or Chrome and pick a demo user to sign in). " +
+        "Infrastructure: {Mode}; data kept in {DataDirectory}", portalUrl, infrastructure, state!.Root));
 }
 
 builder.Build().Run();

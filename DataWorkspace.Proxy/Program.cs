@@ -2,16 +2,19 @@ using DataWorkspace.Contracts;
 using DataWorkspace.DataProtection;
 using DataWorkspace.Proxy;
 using DataWorkspace.Proxy.Forwarding;
+using DataWorkspace.Proxy.Schema;
 using DataWorkspace.Proxy.SignIn;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
+
+if (args.Contains(ProxySchema.Command)) return await ProxySchema.MigrateAsync(args);
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 // Only the portal's requests are traced. Tool and visualisation traffic (a notebook polls its kernels, a dashboard
-// fetches tiles) would bury the portal's traces in the dashboard and cost the proxy a tenth of its CPU a request; it
-// is still counted in the request metrics, and launches and stops are traced in the web app.
+// fetches tiles) would bury the portal's traces in the dashboard and make every forwarded request dearer; it is still
+// counted in the request metrics, and launches and stops are traced in the web app.
 builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
     .Configure<IOptions<ProxyOptions>>((tracing, proxy) =>
     {
@@ -25,13 +28,13 @@ builder.Services.AddOptions<ProxyOptions>().Bind(builder.Configuration.GetSectio
 builder.Services.AddOptions<OidcOptions>().Bind(builder.Configuration.GetSection(OidcOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
 
-// Sessions must survive restarts and be readable by every replica: the keys live in the catalogue database.
+// Sessions must survive restarts and be readable by every replica: they and their keys live in the proxy's own
+// schema of the catalogue database (see ProxySchema).
 builder.AddNpgsqlDataSource("catalogue");
-builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue();
+builder.Services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue(ProxySchema.DataProtectionKeys);
 
 builder.Services.AddPlatformSignIn();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton<SignInAudit>();
 builder.Services.AddSingleton<DataWorkspace.Proxy.ClientAddress.IpPolicy>();
 builder.Services.AddHttpForwarder();
 builder.Services.AddSingleton(_ => PortalEntry.CreateWebClient());
@@ -48,8 +51,8 @@ var rootDomain = proxyOptions.RootDomain;
 
 // Authentication runs in the portal's branch only (tool hosts sign requests in through ToolSignIn). WebApplication adds
 // its own UseAuthentication in front of everything unless the app's builder says it has one, and a branch's call does
-// not say so: every request was authenticated twice, and tool hosts ran the sign-in flow's handlers, so a tool's own
-// /auth/callback got the platform's sign-in error. The property is the one UseAuthentication itself sets.
+// not say so: without this, every request would be authenticated twice, and a tool's own /auth/callback would get the
+// platform's sign-in flow. The property is the one UseAuthentication itself sets.
 ((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true;
 
 app.UseSecurityHeaders(proxyOptions);
@@ -103,3 +106,4 @@ app.MapFallback(async context =>
 });
 
 app.Run();
+return 0;

@@ -62,6 +62,7 @@ app.UseWholePages();
 app.MapDefaultEndpoints();
 app.MapHealthcheck();
 app.MapRazorPages();
+app.MapUsers();
 app.MapAudit();
 app.MapCatalogue();
 app.MapAccessRequests();

@@ -9,13 +9,17 @@ namespace DataWorkspace.Proxy.SignIn;
 /// <summary>
 /// Asks the identity provider, once every <c>Proxy:SessionCheckInterval</c> per session, whether it still accepts
 /// each signed-in user (see <see cref="IdentityProviderCheck"/>). A user it no longer accepts is signed out: the
-/// session is deleted and every replica told. A session of a deactivated user ends without asking. A provider that
-/// does not answer signs nobody out: the sessions are asked again on the next round. Due sessions are read from the
-/// database, so those made before a restart or on other replicas are checked too, and replicas share the work (each
-/// claims different sessions). One call to the provider per session per interval, never one per request.
+/// session is deleted and every replica told. A session of a user an administrator deactivated ends without asking:
+/// the web app, which owns users, is asked which of each batch's users are (while it does not answer, the batch waits
+/// for the next round). A provider that does not answer signs nobody out: the sessions are asked again on the next
+/// round. Due sessions are read from the database, so those made before a restart or on other replicas are checked
+/// too, and replicas share the work (each claims different sessions). One call to the provider per session per
+/// interval, never one per request.
 /// </summary>
 public sealed class SessionCheck(
     SessionStore sessions,
+    DeactivatedUsers deactivated,
+    AccountsClient accounts,
     IdentityProviderCheck provider,
     SecurityRefusals refusals,
     IOptions<ProxyOptions> options,
@@ -53,6 +57,7 @@ public sealed class SessionCheck(
         {
             var due = await sessions.ClaimDueAsync(options.Value.SessionCheckInterval, Batch);
             if (due.Count == 0) return;
+            if (!await AskWhoIsDeactivatedAsync(due, cancellationToken)) return;
 
             var notAsked = new ConcurrentBag<string>();
             var unavailable = 0;
@@ -82,6 +87,24 @@ public sealed class SessionCheck(
         }
     }
 
+    /// <summary>Learns which of the sessions' users are deactivated now; false when the web app did not answer (the sessions wait for the next round).</summary>
+    private async Task<bool> AskWhoIsDeactivatedAsync(List<SessionStore.DueSession> due, CancellationToken cancellationToken)
+    {
+        var mark = deactivated.Mark();
+        var users = due.Select(session => session.UserId).ToList();
+        try
+        {
+            deactivated.Answered(users, await accounts.DeactivatedAmongAsync(users, cancellationToken), mark);
+            return true;
+        }
+        catch (PortalUnavailableException unavailable)
+        {
+            logger.LogWarning("{Count} session(s) kept unchecked: whether their users are deactivated cannot be known ({Reason}). They are checked on the next round", due.Count, unavailable.Message);
+            await sessions.CheckAgainSoonAsync([.. due.Select(session => session.Key)]);
+            return false;
+        }
+    }
+
     /// <summary>Checks one session; false when the provider did not answer (the session is kept).</summary>
     private async Task<bool> CheckAsync(SessionStore.DueSession session, CancellationToken cancellationToken)
     {
@@ -94,7 +117,7 @@ public sealed class SessionCheck(
             return true;
         }
 
-        if (session.Deactivated)
+        if (deactivated.Contains(session.UserId))
         {
             await sessions.EndAsync(session.Key);
             refusals.Record(RefusalReason.Deactivated, $"the session of {email} ended: the account is deactivated");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using DataWorkspace.Accounts;
 using DataWorkspace.Contracts;
+using DataWorkspace.Proxy.Schema;
 using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -11,20 +12,26 @@ using Npgsql;
 namespace DataWorkspace.Proxy.SignIn;
 
 /// <summary>
-/// Sessions kept server-side, in the catalogue database (<c>proxy_sessions</c>), with the browser's cookie carrying
-/// only a random session key. The cookie was 5-6 KB (the claims and the id_token kept for sign-out), which every
-/// request to the portal and to every tool carried, and which the proxy read, hashed and stripped each time: with the
-/// key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
+/// Sessions kept server-side, in the proxy's own table (<c>proxy.sessions</c>, see <see cref="ProxySchema"/>), with
+/// the browser's cookie carrying only a random session key. The cookie was 5-6 KB (the claims and the id_token kept
+/// for sign-out), which every request to the portal and to every tool carried, and which the proxy read, hashed and
+/// stripped each time: with the key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
 /// replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
 /// Ending a session (signing out, the identity provider no longer accepting the user) deletes it and tells every
-/// replica at once (an <see cref="AccountNotice"/>), so a copied cookie stops working everywhere; so does an
-/// administrator's deactivation of the user, which deletes all their sessions. A session of a deactivated user read
-/// from the database is refused (and deleted) whatever the notices said.
+/// replica at once (an <see cref="AccountNotice"/>), so a copied cookie stops working everywhere. An administrator's
+/// deactivation of a user (a notice from the web app) ends all their sessions: every replica forgets them and deletes
+/// them. A session of a user this replica knows to be deactivated (<see cref="DeactivatedUsers"/>) is refused and
+/// deleted wherever it is read.
 /// </summary>
-public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionProvider protection, SecurityRefusals refusals, TimeProvider time, ILogger<SessionStore> logger)
-    : ITicketStore, IAccountNoticeHandler
+public sealed class SessionStore(
+    NpgsqlDataSource dataSource,
+    IDataProtectionProvider protection,
+    DeactivatedUsers deactivated,
+    SecurityRefusals refusals,
+    TimeProvider time,
+    ILogger<SessionStore> logger) : ITicketStore, IAccountNoticeHandler
 {
-    public const string Table = "proxy_sessions";
+    public const string Table = ProxySchema.Sessions;
     public static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
 
     private readonly IDataProtector protector = protection.CreateProtector("DataWorkspace.Proxy.SessionStore.v1");
@@ -107,14 +114,10 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     {
         var now = time.GetUtcNow();
         var started = Interlocked.Read(ref notices);
-        var found = await RunAsync($"""
-            SELECT s.ticket, s.user_id, u.deactivated_at IS NOT NULL
-            FROM {Table} s LEFT JOIN users u ON u.id = s.user_id
-            WHERE s.id = $1 AND s.expires_at > now()
-            """, async command =>
+        var found = await RunAsync($"SELECT ticket, user_id FROM {Table} WHERE id = $1 AND expires_at > now()", async command =>
             {
                 await using var reader = await command.ExecuteReaderAsync();
-                return await reader.ReadAsync() ? ((byte[])reader[0], reader.GetString(1), reader.GetBoolean(2)) : default((byte[], string, bool)?);
+                return await reader.ReadAsync() ? ((byte[])reader[0], reader.GetString(1)) : default((byte[], string)?);
             }, key);
         if (found is null)
         {
@@ -123,7 +126,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
             return default;
         }
 
-        var (stored, userId, deactivated) = found.Value;
+        var (stored, userId) = found.Value;
 
         AuthenticationTicket? ticket;
         try
@@ -138,9 +141,9 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         }
 
         if (ticket is null) return default;
-        if (deactivated)
+        if (deactivated.Contains(userId))
         {
-            // Its deletion by the deactivation was missed (or raced with this replica): the session ends now.
+            // Its deletion after the deactivation has not happened yet (or failed): the session ends now.
             var email = ticket.Principal.ToPlatformUser()?.Email ?? userId;
             await EndAsync(key);
             return new Loaded(null, email);
@@ -148,9 +151,9 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
         // Signed out, or its user deactivated, while this lookup was under way (it read the row just before it was
         // deleted): not brought back.
-        if (removed.ContainsKey(key) || EndedSince(userId, started)) return default;
+        if (removed.ContainsKey(key)) return default;
         Remember(key, ticket, now, started);
-        if (removed.ContainsKey(key) || EndedSince(userId, started))
+        if (removed.ContainsKey(key) || deactivated.Contains(userId))
         {
             cache.TryRemove(key, out _);
             return default;
@@ -165,11 +168,47 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     public async Task EndAsync(string key)
     {
         Forget(key);
-        await RunAsync($"""
-            WITH ended AS (DELETE FROM {Table} WHERE id = $1 RETURNING id)
-            SELECT pg_notify($2, $3) FROM ended
-            """, command => command.ExecuteNonQueryAsync(), key, AccountNotice.Channel, new AccountNotice(AccountChange.SessionEnded, SessionKey: key).ToPayload());
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using var delete = new NpgsqlCommand($"DELETE FROM {Table} WHERE id = $1", connection, transaction) { Parameters = { new() { Value = key } } };
+            if (await delete.ExecuteNonQueryAsync() > 0)
+                await AccountNotices.SendAsync(connection, transaction, new AccountNotice(AccountChange.SessionEnded, SessionKey: key), CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw new SessionsUnavailableException(exception);
+        }
+
         cache.TryRemove(key, out _);
+    }
+
+    /// <summary>
+    /// Ends every session of <paramref name="userIds"/> (deactivated users): each replica knows of the deactivation
+    /// itself, so no notice is sent per session. The number of sessions deleted.
+    /// </summary>
+    public async Task<int> EndSessionsOfAsync(IReadOnlyCollection<string> userIds)
+    {
+        ForgetSessionsOf(userIds);
+        return await RunAsync($"DELETE FROM {Table} WHERE user_id = ANY($1)", command => command.ExecuteNonQueryAsync(), (object)userIds.ToArray());
+    }
+
+    /// <summary>The users who have a session that has not expired.</summary>
+    public Task<List<string>> SignedInUsersAsync() =>
+        RunAsync($"SELECT DISTINCT user_id FROM {Table} WHERE expires_at > now()", async command =>
+        {
+            var users = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) users.Add(reader.GetString(0));
+            return users;
+        });
+
+    private void ForgetSessionsOf(IReadOnlyCollection<string> userIds)
+    {
+        foreach (var (key, cached) in cache)
+            if (cached.Session.User?.Id is { } user && userIds.Contains(user)) cache.TryRemove(key, out _);
     }
 
     private void Forget(string key)
@@ -186,30 +225,41 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     private static readonly TimeSpan RemovedFor = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, DateTimeOffset> removed = new(StringComparer.Ordinal);
 
-    // Every notice this replica heard has a number; a lookup begun before a user's sessions were ended does not keep what it read.
+    // Every notice this replica heard has a number: what a lookup begun before the replica stopped listening read is not kept.
     private long notices;
     private long resumed;
-    private readonly ConcurrentDictionary<string, (long Notice, DateTimeOffset At)> endedUsers = new(StringComparer.Ordinal);
-
-    private bool EndedSince(string userId, long started) => endedUsers.TryGetValue(userId, out var ended) && ended.Notice > started;
 
     public void OnNotice(AccountNotice notice)
     {
-        var number = Interlocked.Increment(ref notices);
+        Interlocked.Increment(ref notices);
         switch (notice)
         {
             case { Change: AccountChange.Deactivated, UserId: { } userId }:
-                var now = time.GetUtcNow();
-                foreach (var (user, ended) in endedUsers)
-                    if (ended.At < now - RemovedFor) endedUsers.TryRemove(user, out _);
-                endedUsers[userId] = (number, now);
-                foreach (var (key, cached) in cache)
-                    if (cached.Session.User?.Id == userId) cache.TryRemove(key, out _);
-                logger.LogInformation("Sessions of user {UserId} ended: the account was deactivated", userId);
+                // Known before the cache is emptied, so a lookup under way does not put the user's session back.
+                deactivated.Deactivated(userId);
+                ForgetSessionsOf([userId]);
+                _ = EndSessionsOfDeactivatedAsync(userId);
+                break;
+            case { Change: AccountChange.Reactivated, UserId: { } userId }:
+                deactivated.Reactivated(userId);
                 break;
             case { Change: AccountChange.SessionEnded, SessionKey: { } key }:
                 Forget(key);
                 break;
+        }
+    }
+
+    private async Task EndSessionsOfDeactivatedAsync(string userId)
+    {
+        try
+        {
+            var ended = await EndSessionsOfAsync([userId]);
+            logger.LogInformation("Sessions of user {UserId} ended: the account was deactivated ({Count} deleted here)", userId, ended);
+        }
+        catch (SessionsUnavailableException exception)
+        {
+            // Each is still refused (and deleted) when it is next read, and by the periodic check.
+            logger.LogWarning(exception.InnerException, "The sessions of deactivated user {UserId} could not be deleted now", userId);
         }
     }
 
@@ -221,7 +271,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
     }
 
     /// <summary>A session whose identity provider check is due, claimed by this replica (its ticket null when it cannot be read).</summary>
-    public sealed record DueSession(string Key, string UserId, AuthenticationTicket? Ticket, bool Deactivated);
+    public sealed record DueSession(string Key, string UserId, AuthenticationTicket? Ticket);
 
     /// <summary>
     /// Claims up to <paramref name="count"/> sessions last checked longer than <paramref name="checkEvery"/> ago,
@@ -233,7 +283,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
                 SELECT id FROM {Table} WHERE checked_at <= now() - $1 AND expires_at > now()
                 ORDER BY checked_at LIMIT $2 FOR UPDATE SKIP LOCKED)
             UPDATE {Table} s SET checked_at = now() FROM due WHERE s.id = due.id
-            RETURNING s.id, s.user_id, s.ticket, EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.deactivated_at IS NOT NULL)
+            RETURNING s.id, s.user_id, s.ticket
             """, async command =>
             {
                 var due = new List<DueSession>();
@@ -250,7 +300,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
                         ticket = null;
                     }
 
-                    due.Add(new DueSession(reader.GetString(0), reader.GetString(1), ticket, reader.GetBoolean(3)));
+                    due.Add(new DueSession(reader.GetString(0), reader.GetString(1), ticket));
                 }
 
                 return due;
@@ -267,7 +317,7 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
 
     /// <summary>Makes sessions due for a check again at once (the identity provider did not answer for them).</summary>
     public Task CheckAgainSoonAsync(IReadOnlyCollection<string> keys) =>
-        RunAsync($"UPDATE {Table} SET checked_at = '-infinity' WHERE id = ANY($1)", command => command.ExecuteNonQueryAsync(), keys.ToArray());
+        RunAsync($"UPDATE {Table} SET checked_at = '-infinity' WHERE id = ANY($1)", command => command.ExecuteNonQueryAsync(), (object)keys.ToArray());
 
     private async Task WriteAsync(string key, AuthenticationTicket ticket, bool insert)
     {
@@ -299,7 +349,10 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, IDataProtectionPro
         }
     }
 
-    /// <summary>Runs one statement on the sessions table; a database that does not answer is reported as such.</summary>
+    /// <summary>
+    /// Runs one statement on the sessions table; a database that does not answer is reported as such. An array is one
+    /// value: pass it as <c>(object)array</c>, or it is taken for the values themselves.
+    /// </summary>
     private async Task<T> RunAsync<T>(string sql, Func<NpgsqlCommand, Task<T>> run, params object[] values)
     {
         try

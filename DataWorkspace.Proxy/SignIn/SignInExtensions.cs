@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using DataWorkspace.Accounts;
+using DataWorkspace.Contracts;
 using DataWorkspace.Proxy.ClientAddress;
 using DataWorkspace.Security;
 using Microsoft.AspNetCore.Authentication;
@@ -59,9 +60,15 @@ public static class SignInExtensions
             });
 
         // The session lives server-side; the cookie carries only its key (see SessionStore). It is checked with the
-        // identity provider now and then (SessionCheck), and ended on every replica at once (account notices).
+        // identity provider now and then (SessionCheck), and ended on every replica at once (account notices). The web
+        // app, which owns users and the audit log, records sign-ins and says who is deactivated (AccountsClient).
+        services.AddSingleton<AccountsClient>();
+        services.AddSingleton<DeactivatedUsers>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<IAccountNoticeHandler>(provider => provider.GetRequiredService<SessionStore>());
+        services.AddSingleton<DeactivationCatchUp>();
+        services.AddSingleton<IAccountNoticeHandler>(provider => provider.GetRequiredService<DeactivationCatchUp>());
+        services.AddHostedService(provider => provider.GetRequiredService<DeactivationCatchUp>());
         services.AddAccountNotices();
         services.AddSingleton<IdentityProviderCheck>();
         services.AddHostedService<SessionCheck>();
@@ -98,25 +105,7 @@ public static class SignInExtensions
                 options.NonceCookie.SecurePolicy = options.CorrelationCookie.SecurePolicy;
                 options.Events.OnTokenValidated = async context =>
                 {
-                    if (context.Principal?.ToPlatformUser() is { } user)
-                    {
-                        var audit = context.HttpContext.RequestServices.GetRequiredService<SignInAudit>();
-                        // The identity provider may still accept someone the platform's administrators deactivated.
-                        if (await audit.IsDeactivatedAsync(user.Id, context.HttpContext.RequestAborted))
-                        {
-                            context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.Deactivated,
-                                $"sign-in of {user.Email}, whose account is deactivated");
-                            await audit.RecordRefusedAsync(context.HttpContext, user);
-                            context.HandleResponse();
-                            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                            await ProxyPages.WriteAsync(context.Response, "Your account has been deactivated",
-                                $"You signed in as {user.Email}, but this Data Workspace account has been deactivated, so it cannot use the portal, tools or data. " +
-                                "If you think this is a mistake, ask the Data Workspace administrators to reactivate it.");
-                            return;
-                        }
-
-                        await audit.RecordAsync(context.HttpContext, user);
-                    }
+                    if (context.Principal?.ToPlatformUser() is { } user && !await AdmitAsync(context, user, proxy.Value)) return;
 
                     // Without a refresh token a session can be checked only while its access token lasts (often an
                     // hour), and is ended at its first check after that: say so once, where operators look.
@@ -145,6 +134,47 @@ public static class SignInExtensions
             });
 
         return services;
+    }
+
+    /// <summary>
+    /// Reports a sign-in the identity provider accepted to the web app, which records it in the audit log and refuses a
+    /// user its administrators deactivated (the provider may still accept them). False when the sign-in stops here,
+    /// with a page saying why: refused, or the web app not answering (a sign-in that cannot be audited does not complete).
+    /// </summary>
+    internal static async Task<bool> AdmitAsync(TokenValidatedContext context, PlatformUser user, ProxyOptions proxy)
+    {
+        var http = context.HttpContext;
+        var deactivated = http.RequestServices.GetRequiredService<DeactivatedUsers>();
+        var mark = deactivated.Mark();
+        SignInDecision decision;
+        try
+        {
+            var ip = ClientIpResolver.For(http, proxy.TrustedHops).Address?.ToString();
+            decision = await http.RequestServices.GetRequiredService<AccountsClient>().SignInAsync(new SignInReport(user.Id, user.Email, ip), http.RequestAborted);
+        }
+        catch (PortalUnavailableException unavailable)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SignInExtensions)).LogWarning(
+                "The sign-in of {User} did not complete: it could not be recorded ({Reason})", user.Email, unavailable.Message);
+            context.HandleResponse();
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "60";
+            await ProxyPages.WriteAsync(context.Response, "The portal is not answering",
+                $"You signed in as {user.Email}, but the Data Workspace portal is not answering, so the sign-in cannot be completed. Try again in a minute; if it persists, tell the platform team.",
+                ("Try again", context.Properties?.RedirectUri is { Length: > 0 } back ? back : "/"));
+            return false;
+        }
+
+        deactivated.Answered([user.Id], decision.Deactivated ? new HashSet<string>([user.Id], StringComparer.Ordinal) : new HashSet<string>(StringComparer.Ordinal), mark);
+        if (!decision.Deactivated) return true;
+
+        http.RequestServices.GetRequiredService<SecurityRefusals>().Record(http, RefusalReason.Deactivated, $"sign-in of {user.Email}, whose account is deactivated");
+        context.HandleResponse();
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        await ProxyPages.WriteAsync(context.Response, "Your account has been deactivated",
+            $"You signed in as {user.Email}, but this Data Workspace account has been deactivated, so it cannot use the portal, tools or data. " +
+            "If you think this is a mistake, ask the Data Workspace administrators to reactivate it.");
+        return false;
     }
 
     public static PlatformUser? ToPlatformUser(this ClaimsPrincipal principal)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using DataWorkspace.Contracts;
 
 namespace DataWorkspace.Proxy.Tools;
 
@@ -10,12 +11,15 @@ namespace DataWorkspace.Proxy.Tools;
 /// </summary>
 public static class ProgressPage
 {
-    public static readonly string[] Stages = ["queued", "provisioning", "pulling", "starting", "waiting for the app"];
+    // Each stage by its name, as the state's JSON gives it to the script, and in the words people read.
+    private static readonly string StageItems = string.Concat(Enum.GetValues<ToolStage>().Select(stage =>
+        $"<li data-stage=\"{stage}\">{WebUtility.HtmlEncode(Capitalised(stage.Words()))}</li>"));
 
-    public static string Html(ToolState state)
+    private static string Capitalised(string words) => char.ToUpperInvariant(words[0]) + words[1..];
+
+    public static string Html(ToolHostState state)
     {
         var name = WebUtility.HtmlEncode(state.TemplateName);
-        var stages = string.Concat(Stages.Select(stage => $"<li data-stage=\"{stage}\">{WebUtility.HtmlEncode(char.ToUpperInvariant(stage[0]) + stage[1..])}</li>"));
         var json = WebUtility.HtmlEncode(JsonSerializer.Serialize(state, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
         return $"""
             <!DOCTYPE html>
@@ -27,7 +31,7 @@ public static class ProgressPage
             <main id="progress" data-state="{json}">
             <h1>Starting your {name}</h1>
             <p role="status" aria-live="polite" id="status">Starting… <span id="elapsed">0</span> s</p>
-            <ol id="stages">{stages}</ol>
+            <ol id="stages">{StageItems}</ol>
             <p id="slow" hidden>This is taking longer than usual. It will open by itself when it is ready.</p>
             <div id="failed" hidden><p id="error" role="alert"></p><p><a id="retry" href="">Try again</a></p></div>
             </main>

@@ -48,26 +48,51 @@ public sealed class ToolEntry(
     /// <summary>A request to the tool host <paramref name="label"/> (the part of the host before the root domain).</summary>
     public Task HandleAsync(HttpContext context, ReadOnlySpan<char> label) => HandleAsync(context, hostNames.Parse(label));
 
+    /// <summary>Who asks: the signed-in user, the address they come from, and their identity as the web app is told it.</summary>
+    private readonly record struct Visitor(PlatformUser User, IPAddress Address, PlatformIdentity Identity);
+
     private async Task HandleAsync(HttpContext context, (ToolHostName? Name, string? Problem) parsed)
     {
-        var request = context.Request;
-        var portal = PortalOriginFor(context);
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
-        context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = portal.FrameAncestors;
+        context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
         if (parsed.Name is not { } name)
         {
-            var problem = parsed.Problem!;
-            context.Response.StatusCode = problem.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
-            await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{request.Host.Host}': {problem}.", ("Go to the portal", PortalUrl(context, "/")));
+            await UnknownAddressAsync(context, parsed.Problem!);
             return;
         }
 
+        if (await AdmitAsync(context, name) is not { } visitor) return;
+        if (context.Request.Path.StartsWithSegments(OwnPrefix))
+        {
+            await OwnPathAsync(context, name, visitor.Identity);
+            return;
+        }
+
+        if (await RefusedForeignWebSocketAsync(context)) return;
+        if (await RunningStateAsync(context, name, visitor.Identity) is not { } state) return;
+        if (await RefusedUnofferedPortAsync(context, name, state)) return;
+        await ForwardAsync(context, name, visitor, state);
+    }
+
+    private async Task UnknownAddressAsync(HttpContext context, string problem)
+    {
+        context.Response.StatusCode = problem.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
+        await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{context.Request.Host.Host}': {problem}.", ("Go to the portal", PortalUrl(context, "/")));
+    }
+
+    /// <summary>
+    /// Who may go further, before anything about the tool is asked: a path as written, a known client address on the
+    /// tools' allow list, a signed-in user and, for a user's tool, its owner. Null when refused (the refusal is written).
+    /// </summary>
+    private async ValueTask<Visitor?> AdmitAsync(HttpContext context, ToolHostName name)
+    {
+        var request = context.Request;
         if (UnsafePath(context) is { } unsafePath)
         {
             refusals.Record(context, RefusalReason.UnsafePath, $"the path has {unsafePath}");
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The address's path has {unsafePath}, which is not passed to tools. Remove it and try again.");
-            return;
+            return null;
         }
 
         var clientIp = ClientIpResolver.For(context, options.Value.TrustedHops);
@@ -76,7 +101,7 @@ public sealed class ToolEntry(
             refusals.Record(context, RefusalReason.ClientAddress, clientIp.Failure!);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await ProxyPages.WriteAsync(context.Response, "Bad request", $"The client address could not be worked out: {clientIp.Failure}.");
-            return;
+            return null;
         }
 
         if (!ipPolicy.IsAllowed(clientAddress))
@@ -84,13 +109,13 @@ public sealed class ToolEntry(
             refusals.Record(context, RefusalReason.AllowList, $"{clientAddress} is not on the tools' allow list");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await ProxyPages.WriteAsync(context.Response, "Not from this network", ipPolicy.Refusal(clientAddress, "Tools"), ("Go to the portal", PortalUrl(context, "/")));
-            return;
+            return null;
         }
 
         if (await signIn.UserAsync(context, clientAddress) is not { } user)
         {
             await SignInFirstAsync(context);
-            return;
+            return null;
         }
 
         var identity = new PlatformIdentity(user.Id, user.Email, user.Name, user.Roles, clientAddress.ToString());
@@ -103,24 +128,31 @@ public sealed class ToolEntry(
             await ProxyPages.WriteAsync(context.Response, "This is not your tool",
                 $"{request.Host.Host} is another user's {name.Basename}, and only they can open it. You are signed in as {user.Email}; your own {name.Basename} is at {yours}.",
                 ("Open your own", yours));
-            return;
+            return null;
         }
 
-        if (request.Path.StartsWithSegments(OwnPrefix))
-        {
-            await OwnPathAsync(context, name, identity);
-            return;
-        }
+        return new Visitor(user, clientAddress, identity);
+    }
 
-        if (IsWebSocketUpgrade(request) && request.Headers.Origin.ToString() is { Length: > 0 } origin
-            && (!Uri.TryCreate(origin, UriKind.Absolute, out var originUri) || !string.Equals(originUri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
-        {
-            refusals.Record(context, RefusalReason.ForeignOrigin, $"a WebSocket from {origin}");
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            await ProxyPages.WriteAsync(context.Response, "Refused", $"A WebSocket to this tool may only be opened from the tool's own pages, not from {origin}.");
-            return;
-        }
+    /// <summary>A WebSocket opened from another origin than the tool's own pages: refused (and true) rather than forwarded.</summary>
+    private async ValueTask<bool> RefusedForeignWebSocketAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!IsWebSocketUpgrade(request) || request.Headers.Origin.ToString() is not { Length: > 0 } origin
+            || (Uri.TryCreate(origin, UriKind.Absolute, out var originUri) && string.Equals(originUri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
+            return false;
+        refusals.Record(context, RefusalReason.ForeignOrigin, $"a WebSocket from {origin}");
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        await ProxyPages.WriteAsync(context.Response, "Refused", $"A WebSocket to this tool may only be opened from the tool's own pages, not from {origin}.");
+        return true;
+    }
 
+    /// <summary>
+    /// The tool's state if it runs (from the cache, else the web app). Otherwise null, and the request is answered:
+    /// why it cannot be opened, or its start and the progress page.
+    /// </summary>
+    private async ValueTask<ToolHostState?> RunningStateAsync(HttpContext context, ToolHostName name, PlatformIdentity identity)
+    {
         var state = tools.CachedRunning(name.Host, identity);
         if (state is null)
         {
@@ -128,31 +160,40 @@ public sealed class ToolEntry(
             if (answer.State is not { } current)
             {
                 await ExplainAsync(context, name, answer);
-                return;
+                return null;
             }
 
             state = current;
         }
 
-        if (state.State != "Running" || state.Address is null)
-        {
-            await StartOrShowProgressAsync(context, name, identity, state);
-            return;
-        }
+        if (IsRunning(state)) return state;
+        await StartOrShowProgressAsync(context, name, identity, state);
+        return null;
+    }
 
-        if (name.Port is { } asked && state.Ports?.Contains(asked) != true)
-        {
-            // Only the ports the template declares: anything else on the tool's machine is not the user's to reach.
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            await ProxyPages.WriteAsync(context.Response, "Unknown address",
-                $"{state.TemplateName} does not offer port {asked}. " + (state.Ports is { Count: > 0 } offered ? $"It offers {string.Join(", ", offered)}." : "It offers no other ports."),
-                ("Open the tool", $"{options.Value.PublicScheme}://{name.Host}.{options.Value.RootDomain}{PortSuffix(context)}/"));
-            return;
-        }
+    private static bool IsRunning(ToolHostState state) => state is { State: ToolInstanceState.Running, Address: not null };
 
-        var destination = name.Port is { } port ? new UriBuilder(state.Address) { Port = port }.Uri.ToString() : state.Address;
+    /// <summary>A port the template does not declare: refused (and true), as anything else on the tool's machine is not the user's to reach.</summary>
+    private async ValueTask<bool> RefusedUnofferedPortAsync(HttpContext context, ToolHostName name, ToolHostState state)
+    {
+        if (name.Port is not { } asked || state.Ports.Contains(asked)) return false;
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        await ProxyPages.WriteAsync(context.Response, "Unknown address",
+            $"{state.TemplateName} does not offer port {asked}. " + (state.Ports is { Count: > 0 } offered ? $"It offers {string.Join(", ", offered)}." : "It offers no other ports."),
+            ("Open the tool", $"{options.Value.PublicScheme}://{name.Host}.{options.Value.RootDomain}{PortSuffix(context)}/"));
+        return true;
+    }
+
+    /// <summary>
+    /// Forwards to the running instance, streaming both ways (WebSockets included), as its activity; a tool that did
+    /// not answer is reported, unless it was the user who went away.
+    /// </summary>
+    private async Task ForwardAsync(HttpContext context, ToolHostName name, Visitor visitor, ToolHostState state)
+    {
+        var address = state.Address!;
+        var destination = name.Port is { } port ? new UriBuilder(address) { Port = port }.Uri.ToString() : address;
         // Tools may frame themselves and be framed by the portal (wrapped tools); no one else may frame them.
-        context.Items[SecurityHeaders.FrameAncestorsKey] = portal.FrameAncestors;
+        context.Items[SecurityHeaders.FrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
         if (state.InstanceId is { } instanceId)
         {
             activity.Touch(instanceId);
@@ -160,7 +201,7 @@ public sealed class ToolEntry(
         }
 
         var error = await forwarder.SendAsync(context, destination, toolClient, RequestConfig,
-            new ToolTransformer(user, clientAddress.ToString(), options.Value.RootDomain));
+            new ToolTransformer(visitor.User, visitor.Address.ToString(), options.Value.RootDomain));
         // A long download or upload was traffic until its end.
         if (state.InstanceId is { } finished) activity.Touch(finished);
         if (error != ForwarderError.None && !context.Response.HasStarted) context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
@@ -174,10 +215,10 @@ public sealed class ToolEntry(
             return;
         }
 
-        await ToolFailedAsync(context, name, identity, state, error);
+        await ToolFailedAsync(context, name, visitor.Identity, state, error);
     }
 
-    private async Task StartOrShowProgressAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolState state)
+    private async Task StartOrShowProgressAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolHostState state)
     {
         var request = context.Request;
         var navigation = (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && !IsWebSocketUpgrade(request);
@@ -185,11 +226,11 @@ public sealed class ToolEntry(
         {
             // Only a person opening the tool starts it: a script's POST or a websocket must not launch anything.
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            await context.Response.WriteAsJsonAsync(new { title = "The tool is not running", status = 503, detail = $"Your {state.TemplateName} is {(state.State == "Spawning" ? "starting" : "not running")}: open {request.Host} in your browser to start it." });
+            await context.Response.WriteAsJsonAsync(new { title = "The tool is not running", status = 503, detail = $"Your {state.TemplateName} is {(state.State == ToolInstanceState.Spawning ? "starting" : "not running")}: open {request.Host} in your browser to start it." });
             return;
         }
 
-        if (state.State is "None" or "Stopped")
+        if (state.State is ToolInstanceState.None or ToolInstanceState.Stopped)
         {
             var started = await tools.StartAsync(name.Host, identity, context.RequestAborted);
             if (started.State is not { } now)
@@ -199,7 +240,7 @@ public sealed class ToolEntry(
             }
 
             state = now;
-            if (state.State == "Running" && state.Address is not null)
+            if (IsRunning(state))
             {
                 context.Response.Redirect(request.PathBase + request.Path + request.QueryString);
                 return;
@@ -247,7 +288,7 @@ public sealed class ToolEntry(
             if (state.Version != since)
             {
                 since = state.Version;
-                var kind = state.State switch { "Running" => "ready", "Spawning" => "state", _ => "failed" };
+                var kind = state.State switch { ToolInstanceState.Running => "ready", ToolInstanceState.Spawning => "state", _ => "failed" };
                 await context.Response.WriteAsync($"event: {kind}\ndata: {JsonSerializer.Serialize(state, Json)}\n\n");
                 await context.Response.Body.FlushAsync(context.RequestAborted);
                 if (kind != "state") return;
@@ -261,7 +302,7 @@ public sealed class ToolEntry(
     }
 
     /// <summary>The tool did not answer: if it died, the web app marks it stopped and the user is offered a restart.</summary>
-    private async Task ToolFailedAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolState state, ForwarderError error)
+    private async Task ToolFailedAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolHostState state, ForwarderError error)
     {
         var exception = context.GetForwarderErrorFeature()?.Exception;
         tools.Forget(name.Host);
@@ -286,20 +327,20 @@ public sealed class ToolEntry(
 
         logger.LogWarning(exception, "{Host} did not answer ({Reason}): reporting it stopped", name.Host, reason);
         var after = state.InstanceId is { } instance ? (await tools.DiedAsync(name.Host, instance, reason, identity, CancellationToken.None)).State : null;
-        if (after is { State: "Stopped", StopReason: { } earlier } && !earlier.StartsWith("it stopped answering", StringComparison.Ordinal)
-            && HttpMethods.IsGet(context.Request.Method) && !IsWebSocketUpgrade(context.Request))
+        // Stopped on purpose moments ago (by its user, idleness, an admin), rather than found dead.
+        var stoppedBecause = after is { State: ToolInstanceState.Stopped, StopCause: not ToolStopCause.StoppedAnswering, StopReason: { } because } ? because : null;
+        if (stoppedBecause is not null && HttpMethods.IsGet(context.Request.Method) && !IsWebSocketUpgrade(context.Request))
         {
-            // It had been stopped on purpose moments ago (by its user, idleness, an admin): opening it again starts it,
-            // as opening any stopped tool does.
+            // Opening it again starts it, as opening any stopped tool does.
             context.Response.Clear();
             context.Items.Remove(SecurityHeaders.FrameAncestorsKey);
-            await StartOrShowProgressAsync(context, name, identity, after);
+            await StartOrShowProgressAsync(context, name, identity, after!);
             return;
         }
 
         // Stopped by the platform moments ago (idle, its lifetime, an admin): say that rather than "stopped answering".
-        var why = after is { State: "Stopped", StopReason: { } stopReason } && !stopReason.StartsWith("it stopped answering", StringComparison.Ordinal)
-            ? $"It was stopped because {stopReason}."
+        var why = stoppedBecause is not null
+            ? $"It was stopped because {stoppedBecause}."
             : $"It stopped answering ({reason}), so it was marked as stopped.";
 
         context.Response.Clear();

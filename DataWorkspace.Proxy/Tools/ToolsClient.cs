@@ -5,13 +5,8 @@ using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Proxy.Tools;
 
-/// <summary>A tool host's instance as the web app reports it (the web app's <c>InternalToolState</c>).</summary>
-public sealed record ToolState(
-    string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
-    DateTimeOffset? StartedAt, string Version, IReadOnlyList<int>? Ports = null);
-
 /// <summary>What the web app answered: the state, or its refusal (status and reason in words).</summary>
-public sealed record ToolAnswer(ToolState? State, HttpStatusCode Status, string? Problem);
+public sealed record ToolAnswer(ToolHostState? State, HttpStatusCode Status, string? Problem);
 
 /// <summary>
 /// The web app's internal API for tool hosts, called with the proxy's own service identity and the user's. Addresses
@@ -28,7 +23,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
 
     // Per host and user: the web app decided for this user (a visualisation's access is per viewer), so no one else may
     // reuse its answer.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), (ToolState State, DateTimeOffset Until)> running = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), (ToolHostState State, DateTimeOffset Until)> running = new();
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, string UserId), byte> refreshing = new();
 
@@ -40,7 +35,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
     /// on with what was known (for up to <see cref="StaleFor"/>): a busy tool never sends a crowd of lookups to the web
     /// app at once, and a tool that stopped meanwhile is found out by the next forward, which fails and says so.
     /// </summary>
-    public ToolState? CachedRunning(string host, PlatformIdentity user)
+    public ToolHostState? CachedRunning(string host, PlatformIdentity user)
     {
         var key = (host, user.UserId);
         if (!running.TryGetValue(key, out var entry)) return null;
@@ -89,7 +84,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
     public Task<ToolAnswer> DiedAsync(string host, Guid instanceId, string reason, PlatformIdentity user, CancellationToken cancellationToken)
     {
         Forget(host);
-        return SendAsync(HttpMethod.Post, $"{host}/died", user, JsonContent.Create(new { instanceId, reason }), cancellationToken);
+        return SendAsync(HttpMethod.Post, $"{host}/died", user, JsonContent.Create(new ToolDiedRequest(instanceId, reason)), cancellationToken);
     }
 
     /// <summary>Tells the web app when each instance last had traffic; true when it took the report.</summary>
@@ -97,7 +92,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "activity")
         {
-            Content = JsonContent.Create(new { instances = seen.Select(s => new { instanceId = s.InstanceId, lastActivityAt = s.LastActivityAt }) }),
+            Content = JsonContent.Create(new ToolActivityReport([.. seen.Select(s => new ToolActivityEntry(s.InstanceId, s.LastActivityAt))])),
         };
         request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
         using var response = await http.SendAsync(request, cancellationToken);
@@ -118,8 +113,8 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
                 return new ToolAnswer(null, response.StatusCode, problem?.Detail ?? $"the portal answered {(int)response.StatusCode}");
             }
 
-            var state = await response.Content.ReadFromJsonAsync<ToolState>(cancellationToken);
-            if (state is { State: "Running", Address: not null }) running[(state.Host, user.UserId)] = (state, time.GetUtcNow() + AddressFor);
+            var state = await response.Content.ReadFromJsonAsync<ToolHostState>(cancellationToken);
+            if (state is { State: ToolInstanceState.Running, Address: not null }) running[(state.Host, user.UserId)] = (state, time.GetUtcNow() + AddressFor);
             else if (state is not null) Forget(state.Host);
             return new ToolAnswer(state, response.StatusCode, null);
         }

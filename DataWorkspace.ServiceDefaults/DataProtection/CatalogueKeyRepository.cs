@@ -10,15 +10,17 @@ namespace DataWorkspace.DataProtection;
 
 /// <summary>
 /// Keeps ASP.NET Core Data Protection keys in the catalogue database, so session cookies and antiforgery tokens stay
-/// valid across restarts and replicas. The table is created by the catalogue migrations.
+/// valid across restarts and replicas. Each service keeps its keys in a table of its own (id, friendly_name, xml),
+/// made by its own migrations.
 /// </summary>
-public sealed class CatalogueKeyRepository(NpgsqlDataSource dataSource) : IXmlRepository
+public sealed class CatalogueKeyRepository(NpgsqlDataSource dataSource, string table) : IXmlRepository
 {
+    /// <summary>The web app's table.</summary>
     public const string Table = "data_protection_keys";
 
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        using var command = dataSource.CreateCommand($"SELECT xml FROM {Table} ORDER BY id");
+        using var command = dataSource.CreateCommand($"SELECT xml FROM {table} ORDER BY id");
         using var reader = command.ExecuteReader();
         var elements = new List<XElement>();
         while (reader.Read()) elements.Add(XElement.Parse(reader.GetString(0)));
@@ -28,7 +30,7 @@ public sealed class CatalogueKeyRepository(NpgsqlDataSource dataSource) : IXmlRe
     public void StoreElement(XElement element, string friendlyName)
     {
         using var command = dataSource.CreateCommand(
-            $"INSERT INTO {Table} (friendly_name, xml) VALUES ($1, $2) ON CONFLICT (friendly_name) DO NOTHING");
+            $"INSERT INTO {table} (friendly_name, xml) VALUES ($1, $2) ON CONFLICT (friendly_name) DO NOTHING");
         command.Parameters.Add(new NpgsqlParameter { Value = friendlyName });
         command.Parameters.Add(new NpgsqlParameter { Value = element.ToString(SaveOptions.DisableFormatting) });
         command.ExecuteNonQuery();
@@ -39,13 +41,13 @@ public static class CatalogueKeyRepositoryExtensions
 {
     /// <summary>
     /// Data Protection with keys in the catalogue database. Needs an <see cref="NpgsqlDataSource"/> for the catalogue
-    /// registered (AddNpgsqlDataSource("catalogue")).
+    /// registered (AddNpgsqlDataSource("catalogue")) and <paramref name="table"/> made by the service's migrations.
     /// </summary>
-    public static IDataProtectionBuilder PersistKeysToCatalogue(this IDataProtectionBuilder builder)
+    public static IDataProtectionBuilder PersistKeysToCatalogue(this IDataProtectionBuilder builder, string table = CatalogueKeyRepository.Table)
     {
         builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
             new ConfigureOptions<KeyManagementOptions>(options =>
-                options.XmlRepository = new CatalogueKeyRepository(services.GetRequiredService<NpgsqlDataSource>())));
+                options.XmlRepository = new CatalogueKeyRepository(services.GetRequiredService<NpgsqlDataSource>(), table)));
         return builder;
     }
 }

@@ -9,10 +9,30 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.AccessRequests;
 
-/// <summary>The outcome of an access action: done, or refused with a sentence that says why and what to do.</summary>
-public sealed record AccessOutcome(bool Done, string Message, int StatusCode = StatusCodes.Status200OK)
+/// <summary>Why an access action was refused.</summary>
+public enum AccessRefusal
 {
-    public static AccessOutcome Refused(string message, int statusCode = StatusCodes.Status409Conflict) => new(false, message, statusCode);
+    /// <summary>The action does not fit the data as it is now (already decided, already has access...).</summary>
+    Conflict,
+
+    /// <summary>What was asked is incomplete or out of bounds.</summary>
+    Invalid,
+
+    /// <summary>The caller may not do this.</summary>
+    NotAllowed,
+
+    /// <summary>The request or permission does not exist.</summary>
+    NotFound,
+}
+
+/// <summary>The outcome of an access action: done, or refused (with its kind) with a sentence that says why and what to do.</summary>
+public sealed record AccessOutcome(string Message, AccessRefusal? Refusal)
+{
+    public bool Done => Refusal is null;
+
+    public static AccessOutcome Succeeded(string message) => new(message, null);
+
+    public static AccessOutcome Refused(string message, AccessRefusal refusal = AccessRefusal.Conflict) => new(message, refusal);
 }
 
 /// <summary>
@@ -48,13 +68,13 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
     {
         if (await CannotRequestAsync(dataset, user, cancellationToken) is { } why) return (AccessOutcome.Refused(why), null);
         if (string.IsNullOrWhiteSpace(reason))
-            return (AccessOutcome.Refused("Say why you need this data: the approvers decide from it.", StatusCodes.Status400BadRequest), null);
+            return (AccessOutcome.Refused("Say why you need this data: the approvers decide from it.", AccessRefusal.Invalid), null);
         if (reason.Length > AccessRequestLimits.ReasonLength)
-            return (AccessOutcome.Refused($"The reason is {reason.Length} characters long; keep it under {AccessRequestLimits.ReasonLength}.", StatusCodes.Status400BadRequest), null);
+            return (AccessOutcome.Refused($"The reason is {reason.Length} characters long; keep it under {AccessRequestLimits.ReasonLength}.", AccessRefusal.Invalid), null);
         if (months is < 1 or > AccessRequestLimits.MaxMonths)
-            return (AccessOutcome.Refused($"Choose how long you need the data: between 1 and {AccessRequestLimits.MaxMonths} months.", StatusCodes.Status400BadRequest), null);
+            return (AccessOutcome.Refused($"Choose how long you need the data: between 1 and {AccessRequestLimits.MaxMonths} months.", AccessRefusal.Invalid), null);
         if (!dataset.EligibilityCriteria.All(confirmedCriteria.Contains))
-            return (AccessOutcome.Refused("Confirm that you meet each eligibility criterion for this data first.", StatusCodes.Status400BadRequest), null);
+            return (AccessOutcome.Refused("Confirm that you meet each eligibility criterion for this data first.", AccessRefusal.Invalid), null);
 
         var now = time.GetUtcNow();
         var request = new AccessRequest
@@ -77,25 +97,25 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
                 $"{request.UserName} ({request.UserEmail}) asks for access to '{dataset.Name}' until {request.NeededUntil:d MMMM yyyy}.\n\n" +
                 $"Their reason: {request.Reason}\n\nApprove or reject it at {links.Portal($"/access-requests/{request.Id}")}");
         await catalogue.SaveChangesAsync(cancellationToken);
-        return (new AccessOutcome(true, "Your request has been sent to the data's approvers."), request);
+        return (AccessOutcome.Succeeded("Your request has been sent to the data's approvers."), request);
     }
 
     public async Task<AccessOutcome> DecideAsync(Guid requestId, bool approve, string? comment, ClaimsPrincipal approver, CancellationToken cancellationToken)
     {
         var request = await catalogue.AccessRequests.FirstOrDefaultAsync(r => r.Id == requestId, cancellationToken);
-        if (request is null) return AccessOutcome.Refused("There is no such access request.", StatusCodes.Status404NotFound);
+        if (request is null) return AccessOutcome.Refused("There is no such access request.", AccessRefusal.NotFound);
         var dataset = await catalogue.Datasets.FirstAsync(d => d.Id == request.DatasetId, cancellationToken);
         if (!DatasetAccess.IsApprover(dataset, approver))
             return AccessOutcome.Refused(
                 $"Only the approvers of '{dataset.Name}' (its information asset owner, manager and editors) or an admin can decide this request.",
-                StatusCodes.Status403Forbidden);
+                AccessRefusal.NotAllowed);
         if (request.Status != AccessRequestStatus.Pending)
             return AccessOutcome.Refused(AlreadyDecided(request));
         comment = comment?.Trim() ?? "";
         if (!approve && comment.Length == 0)
-            return AccessOutcome.Refused("Say why the request is rejected: the requester sees the comment.", StatusCodes.Status400BadRequest);
+            return AccessOutcome.Refused("Say why the request is rejected: the requester sees the comment.", AccessRefusal.Invalid);
         if (comment.Length > AccessRequestLimits.CommentLength)
-            return AccessOutcome.Refused($"Keep the comment under {AccessRequestLimits.CommentLength} characters.", StatusCodes.Status400BadRequest);
+            return AccessOutcome.Refused($"Keep the comment under {AccessRequestLimits.CommentLength} characters.", AccessRefusal.Invalid);
 
         var now = time.GetUtcNow();
         var actor = Actor.Of(approver);
@@ -134,7 +154,7 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
             return AccessOutcome.Refused(AlreadyDecided(current));
         }
 
-        return new AccessOutcome(true, approve
+        return AccessOutcome.Succeeded(approve
             ? $"Approved: {request.UserName} can use '{dataset.Name}' until {request.NeededUntil:d MMMM yyyy}."
             : $"Rejected: {request.UserName} has been told why.");
     }
@@ -143,15 +163,15 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
     public async Task<AccessOutcome> GrantAsync(Dataset dataset, string email, DateOnly? until, ClaimsPrincipal approver, CancellationToken cancellationToken)
     {
         if (!DatasetAccess.IsApprover(dataset, approver))
-            return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can give access to it.", StatusCodes.Status403Forbidden);
+            return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can give access to it.", AccessRefusal.NotAllowed);
         if (dataset.AccessType != AccessType.RequiresAuthorization)
             return AccessOutcome.Refused("Everyone signed in can already use this data.");
         email = email.Trim();
         var user = await catalogue.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Email.ToLower() == email.ToLower(), cancellationToken);
         if (user is null)
-            return AccessOutcome.Refused($"Nobody with the email '{email}' has signed in to Data Workspace yet. Ask them to sign in once, then try again.", StatusCodes.Status400BadRequest);
+            return AccessOutcome.Refused($"Nobody with the email '{email}' has signed in to Data Workspace yet. Ask them to sign in once, then try again.", AccessRefusal.Invalid);
         if (until is { } day && day < Today)
-            return AccessOutcome.Refused("The end date is in the past.", StatusCodes.Status400BadRequest);
+            return AccessOutcome.Refused("The end date is in the past.", AccessRefusal.Invalid);
         var now = time.GetUtcNow();
         if (await catalogue.Permissions.ActiveAt(now).AnyAsync(p => p.DatasetId == dataset.Id && p.UserId == user.Id, cancellationToken))
             return AccessOutcome.Refused($"{user.Email} already has access to this data.");
@@ -166,16 +186,16 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
             $"{actor.Email} gave {user.Email} access to '{dataset.Name}'" + (until is { } u ? $" until {u:yyyy-MM-dd}" : ""), dataset.Id, user.Id);
         outbox.Enqueue(user.Email, $"Access given: {dataset.Name}", $"{actor.Email} gave you access to '{dataset.Name}': {links.Portal($"/datasets/{dataset.Slug}")}");
         await catalogue.SaveChangesAsync(cancellationToken);
-        return new AccessOutcome(true, $"{user.Email} can now use this data.");
+        return AccessOutcome.Succeeded($"{user.Email} can now use this data.");
     }
 
     public async Task<AccessOutcome> RevokeAsync(Guid permissionId, ClaimsPrincipal approver, CancellationToken cancellationToken)
     {
         var permission = await catalogue.Permissions.FirstOrDefaultAsync(p => p.Id == permissionId, cancellationToken);
-        if (permission is null) return AccessOutcome.Refused("There is no such permission.", StatusCodes.Status404NotFound);
+        if (permission is null) return AccessOutcome.Refused("There is no such permission.", AccessRefusal.NotFound);
         var dataset = await catalogue.Datasets.FirstAsync(d => d.Id == permission.DatasetId, cancellationToken);
         if (!DatasetAccess.IsApprover(dataset, approver))
-            return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can take access to it away.", StatusCodes.Status403Forbidden);
+            return AccessOutcome.Refused($"Only the approvers of '{dataset.Name}' or an admin can take access to it away.", AccessRefusal.NotAllowed);
         var now = time.GetUtcNow();
         if (!permission.IsActiveAt(now)) return AccessOutcome.Refused("That access has already ended.");
 
@@ -196,7 +216,7 @@ public sealed class AccessRequestService(CatalogueDbContext catalogue, DatasetAc
         if (user is not null)
             outbox.Enqueue(user.Email, $"Access removed: {dataset.Name}", $"{actor.Email} removed your access to '{dataset.Name}'. Ask for access again if you still need it: {links.Portal($"/datasets/{dataset.Slug}")}");
         await catalogue.SaveChangesAsync(cancellationToken);
-        return new AccessOutcome(true, $"{email} can no longer use this data.");
+        return AccessOutcome.Succeeded($"{email} can no longer use this data.");
     }
 
     private static string AlreadyDecided(AccessRequest request) => request.Status switch

@@ -1,6 +1,7 @@
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.ToolsAccess;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.AccessRequests;
@@ -19,7 +20,7 @@ public static class MyAccessApi
     {
         var api = app.MapGroup("/api/v1").WithTags("Catalogue");
 
-        api.MapGet("/me/access", async (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapGet("/me/access", async Task<Ok<MyAccess>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var reader = context.User.AsReader();
             var active = catalogue.Permissions.ActiveAt(time.GetUtcNow());

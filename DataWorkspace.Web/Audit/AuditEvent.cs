@@ -25,7 +25,7 @@ public sealed class AuditEvent
 /// <summary>The actions the log records; one string each, so filters and exports are stable.</summary>
 public static class AuditActions
 {
-    public const string SignedIn = DataWorkspace.Contracts.SignInAuditActions.SignedIn;
+    public const string SignedIn = "signed-in";
     public const string AccessRequested = "access.requested";
     public const string AccessGranted = "access.granted";
     public const string AccessRejected = "access.rejected";
@@ -51,7 +51,7 @@ public static class AuditActions
     public const string VisualisationDatasetRemoved = "visualisation.dataset_removed";
     public const string UserDeactivated = "user.deactivated";
     public const string UserReactivated = "user.reactivated";
-    public const string SignInRefused = DataWorkspace.Contracts.SignInAuditActions.Refused;
+    public const string SignInRefused = "sign-in.refused";
 
     public static readonly IReadOnlyList<string> All =
     [

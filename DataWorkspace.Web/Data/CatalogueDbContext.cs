@@ -35,21 +35,6 @@ public sealed class CatalogueDbContext(DbContextOptions<CatalogueDbContext> opti
             key.Property(k => k.Xml).HasColumnName("xml");
             key.HasIndex(k => k.FriendlyName).IsUnique().HasDatabaseName("ux_data_protection_keys_friendly_name");
         });
-
-        modelBuilder.Entity<ProxySession>(session =>
-        {
-            session.ToTable("proxy_sessions");
-            session.HasKey(s => s.Id);
-            session.Property(s => s.Id).HasColumnName("id").HasMaxLength(64);
-            session.Property(s => s.UserId).HasColumnName("user_id").HasMaxLength(255);
-            session.Property(s => s.Ticket).HasColumnName("ticket");
-            session.Property(s => s.CreatedAt).HasColumnName("created_at");
-            session.Property(s => s.ExpiresAt).HasColumnName("expires_at");
-            session.Property(s => s.CheckedAt).HasColumnName("checked_at").HasDefaultValueSql("now()");
-            session.HasIndex(s => s.ExpiresAt).HasDatabaseName("ix_proxy_sessions_expires_at");
-            session.HasIndex(s => s.CheckedAt).HasDatabaseName("ix_proxy_sessions_checked_at");
-            session.HasIndex(s => s.UserId).HasDatabaseName("ix_proxy_sessions_user_id");
-        });
     }
 }
 
@@ -75,22 +60,6 @@ public sealed class DataProtectionKey
     public int Id { get; set; }
     public required string FriendlyName { get; set; }
     public required string Xml { get; set; }
-}
-
-/// <summary>
-/// A signed-in session, written and read by the proxy's SessionStore (the browser's cookie holds only its id); mapped
-/// here only so migrations create its table.
-/// </summary>
-public sealed class ProxySession
-{
-    public required string Id { get; set; }
-    public required string UserId { get; set; }
-    public required byte[] Ticket { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset ExpiresAt { get; set; }
-
-    /// <summary>When the identity provider last confirmed the session's user (or they signed in): it is asked again once this is older than the proxy's check interval.</summary>
-    public DateTimeOffset CheckedAt { get; set; }
 }
 
 public static class CatalogueDbContextOptions

@@ -1,3 +1,4 @@
+using DataWorkspace.Migrations;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -6,11 +7,17 @@ namespace DataWorkspace.Web.Data;
 /// <summary>
 /// The migration step: run as <c>DataWorkspace.Web migrate</c> (the AppHost's <c>migrations</c> resource) before the
 /// web app and the proxy start. Creates the catalogue and datasets databases if they are missing, applies the EF Core
-/// migrations, then exits.
+/// migrations, then exits. The migrations were squashed into one Initial before anything was deployed; a database made
+/// by the migrations from before cannot be upgraded, and the step says so and what to do (<see cref="PredatesSquash"/>).
+/// To squash them again: delete Data/Migrations/, run <c>dotnet ef migrations add Initial --project DataWorkspace.Web
+/// --output-dir Data/Migrations</c>, and end the new Initial's Up and Down with <see cref="InitialCatalogueSql"/>'s.
 /// </summary>
 public static class DatabaseMigrator
 {
     public const string Command = "migrate";
+
+    /// <summary>How to start the local database afresh (the AppHost says, since it knows where the data is): "delete the folder ...".</summary>
+    public const string StartAfreshSetting = "Migrations:StartAfresh";
 
     /// <param name="seed">Run after the migrations with the catalogue and the datasets database's connection string (the demo data), or null.</param>
     public static async Task<int> RunAsync(string[] args, Func<CatalogueDbContext, string, ILogger, CancellationToken, Task>? seed = null)
@@ -30,11 +37,19 @@ public static class DatabaseMigrator
             {
                 var connectionString = builder.Configuration.GetConnectionString(name)
                     ?? throw new InvalidOperationException($"ConnectionStrings:{name} is not set: the migration step needs both databases.");
-                await EnsureDatabaseAsync(connectionString, logger, lifetime.ApplicationStopping);
+                await PostgresDatabase.EnsureExistsAsync(connectionString, logger, lifetime.ApplicationStopping);
             }
 
             await using var scope = host.Services.CreateAsyncScope();
             var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+            var applied = await catalogue.Database.GetAppliedMigrationsAsync(lifetime.ApplicationStopping);
+            if (PredatesSquash([.. applied], [.. catalogue.Database.GetMigrations()], builder.Configuration[StartAfreshSetting]) is { } predates)
+            {
+                // Said on stderr, where the AppHost looks for why a step failed; a stack trace would only hide it.
+                await Console.Error.WriteLineAsync(predates);
+                return 1;
+            }
+
             var pending = (await catalogue.Database.GetPendingMigrationsAsync(lifetime.ApplicationStopping)).ToList();
             logger.LogInformation("Catalogue database: {Count} migration(s) to apply {Migrations}", pending.Count, pending);
             await catalogue.Database.MigrateAsync(lifetime.ApplicationStopping);
@@ -51,34 +66,18 @@ public static class DatabaseMigrator
         }
     }
 
-    private static async Task EnsureDatabaseAsync(string connectionString, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// What to tell the developer whose database has migrations older than this build's first (those squashed into
+    /// it), or null when it has none: such a database cannot be upgraded, only made again.
+    /// </summary>
+    internal static string? PredatesSquash(IReadOnlyCollection<string> applied, IReadOnlyList<string> known, string? startAfresh)
     {
-        var target = new NpgsqlConnectionStringBuilder(connectionString);
-        var database = target.Database ?? throw new InvalidOperationException("The connection string names no database.");
-        var maintenance = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
-
-        await using var connection = new NpgsqlConnection(maintenance.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection)
-        {
-            Parameters = { new NpgsqlParameter { Value = database } },
-        };
-        if (await exists.ExecuteScalarAsync(cancellationToken) is not null)
-        {
-            logger.LogInformation("Database {Database} exists", database);
-            return;
-        }
-
-        var quoted = "\"" + database.Replace("\"", "\"\"") + "\"";
-        await using var create = new NpgsqlCommand($"CREATE DATABASE {quoted} ENCODING 'UTF8'", connection);
-        try
-        {
-            await create.ExecuteNonQueryAsync(cancellationToken);
-            logger.LogInformation("Created database {Database}", database);
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.DuplicateDatabase)
-        {
-            logger.LogInformation("Database {Database} was created concurrently", database);
-        }
+        if (known.Count == 0) return null;
+        var older = applied.Where(id => !known.Contains(id) && string.CompareOrdinal(id, known[0]) < 0).Order(StringComparer.Ordinal).ToList();
+        if (older.Count == 0) return null;
+        var what = startAfresh is { Length: > 0 } ? startAfresh : "drop the catalogue database (this step makes it again)";
+        return $"The catalogue database predates the squash of the web app's migrations into one ({known[0]}): it was made by " +
+            $"{older.Count} older migration(s) ({(older.Count == 1 ? older[0] : $"{older[0]} ... {older[^1]}")}) and cannot be upgraded. " +
+            $"To start afresh with the demo data: stop the run, {what}, and run again.";
     }
 }

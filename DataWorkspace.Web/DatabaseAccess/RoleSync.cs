@@ -45,14 +45,37 @@ public sealed class RoleSync(
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({LockKey})", cancellationToken);
 
-        var statements = new List<string>();
         var skipped = new List<string>();
         var existingTables = await SetAsync(connection, "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','v','m','p','f')", cancellationToken);
+        var applied = await SyncRolesAndSchemasAsync(connection, desired, cancellationToken);
+        var membershipChanges = await MembershipChangesAsync(connection, desired, cancellationToken);
+        var views = await DataCutViewsAsync(connection, cancellationToken);
+        applied += await RunAsync(connection, membershipChanges, cancellationToken);
+        applied += await DropUnlistedDataCutsAsync(connection, desired, views, skipped, cancellationToken);
+        applied += await ReplaceChangedDataCutsAsync(connection, desired, views, existingTables, skipped, cancellationToken);
+
+        var (statements, wanted) = await TableGrantChangesAsync(connection, desired, existingTables, skipped, cancellationToken);
+        statements.AddRange(await SchemaUsageChangesAsync(connection, wanted, cancellationToken));
+        statements.AddRange(TeamDefaultPrivileges(desired));
+        // Every live login's settings, so a changed option reaches logins made before it.
+        statements.AddRange(await LoginSettings.DifferencesAsync(connection, options.Value, cancellationToken));
+        // The team default privileges are stated every time: they are not counted as changes.
+        applied += await RunAsync(connection, statements, cancellationToken) - desired.TeamWriters.Count;
+        await transaction.CommitAsync(cancellationToken);
+
+        if (applied > 0) logger.LogInformation("Database roles synchronised: {Statements} changes", applied);
+        foreach (var reason in skipped) logger.LogWarning("Database role synchronisation skipped {Reason}", reason);
+        return new RoleSyncResult(applied, skipped);
+    }
+
+    /// <summary>Creates the roles and schemas the catalogue lists and drops the dataset and domain roles it no longer lists.</summary>
+    private static async Task<int> SyncRolesAndSchemasAsync(NpgsqlConnection connection, Desired desired, CancellationToken cancellationToken)
+    {
         var roles = await SetAsync(connection, @"SELECT rolname FROM pg_roles WHERE rolname LIKE '\_%'", cancellationToken);
         roles.RemoveWhere(role => !IsManaged(role));
         var schemas = await SetAsync(connection, "SELECT nspname FROM pg_namespace", cancellationToken);
 
-        // Roles and schemas.
+        var statements = new List<string>();
         foreach (var role in desired.Roles.Where(role => !roles.Contains(role)).Order())
             statements.Add($"CREATE ROLE {Quote(role)} NOLOGIN");
         foreach (var role in roles.Where(role => (role.StartsWith(DatasetPrefix) || role.StartsWith(DomainPrefix)) && !desired.Roles.Contains(role)).Order())
@@ -65,11 +88,15 @@ public sealed class RoleSync(
         foreach (var (schema, owner) in desired.Schemas.Where(schema => !schemas.Contains(schema.Key)).OrderBy(schema => schema.Key))
             statements.Add($"CREATE SCHEMA {Quote(schema)} AUTHORIZATION {Quote(owner)}");
         if (!schemas.Contains(DataCutSchema)) statements.Add($"CREATE SCHEMA {Quote(DataCutSchema)}");
-        await RunAsync(connection, statements, cancellationToken);
-        var applied = statements.Count;
-        statements.Clear();
+        return await RunAsync(connection, statements, cancellationToken);
+    }
 
-        // Memberships between managed roles (a login's membership of its user role is the login sweep's business).
+    /// <summary>
+    /// The GRANTs and REVOKEs that make memberships between managed roles what the catalogue says (a login's
+    /// membership of its user role is the login sweep's business).
+    /// </summary>
+    private static async Task<List<string>> MembershipChangesAsync(NpgsqlConnection connection, Desired desired, CancellationToken cancellationToken)
+    {
         var memberships = new HashSet<(string Role, string Member)>();
         await using (var command = new NpgsqlCommand(@"
             SELECT r.rolname, m.rolname FROM pg_auth_members am
@@ -79,27 +106,36 @@ public sealed class RoleSync(
             while (await reader.ReadAsync(cancellationToken))
                 if (IsManaged(reader.GetString(0)) && IsManaged(reader.GetString(1)) && !reader.GetString(1).StartsWith(LoginPrefix))
                     memberships.Add((reader.GetString(0), reader.GetString(1)));
+
+        var statements = new List<string>();
         foreach (var (role, member) in desired.Memberships.Except(memberships).Order())
             statements.Add($"GRANT {Quote(role)} TO {Quote(member)}");
         foreach (var (role, member) in memberships.Except(desired.Memberships).Order())
             statements.Add($"REVOKE {Quote(role)} FROM {Quote(member)}");
+        return statements;
+    }
 
-        // Data cuts: views whose text is the catalogue's query, recreated when the query changes.
+    /// <summary>The data cut views there are, each with its comment: the fingerprint of the query it was made from.</summary>
+    private static async Task<Dictionary<string, string?>> DataCutViewsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
         var views = new Dictionary<string, string?>();
-        await using (var command = new NpgsqlCommand(
-            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'v'", connection))
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = DataCutSchema });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) views[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
-        }
+        await using var command = new NpgsqlCommand(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'v'", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = DataCutSchema });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) views[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        return views;
+    }
 
-        await RunAsync(connection, statements, cancellationToken);
-        applied += statements.Count;
-        statements.Clear();
-
-        // Dropping or replacing a view waits for the queries reading it, and new readers queue behind: a view in use
-        // is left as it is (its grants too) for a later synchronisation rather than holding everyone up.
+    /// <summary>
+    /// Drops the data cut views the catalogue no longer lists. Dropping or replacing a view waits for the queries
+    /// reading it, and new readers queue behind: a view in use is left as it is (its grants too) for a later
+    /// synchronisation rather than holding everyone up.
+    /// </summary>
+    private static async Task<int> DropUnlistedDataCutsAsync(
+        NpgsqlConnection connection, Desired desired, Dictionary<string, string?> views, List<string> skipped, CancellationToken cancellationToken)
+    {
+        var applied = 0;
         foreach (var view in views.Keys.Where(view => !desired.DataCuts.ContainsKey(view)))
         {
             await ExecuteAsync(connection, "SAVEPOINT data_cut", cancellationToken);
@@ -117,6 +153,18 @@ public sealed class RoleSync(
             }
         }
 
+        return applied;
+    }
+
+    /// <summary>
+    /// (Re)creates each data cut whose view is missing or was made from another query: a view's text is the
+    /// catalogue's query, and its comment the query's fingerprint. <paramref name="existingTables"/> follows.
+    /// </summary>
+    private static async Task<int> ReplaceChangedDataCutsAsync(
+        NpgsqlConnection connection, Desired desired, Dictionary<string, string?> views, HashSet<string> existingTables, List<string> skipped,
+        CancellationToken cancellationToken)
+    {
+        var applied = 0;
         foreach (var (view, sql) in desired.DataCuts)
         {
             var fingerprint = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql)));
@@ -147,7 +195,16 @@ public sealed class RoleSync(
             }
         }
 
-        // SELECT on tables, and USAGE on their schemas, for dataset roles only.
+        return applied;
+    }
+
+    /// <summary>
+    /// The GRANTs and REVOKEs of SELECT that give dataset roles exactly their tables, and the grants wanted (those of
+    /// the catalogue whose table exists; the others are skipped).
+    /// </summary>
+    private static async Task<(List<string> Statements, HashSet<(string Schema, string Table, string Role)> Wanted)> TableGrantChangesAsync(
+        NpgsqlConnection connection, Desired desired, HashSet<string> existingTables, List<string> skipped, CancellationToken cancellationToken)
+    {
         var grants = new HashSet<(string Schema, string Table, string Role)>();
         await using (var command = new NpgsqlCommand(@"
             SELECT n.nspname, c.relname, g.rolname FROM pg_class c
@@ -158,11 +215,23 @@ public sealed class RoleSync(
             while (await reader.ReadAsync(cancellationToken)) grants.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
         var wanted = desired.TableGrants.Where(grant => existingTables.Contains($"{grant.Schema}.{grant.Table}")).ToHashSet();
         skipped.AddRange(desired.TableGrants.Except(wanted).Select(grant => $"table {grant.Schema}.{grant.Table} (for {grant.Role}) does not exist"));
+
+        var statements = new List<string>();
         foreach (var (schema, table, role) in wanted.Except(grants).Order())
             statements.Add($"GRANT SELECT ON {Quote(schema)}.{Quote(table)} TO {Quote(role)}");
         foreach (var (schema, table, role) in grants.Except(wanted).Order())
             statements.Add($"REVOKE ALL ON {Quote(schema)}.{Quote(table)} FROM {Quote(role)}");
+        return (statements, wanted);
+    }
 
+    /// <summary>
+    /// USAGE on the schemas of the wanted tables, for their dataset roles and for everyone: every user may look into
+    /// the schemas datasets live in (their names are in the catalogue anyway), so a refusal names the table the user
+    /// cannot read rather than its schema.
+    /// </summary>
+    private static async Task<List<string>> SchemaUsageChangesAsync(
+        NpgsqlConnection connection, HashSet<(string Schema, string Table, string Role)> wanted, CancellationToken cancellationToken)
+    {
         var usage = new HashSet<(string Schema, string Role)>();
         await using (var command = new NpgsqlCommand(@"
             SELECT n.nspname, g.rolname FROM pg_namespace n
@@ -170,29 +239,19 @@ public sealed class RoleSync(
             WHERE a.privilege_type = 'USAGE' AND (g.rolname LIKE '\_dataset\_%' OR g.rolname = '_datasets_everyone')", connection))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             while (await reader.ReadAsync(cancellationToken)) usage.Add((reader.GetString(0), reader.GetString(1)));
-        // Every user may look into the schemas datasets live in (their names are in the catalogue anyway), so a refusal
-        // names the table the user cannot read rather than its schema.
         var wantedUsage = wanted.Select(grant => (grant.Schema, grant.Role)).Concat(wanted.Select(grant => (grant.Schema, Everyone))).ToHashSet();
+
+        var statements = new List<string>();
         foreach (var (schema, role) in wantedUsage.Except(usage).Order())
             statements.Add($"GRANT USAGE ON SCHEMA {Quote(schema)} TO {Quote(role)}");
         foreach (var (schema, role) in usage.Except(wantedUsage).Order())
             statements.Add($"REVOKE USAGE ON SCHEMA {Quote(schema)} FROM {Quote(role)}");
-
-        // What a team member creates in the team's schema, the other members can use.
-        foreach (var (team, member) in desired.TeamWriters)
-            statements.Add($"ALTER DEFAULT PRIVILEGES FOR ROLE {Quote(member)} IN SCHEMA {Quote(team)} GRANT ALL ON TABLES TO {Quote(team)}");
-
-        // Every live login's settings, so a changed option reaches logins made before it.
-        statements.AddRange(await LoginSettings.DifferencesAsync(connection, options.Value, cancellationToken));
-
-        await RunAsync(connection, statements, cancellationToken);
-        applied += statements.Count - desired.TeamWriters.Count;
-        await transaction.CommitAsync(cancellationToken);
-
-        if (applied > 0) logger.LogInformation("Database roles synchronised: {Statements} changes", applied);
-        foreach (var reason in skipped) logger.LogWarning("Database role synchronisation skipped {Reason}", reason);
-        return new RoleSyncResult(applied, skipped);
+        return statements;
     }
+
+    /// <summary>What a team member creates in the team's schema, the other members can use.</summary>
+    private static IEnumerable<string> TeamDefaultPrivileges(Desired desired) =>
+        desired.TeamWriters.Select(writer => $"ALTER DEFAULT PRIVILEGES FOR ROLE {Quote(writer.Member)} IN SCHEMA {Quote(writer.Team)} GRANT ALL ON TABLES TO {Quote(writer.Team)}");
 
     private static bool IsManaged(string role) =>
         role == Everyone || role.StartsWith(UserPrefix) || role.StartsWith(TeamPrefix) || role.StartsWith(DatasetPrefix)
@@ -285,7 +344,8 @@ public sealed class RoleSync(
         return desired;
     }
 
-    private static async Task RunAsync(NpgsqlConnection connection, List<string> statements, CancellationToken cancellationToken)
+    /// <summary>Runs the statements in batches of 200; returns how many there were.</summary>
+    private static async Task<int> RunAsync(NpgsqlConnection connection, List<string> statements, CancellationToken cancellationToken)
     {
         foreach (var chunk in statements.Chunk(200))
         {
@@ -293,6 +353,8 @@ public sealed class RoleSync(
             foreach (var statement in chunk) batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
             await batch.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        return statements.Count;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -1,3 +1,7 @@
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
 namespace DataWorkspace.Web.Documentation;
 
 /// <summary>
@@ -13,6 +17,7 @@ public static class ApiDocuments
     {
         services.AddOpenApi(Catalogue, options =>
         {
+            options.AddOperationTransformer(ListEveryDeclaredResponse);
             options.ShouldInclude = description => description.RelativePath?.StartsWith("api/v1/", StringComparison.Ordinal) == true;
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -22,6 +27,22 @@ public static class ApiDocuments
             });
         });
         return services;
+    }
+
+    /// <summary>
+    /// Lists each response shape an endpoint declares, also when two share a status (a JSON body and a problem under
+    /// 400, say): the API explorer keeps one per status.
+    /// </summary>
+    public static async Task ListEveryDeclaredResponse(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        foreach (var declared in context.Description.ActionDescriptor.EndpointMetadata.OfType<IProducesResponseTypeMetadata>())
+        {
+            var status = declared.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (declared.Type is null || operation.Responses?.GetValueOrDefault(status) is not OpenApiResponse response) continue;
+            response.Content ??= new Dictionary<string, OpenApiMediaType>();
+            foreach (var contentType in declared.ContentTypes.Where(contentType => !response.Content.ContainsKey(contentType)))
+                response.Content[contentType] = new OpenApiMediaType { Schema = await context.GetOrCreateSchemaAsync(declared.Type, null, cancellationToken) };
+        }
     }
 
     public static IEndpointRouteBuilder MapApiDocuments(this IEndpointRouteBuilder app)

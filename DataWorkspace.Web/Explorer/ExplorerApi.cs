@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Identity;
@@ -18,6 +16,22 @@ public sealed record SchemaTable(string Name, List<SchemaColumn> Columns);
 
 public sealed record SchemaEntry(string Name, List<SchemaTable> Tables);
 
+/// <summary>The schemas, tables and columns the user's login can read.</summary>
+public sealed record ExplorerSchema(List<SchemaEntry> Schemas);
+
+public sealed record QueryPlan(string? Plan);
+
+/// <summary>PostgreSQL's refusal of a statement it was asked to explain.</summary>
+public sealed record QueryPlanError(QueryError? Error);
+
+public sealed record HistoryEntry(Guid Id, string Sql, string Status, DateTimeOffset StartedAt, long? DurationMs, long? Total);
+
+public sealed record QueryHistory(List<HistoryEntry> Queries);
+
+public sealed record SavedQueryEntry(Guid Id, string Title, string Description, string Sql, bool Shared, string OwnerName, bool Mine, DateTimeOffset UpdatedAt);
+
+public sealed record SavedQueries(List<SavedQueryEntry> Queries);
+
 /// <summary>
 /// The Data Explorer's JSON API, used by its page and open to scripts: run, page, cancel, download, explain, the schema
 /// the user can read, their history and saved queries. Every POST takes JSON only, which a cross-site form cannot send.
@@ -32,7 +46,8 @@ public static class ExplorerApi
     {
         var api = app.MapGroup("/api/v1/explorer");
 
-        api.MapPost("/run", async Task<IResult> (RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        api.MapPost("/run", async Task<Results<Ok<QueryView>, Accepted<QueryView>, ProblemHttpResult>> (
+            RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             var user = http.User;
             Guid id;
@@ -50,37 +65,53 @@ public static class ExplorerApi
             if (request.Wait is { } wait) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Max(0, wait)), cancellationToken);
             else await runner.WaitAsync(id, DefaultWait, cancellationToken, untilComplete: true);
             var view = (await runner.ViewAsync(user.Id(), id, 1, cancellationToken))!;
-            return view.Status == "running" ? TypedResults.Json(view, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(view);
-        }).Accepts<RunRequest>("application/json");
+            return view.Status == "running" ? TypedResults.Accepted((string?)null, view) : TypedResults.Ok(view);
+        }).Accepts<RunRequest>("application/json")
+          .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapGet("/queries/{id:guid}", async Task<IResult> (Guid id, int? page, double? wait, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        api.MapGet("/queries/{id:guid}", async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
+            Guid id, int? page, double? wait, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             if (wait is > 0) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxPollWait.TotalSeconds)), cancellationToken);
             return await runner.ViewAsync(http.User.Id(), id, page ?? 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
-        });
+        }).ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPost("/queries/{id:guid}/cancel", async Task<IResult> (Guid id, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        api.MapPost("/queries/{id:guid}/cancel", async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
+            Guid id, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             await runner.CancelAsync(http.User.Id(), id, cancellationToken);
             return await runner.ViewAsync(http.User.Id(), id, 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
-        });
+        }).ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapGet("/queries/{id:guid}/download", DownloadAsync);
+        api.MapGet("/queries/{id:guid}/download", async Task<Results<QueryResultDownload, ProblemHttpResult>> (
+            Guid id, string? format, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            format = (format ?? "csv").ToLowerInvariant();
+            if (!QueryResultDownload.Formats.Contains(format))
+                return TypedResults.Problem(title: "Unknown format", detail: $"'{format}' is not a download format: use csv, json or xlsx.", statusCode: StatusCodes.Status400BadRequest);
+            if (await runner.OpenResultAsync(http.User.Id(), id, cancellationToken) is not { } result)
+                return TypedResults.Problem(title: "Nothing to download", detail: "This query has no rows to download: it is still running or storing its rows, failed, is not yours, or its rows were cleared. Try again in a moment, or run it again.",
+                    statusCode: StatusCodes.Status404NotFound);
+            return new QueryResultDownload(id, format, result.Connection, result.Table, result.Query);
+        }).ProducesProblem(StatusCodes.Status400BadRequest)
+          .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPost("/explain", async Task<IResult> (RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        api.MapPost("/explain", async Task<Results<Ok<QueryPlan>, BadRequest<QueryPlanError>, ProblemHttpResult>> (
+            RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             try
             {
                 var (plan, error) = await runner.ExplainAsync(http.User.Id(), request.Sql, cancellationToken);
-                return error is null ? TypedResults.Ok(new { plan }) : TypedResults.BadRequest(new { error });
+                return error is null ? TypedResults.Ok(new QueryPlan(plan)) : TypedResults.BadRequest(new QueryPlanError(error));
             }
             catch (QueryRefusedException refused)
             {
                 return TypedResults.Problem(title: "The query was not explained", detail: refused.Message, statusCode: StatusCodes.Status400BadRequest);
             }
-        }).Accepts<RunRequest>("application/json");
+        }).Accepts<RunRequest>("application/json")
+          .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapGet("/schema", async (HttpContext http, DatabaseLogins logins, CancellationToken cancellationToken) =>
+        api.MapGet("/schema", async Task<Ok<ExplorerSchema>> (HttpContext http, DatabaseLogins logins, CancellationToken cancellationToken) =>
         {
             // information_schema shows a login only the tables it may use: the schema browser needs no rule of its own.
             var login = await logins.PortalLoginAsync(http.User.Id(), cancellationToken);
@@ -100,30 +131,31 @@ public static class ExplorerApi
                 tables[^1].Columns.Add(new SchemaColumn(reader.GetString(2), reader.GetString(3)));
             }
 
-            return TypedResults.Ok(new { schemas });
+            return TypedResults.Ok(new ExplorerSchema(schemas));
         });
 
-        api.MapGet("/history", async (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapGet("/history", async Task<Ok<QueryHistory>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var queries = await catalogue.Set<ExplorerQuery>().AsNoTracking().Where(q => q.UserId == userId)
                 .OrderByDescending(q => q.StartedAt).Take(50)
-                .Select(q => new { q.Id, q.Sql, Status = q.Status.ToString().ToLower(), q.StartedAt, q.DurationMs, q.Total })
+                .Select(q => new HistoryEntry(q.Id, q.Sql, q.Status.ToString().ToLower(), q.StartedAt, q.DurationMs, q.Total))
                 .ToListAsync(cancellationToken);
-            return TypedResults.Ok(new { queries });
+            return TypedResults.Ok(new QueryHistory(queries));
         });
 
-        api.MapGet("/saved", async (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapGet("/saved", async Task<Ok<SavedQueries>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var queries = await catalogue.Set<SavedQuery>().AsNoTracking().Where(q => q.OwnerId == userId || q.Shared)
                 .OrderByDescending(q => q.UpdatedAt).Take(200)
-                .Select(q => new { q.Id, q.Title, q.Description, q.Sql, q.Shared, q.OwnerName, Mine = q.OwnerId == userId, q.UpdatedAt })
+                .Select(q => new SavedQueryEntry(q.Id, q.Title, q.Description, q.Sql, q.Shared, q.OwnerName, q.OwnerId == userId, q.UpdatedAt))
                 .ToListAsync(cancellationToken);
-            return TypedResults.Ok(new { queries });
+            return TypedResults.Ok(new SavedQueries(queries));
         });
 
-        api.MapPost("/saved", async Task<IResult> (SaveRequest request, HttpContext http, CatalogueDbContext catalogue, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapPost("/saved", async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
+            SaveRequest request, HttpContext http, CatalogueDbContext catalogue, TimeProvider time, CancellationToken cancellationToken) =>
         {
             if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
                 return TypedResults.Problem(title: "The query was not saved", detail: "Give it a title of up to 200 characters.", statusCode: StatusCodes.Status400BadRequest);
@@ -139,65 +171,18 @@ public static class ExplorerApi
             catalogue.Add(saved);
             await catalogue.SaveChangesAsync(cancellationToken);
             return TypedResults.Created($"/api/v1/explorer/saved/{saved.Id}",
-                new { saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine = true, saved.UpdatedAt });
-        }).Accepts<SaveRequest>("application/json");
+                new SavedQueryEntry(saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine: true, saved.UpdatedAt));
+        }).Accepts<SaveRequest>("application/json")
+          .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapDelete("/saved/{id:guid}", async Task<IResult> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapDelete("/saved/{id:guid}", async Task<Results<NoContent, ProblemHttpResult>> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var deleted = await catalogue.Set<SavedQuery>().Where(q => q.Id == id && q.OwnerId == userId).ExecuteDeleteAsync(cancellationToken);
             return deleted == 1 ? TypedResults.NoContent() : NotFound(id);
-        });
+        }).ProducesProblem(StatusCodes.Status404NotFound);
     }
 
-    private static IResult NotFound(Guid id) =>
+    private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(title: "No such query", detail: $"You have no query {id}. Your history lists the ones you ran.", statusCode: StatusCodes.Status404NotFound);
-
-    private static async Task DownloadAsync(Guid id, string? format, HttpContext http, QueryRunner runner, CancellationToken cancellationToken)
-    {
-        format = (format ?? "csv").ToLowerInvariant();
-        if (format is not ("csv" or "json" or "xlsx"))
-        {
-            await TypedResults.Problem(title: "Unknown format", detail: $"'{format}' is not a download format: use csv, json or xlsx.", statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
-            return;
-        }
-
-        var user = http.User;
-        if (await runner.OpenResultAsync(user.Id(), id, cancellationToken) is not { } result)
-        {
-            await TypedResults.Problem(title: "Nothing to download", detail: "This query has no rows to download: it is still running or storing its rows, failed, is not yours, or its rows were cleared. Try again in a moment, or run it again.",
-                statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
-            return;
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        long rows;
-        await using (var connection = result.Connection)
-        {
-            http.Response.Headers.ContentDisposition = $"attachment; filename=\"query-{id.ToString("N")[..8]}.{format}\"";
-            http.Response.Headers.CacheControl = "no-store";
-            if (format == "csv")
-            {
-                http.Response.ContentType = "text/csv; charset=utf-8";
-                using var copy = await connection.BeginTextExportAsync($"COPY (SELECT * FROM {result.Table}) TO STDOUT (FORMAT csv, HEADER)", cancellationToken);
-                await Downloads.CopyCsvAsync(copy, http.Response.Body, cancellationToken);
-                rows = result.Query.Total ?? 0;
-            }
-            else
-            {
-                http.Response.ContentType = format == "json" ? ResultFiles.JsonContentType : ResultFiles.XlsxContentType;
-                await using var command = new Npgsql.NpgsqlCommand($"SET synchronize_seqscans = off; SELECT * FROM {result.Table}", connection);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                rows = format == "json"
-                    ? await ResultFiles.WriteJsonAsync(reader, http.Response.Body, cancellationToken)
-                    : await ResultFiles.WriteXlsxAsync(reader, http.Response.Body, cancellationToken);
-            }
-        }
-
-        await using var scope = http.RequestServices.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ResultDownloaded, Actor.Of(user),
-            $"{user.DisplayName()} downloaded a Data Explorer result as {format.ToUpperInvariant()}: {rows:N0} rows in {Stopwatch.GetElapsedTime(started).TotalSeconds:N1} s",
-            details: result.Query.Sql);
-        await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().SaveChangesAsync(CancellationToken.None);
-    }
 }

@@ -96,18 +96,56 @@ public sealed class QueryRunner(
         return state is null ? null : (state.Status, state.Loading);
     }
 
+    /// <summary>The user's SQL as it is run: trimmed, without trailing semicolons; a query's rows go to <paramref name="Table"/>.</summary>
+    /// <param name="Leading">The whitespace trimmed from the start, so that error positions point into the SQL as written.</param>
+    private sealed record Statement(string Body, int Leading, bool IsQuery, string? Table);
+
+    /// <summary>How a run ended.</summary>
+    private sealed class RunResult
+    {
+        public QueryStatus Status { get; set; }
+        public long? Total { get; set; }
+        public long? RowsAffected { get; set; }
+        public PostgresException? Failure { get; set; }
+
+        /// <summary>What came before the user's SQL in the command that was running, so an error position maps back to it.</summary>
+        public string Prefix { get; set; } = "";
+    }
+
     private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login, TaskCompletionSource firstPage, CancellationToken stop)
     {
         var started = Stopwatch.GetTimestamp();
+        var statement = Prepare(id, userId, sql);
+        var run = await ExecuteAsync(id, statement, login, firstPage, stop);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        try
+        {
+            await RecordAsync(id, userName, actor, sql, statement, run, elapsed);
+        }
+        catch (Exception exception)
+        {
+            logger.LogError(exception, "Could not record the outcome of Data Explorer query {Id}", id);
+        }
+        finally
+        {
+            firstPage.TrySetResult();
+            if (running.TryRemove(id, out var entry)) entry.Stop.Dispose();
+        }
+    }
+
+    private static Statement Prepare(Guid id, string userId, string sql)
+    {
         var body = sql.Trim();
         var leading = sql.Length - sql.TrimStart().Length;
         while (body.EndsWith(';')) body = body[..^1].TrimEnd();
         var isQuery = IsQuery(body);
-        var table = isQuery ? $"{Quote(User(userId))}.{Quote(ResultPrefix + id.ToString("N"))}" : null;
-        var prefix = "";
-        QueryStatus status;
-        long? total = null, affected = null;
-        PostgresException? failure = null;
+        return new Statement(body, leading, isQuery, isQuery ? $"{Quote(User(userId))}.{Quote(ResultPrefix + id.ToString("N"))}" : null);
+    }
+
+    /// <summary>Runs the statement on a connection of the user's login and says how it ended; PostgreSQL's errors are the user's answer.</summary>
+    private async Task<RunResult> ExecuteAsync(Guid id, Statement statement, UserLogin login, TaskCompletionSource firstPage, CancellationToken stop)
+    {
+        var run = new RunResult();
         try
         {
             await using var connection = await login.DataSource.OpenConnectionAsync();
@@ -117,127 +155,139 @@ public sealed class QueryRunner(
             var pid = connection.ProcessID;
             await using var onStop = stop.Register(() => _ = CancelBackendAsync(pid, login.RoleName));
             stop.ThrowIfCancellationRequested();
-            var statement = body;
-            if (isQuery)
-            {
-                // The result's columns, without running the query: duplicate names get a suffix and columns a table
-                // cannot hold (pg_sleep's void) are kept as text, so any query's rows can be stored.
-                prefix = "SELECT * FROM (\n";
-                var columns = new List<(string Name, string Type)>();
-                await using (var describe = new NpgsqlCommand(prefix + body + "\n) AS q", connection))
-                await using (var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly))
-                    for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
-                stop.ThrowIfCancellationRequested();
-                var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-                var select = string.Join(", ", columns.Select((column, i) =>
-                {
-                    var name = seen.TryGetValue(column.Name, out var n) ? $"{column.Name}_{n + 1}" : column.Name;
-                    seen[column.Name] = n + 1;
-                    return $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(name)}";
-                }));
-                var aliases = string.Join(", ", columns.Select((_, i) => $"c{i + 1}"));
-                // The table first (planned, not run), then one execution of the query streamed into it as binary
-                // COPY: the first page is committed as soon as it arrives, the rest as it comes, the total at the end.
-                var source = $"SELECT {select} FROM (\n{body}\n) AS q({aliases})";
-                prefix = $"CREATE UNLOGGED TABLE {table} AS SELECT {select} FROM (\n";
-                await using (var create = new NpgsqlCommand($"CREATE UNLOGGED TABLE {table} AS {source} WITH NO DATA", connection))
-                    await create.ExecuteNonQueryAsync();
-                stop.ThrowIfCancellationRequested();
-                prefix = $"COPY (SELECT {select} FROM (\n";
-                await using var writer = await login.DataSource.OpenConnectionAsync();
-                using var rows = await connection.BeginRawBinaryCopyAsync($"COPY ({source}) TO STDOUT (FORMAT binary)");
-                var pipe = new BinaryCopyPipe(rows);
-                await StoreAsync(writer, table!, pipe, PageSize);
-                await UpdateAsync(id, q =>
-                {
-                    q.Status = QueryStatus.Completed;
-                    q.ResultTable = table;
-                    q.Total = pipe.Finished ? pipe.Rows : null;
-                });
-                firstPage.TrySetResult();
-                while (!pipe.Finished) await StoreAsync(writer, table!, pipe, 1_000_000);
-
-                total = pipe.Rows;
-                status = QueryStatus.Completed;
-            }
-            else
-            {
-                await using var batch = new NpgsqlBatch(connection) { Timeout = 0, BatchCommands = { new NpgsqlBatchCommand(statement) } };
-                await batch.ExecuteNonQueryAsync();
-                // The command tag's count of rows changed.
-                affected = (long)batch.BatchCommands[0].Rows;
-                status = QueryStatus.Completed;
-            }
+            if (statement.IsQuery) await StoreRowsAsync(id, statement, connection, login, run, firstPage, stop);
+            else await RunCommandAsync(statement, connection, run);
         }
         catch (PostgresException exception)
         {
-            failure = exception;
-            status = exception.SqlState == PostgresErrorCodes.QueryCanceled && exception.MessageText.Contains("user request") ? QueryStatus.Cancelled : QueryStatus.Failed;
+            run.Failure = exception;
+            run.Status = exception.SqlState == PostgresErrorCodes.QueryCanceled && exception.MessageText.Contains("user request") ? QueryStatus.Cancelled : QueryStatus.Failed;
         }
         catch (Exception exception) when (stop.IsCancellationRequested && exception is OperationCanceledException or NpgsqlException)
         {
             // Cancelled between statements, or the cancel broke the COPY mid-way.
-            status = QueryStatus.Cancelled;
+            run.Status = QueryStatus.Cancelled;
         }
         catch (Exception exception)
         {
             logger.LogWarning(exception, "Data Explorer query {Id} failed outside PostgreSQL", id);
-            failure = null;
-            status = QueryStatus.Failed;
+            run.Status = QueryStatus.Failed;
             await UpdateAsync(id, q => q.ErrorMessage = "The query could not be run: the datasets database could not be reached. Try again in a minute.");
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
-            var query = await catalogue.Set<ExplorerQuery>().SingleAsync(q => q.Id == id);
-            query.Status = status;
-            query.FinishedAt = time.GetUtcNow();
-            query.DurationMs = (long)elapsed.TotalMilliseconds;
-            query.Total = total;
-            query.RowsAffected = affected;
-            query.ResultTable = status == QueryStatus.Completed ? table : null;
-            if (status != QueryStatus.Completed && table is not null)
-            {
-                // Rows stored before a failure or a cancel are not a result: they go.
-                await using var drop = datasets.CreateCommand($"DROP TABLE IF EXISTS {table}");
-                await drop.ExecuteNonQueryAsync();
-            }
+        return run;
+    }
 
-            if (failure is not null)
-            {
-                query.ErrorMessage = status == QueryStatus.Failed && failure.SqlState == PostgresErrorCodes.QueryCanceled
-                    ? $"The query ran longer than the time limit and was stopped ({failure.MessageText}). Narrow it down, or ask for a tool for long work."
-                    : failure.MessageText;
-                query.ErrorDetail = failure.Detail;
-                query.ErrorHint = failure.Hint;
-                query.ErrorCode = failure.SqlState;
-                query.ErrorPosition = failure.Position > prefix.Length && failure.Position <= prefix.Length + body.Length
-                    ? failure.Position - prefix.Length + leading
-                    : failure.Position > 0 && !isQuery ? failure.Position + leading : null;
-            }
+    /// <summary>
+    /// Stores a query's rows in its result table: the table first (planned, not run), then one execution of the query
+    /// streamed into it as binary COPY: the first page is committed as soon as it arrives, the rest as it comes, the
+    /// total at the end.
+    /// </summary>
+    private async Task StoreRowsAsync(
+        Guid id, Statement statement, NpgsqlConnection connection, UserLogin login, RunResult run, TaskCompletionSource firstPage, CancellationToken stop)
+    {
+        var table = statement.Table!;
+        run.Prefix = "SELECT * FROM (\n";
+        var (select, aliases) = await StorableColumnsAsync(connection, run.Prefix + statement.Body + "\n) AS q");
+        stop.ThrowIfCancellationRequested();
+        var source = $"SELECT {select} FROM (\n{statement.Body}\n) AS q({aliases})";
+        run.Prefix = $"CREATE UNLOGGED TABLE {table} AS SELECT {select} FROM (\n";
+        await using (var create = new NpgsqlCommand($"CREATE UNLOGGED TABLE {table} AS {source} WITH NO DATA", connection))
+            await create.ExecuteNonQueryAsync();
+        stop.ThrowIfCancellationRequested();
+        run.Prefix = $"COPY (SELECT {select} FROM (\n";
+        await using var writer = await login.DataSource.OpenConnectionAsync();
+        using var rows = await connection.BeginRawBinaryCopyAsync($"COPY ({source}) TO STDOUT (FORMAT binary)");
+        var pipe = new BinaryCopyPipe(rows);
+        await StoreAsync(writer, table, pipe, PageSize);
+        await UpdateAsync(id, q =>
+        {
+            q.Status = QueryStatus.Completed;
+            q.ResultTable = table;
+            q.Total = pipe.Finished ? pipe.Rows : null;
+        });
+        firstPage.TrySetResult();
+        while (!pipe.Finished) await StoreAsync(writer, table, pipe, 1_000_000);
 
-            var outcome = status switch
-            {
-                QueryStatus.Completed when isQuery => $"{total:N0} rows",
-                QueryStatus.Completed => $"{affected:N0} rows changed",
-                _ => status.ToString().ToLowerInvariant() + (query.ErrorMessage is { } message ? ": " + message : ""),
-            };
-            scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.QueryRun, actor,
-                $"{userName} ran a query in the Data Explorer: {outcome} in {elapsed.TotalSeconds:N1} s", details: sql);
-            await catalogue.SaveChangesAsync();
-        }
-        catch (Exception exception)
+        run.Total = pipe.Rows;
+        run.Status = QueryStatus.Completed;
+    }
+
+    /// <summary>
+    /// The select list and column aliases that store the query's result, found without running it: duplicate names get
+    /// a suffix and columns a table cannot hold (pg_sleep's void) are kept as text, so any query's rows can be stored.
+    /// </summary>
+    private static async Task<(string Select, string Aliases)> StorableColumnsAsync(NpgsqlConnection connection, string describeSql)
+    {
+        var columns = new List<(string Name, string Type)>();
+        await using (var describe = new NpgsqlCommand(describeSql, connection))
+        await using (var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly))
+            for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var select = string.Join(", ", columns.Select((column, i) =>
         {
-            logger.LogError(exception, "Could not record the outcome of Data Explorer query {Id}", id);
-        }
-        finally
+            var name = seen.TryGetValue(column.Name, out var n) ? $"{column.Name}_{n + 1}" : column.Name;
+            seen[column.Name] = n + 1;
+            return $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(name)}";
+        }));
+        return (select, string.Join(", ", columns.Select((_, i) => $"c{i + 1}")));
+    }
+
+    /// <summary>Runs a statement that returns no rows to keep (INSERT, CREATE...) as it is.</summary>
+    private static async Task RunCommandAsync(Statement statement, NpgsqlConnection connection, RunResult run)
+    {
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 0, BatchCommands = { new NpgsqlBatchCommand(statement.Body) } };
+        await batch.ExecuteNonQueryAsync();
+        // The command tag's count of rows changed.
+        run.RowsAffected = (long)batch.BatchCommands[0].Rows;
+        run.Status = QueryStatus.Completed;
+    }
+
+    /// <summary>Writes how the run ended on the query's record, with its audit entry, in one save.</summary>
+    private async Task RecordAsync(Guid id, string userName, Actor actor, string sql, Statement statement, RunResult run, TimeSpan elapsed)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
+        var query = await catalogue.Set<ExplorerQuery>().SingleAsync(q => q.Id == id);
+        query.Status = run.Status;
+        query.FinishedAt = time.GetUtcNow();
+        query.DurationMs = (long)elapsed.TotalMilliseconds;
+        query.Total = run.Total;
+        query.RowsAffected = run.RowsAffected;
+        query.ResultTable = run.Status == QueryStatus.Completed ? statement.Table : null;
+        // Rows stored before a failure or a cancel are not a result: they go.
+        if (run.Status != QueryStatus.Completed && statement.Table is { } table) await DropResultTableAsync(table, CancellationToken.None);
+        if (run.Failure is { } failure) RecordError(query, statement, run, failure);
+
+        var outcome = run.Status switch
         {
-            firstPage.TrySetResult();
-            if (running.TryRemove(id, out var run)) run.Stop.Dispose();
-        }
+            QueryStatus.Completed when statement.IsQuery => $"{run.Total:N0} rows",
+            QueryStatus.Completed => $"{run.RowsAffected:N0} rows changed",
+            _ => run.Status.ToString().ToLowerInvariant() + (query.ErrorMessage is { } message ? ": " + message : ""),
+        };
+        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.QueryRun, actor,
+            $"{userName} ran a query in the Data Explorer: {outcome} in {elapsed.TotalSeconds:N1} s", details: sql);
+        await catalogue.SaveChangesAsync();
+    }
+
+    /// <summary>PostgreSQL's error on the query, its position moved from the command that ran to the SQL the user wrote.</summary>
+    private static void RecordError(ExplorerQuery query, Statement statement, RunResult run, PostgresException failure)
+    {
+        query.ErrorMessage = run.Status == QueryStatus.Failed && failure.SqlState == PostgresErrorCodes.QueryCanceled
+            ? $"The query ran longer than the time limit and was stopped ({failure.MessageText}). Narrow it down, or ask for a tool for long work."
+            : failure.MessageText;
+        query.ErrorDetail = failure.Detail;
+        query.ErrorHint = failure.Hint;
+        query.ErrorCode = failure.SqlState;
+        query.ErrorPosition = failure.Position > run.Prefix.Length && failure.Position <= run.Prefix.Length + statement.Body.Length
+            ? failure.Position - run.Prefix.Length + statement.Leading
+            : failure.Position > 0 && !statement.IsQuery ? failure.Position + statement.Leading : null;
+    }
+
+    private async Task DropResultTableAsync(string table, CancellationToken cancellationToken)
+    {
+        await using var drop = datasets.CreateCommand($"DROP TABLE IF EXISTS {table}");
+        await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Stores up to <paramref name="rows"/> more rows in one COPY (one commit); a failed read abandons that COPY.</summary>
@@ -360,11 +410,7 @@ public sealed class QueryRunner(
         var stillUnfinished = current.Status == QueryStatus.Running || current is { Status: QueryStatus.Completed, ResultTable: not null, Total: null };
         if (!stillUnfinished || await BackendBusyAsync()) return current;
 
-        if (current.ResultTable is { } table)
-        {
-            await using var drop = datasets.CreateCommand($"DROP TABLE IF EXISTS {table}");
-            await drop.ExecuteNonQueryAsync(cancellationToken);
-        }
+        if (current.ResultTable is { } table) await DropResultTableAsync(table, cancellationToken);
 
         current.Status = QueryStatus.Failed;
         current.ResultTable = null;
@@ -534,8 +580,7 @@ public sealed class QueryRunner(
         var old = await catalogue.Set<ExplorerQuery>().Where(q => q.ResultTable != null && q.FinishedAt < before).Take(500).ToListAsync(cancellationToken);
         foreach (var query in old)
         {
-            await using var command = datasets.CreateCommand($"DROP TABLE IF EXISTS {query.ResultTable}");
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await DropResultTableAsync(query.ResultTable!, cancellationToken);
             query.ResultTable = null;
         }
 

@@ -1,4 +1,5 @@
 using DataWorkspace.Web.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace DataWorkspace.Web.Health;
@@ -8,7 +9,7 @@ public static class HealthcheckEndpoint
     /// <summary>The original's <c>/healthcheck</c>: "OK" when the catalogue database answers, 503 with the reason when not.</summary>
     public static IEndpointRouteBuilder MapHealthcheck(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthcheck", async Task<IResult> (CatalogueDbContext catalogue, ILogger<CatalogueDbContext> logger, CancellationToken cancellationToken) =>
+        app.MapGet("/healthcheck", async Task<ContentHttpResult> (CatalogueDbContext catalogue, ILogger<CatalogueDbContext> logger, CancellationToken cancellationToken) =>
         {
             try
             {
@@ -20,7 +21,9 @@ public static class HealthcheckEndpoint
                 logger.LogError(exception, "Health check: the catalogue database did not answer");
                 return TypedResults.Text("The catalogue database is not answering", statusCode: StatusCodes.Status503ServiceUnavailable);
             }
-        }).AllowAnonymous();
+        }).AllowAnonymous()
+          .Produces<string>(StatusCodes.Status200OK, "text/plain")
+          .Produces<string>(StatusCodes.Status503ServiceUnavailable, "text/plain");
         return app;
     }
 }

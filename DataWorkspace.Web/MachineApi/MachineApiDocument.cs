@@ -1,3 +1,5 @@
+using DataWorkspace.Web.Documentation;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -15,6 +17,7 @@ public static class MachineApiDocument
     {
         services.AddOpenApi(Name, options =>
         {
+            options.AddOperationTransformer(ApiDocuments.ListEveryDeclaredResponse);
             options.ShouldInclude = description => description.GroupName == Name;
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -41,7 +44,7 @@ public static class MachineApiDocument
 
     public static IEndpointRouteBuilder MapMachineApiDocument(this IEndpointRouteBuilder app)
     {
-        app.MapGet(PublicPath, async ([FromKeyedServices(Name)] IOpenApiDocumentProvider documents, CancellationToken cancellationToken) =>
+        app.MapGet(PublicPath, async Task<ContentHttpResult> ([FromKeyedServices(Name)] IOpenApiDocumentProvider documents, CancellationToken cancellationToken) =>
         {
             var document = await documents.GetOpenApiDocumentAsync(cancellationToken);
             return TypedResults.Text(await document.SerializeAsJsonAsync(OpenApiSpecVersion.OpenApi3_1, cancellationToken), "application/json; charset=utf-8");

@@ -59,7 +59,7 @@ public static class MachineApiEndpoints
         }).WithSummary("A dataset's metadata and whether this client may read it.")
           .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapGet("/datasets/{slug}/tables/{table}/rows", async Task<IResult> (
+        api.MapGet("/datasets/{slug}/tables/{table}/rows", async Task<Results<TableRowsResult, ProblemHttpResult>> (
             string slug, string table, int? page, int? pageSize, HttpContext context, CatalogueDbContext catalogue, DatasetAccess access,
             DatasetsDatabase database, [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets, CancellationToken cancellationToken) =>
         {
@@ -91,7 +91,6 @@ public static class MachineApiEndpoints
 
             return new TableRowsResult(datasets, source, columns, number, size, RowsUrl(dataset.Slug, table, number + 1, size));
         }).WithSummary("One page of a table's rows, in a stable order; follow 'next' until it is null.")
-          .Produces<TableRowsPage>(StatusCodes.Status200OK)
           .ProducesProblem(StatusCodes.Status400BadRequest)
           .ProducesProblem(StatusCodes.Status403Forbidden)
           .ProducesProblem(StatusCodes.Status404NotFound);

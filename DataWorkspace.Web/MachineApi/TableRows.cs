@@ -1,6 +1,8 @@
 using System.Data;
+using System.Reflection;
 using System.Text.Json;
 using DataWorkspace.Web.Catalogue;
+using Microsoft.AspNetCore.Http.Metadata;
 using Npgsql;
 
 namespace DataWorkspace.Web.MachineApi;
@@ -13,8 +15,10 @@ public sealed record TableRowsColumn(string Name, string DataType);
 /// <summary>
 /// Streams one page of a source table as JSON straight from the database reader to the response, so memory stays flat
 /// whatever the page size. Rows are ordered by every orderable column, so pages are stable between requests.
+/// It says it writes a <see cref="TableRowsPage"/>, for the OpenAPI document.
 /// </summary>
-public sealed class TableRowsResult(NpgsqlDataSource datasets, SourceTable table, IReadOnlyList<TableColumn> columns, int page, int pageSize, string nextPageUrl) : IResult
+public sealed class TableRowsResult(NpgsqlDataSource datasets, SourceTable table, IReadOnlyList<TableColumn> columns, int page, int pageSize, string nextPageUrl)
+    : IResult, IEndpointMetadataProvider
 {
     private const int FlushEveryRows = 500;
 
@@ -74,6 +78,9 @@ public sealed class TableRowsResult(NpgsqlDataSource datasets, SourceTable table
         json.WriteEndObject();
         await FlushAsync(json, httpContext, cancellationToken);
     }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(TableRowsPage), ["application/json"]));
 
     /// <summary>Hands the written bytes to the pipe and sends them, so a large page never sits in memory.</summary>
     private static async Task FlushAsync(Utf8JsonWriter json, HttpContext httpContext, CancellationToken cancellationToken)

@@ -1,31 +1,18 @@
 using DataWorkspace.Contracts;
-using DataWorkspace.Security;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DataWorkspace.Web.Tools;
 
-/// <summary>A tool host's instance as the proxy needs it: where to forward, or what to show while it starts.</summary>
-public sealed record InternalToolState(
-    string Host, string TemplateName, string State, Guid? InstanceId, string? Address, string? Stage, string? Error, string? StopReason,
-    DateTimeOffset? StartedAt, IReadOnlyList<int> Ports)
-{
-    /// <summary>Changes whenever anything the progress page shows changes.</summary>
-    public string Version => $"{State}|{InstanceId}|{Stage}|{Error}";
-}
-
-public sealed record ToolDiedRequest(Guid InstanceId, string? Reason);
-
-/// <summary>When the proxy last forwarded traffic (HTTP or websocket frames) to each instance.</summary>
-public sealed record ToolActivityReport(List<ToolActivityEntry> Instances);
-
-public sealed record ToolActivityEntry(Guid InstanceId, DateTimeOffset LastActivityAt);
+/// <summary>How many active instances an activity report touched.</summary>
+public sealed record ToolActivityRecorded(int Updated);
 
 /// <summary>
-/// The proxy's API for tool hosts: the state of a host's instance, start it, report it dead. Called with the user's
-/// signed identity (whose tool it must be) and the proxy's own service identity; the public entry never forwards
-/// <c>/internal</c>, and a user's identity alone is refused.
+/// The proxy's API for tool hosts: the state of a host's instance (<see cref="ToolHostState"/>), start it, report it
+/// dead. Called with the user's signed identity (whose tool it must be) and the proxy's own service identity; the
+/// public entry never forwards <c>/internal</c>, and a user's identity alone is refused.
 /// </summary>
 public static class InternalToolsApi
 {
@@ -34,56 +21,51 @@ public static class InternalToolsApi
 
     public static void MapInternalToolsApi(this WebApplication app)
     {
-        var api = app.MapGroup(Prefix + "/v1/tools").NotForBrowsers().AddEndpointFilter(async (context, next) =>
-        {
-            var tokens = context.HttpContext.RequestServices.GetRequiredService<IdentityToken>();
-            var verified = tokens.VerifyService(context.HttpContext.Request.Headers[IdentityHeaders.ServiceIdentity].ToString());
-            if (verified.Identity is not null) return await next(context);
-            context.HttpContext.RequestServices.GetRequiredService<SecurityRefusals>().Record(context.HttpContext, RefusalReason.ServiceCredentials, $"internal tools API: {verified.Failure}");
-            return TypedResults.Problem(title: "Not the proxy", detail: $"This API is for the Data Workspace proxy only: {verified.Failure}.", statusCode: StatusCodes.Status403Forbidden);
-        });
+        var api = app.MapGroup(Prefix + "/v1/tools").ForTheProxyOnly("internal tools API");
 
         // Activity of any instances: the proxy's own report, not a user's request, so only the service identity counts.
-        api.MapPost("/activity", async Task<IResult> (ToolActivityReport report, ToolInstances tools, CancellationToken cancellationToken) =>
+        api.MapPost("/activity", async Task<Results<Ok<ToolActivityRecorded>, ProblemHttpResult>> (ToolActivityReport report, ToolInstances tools, CancellationToken cancellationToken) =>
         {
             if (report.Instances is not { Count: <= 10_000 })
                 return TypedResults.Problem(title: "Bad activity report", detail: "Give between 0 and 10,000 instances.", statusCode: StatusCodes.Status400BadRequest);
-            var updated = await tools.RecordActivityAsync(report.Instances, cancellationToken);
-            return TypedResults.Ok(new { updated });
+            return TypedResults.Ok(new ToolActivityRecorded(await tools.RecordActivityAsync(report.Instances, cancellationToken)));
         }).AllowAnonymous(); // No user's request: the service identity (checked by the group's filter) is the only credential.
 
-        api.MapGet("/{host}", async Task<IResult> (string host, string? since, double? wait, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        api.MapGet("/{host}", async Task<Results<Ok<ToolHostState>, ProblemHttpResult>> (string host, string? since, double? wait, HttpContext http,
+            ToolHostStates states, VisualisationAccess visualisations, CancellationToken cancellationToken) =>
         {
-            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
-            var state = await tools.StateAsync(host, cancellationToken);
+            if (await RefusalAsync(host, http, visualisations, cancellationToken) is { } refusal) return refusal;
+            var state = await states.StateAsync(host, cancellationToken);
             if (state is null) return NoSuchTool(host);
             if (since is not null && wait is > 0)
-                state = await tools.WaitForChangeAsync(host, since, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxWait.TotalSeconds)), cancellationToken) ?? state;
+                state = await states.WaitForChangeAsync(host, since, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxWait.TotalSeconds)), cancellationToken) ?? state;
             return TypedResults.Ok(state);
         });
 
-        api.MapPost("/{host}/start", async Task<IResult> (string host, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        api.MapPost("/{host}/start", async Task<Results<Ok<ToolHostState>, ProblemHttpResult>> (string host, HttpContext http, ToolInstances tools,
+            ToolHostStates states, VisualisationAccess visualisations, CancellationToken cancellationToken) =>
         {
-            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
+            if (await RefusalAsync(host, http, visualisations, cancellationToken) is { } refusal) return refusal;
             try
             {
                 await tools.StartAsync(ToolsApi.Identity(http.User), ToolHosts.BasenameOf(host)!, null, cancellationToken);
             }
             catch (ToolRefusedException refused)
             {
-                return TypedResults.Problem(title: "The tool was not started", detail: refused.Message, statusCode: refused.Status);
+                return ToolRefusalResponses.Problem(refused);
             }
 
-            return await tools.StateAsync(host, cancellationToken) is { } state ? TypedResults.Ok(state) : NoSuchTool(host);
+            return await StateOrNoSuchToolAsync(host, states, cancellationToken);
         });
 
-        api.MapPost("/{host}/died", async Task<IResult> (string host, ToolDiedRequest request, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        api.MapPost("/{host}/died", async Task<Results<Ok<ToolHostState>, ProblemHttpResult>> (string host, ToolDiedRequest request, HttpContext http,
+            ToolInstances tools, ToolHostStates states, VisualisationAccess visualisations, CancellationToken cancellationToken) =>
         {
-            if (await RefusalAsync(host, http, tools, cancellationToken) is { } refusal) return refusal;
+            if (await RefusalAsync(host, http, visualisations, cancellationToken) is { } refusal) return refusal;
             var active = await tools.ActiveAsync(host, cancellationToken);
             if (active?.Id == request.InstanceId)
-                await tools.StopAsync(active.Id, null, Actor.Of(http.User), "it stopped answering" + (request.Reason is { Length: > 0 } reason ? $" ({reason})" : ""), cancellationToken);
-            return await tools.StateAsync(host, cancellationToken) is { } state ? TypedResults.Ok(state) : NoSuchTool(host);
+                await tools.StopAsync(active.Id, null, Actor.Of(http.User), ToolStop.StoppedAnswering(request.Reason), cancellationToken);
+            return await StateOrNoSuchToolAsync(host, states, cancellationToken);
         });
     }
 
@@ -91,12 +73,12 @@ public static class InternalToolsApi
     /// A host that is not a tool's, another user's tool, or a visualisation this user may not open: refused before
     /// anything is launched.
     /// </summary>
-    private static async Task<IResult?> RefusalAsync(string host, HttpContext http, ToolInstances tools, CancellationToken cancellationToken)
+    private static async Task<ProblemHttpResult?> RefusalAsync(string host, HttpContext http, VisualisationAccess visualisations, CancellationToken cancellationToken)
     {
         if (ToolHostName.Parse(host).Name is not { Port: null } name || name.Host != host)
             return TypedResults.Problem(title: "Not a tool address", detail: $"'{host}' is not a tool's address.", statusCode: StatusCodes.Status404NotFound);
         if (name.IsVisualisation)
-            return await tools.VisualisationRefusalAsync(name.Basename, ToolsApi.Identity(http.User), cancellationToken) is { } refusal
+            return await visualisations.RefusalAsync(name.Basename, ToolsApi.Identity(http.User), cancellationToken) is { } refusal
                 ? TypedResults.Problem(title: "No access", detail: refusal, statusCode: StatusCodes.Status403Forbidden)
                 : null;
         return name.UserHash == UserHash.Of(http.User.Id())
@@ -104,6 +86,9 @@ public static class InternalToolsApi
             : TypedResults.Problem(title: "Someone else's tool", detail: $"'{host}' is another user's tool: only they can open it.", statusCode: StatusCodes.Status403Forbidden);
     }
 
-    private static IResult NoSuchTool(string host) =>
+    private static async Task<Results<Ok<ToolHostState>, ProblemHttpResult>> StateOrNoSuchToolAsync(string host, ToolHostStates states, CancellationToken cancellationToken) =>
+        await states.StateAsync(host, cancellationToken) is { } state ? TypedResults.Ok(state) : NoSuchTool(host);
+
+    private static ProblemHttpResult NoSuchTool(string host) =>
         TypedResults.Problem(title: "No such tool", detail: $"There is no tool at '{host}'.", statusCode: StatusCodes.Status404NotFound);
 }

@@ -1,3 +1,5 @@
+using DataWorkspace.Contracts;
+
 namespace DataWorkspace.Web.Tools;
 
 /// <summary>What a launcher needs to start one instance; <paramref name="Url"/> is where users reach it, through the proxy.</summary>
@@ -22,7 +24,7 @@ public interface ILauncher
     string? Unavailable(ToolTemplate template);
 
     /// <summary>Starts the instance, reporting stages as it goes; returns once it is started (not necessarily answering).</summary>
-    Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<string> stage, CancellationToken cancellationToken);
+    Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<ToolStage> stage, CancellationToken cancellationToken);
 
     /// <summary>The address once the instance has one (ECS: when the task has its IP); null while it is not known yet.</summary>
     Task<string?> AddressAsync(ToolInstance instance, CancellationToken cancellationToken);

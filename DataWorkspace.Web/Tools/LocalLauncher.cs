@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using DataWorkspace.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools;
@@ -30,12 +31,12 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
             : null;
     }
 
-    public Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<string> stage, CancellationToken cancellationToken)
+    public Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<ToolStage> stage, CancellationToken cancellationToken)
     {
         var template = request.Template;
         var executable = Executable(template.Command[0])
             ?? throw new LaunchException(Unavailable(template) ?? $"'{template.Command[0]}' was not found.");
-        stage.Report("starting");
+        stage.Report(ToolStage.Starting);
         var port = FreePort();
         var home = Path.Combine(options.Value.LocalWorkDirectory, request.Host);
         Directory.CreateDirectory(home);

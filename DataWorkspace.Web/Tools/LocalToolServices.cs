@@ -133,7 +133,7 @@ public sealed class LocalToolServices(
         }
 
         // A visualisation runs as itself, never as the user who happened to start it: only users' tools get their files.
-        if (instance is not { State: not InstanceState.Stopped, Launcher: "Local" } || ToolHostName.Parse(instance.Host).Name is not { IsVisualisation: false })
+        if (instance is not { State: not ToolInstanceState.Stopped, Launcher: "Local" } || ToolHostName.Parse(instance.Host).Name is not { IsVisualisation: false })
         {
             refusals.Record(context, RefusalReason.ServiceCredentials, $"tool instance {instanceId} is not running");
             await AnswerAsync(context, StatusCodes.Status403Forbidden, "AccessDenied", "This tool is not running: its credentials ended with it.");

@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using DataWorkspace.Contracts;
 using DataWorkspace.Security;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +21,9 @@ public sealed class ServiceDiscoveryOptions
     public bool IsConfigured => Username.Length > 0 && Password.Length > 0;
 }
 
+/// <summary>One Prometheus <c>http_sd</c> target group: where to scrape, and the labels of what runs there.</summary>
+public sealed record ServiceDiscoveryTargets(IReadOnlyList<string> Targets, IReadOnlyDictionary<string, string> Labels);
+
 /// <summary>
 /// <c>GET /api/v1/application</c>: the running tool instances as Prometheus <c>http_sd</c> targets, with labels for
 /// the tool and its user. On ECS the target is the metrics sidecar beside each tool; locally, the tool itself. Only
@@ -30,7 +35,8 @@ public static class ServiceDiscoveryApi
 
     public static void MapServiceDiscoveryApi(this WebApplication app)
     {
-        app.MapGet(Path, async Task<IResult> (HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        app.MapGet(Path, async Task<Results<Ok<List<ServiceDiscoveryTargets>>, ProblemHttpResult>> (
+            HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var settings = options.CurrentValue;
             if (!settings.IsConfigured)
@@ -45,17 +51,16 @@ public static class ServiceDiscoveryApi
             }
 
             var running = await catalogue.Set<ToolInstance>().AsNoTracking()
-                .Where(i => i.State == InstanceState.Running && i.Address != null)
+                .Where(i => i.State == ToolInstanceState.Running && i.Address != null)
                 .Join(catalogue.Users.AsNoTracking(), i => i.OwnerId, u => u.Id, (i, u) => new { Instance = i, u.Email })
                 .OrderBy(r => r.Instance.Host).ToListAsync(cancellationToken);
-            return TypedResults.Json(running.Select(r =>
+            return TypedResults.Ok(running.Select(r =>
             {
                 var address = new Uri(r.Instance.Address!);
                 var target = r.Instance.Launcher == "Ecs" ? $"{address.Host}:{Ecs.EcsLauncher.MetricsPort}" : address.Authority;
-                return new
-                {
-                    targets = new[] { target },
-                    labels = new Dictionary<string, string>
+                return new ServiceDiscoveryTargets(
+                    [target],
+                    new Dictionary<string, string>
                     {
                         ["tool"] = r.Instance.TemplateName,
                         ["tool_host"] = r.Instance.Host,
@@ -64,10 +69,10 @@ public static class ServiceDiscoveryApi
                         ["instance_id"] = r.Instance.Id.ToString(),
                         ["size"] = r.Instance.Size,
                         ["launcher"] = r.Instance.Launcher,
-                    },
-                };
-            }));
-        }).AllowAnonymous().NotForBrowsers(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
+                    });
+            }).ToList());
+        }).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .AllowAnonymous().NotForBrowsers(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
     }
 
     private static bool Authorised(string header, ServiceDiscoveryOptions settings)

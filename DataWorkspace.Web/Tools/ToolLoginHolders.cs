@@ -1,3 +1,4 @@
+using DataWorkspace.Contracts;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
 using Microsoft.EntityFrameworkCore;
@@ -23,6 +24,6 @@ public sealed class ToolLoginHolders(IServiceScopeFactory scopes, IOptions<Tools
         // A deactivated user's own tool is on its way out: its login is not renewed meanwhile. A visualisation (its host
         // is its basename) reads as the app, not as whoever started it, and keeps its login.
         return instances.ToDictionary(
-            i => i.Role, i => i.State == InstanceState.Stopped || i.OwnerDeactivated ? DateTimeOffset.MinValue : i.CreatedAt + options.Value.MaxLifetime, StringComparer.Ordinal);
+            i => i.Role, i => i.State == ToolInstanceState.Stopped || i.OwnerDeactivated ? DateTimeOffset.MinValue : i.CreatedAt + options.Value.MaxLifetime, StringComparer.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using DataWorkspace.Contracts;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,13 +20,6 @@ public enum WrapMode
 
     /// <summary>The tool runs in a full-height iframe under the portal's header.</summary>
     FullHeightIframe,
-}
-
-public enum InstanceState
-{
-    Spawning,
-    Running,
-    Stopped,
 }
 
 /// <summary>A kind of tool users can launch: what runs (an image on ECS, a command locally), on which port, with what size.</summary>
@@ -89,7 +83,7 @@ public sealed class ToolInstance
     /// <summary>The user the tool runs for and as; for a visualisation, the user who started it.</summary>
     public required string OwnerId { get; set; }
 
-    public InstanceState State { get; set; }
+    public ToolInstanceState State { get; set; }
     public required string Size { get; set; }
 
     /// <summary>Which launcher runs it (Local, Ecs) and its handle there: a process id, a task ARN.</summary>
@@ -100,8 +94,8 @@ public sealed class ToolInstance
     /// <summary>Where the proxy forwards to, e.g. <c>http://127.0.0.1:41234</c>; null until known.</summary>
     public string? Address { get; set; }
 
-    /// <summary>What the spawn is doing now (queued, provisioning, pulling, starting, waiting for the app), for the progress page.</summary>
-    public string? Stage { get; set; }
+    /// <summary>What the spawn is doing now, for the progress page; null once it runs or stopped.</summary>
+    public ToolStage? Stage { get; set; }
 
     /// <summary>The short-lived database login the tool was given; retired when the tool stops.</summary>
     public string? LoginRole { get; set; }
@@ -110,6 +104,9 @@ public sealed class ToolInstance
     public DateTimeOffset? RunningAt { get; set; }
     public DateTimeOffset? StoppedAt { get; set; }
     public DateTimeOffset LastActivityAt { get; set; }
+    /// <summary>Why it stopped, for code; <see cref="StopReason"/> says it in words for people.</summary>
+    public ToolStopCause? StopCause { get; set; }
+
     public string? StopReason { get; set; }
 
     /// <summary>Why the spawn failed, in words for the user; the instance is then stopped.</summary>
@@ -173,7 +170,8 @@ public static class ToolsModel
             instance.Property(i => i.Launcher).HasMaxLength(16);
             instance.Property(i => i.LauncherHandle).HasMaxLength(2048);
             instance.Property(i => i.Address).HasMaxLength(200);
-            instance.Property(i => i.Stage).HasMaxLength(100);
+            instance.Property(i => i.Stage).HasConversion<string>().HasMaxLength(100);
+            instance.Property(i => i.StopCause).HasConversion<string>().HasMaxLength(24);
             instance.Property(i => i.LoginRole).HasMaxLength(63);
             instance.Property(i => i.StopReason).HasMaxLength(500);
             instance.Property(i => i.Error).HasMaxLength(2000);

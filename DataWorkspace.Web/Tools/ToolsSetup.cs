@@ -38,12 +38,18 @@ public static class ToolsSetup
             builder.Services.AddSingleton<ILauncher>(services => services.GetRequiredService<LocalLauncher>());
         }
 
+        builder.Services.AddSingleton<ToolInstanceRecords>();
+        builder.Services.AddSingleton<ToolSpawner>();
+        builder.Services.AddSingleton<VisualisationAccess>();
+        builder.Services.AddSingleton<ToolList>();
+        builder.Services.AddSingleton<ToolHostStates>();
         builder.Services.AddSingleton<ToolInstances>();
         builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<ToolInstances>());
         builder.Services.AddSingleton<IDatabaseLoginHolders, ToolLoginHolders>();
         builder.Services.AddScoped<IDatasetRoleHolders, VisualisationRoles>();
         builder.Services.AddHostedService<LocalToolsReconciler>();
-        builder.Services.AddHostedService<ToolCuller>();
+        builder.Services.AddSingleton<ToolCuller>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ToolCuller>());
         return builder;
     }
 

@@ -5,6 +5,7 @@ using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace DataWorkspace.Web.Users;
 
@@ -30,10 +31,11 @@ public sealed class AccountDeactivatedException(string userId)
 }
 
 /// <summary>
-/// Deactivating and reactivating users. A deactivation is saved, audited, ends every session of the user (their rows
-/// in <c>proxy_sessions</c>) and tells every replica of the proxy and the web app in one transaction; then the
-/// <see cref="IDeactivationStep"/>s stop the user's tools and drop their database logins. Sign-in is refused by the
-/// proxy for as long as the user stays deactivated, whatever the identity provider says.
+/// Deactivating and reactivating users. A deactivation is saved, audited and told to every replica of the proxy and
+/// the web app in one transaction (an <see cref="AccountNotice"/>: the proxy ends the user's sessions, which it owns);
+/// then the <see cref="IDeactivationStep"/>s stop the user's tools and drop their database logins. Sign-in is refused
+/// for as long as the user stays deactivated, whatever the identity provider says: the proxy reports each sign-in here
+/// (<see cref="SignInAsync"/>) and asks which users are deactivated (<see cref="DeactivatedAmongAsync"/>).
 /// </summary>
 public sealed class UserAccounts(
     CatalogueDbContext catalogue,
@@ -57,9 +59,7 @@ public sealed class UserAccounts(
 
             user.DeactivatedAt = time.GetUtcNow();
             user.DeactivatedBy = actor.Email;
-            var sessions = await catalogue.Set<ProxySession>().Where(s => s.UserId == userId).ExecuteDeleteAsync(token);
-            audit.Add(AuditActions.UserDeactivated, actor,
-                $"{actor.Email} deactivated {user.Email} ({sessions} session(s) ended)", subjectUserId: userId);
+            audit.Add(AuditActions.UserDeactivated, actor, $"{actor.Email} deactivated {user.Email}: signed out everywhere", subjectUserId: userId);
             await catalogue.SaveChangesAsync(token);
             await NotifyAsync(new AccountNotice(AccountChange.Deactivated, userId), token);
             return (new AccountOutcome(true, $"{user.Email} is deactivated: signed out everywhere, tools stopped, database access removed."), user.Email);
@@ -104,10 +104,27 @@ public sealed class UserAccounts(
         return outcome;
     }
 
-    // In the change's transaction: every replica hears it when, and only if, the change commits.
-    private Task NotifyAsync(AccountNotice notice, CancellationToken cancellationToken) =>
-        catalogue.Database.ExecuteSqlAsync($"SELECT pg_notify({AccountNotice.Channel}, {notice.ToPayload()})", cancellationToken);
+    /// <summary>
+    /// A sign-in the identity provider accepted, as the proxy reports it: recorded in the audit log, and refused (and
+    /// recorded as refused) when an administrator has deactivated the user.
+    /// </summary>
+    public async Task<SignInDecision> SignInAsync(SignInReport report, CancellationToken cancellationToken)
+    {
+        var deactivated = await catalogue.Users.AnyAsync(u => u.Id == report.UserId && u.DeactivatedAt != null, cancellationToken);
+        var from = report.ClientIp is null ? "" : $" from {report.ClientIp}";
+        audit.Add(deactivated ? AuditActions.SignInRefused : AuditActions.SignedIn, new Actor(report.UserId, report.Email, report.ClientIp),
+            deactivated ? $"{report.Email} was refused sign-in: the account is deactivated{from}" : $"{report.Email} signed in{from}",
+            subjectUserId: report.UserId);
+        await catalogue.SaveChangesAsync(cancellationToken);
+        return new SignInDecision(deactivated);
+    }
 
+    /// <summary>Those of <paramref name="userIds"/> an administrator has deactivated, read now (the proxy's session checks ask).</summary>
+    public async Task<List<string>> DeactivatedAmongAsync(IReadOnlyList<string> userIds, CancellationToken cancellationToken) =>
+        await catalogue.Users.AsNoTracking().Where(u => userIds.Contains(u.Id) && u.DeactivatedAt != null).Select(u => u.Id).ToListAsync(cancellationToken);
+
+    private Task NotifyAsync(AccountNotice notice, CancellationToken cancellationToken) =>
+        AccountNotices.SendAsync(catalogue.Database.GetDbConnection(), catalogue.Database.CurrentTransaction?.GetDbTransaction(), notice, cancellationToken);
 }
 
 public static class UserAccountsExtensions

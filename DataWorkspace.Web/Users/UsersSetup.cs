@@ -13,6 +13,13 @@ public static class UsersSetup
         return builder;
     }
 
+    /// <summary>The proxy's internal API for sign-ins and deactivated users.</summary>
+    public static WebApplication MapUsers(this WebApplication app)
+    {
+        app.MapInternalAccountsApi();
+        return app;
+    }
+
     /// <summary>Records each signed-in user as their requests arrive (after authentication).</summary>
     public static IApplicationBuilder UseUserDirectory(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {

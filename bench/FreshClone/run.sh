@@ -9,24 +9,30 @@ work="$(mktemp -d /tmp/dw-fresh-clone.XXXXXX)"
 chmod 755 "$work" # run as root, PostgreSQL runs as the postgres user and must reach its data folder
 # Cold means no package of any kind on the machine: NuGet's packages and HTTP cache, and npm's cache.
 export NUGET_PACKAGES="$work/nuget" NUGET_HTTP_CACHE_PATH="$work/nuget-http" npm_config_cache="$work/npm"
-trap 'pkill -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
+logs="${DW_BENCH_LOGS:-/tmp/dw-fresh-clone-logs}"
+mkdir -p "$logs"
+trap 'pkill -f "$work/" 2>/dev/null || true; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
 since() { printf '%5.1f' "$(echo "$(now) - $1" | bc)"; }
+stamp() { python3 -u -c 'import sys, time
+start = float(sys.argv[1])
+for line in sys.stdin: sys.stdout.write(f"{time.time() - start:6.1f} {line}")' "$1"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Runs "$@" in a session of its own until the log says the platform is ready, then stops the whole session as Ctrl+C
-# would (the AppHost stops its resources), and anything left after 20 s.
+# Runs "$@" in a session of its own until the log says the platform is ready, then stops the whole session as a service
+# manager would (SIGTERM: the AppHost stops its resources; a background job ignores SIGINT), and anything left after 30 s.
 until_ready() {
   local log="$1" pid; shift
-  setsid "$@" > "$log" 2>&1 &
+  # Each line of the run's output is kept with the seconds since its start, so the steps inside it can be placed.
+  setsid "$@" > >(stamp "$(now)" > "$log") 2>&1 &
   pid=$!
-  until grep -q "Data Workspace is ready at" "$log"; do
+  until grep -qs "Data Workspace is ready at" "$log"; do
     sleep 0.2
     kill -0 "$pid" 2>/dev/null || { echo "the run stopped before it was ready:"; tail -20 "$log"; exit 1; }
   done
-  kill -INT -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL -- "-$pid" 2>/dev/null || true
   pkill -f "$work/" 2>/dev/null || true
   sleep 1

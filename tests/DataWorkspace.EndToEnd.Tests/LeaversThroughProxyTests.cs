@@ -61,7 +61,7 @@ public sealed partial class LeaversThroughProxyTests(PlatformFixture fixture)
         var atTool = await leaver.Http.GetAsync(toolHost, Cancel);
         Assert.Equal(HttpStatusCode.Forbidden, atTool.StatusCode);
         Assert.Contains("Your account has been deactivated", await atTool.Content.ReadAsStringAsync(Cancel));
-        Assert.Equal(0L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1", userId));
+        Assert.Equal(0L, await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy.sessions WHERE user_id = $1", userId));
         // Signing in afresh is refused too, and audited.
         using var again = Platform.Client();
         var refused = await again.SignInAsync(email, cancellationToken: Cancel);
@@ -94,7 +94,7 @@ public sealed partial class LeaversThroughProxyTests(PlatformFixture fixture)
         await Platform.SetIdentityUserStatusAsync(email, "Disabled", Cancel);
         try
         {
-            await WaitUntilAsync(async () => await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1", userId) == 0,
+            await WaitUntilAsync(async () => await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy.sessions WHERE user_id = $1", userId) == 0,
                 "the periodic check to end the session");
 
             // Signed out: the portal sends them to the identity provider, which no longer signs them in.
@@ -105,7 +105,7 @@ public sealed partial class LeaversThroughProxyTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
             Assert.Contains("disabled", await refused.Content.ReadAsStringAsync(Cancel));
             // Someone the provider still accepts stays signed in through the same checks (and has their tokens renewed).
-            await WaitUntilAsync(() => Platform.CatalogueScalarAsync<bool>("SELECT coalesce(bool_and(checked_at > $2), false) FROM proxy_sessions WHERE user_id = $1", tom, disabledAt),
+            await WaitUntilAsync(() => Platform.CatalogueScalarAsync<bool>("SELECT coalesce(bool_and(checked_at > $2), false) FROM proxy.sessions WHERE user_id = $1", tom, disabledAt),
                 "the other user's session to be checked again");
             Assert.Contains("Welcome, Tom Evans", await stayer.Http.GetStringAsync("/", Cancel));
         }

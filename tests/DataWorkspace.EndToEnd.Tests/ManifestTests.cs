@@ -37,6 +37,7 @@ public sealed class ManifestTests
             Assert.Equal("project.v0", resources["web"]);
             Assert.Equal("project.v0", resources["proxy"]);
             Assert.Equal("project.v0", resources["migrations"]);
+            Assert.Equal("project.v0", resources["proxy-migrations"]);
             Assert.StartsWith("container", resources["postgres"]);
             Assert.Equal("value.v0", resources["catalogue"]);
             Assert.Equal("value.v0", resources["datasets"]);

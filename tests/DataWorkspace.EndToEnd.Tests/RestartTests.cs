@@ -34,13 +34,13 @@ public sealed class RestartTests
             leaving.Cookies.Add(leaverCookies.GetAllCookies());
             var tom = await second.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", "tom.evans@partner.example");
             var priya = await second.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", "priya.shah@trade.example");
-            Task<long> SessionsAsync(string userId) => second.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1", userId);
+            Task<long> SessionsAsync(string userId) => second.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy.sessions WHERE user_id = $1", userId);
 
             // Priya leaves after the restart: the identity provider no longer accepts her.
             await second.SetIdentityUserStatusAsync("priya.shah@trade.example", "Removed", cancel);
             await WaitUntilAsync(async () => await SessionsAsync(priya!) == 0, "the periodic check to end the leaver's session", cancel);
             // Tom's session, made before the restart, was checked after it with the provider, which still accepts him.
-            await WaitUntilAsync(() => second.CatalogueScalarAsync<bool>("SELECT coalesce(bool_and(checked_at > $2), false) FROM proxy_sessions WHERE user_id = $1", tom!, restartedAt),
+            await WaitUntilAsync(() => second.CatalogueScalarAsync<bool>("SELECT coalesce(bool_and(checked_at > $2), false) FROM proxy.sessions WHERE user_id = $1", tom!, restartedAt),
                 "the returning user's session to be checked after the restart", cancel);
             var again = await returning.Http.GetAsync("/", cancel);
             var gone = await leaving.Http.GetAsync("/", cancel);

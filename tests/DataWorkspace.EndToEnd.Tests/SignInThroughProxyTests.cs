@@ -174,10 +174,10 @@ public sealed class SignInThroughProxyTests(PlatformFixture fixture)
         var session = Assert.Single(cookies);
         Assert.InRange(session.Value.Length, 1, 400);
         var userId = await Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", "priya.shah@trade.example");
-        var expires = await Platform.CatalogueScalarAsync<DateTime>("SELECT max(expires_at) FROM proxy_sessions WHERE user_id = $1", userId!);
+        var expires = await Platform.CatalogueScalarAsync<DateTime>("SELECT max(expires_at) FROM proxy.sessions WHERE user_id = $1", userId!);
         Assert.InRange(expires - DateTime.UtcNow, TimeSpan.FromHours(9.9), TimeSpan.FromHours(10.1));
         // The stored ticket is encrypted: the user's email is not readable in the table.
-        var readable = await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1 AND position(convert_to('priya.shah', 'UTF8') in ticket) > 0", userId!);
+        var readable = await Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM proxy.sessions WHERE user_id = $1 AND position(convert_to('priya.shah', 'UTF8') in ticket) > 0", userId!);
         Assert.Equal(0, readable);
     }
 

@@ -111,7 +111,9 @@ public sealed class RunningPlatform : IAsyncDisposable
 
         var app = await builder.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
-        await app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", cancellationToken);
+        // The proxy and the web app start side by side: the platform answers once both do.
+        await Task.WhenAll(app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", cancellationToken),
+            app.ResourceNotifications.WaitForResourceHealthyAsync("web", cancellationToken));
         return new RunningPlatform(app, new Uri($"http://dataworkspace.localhost:{portalPort}/"), dataDirectory);
     }
 

@@ -99,7 +99,7 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
 
         var byStranger = await DecideAsync(request, approve: true, stranger);
         Assert.False(byStranger.Done);
-        Assert.Equal(403, byStranger.StatusCode);
+        Assert.Equal(403, byStranger.Refusal?.StatusCode());
         Assert.Contains("Only the approvers", byStranger.Message);
         Assert.Equal(AccessRequestStatus.Pending, await StatusAsync(request));
 
@@ -150,7 +150,7 @@ public sealed class AccessRequestTests(WebFixture web) : IAsyncDisposable
         Assert.Contains(requester.Email, await app.PageAsync($"/datasets/{dataset.Slug}/access", owner));
 
         var byStranger = await app.WithAsync<AccessRequestService, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(stranger), default));
-        Assert.Equal(403, byStranger.StatusCode);
+        Assert.Equal(403, byStranger.Refusal?.StatusCode());
         Assert.Contains("alpha-", await app.PageAsync($"/datasets/{dataset.Slug}", requester));
 
         var revoked = await app.WithAsync<AccessRequestService, AccessOutcome>(r => r.RevokeAsync(permissionId, PlatformScope.Principal(owner), default));

@@ -20,6 +20,39 @@ public sealed class ApiDocumentsTests(WebFixture web)
     }
 
     [Fact]
+    public async Task The_catalogue_document_gives_a_tool_starts_answers_and_refusals_and_its_states_by_name()
+    {
+        using var document = await JsonAsync(await web.GetAsync("/api/openapi/catalogue.json", CatalogueData.NewUser("trade.example")));
+        var start = document.RootElement.GetProperty("paths").GetProperty("/api/v1/tools/{basename}/start").GetProperty("post").GetProperty("responses");
+
+        Assert.Equal(["200", "202", "400", "403", "404", "409"], start.EnumerateObject().Select(r => r.Name).Order());
+        var state = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("ToolInstanceState");
+        Assert.Equal(["None", "Spawning", "Running", "Stopped"], state.GetProperty("enum").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    [Fact]
+    public async Task The_catalogue_document_lists_each_response_an_endpoint_can_give()
+    {
+        using var document = await JsonAsync(await web.GetAsync("/api/openapi/catalogue.json", CatalogueData.NewUser("trade.example")));
+        var paths = document.RootElement.GetProperty("paths");
+        JsonElement Responses(string path, string method) => paths.GetProperty(path).GetProperty(method).GetProperty("responses");
+        IEnumerable<string> Statuses(string path, string method) => Responses(path, method).EnumerateObject().Select(r => r.Name).Order();
+        IEnumerable<string> ContentTypes(string path, string method, string status) =>
+            Responses(path, method).GetProperty(status).GetProperty("content").EnumerateObject().Select(c => c.Name).Order();
+
+        Assert.Equal(["200", "202", "400"], Statuses("/api/v1/explorer/run", "post"));
+        Assert.Equal(["200", "404"], Statuses("/api/v1/explorer/queries/{id}", "get"));
+        Assert.Equal(["200", "400", "404"], Statuses("/api/v1/explorer/queries/{id}/download", "get"));
+        Assert.Equal(["application/json", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"],
+            ContentTypes("/api/v1/explorer/queries/{id}/download", "get", "200"));
+        // PostgreSQL's error as JSON, or a problem when there is nothing to explain: both under 400.
+        Assert.Equal(["application/json", "application/problem+json"], ContentTypes("/api/v1/explorer/explain", "post", "400"));
+        Assert.Equal(["201", "400"], Statuses("/api/v1/explorer/saved", "post"));
+        Assert.Equal(["204", "404"], Statuses("/api/v1/explorer/saved/{id}", "delete"));
+        Assert.Equal(["200", "404"], Statuses("/api/v1/datasets/{slug}", "get"));
+    }
+
+    [Fact]
     public async Task The_machine_document_lists_its_paths_and_the_hawk_scheme()
     {
         using var document = await JsonAsync(await web.GetAsync("/api/openapi/machine.json", CatalogueData.NewUser("trade.example")));

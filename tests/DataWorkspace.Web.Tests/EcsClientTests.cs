@@ -6,6 +6,7 @@ using System.Xml.Linq;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
+using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Tools.Ecs;
@@ -77,7 +78,7 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         var launcher = new EcsLauncher(ecs, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<EcsLauncher>.Instance);
         var template = new ToolTemplate { Name = "JupyterLab", HostBasename = "jupyterlab", Image = "quay.io/jupyter/datascience-notebook:2025-11-24", Port = 8888 };
         var host = $"jupyterlab-{Guid.NewGuid().ToString("N")[..8]}";
-        var stages = new List<string>();
+        var stages = new List<ToolStage>();
 
         var launched = await launcher.StartAsync(
             new LaunchRequest(Guid.NewGuid(), host, new Uri($"https://{host}.dataworkspace.example/"), template, ToolSizes.Large, "user-7", new Dictionary<string, string> { ["PGUSER"] = "_login_x" }),
@@ -88,7 +89,7 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         Assert.Contains($"\"taskRoleArn\":\"arn:aws:iam::123456789012:role/dw-user-{DataWorkspace.Contracts.UserHash.Of("user-7")}\"",
             recorder.Bodies.Single(body => body.Contains("\"clientToken\"", StringComparison.Ordinal)));
         // The stages the progress page shows, then the task's private address once ECS says it is RUNNING.
-        Assert.Equal(["provisioning", "pulling"], stages.Take(2));
+        Assert.Equal([ToolStage.Provisioning, ToolStage.Pulling], stages.Take(2));
         Assert.Matches(@"^http://\d+\.\d+\.\d+\.\d+:8888$", launched.Address);
         var taskArn = launched.Handle[..launched.Handle.LastIndexOf('#')];
         var described = Assert.Single((await ecs.DescribeTasksAsync(moto.Cluster, [taskArn], Cancellation)).Tasks);
@@ -114,9 +115,9 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         Assert.Equal("has no container image, so it cannot run on ECS.", launcher.Unavailable(new ToolTemplate { Name = "Sample app", HostBasename = "sample" })!["Sample app ".Length..]);
     }
 
-    private sealed class SynchronousProgress(List<string> seen) : IProgress<string>
+    private sealed class SynchronousProgress(List<ToolStage> seen) : IProgress<ToolStage>
     {
-        public void Report(string value) => seen.Add(value);
+        public void Report(ToolStage value) => seen.Add(value);
     }
 
     [Fact]

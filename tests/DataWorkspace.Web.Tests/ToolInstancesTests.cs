@@ -213,6 +213,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
     {
         var user = await UserAsync();
         var tools = App.Services.GetRequiredService<ToolInstances>();
+        var culler = App.Services.GetRequiredService<ToolCuller>();
         async Task<Guid> StartedAsync()
         {
             var (_, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user);
@@ -239,12 +240,12 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         var (status, body) = (reportResponse.StatusCode, JsonDocument.Parse(await reportResponse.Content.ReadAsStringAsync(Cancel)).RootElement.Clone());
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(1, body.GetProperty("updated").GetInt32());
-        await tools.CullAsync(Cancel);
+        await culler.CullAsync(Cancel);
         Assert.Equal("Running", (await InstanceAsync(id)).State);
 
         // No traffic for longer than the idle timeout (two hours by default): stopped, and the reason says so.
         await web.ScalarAsync<object>("UPDATE tool_instances SET last_activity_at = now() - interval '2 hours 1 minute' WHERE id = $1", id);
-        await tools.CullAsync(Cancel);
+        await culler.CullAsync(Cancel);
         var (state, reason) = await InstanceAsync(id);
         Assert.Equal("Stopped", state);
         Assert.StartsWith("it was idle for 2 hours", reason);
@@ -253,7 +254,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         // Busy or not, no tool outlives the maximum lifetime (seven days by default).
         id = await StartedAsync();
         await web.ScalarAsync<object>("UPDATE tool_instances SET created_at = now() - interval '7 days 1 minute' WHERE id = $1", id);
-        await tools.CullAsync(Cancel);
+        await culler.CullAsync(Cancel);
         Assert.Equal(("Stopped", "it reached the maximum lifetime of 7 days"), await InstanceAsync(id));
 
         // An admin sees every running tool, whose it is, and stops it; others cannot see the page.
@@ -399,7 +400,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         // Taken away, it can no longer read it.
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, $"/api/v1/visualisations/viz/datasets/{readable.Slug}", developer)).Status);
         await Assert.ThrowsAsync<PostgresException>(() => Sql.ScalarAsync<long>(app, $"SELECT count(*) FROM {TableOf(readable)}"));
-        await App.Services.GetRequiredService<ToolInstances>().StopAsync(id, null, DataWorkspace.Web.Audit.Actor.System, "test over", Cancel);
+        await App.Services.GetRequiredService<ToolInstances>().StopAsync(id, null, DataWorkspace.Web.Audit.Actor.System, new ToolStop(ToolStopCause.Administrator, "test over"), Cancel);
     }
 
     [Fact]
@@ -499,6 +500,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         (_, body) = await InternalAsync(HttpMethod.Post, $"/internal/v1/tools/{host}/died", user, service, new { instanceId, reason = "connection refused" });
         Assert.Equal("Stopped", body.GetProperty("state").GetString());
         Assert.Equal("it stopped answering (connection refused)", body.GetProperty("stopReason").GetString());
+        Assert.Equal("StoppedAnswering", body.GetProperty("stopCause").GetString());
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class ToolLoginTests(WebFixture web) : IAsyncDisposable
         var started = await tools.StartAsync(user, "logins", null, Cancel);
         await tools.SpawnedAsync(started.Id);
         var instance = (await tools.ActiveAsync(started.Host, Cancel))!;
-        Assert.Equal(InstanceState.Running, instance.State);
+        Assert.Equal(ToolInstanceState.Running, instance.State);
 
         using var http = new HttpClient();
         var environment = (await http.GetStringAsync(instance.Address + "/env.txt", Cancel)).Split('\n')
@@ -69,7 +69,7 @@ public sealed class ToolLoginTests(WebFixture web) : IAsyncDisposable
         Assert.Equal(1, await Sql.ScalarAsync<int>(database, "SELECT 1"));
         Assert.True(await Sql.ScalarAsync<bool>(web.DatasetsConnectionString, "SELECT rolvaliduntil > now() + interval '12 hours' FROM pg_roles WHERE rolname = $1", instance.LoginRole!));
         Assert.True(await web.ScalarAsync<bool>("SELECT expires_at > now() + interval '12 hours' FROM database_logins WHERE role_name = $1", instance.LoginRole!));
-        await App.Services.GetRequiredService<ToolInstances>().StopAsync(instance.Id, null, Web.Audit.Actor.System, "the test ended", Cancel);
+        await App.Services.GetRequiredService<ToolInstances>().StopAsync(instance.Id, null, Web.Audit.Actor.System, new ToolStop(ToolStopCause.Administrator, "the test ended"), Cancel);
     }
 
     [Fact]

@@ -17,8 +17,8 @@ namespace DataWorkspace.Web.Tests;
 
 /// <summary>
 /// An administrator deactivates a user on the admin user page, against a real PostgreSQL and a real tool process: the
-/// user's sessions, tools, database logins and grants end at once, and their signed identity is refused, until an
-/// administrator reactivates them.
+/// user's sessions (every proxy replica is told, and ends them), tools, database logins and grants end at once, and
+/// their signed identity is refused, until an administrator reactivates them.
 /// </summary>
 public sealed class UserDeactivationTests(WebFixture web) : IAsyncDisposable
 {
@@ -78,9 +78,8 @@ public sealed class UserDeactivationTests(WebFixture web) : IAsyncDisposable
         using var asLeaver = ClientOf(leaver);
         using var asAdmin = ClientOf(admin);
 
-        // Signed in (a session kept by the proxy), a tool running, a database login in use, the everyone grant.
-        await web.ScalarAsync<object>("INSERT INTO proxy_sessions (id, user_id, ticket, created_at, expires_at) VALUES ($1, $2, '\\x00', now(), now() + interval '10 hours')",
-            "session-" + Guid.NewGuid().ToString("N"), leaver.UserId);
+        // Listening as every proxy replica does, a tool running, a database login in use, the everyone grant.
+        await using var proxy = await AccountNoticesHeard.ListenAsync(web.CatalogueConnectionString);
         using var start = await asLeaver.PostAsJsonAsync("/api/v1/tools/notes/start", new { }, Cancel);
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
         var toolId = (await start.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(Cancel)).GetProperty("id").GetGuid();
@@ -103,8 +102,8 @@ public sealed class UserDeactivationTests(WebFixture web) : IAsyncDisposable
         Assert.Contains("deactivated", Uri.UnescapeDataString(deactivated.Headers.Location!.ToString()));
         Assert.Contains("Deactivated", await asAdmin.GetStringAsync($"/admin/users/{leaver.UserId}", Cancel));
         Assert.Equal(admin.UserId, await web.ScalarAsync<string>("SELECT actor_id FROM audit_events WHERE action = $1 AND subject_user_id = $2", AuditActions.UserDeactivated, leaver.UserId));
-        // Every session of theirs is gone from the table all proxy replicas read.
-        Assert.Equal(0L, await web.ScalarAsync<long>("SELECT count(*) FROM proxy_sessions WHERE user_id = $1", leaver.UserId));
+        // Every proxy replica is told at once, and ends every session of theirs (the sessions are the proxy's own).
+        await proxy.WaitForAsync(new AccountNotice(AccountChange.Deactivated, leaver.UserId));
         // Their tool was stopped, saying why, and no longer answers.
         Assert.Equal("Stopped", await web.ScalarAsync<string>("SELECT state FROM tool_instances WHERE id = $1", toolId));
         Assert.Contains("deactivated", await web.ScalarAsync<string>("SELECT stop_reason FROM tool_instances WHERE id = $1", toolId));
@@ -136,9 +135,12 @@ public sealed class UserDeactivationTests(WebFixture web) : IAsyncDisposable
         Assert.Equal(HttpStatusCode.Redirect, (await PressAsync(asAdmin, returner, "Deactivate")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await asReturner.GetAsync("/", Cancel)).StatusCode);
 
+        await using var proxy = await AccountNoticesHeard.ListenAsync(web.CatalogueConnectionString);
+
         var reactivated = await PressAsync(asAdmin, returner, "Reactivate");
 
         Assert.Equal(HttpStatusCode.Redirect, reactivated.StatusCode);
+        await proxy.WaitForAsync(new AccountNotice(AccountChange.Reactivated, returner.UserId));
         Assert.Equal(admin.UserId, await web.ScalarAsync<string>("SELECT actor_id FROM audit_events WHERE action = $1 AND subject_user_id = $2", AuditActions.UserReactivated, returner.UserId));
         Assert.Equal(HttpStatusCode.OK, (await asReturner.GetAsync("/", Cancel)).StatusCode);
         var login = await App.Services.GetRequiredService<DatabaseLogins>().PortalLoginAsync(returner.UserId, Cancel);
@@ -164,4 +166,46 @@ public sealed class UserDeactivationTests(WebFixture web) : IAsyncDisposable
         if (App is { } app) await app.DisposeAsync();
         TestDirectories.Delete(workDirectory);
     }
+}
+
+/// <summary>Account notices as a proxy replica hears them: on their own connection, listening on the channel.</summary>
+internal sealed class AccountNoticesHeard : IAsyncDisposable
+{
+    private readonly NpgsqlConnection connection;
+    private readonly List<AccountNotice> heard = [];
+
+    private AccountNoticesHeard(NpgsqlConnection connection)
+    {
+        this.connection = connection;
+        connection.Notification += (_, notification) =>
+        {
+            if (AccountNotice.FromPayload(notification.Payload) is { } notice) heard.Add(notice);
+        };
+    }
+
+    public static async Task<AccountNoticesHeard> ListenAsync(string connectionString)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using (var listen = new NpgsqlCommand($"LISTEN {AccountNotice.Channel}", connection))
+            await listen.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return new AccountNoticesHeard(connection);
+    }
+
+    /// <summary>Waits up to ten seconds for <paramref name="notice"/>.</summary>
+    public async Task WaitForAsync(AccountNotice notice)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (!heard.Contains(notice)) await connection.WaitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"No {notice} was heard in ten seconds; heard: {string.Join(", ", heard)}");
+        }
+    }
+
+    public ValueTask DisposeAsync() => connection.DisposeAsync();
 }

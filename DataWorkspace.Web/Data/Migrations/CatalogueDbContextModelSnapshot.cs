@@ -578,53 +578,6 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("data_protection_keys", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.Data.ProxySession", b =>
-                {
-                    b.Property<string>("Id")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("id");
-
-                    b.Property<DateTimeOffset>("CheckedAt")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("checked_at")
-                        .HasDefaultValueSql("now()");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<DateTimeOffset>("ExpiresAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("expires_at");
-
-                    b.Property<byte[]>("Ticket")
-                        .IsRequired()
-                        .HasColumnType("bytea")
-                        .HasColumnName("ticket");
-
-                    b.Property<string>("UserId")
-                        .IsRequired()
-                        .HasMaxLength(255)
-                        .HasColumnType("character varying(255)")
-                        .HasColumnName("user_id");
-
-                    b.HasKey("Id")
-                        .HasName("pk_proxy_sessions");
-
-                    b.HasIndex("CheckedAt")
-                        .HasDatabaseName("ix_proxy_sessions_checked_at");
-
-                    b.HasIndex("ExpiresAt")
-                        .HasDatabaseName("ix_proxy_sessions_expires_at");
-
-                    b.HasIndex("UserId")
-                        .HasDatabaseName("ix_proxy_sessions_user_id");
-
-                    b.ToTable("proxy_sessions", (string)null);
-                });
-
             modelBuilder.Entity("DataWorkspace.Web.Data.User", b =>
                 {
                     b.Property<string>("Id")
@@ -1166,6 +1119,11 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("state");
+
+                    b.Property<string>("StopCause")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)")
+                        .HasColumnName("stop_cause");
 
                     b.Property<string>("StopReason")
                         .HasMaxLength(500)

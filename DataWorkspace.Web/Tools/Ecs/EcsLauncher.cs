@@ -1,4 +1,5 @@
 using System.Globalization;
+using DataWorkspace.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools.Ecs;
@@ -20,11 +21,11 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
     public string? Unavailable(ToolTemplate template) =>
         string.IsNullOrWhiteSpace(template.Image) ? $"{template.Name} has no container image, so it cannot run on ECS." : null;
 
-    public async Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<string> stage, CancellationToken cancellationToken)
+    public async Task<LaunchedTool> StartAsync(LaunchRequest request, IProgress<ToolStage> stage, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var template = request.Template;
-        stage.Report("provisioning");
+        stage.Report(ToolStage.Provisioning);
         // Each container gets a hard memory limit (ECS needs one per container here): the sidecars a little, the tool the rest.
         var sidecars = !string.IsNullOrWhiteSpace(settings.SidecarImage);
         const int SidecarMemoryMb = 128;
@@ -59,7 +60,7 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
             ContainerDefinitions = containers,
         }, cancellationToken);
 
-        stage.Report("pulling");
+        stage.Report(ToolStage.Pulling);
         var task = await ecs.RunTaskAsync(new RunTaskRequest
         {
             Cluster = settings.Cluster,
@@ -82,7 +83,7 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
     /// pulling images, starting containers); its private address once RUNNING. A task that stops instead fails the
     /// spawn with ECS's reason.
     /// </summary>
-    private async Task<string> RunningAddressAsync(string taskArn, int port, IProgress<string> stage, CancellationToken cancellationToken)
+    private async Task<string> RunningAddressAsync(string taskArn, int port, IProgress<ToolStage> stage, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(250);
         while (true)
@@ -95,9 +96,9 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
                 if (task.LastStatus == "RUNNING" && EcsTaskAddress.PrivateIp(task) is { } ip) return $"http://{ip}:{port}";
                 stage.Report(task.LastStatus switch
                 {
-                    "PROVISIONING" => "provisioning",
-                    "PENDING" => "pulling",
-                    _ => "starting",
+                    "PROVISIONING" => ToolStage.Provisioning,
+                    "PENDING" => ToolStage.Pulling,
+                    _ => ToolStage.Starting,
                 });
             }
 

@@ -30,7 +30,7 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
     public async Task<IActionResult> OnPostGrantAsync(string slug, string? email, DateOnly? until, CancellationToken cancellationToken)
     {
         if (await LoadAsync(slug, cancellationToken) is { } stop) return stop;
-        if (string.IsNullOrWhiteSpace(email)) return await ShowAsync(slug, AccessOutcome.Refused("Enter the email of the person to give access to.", 400), cancellationToken);
+        if (string.IsNullOrWhiteSpace(email)) return await ShowAsync(slug, AccessOutcome.Refused("Enter the email of the person to give access to.", AccessRefusal.Invalid), cancellationToken);
         return await ShowAsync(slug, await requests.GrantAsync(Dataset, email, until, User, cancellationToken), cancellationToken);
     }
 
@@ -39,7 +39,7 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
         await LoadAsync(slug, cancellationToken);
         Message = outcome.Message;
         Failed = !outcome.Done;
-        if (Failed) Response.StatusCode = outcome.StatusCode;
+        if (outcome.Refusal is { } refusal) Response.StatusCode = refusal.StatusCode();
         return Page();
     }
 

@@ -70,11 +70,11 @@ public sealed class RequestAccessModel(CatalogueDbContext catalogue, AccessReque
         if (await LoadAsync(slug, cancellationToken) is { } stop) return stop;
         var confirmed = Eligible ? Dataset.EligibilityCriteria : [];
         var (outcome, request) = await requests.SubmitAsync(Dataset, User, Reason, Months, confirmed, cancellationToken);
-        if (!outcome.Done)
+        if (outcome.Refusal is { } refusal)
         {
             Errors[nameof(Reason)] = outcome.Message;
             Step = Steps.Details;
-            Response.StatusCode = outcome.StatusCode;
+            Response.StatusCode = refusal.StatusCode();
             return Page();
         }
 

@@ -31,14 +31,14 @@ public sealed class ReviewModel(CatalogueDbContext catalogue, AccessRequestServi
     {
         if (decision is not ("approve" or "reject")) return BadRequest();
         var outcome = await requests.DecideAsync(id, decision == "approve", comment, User, cancellationToken);
-        if (outcome.StatusCode == StatusCodes.Status404NotFound) return NotFound();
+        if (outcome.Refusal == AccessRefusal.NotFound) return NotFound();
         await LoadAsync(id, cancellationToken);
-        if (outcome.Done) Done = outcome.Message;
-        else
+        if (outcome.Refusal is { } refusal)
         {
             Refusal = outcome.Message;
-            Response.StatusCode = outcome.StatusCode;
+            Response.StatusCode = refusal.StatusCode();
         }
+        else Done = outcome.Message;
 
         return Page();
     }

@@ -1,3 +1,4 @@
+using DataWorkspace.Contracts;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Tools;
@@ -21,9 +22,9 @@ public sealed class RunningToolsModel(CatalogueDbContext catalogue, ToolInstance
         Message = message;
         var instances = catalogue.Set<ToolInstance>().AsNoTracking();
         var users = catalogue.Users.AsNoTracking();
-        var active = await instances.Where(i => i.State != InstanceState.Stopped).OrderBy(i => i.CreatedAt)
+        var active = await instances.Where(i => i.State != ToolInstanceState.Stopped).OrderBy(i => i.CreatedAt)
             .Join(users, i => i.OwnerId, u => u.Id, (i, u) => new { i, u.Email }).ToListAsync(cancellationToken);
-        var stopped = await instances.Where(i => i.State == InstanceState.Stopped).OrderByDescending(i => i.StoppedAt).Take(50)
+        var stopped = await instances.Where(i => i.State == ToolInstanceState.Stopped).OrderByDescending(i => i.StoppedAt).Take(50)
             .Join(users, i => i.OwnerId, u => u.Id, (i, u) => new { i, u.Email }).ToListAsync(cancellationToken);
         Active = [.. active.Select(r => new Row(r.i, r.Email))];
         RecentlyStopped = [.. stopped.OrderByDescending(r => r.i.StoppedAt).Select(r => new Row(r.i, r.Email))];
@@ -32,7 +33,7 @@ public sealed class RunningToolsModel(CatalogueDbContext catalogue, ToolInstance
     public async Task<IActionResult> OnPostStopAsync(Guid id, CancellationToken cancellationToken)
     {
         var actor = Actor.Of(User);
-        var stopped = await tools.StopAsync(id, null, actor, $"an administrator ({actor.Email}) stopped it", cancellationToken);
+        var stopped = await tools.StopAsync(id, null, actor, ToolStop.ByAdministrator(actor.Email), cancellationToken);
         var message = stopped ? "The tool was stopped." : "That tool was not running any more.";
         return Redirect($"/admin/tools?message={Uri.EscapeDataString(message)}");
     }

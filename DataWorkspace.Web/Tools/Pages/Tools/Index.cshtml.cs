@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace DataWorkspace.Web.Tools.Pages.Tools;
 
-public sealed class IndexModel(ToolInstances tools, ToolsAccessService access) : PageModel
+public sealed class IndexModel(ToolInstances tools, ToolList list, ToolsAccessService access) : PageModel
 {
     public IReadOnlyList<ToolView> Tools { get; private set; } = [];
     public bool HasToolsAccess { get; private set; }
@@ -26,7 +26,7 @@ public sealed class IndexModel(ToolInstances tools, ToolsAccessService access) :
         catch (ToolRefusedException refused)
         {
             Error = refused.Message;
-            Response.StatusCode = refused.Status;
+            Response.StatusCode = ToolRefusalResponses.StatusOf(refused.Refusal);
         }
 
         await LoadAsync(cancellationToken);
@@ -35,7 +35,7 @@ public sealed class IndexModel(ToolInstances tools, ToolsAccessService access) :
 
     public async Task<IActionResult> OnPostStopAsync(Guid instance, CancellationToken cancellationToken)
     {
-        if (await tools.StopAsync(instance, User.Id(), Actor.Of(User), "stopped by its user", cancellationToken)) Message = "The tool was stopped.";
+        if (await tools.StopAsync(instance, User.Id(), Actor.Of(User), ToolStop.ByUser, cancellationToken)) Message = "The tool was stopped.";
         else Error = "That tool is not running.";
         await LoadAsync(cancellationToken);
         return Page();
@@ -43,7 +43,7 @@ public sealed class IndexModel(ToolInstances tools, ToolsAccessService access) :
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        Tools = await tools.ListAsync(User.Id(), cancellationToken);
+        Tools = await list.ListAsync(User.Id(), cancellationToken);
         HasToolsAccess = await access.ActivePermissionAsync(User.Id(), cancellationToken) is not null;
     }
 }
