@@ -5,7 +5,7 @@ namespace DataWorkspace.Proxy.SignIn;
 
 /// <summary>
 /// The session cookie's ticket, decrypted once per cookie value rather than on every request: every request to the
-/// portal and to each tool carries the same cookie, and decrypting and deserialising it was a tenth of the proxy's CPU.
+/// portal and to each tool carries the same cookie, and decrypting and deserialising it is dear next to forwarding.
 /// A cached entry is the decryption of exactly that cookie value, kept no longer than the ticket's own expiry and at
 /// most <see cref="MaxAge"/>; callers get a copy, so nothing they change leaks into the next request.
 /// </summary>

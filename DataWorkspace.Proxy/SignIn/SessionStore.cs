@@ -13,10 +13,10 @@ namespace DataWorkspace.Proxy.SignIn;
 
 /// <summary>
 /// Sessions kept server-side, in the proxy's own table (<c>proxy.sessions</c>, see <see cref="ProxySchema"/>), with
-/// the browser's cookie carrying only a random session key. The cookie was 5-6 KB (the claims and the id_token kept
-/// for sign-out), which every request to the portal and to every tool carried, and which the proxy read, hashed and
-/// stripped each time: with the key alone the cookie is about 200 bytes. Tickets are encrypted with Data Protection before they are stored. Each
-/// replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
+/// the browser's cookie carrying only a random session key: a cookie holding the ticket (the claims and the id_token kept
+/// for sign-out) would be several kilobytes in chunks, carried by every request to the portal and to every tool, and
+/// read, hashed and stripped by the proxy each time. Tickets are encrypted with Data Protection before they are stored.
+/// Each replica keeps the sessions it has seen in memory for <see cref="CacheFor"/>.
 /// Ending a session (signing out, the identity provider no longer accepting the user) deletes it and tells every
 /// replica at once (an <see cref="AccountNotice"/>), so a copied cookie stops working everywhere. An administrator's
 /// deactivation of a user (a notice from the web app) ends all their sessions: every replica forgets them and deletes

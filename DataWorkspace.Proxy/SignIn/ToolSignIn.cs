@@ -10,8 +10,8 @@ namespace DataWorkspace.Proxy.SignIn;
 /// <summary>
 /// Who is signed in, for a request to a tool host. Most of the proxy's traffic is a signed-in user's tool asking for
 /// one resource after another with the same session cookie; running each through ASP.NET Core's authentication
-/// (handlers made per request, the sign-in flow's callback check, two ticket copies) was a third of what the proxy
-/// allocated per request. So a request whose cookie this replica decrypted before, for a session it read less than
+/// (handlers made per request, the sign-in flow's callback check, two ticket copies) would cost more than forwarding
+/// the request. So a request whose cookie this replica decrypted before, for a session it read less than
 /// <see cref="SessionStore.CacheFor"/> ago, from the IP group the session was signed in from, is answered from those
 /// caches. Anything else (no cookie or an unknown one, a session to refresh or expired, another IP group, a cookie
 /// that appears twice or in chunks) goes through the cookie handler as before, which decides, and ends sessions

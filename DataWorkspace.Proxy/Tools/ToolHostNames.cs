@@ -5,8 +5,9 @@ namespace DataWorkspace.Proxy.Tools;
 
 /// <summary>
 /// <see cref="ToolHostName.Parse"/> remembered per label: every request to a tool names the same host, and parsing it
-/// (lower-casing, two regular expressions) was a tenth of what the proxy allocated per request. Only labels that are a
-/// tool's address are kept, and at most <see cref="MaxEntries"/> of them, so made-up host names cannot fill memory.
+/// (lower-casing, two regular expressions) on every request would allocate more than the rest of its routing. Only
+/// labels that are a tool's address are kept, and at most <see cref="MaxEntries"/> of them, so made-up host names
+/// cannot fill memory.
 /// </summary>
 public sealed class ToolHostNames
 {
