@@ -6,6 +6,7 @@ using DataWorkspace.Web.Identity;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.MachineApi;
 
@@ -19,7 +20,7 @@ public sealed class HawkAuthenticationHandler(
     UrlEncoder encoder,
     IOptionsMonitor<MachineApiOptions> machineApi,
     NonceStore nonces,
-    TimeProvider time) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+    [FromKeyedServices(Clock.Real)] TimeProvider time) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "Hawk";
     public const string UserIdPrefix = "machine:";

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.MachineApi;
 
@@ -7,7 +8,7 @@ namespace DataWorkspace.Web.MachineApi;
 /// Remembers nonces in the catalogue database, so a replay is caught whichever web replica it reaches. The primary
 /// key decides: the first insert of a (client, nonce) wins, any later one inserts nothing.
 /// </summary>
-public sealed class NonceStore(NpgsqlDataSource dataSource, IOptionsMonitor<MachineApiOptions> options, TimeProvider time, ILogger<NonceStore> logger)
+public sealed class NonceStore(NpgsqlDataSource dataSource, IOptionsMonitor<MachineApiOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<NonceStore> logger)
 {
     private static readonly TimeSpan PurgeEvery = TimeSpan.FromMinutes(1);
     private long nextPurgeTicks;

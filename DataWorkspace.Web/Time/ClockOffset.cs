@@ -37,9 +37,22 @@ public sealed class FileOffsetTimeProvider(string path) : TimeProvider
 
 public static class Clock
 {
-    /// <summary>The system clock, or one moved by the offset in <c>Clock:OffsetFile</c> when that is set (end-to-end tests).</summary>
-    public static IServiceCollection AddClock(this IServiceCollection services, IConfiguration configuration) =>
-        configuration["Clock:OffsetFile"] is { Length: > 0 } offsetFile
+    /// <summary>
+    /// The key of the real clock, for times another party keeps by its own real clock or that measure the platform's
+    /// running, never a business rule: a machine client's Hawk timestamp, the proxy's activity reports, a tool's idle
+    /// time and lifetime. Inject it with <c>[FromKeyedServices(Clock.Real)] TimeProvider</c>.
+    /// </summary>
+    public const string Real = "real";
+
+    /// <summary>
+    /// The business clock: the system clock, or one moved by the offset in <c>Clock:OffsetFile</c> when that is set
+    /// (end-to-end tests); and the real clock under <see cref="Real"/>.
+    /// </summary>
+    public static IServiceCollection AddClock(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddKeyedSingleton(Real, TimeProvider.System);
+        return configuration["Clock:OffsetFile"] is { Length: > 0 } offsetFile
             ? services.AddSingleton<TimeProvider>(new FileOffsetTimeProvider(offsetFile))
             : services.AddSingleton(TimeProvider.System);
+    }
 }

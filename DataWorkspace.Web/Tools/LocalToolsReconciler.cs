@@ -2,6 +2,7 @@ using DataWorkspace.Contracts;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -9,7 +10,7 @@ namespace DataWorkspace.Web.Tools;
 /// Local tools are processes of the web app: when it starts, any it recorded as active whose process is gone died
 /// with its previous run, so they are marked stopped (with that reason) rather than shown running.
 /// </summary>
-public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher launcher, IOptions<ToolsOptions> options, TimeProvider time, ILogger<LocalToolsReconciler> logger) : IHostedService
+public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher launcher, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<LocalToolsReconciler> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using DataWorkspace.Web.Background;
 using DataWorkspace.Web.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -12,7 +13,7 @@ namespace DataWorkspace.Web.Tools;
 /// instance older than the maximum lifetime, and any of a deactivated user's own.
 /// </summary>
 public sealed class ToolCuller(
-    IServiceScopeFactory scopes, ToolInstances tools, IOptions<ToolsOptions> options, TimeProvider time, ILogger<ToolCuller> logger)
+    IServiceScopeFactory scopes, ToolInstances tools, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<ToolCuller> logger)
     : PeriodicJob(logger)
 {
     protected override TimeSpan Interval => options.Value.CullInterval;

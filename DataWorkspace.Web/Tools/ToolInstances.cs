@@ -8,6 +8,7 @@ using DataWorkspace.Web.ToolsAccess;
 using DataWorkspace.Web.Users;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -24,7 +25,7 @@ public sealed class ToolInstances(
     ILauncher launcher,
     DatabaseLogins logins,
     DeactivatedUsers deactivated,
-    TimeProvider time,
+    [FromKeyedServices(Clock.Real)] TimeProvider time,
     ILogger<ToolInstances> logger) : IDeactivationStep
 {
     private readonly ConcurrentDictionary<Guid, Task> spawning = new();

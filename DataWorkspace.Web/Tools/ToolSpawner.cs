@@ -4,6 +4,7 @@ using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Portal;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using DataWorkspace.Web.Time;
 
 namespace DataWorkspace.Web.Tools;
 
@@ -19,7 +20,7 @@ public sealed class ToolSpawner(
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     PortalLinks links,
     IOptions<ToolsOptions> options,
-    TimeProvider time,
+    [FromKeyedServices(Clock.Real)] TimeProvider time,
     ILogger<ToolSpawner> logger)
 {
     /// <summary>Asks a starting tool whether it answers: once per try, no retries or resilience pipeline of its own.</summary>
