@@ -33,11 +33,21 @@ public sealed partial class OneOwnerPerTable
         Assert.True(shared.Count == 0, $"The web app maps tables the proxy owns or uses:\n{string.Join('\n', shared)}");
     }
 
-    /// <summary>The tables the proxy's SQL names (schema-qualified, <c>public</c> when it names none), from the string literals compiled into it.</summary>
-    private static List<(string Table, string Where, string Sql)> ProxyTables()
+    [Fact]
+    public void The_web_apps_sql_names_no_table_in_the_proxys_schema()
+    {
+        var foreign = SqlTables(typeof(CatalogueDbContext).Assembly).Where(use => use.Table.StartsWith(ProxySchema + ".", StringComparison.Ordinal))
+            .Select(use => $"{use.Table} in {use.Where}: {Excerpt(use.Sql)}").Distinct().ToList();
+        Assert.True(foreign.Count == 0, $"The web app's SQL names the proxy's tables:\n{string.Join('\n', foreign)}");
+    }
+
+    private static List<(string Table, string Where, string Sql)> ProxyTables() => SqlTables(typeof(DataWorkspace.Proxy.ProxyOptions).Assembly);
+
+    /// <summary>The tables an assembly's SQL names (schema-qualified, <c>public</c> when it names none), from the string literals compiled into it.</summary>
+    private static List<(string Table, string Where, string Sql)> SqlTables(System.Reflection.Assembly assembly)
     {
         var uses = new List<(string, string, string)>();
-        foreach (var (type, text) in Sources.StringLiterals(typeof(DataWorkspace.Proxy.ProxyOptions).Assembly))
+        foreach (var (type, text) in Sources.StringLiterals(assembly))
         {
             if (!Statement().IsMatch(text)) continue;
             var named = CommonTableExpression().Matches(text).Select(match => match.Groups["name"].Value).ToHashSet(StringComparer.OrdinalIgnoreCase);
