@@ -6,7 +6,7 @@ namespace DataWorkspace.Web.Pages;
 
 /// <summary>
 /// A page is sent in one piece with its Content-Length instead of as a stream of 4-16 KB chunks. Razor writes a page
-/// in pieces; through the proxy each piece was a read, a write and a flush on both hops (9 for a 33 KB search page).
+/// in pieces, and through the proxy each piece is a read, a write and a flush on both hops.
 /// Pages are small and never streamed, so holding one in a pooled buffer costs nothing a user notices. Downloads, the
 /// APIs and anything else that streams are left alone, and a page that outgrows <see cref="Largest"/> streams on
 /// from there.

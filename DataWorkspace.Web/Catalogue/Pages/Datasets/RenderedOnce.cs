@@ -11,10 +11,9 @@ public sealed record FacetList(string Name, string Legend, IReadOnlyList<FacetCo
 
 /// <summary>
 /// The search page's facet lists, rendered once per distinct content: a list depends only on its values, counts and
-/// ticks, and the same lists come back for every reader of a popular search. Rendering them was most of the page's
-/// cost (bench/CatalogueSearch: the web app's CPU per search page went from 2.8 to 1.7 ms; caching the result items
-/// the same way gained nothing measurable). Keyed by the whole content, so a hit is always exactly what rendering
-/// would give.
+/// ticks, and the same lists come back for every reader of a popular search, while rendering them is most of the
+/// page's cost (figures in bench/README). Keyed by the whole content, so a hit is always exactly what rendering would
+/// give.
 /// </summary>
 public static class RenderedOnce
 {
