@@ -18,6 +18,7 @@ public static class ApiDocuments
         services.AddOpenApi(Catalogue, options =>
         {
             options.AddOperationTransformer(ListEveryDeclaredResponse);
+            options.AddSchemaTransformer(StringsAreStrings);
             options.ShouldInclude = description => description.RelativePath?.StartsWith("api/v1/", StringComparison.Ordinal) == true;
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -27,6 +28,16 @@ public static class ApiDocuments
             });
         });
         return services;
+    }
+
+    /// <summary>
+    /// Strings go through the portal's own converter (<see cref="Security.StorableStrings"/>), which the schema
+    /// generator cannot see into: without this, every string would be documented as any value (<c>{}</c>).
+    /// </summary>
+    public static Task StringsAreStrings(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (context.JsonTypeInfo.Type == typeof(string) && schema.Type is null) schema.Type = JsonSchemaType.String;
+        return Task.CompletedTask;
     }
 
     /// <summary>

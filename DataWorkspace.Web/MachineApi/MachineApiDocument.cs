@@ -18,6 +18,7 @@ public static class MachineApiDocument
         services.AddOpenApi(Name, options =>
         {
             options.AddOperationTransformer(ApiDocuments.ListEveryDeclaredResponse);
+            options.AddSchemaTransformer(ApiDocuments.StringsAreStrings);
             options.ShouldInclude = description => description.GroupName == Name;
             options.AddDocumentTransformer((document, _, _) =>
             {

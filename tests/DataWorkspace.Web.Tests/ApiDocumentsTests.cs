@@ -31,6 +31,26 @@ public sealed class ApiDocumentsTests(WebFixture web)
     }
 
     [Fact]
+    public async Task Every_string_property_in_both_documents_is_documented_as_a_string()
+    {
+        foreach (var name in new[] { "catalogue", "machine" })
+        {
+            using var document = await JsonAsync(await web.GetAsync($"/api/openapi/{name}.json", CatalogueData.NewUser("trade.example")));
+            var schemas = document.RootElement.GetProperty("components").GetProperty("schemas");
+            // Any property documented as "any value" ({}): a string the schema generator could not see into.
+            var untyped = schemas.EnumerateObject()
+                .Where(schema => schema.Value.TryGetProperty("properties", out _))
+                .SelectMany(schema => schema.Value.GetProperty("properties").EnumerateObject()
+                    .Where(property => property.Value.ValueKind == JsonValueKind.Object && !property.Value.EnumerateObject().Any())
+                    .Select(property => $"{schema.Name}.{property.Name}"))
+                .ToList();
+            Assert.True(untyped.Count == 0, $"{name}: documented as any value: {string.Join(", ", untyped)}");
+            Assert.Contains(schemas.EnumerateObject(), schema => schema.Value.TryGetProperty("properties", out var properties)
+                && properties.EnumerateObject().Any(property => property.Value.TryGetProperty("type", out var type) && type.ToString().Contains("string", StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
     public async Task The_catalogue_document_lists_each_response_an_endpoint_can_give()
     {
         using var document = await JsonAsync(await web.GetAsync("/api/openapi/catalogue.json", CatalogueData.NewUser("trade.example")));
