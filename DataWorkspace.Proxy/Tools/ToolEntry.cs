@@ -51,13 +51,13 @@ public sealed class ToolEntry(
     /// <summary>Who asks: the signed-in user, the address they come from, and their identity as the web app is told it.</summary>
     private readonly record struct Visitor(PlatformUser User, IPAddress Address, PlatformIdentity Identity);
 
-    private async Task HandleAsync(HttpContext context, (ToolHostName? Name, string? Problem) parsed)
+    private async Task HandleAsync(HttpContext context, ToolHostLabel parsed)
     {
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
         context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
         if (parsed.Name is not { } name)
         {
-            await UnknownAddressAsync(context, parsed.Problem!);
+            await UnknownAddressAsync(context, parsed);
             return;
         }
 
@@ -74,10 +74,10 @@ public sealed class ToolEntry(
         await ForwardAsync(context, name, visitor, state);
     }
 
-    private async Task UnknownAddressAsync(HttpContext context, string problem)
+    private async Task UnknownAddressAsync(HttpContext context, ToolHostLabel parsed)
     {
-        context.Response.StatusCode = problem.StartsWith("port", StringComparison.Ordinal) ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
-        await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{context.Request.Host.Host}': {problem}.", ("Go to the portal", PortalUrl(context, "/")));
+        context.Response.StatusCode = parsed.Kind == ToolHostProblem.PortOutOfRange ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
+        await ProxyPages.WriteAsync(context.Response, "Unknown address", $"Data Workspace does not serve '{context.Request.Host.Host}': {parsed.Problem}.", ("Go to the portal", PortalUrl(context, "/")));
     }
 
     /// <summary>

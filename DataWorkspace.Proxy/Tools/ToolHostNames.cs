@@ -19,9 +19,9 @@ public sealed class ToolHostNames
 
     public ToolHostNames() => byLabel = known.GetAlternateLookup<ReadOnlySpan<char>>();
 
-    public (ToolHostName? Name, string? Problem) Parse(ReadOnlySpan<char> label)
+    public ToolHostLabel Parse(ReadOnlySpan<char> label)
     {
-        if (byLabel.TryGetValue(label, out var name)) return (name, null);
+        if (byLabel.TryGetValue(label, out var name)) return new(name, null, ToolHostProblem.None);
         var parsed = ToolHostName.Parse(label.ToString());
         if (parsed.Name is not { } found) return parsed;
         // A counter rather than Count, which locks the whole dictionary: labels can come from anyone.

@@ -39,23 +39,37 @@ public sealed partial record ToolHostName(string Host, string Basename, string? 
     public static string For(string basename, string userId) => $"{basename}-{Contracts.UserHash.Of(userId)}";
 
     /// <summary>The tool host in <paramref name="label"/> (the part before the root domain), or why it is not one.</summary>
-    public static (ToolHostName? Name, string? Problem) Parse(string label)
+    public static ToolHostLabel Parse(string label)
     {
         var lower = label.ToLowerInvariant();
         var match = Label().Match(lower);
         var visualisation = !match.Success;
         if (visualisation) match = VisualisationLabel().Match(lower);
-        if (!match.Success) return (null, $"'{label}' is not the address of a tool");
+        if (!match.Success) return new(null, $"'{label}' is not the address of a tool", ToolHostProblem.NotATool);
         int? port = null;
         if (match.Groups["port"].Success)
         {
             var value = int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
-            if (value is < 1 or > 65535) return (null, $"port {value} is outside 1-65535");
+            if (value is < 1 or > 65535) return new(null, $"port {value} is outside 1-65535", ToolHostProblem.PortOutOfRange);
             port = value;
         }
 
-        return visualisation
-            ? (new ToolHostName(match.Groups["basename"].Value, match.Groups["basename"].Value, null, port), null)
-            : (new ToolHostName(match.Groups["host"].Value, match.Groups["basename"].Value, match.Groups["hash"].Value, port), null);
+        return new(visualisation
+            ? new ToolHostName(match.Groups["basename"].Value, match.Groups["basename"].Value, null, port)
+            : new ToolHostName(match.Groups["host"].Value, match.Groups["basename"].Value, match.Groups["hash"].Value, port), null, ToolHostProblem.None);
     }
+}
+
+/// <summary>What is wrong with a label that is not a tool host: an address of no tool, or a malformed request.</summary>
+public enum ToolHostProblem
+{
+    None,
+    NotATool,
+    PortOutOfRange,
+}
+
+/// <summary>A label read as a tool host: the host, or why it is not one in words for people and as a kind for code.</summary>
+public readonly record struct ToolHostLabel(ToolHostName? Name, string? Problem, ToolHostProblem Kind)
+{
+    public void Deconstruct(out ToolHostName? name, out string? problem) => (name, problem) = (Name, Problem);
 }
