@@ -11,11 +11,7 @@ namespace DataWorkspace.Proxy.SignIn;
 /// </summary>
 public sealed class AccountsClient(IdentityToken tokens, IOptions<ProxyOptions> options)
 {
-    private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(5) })
-    {
-        BaseAddress = new Uri(options.Value.WebUrl.TrimEnd('/') + InternalAccounts.Prefix + "/"),
-        Timeout = TimeSpan.FromSeconds(15),
-    };
+    private readonly HttpClient http = WebAppInternalApi.Client(options.Value, InternalAccounts.Prefix, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
 
     /// <summary>Reports a sign-in the identity provider accepted; the web app records it and says whether the user is deactivated.</summary>
     /// <exception cref="PortalUnavailableException">The web app did not answer.</exception>
@@ -35,7 +31,7 @@ public sealed class AccountsClient(IdentityToken tokens, IOptions<ProxyOptions> 
     private async Task<TAnswer> PostAsync<TQuestion, TAnswer>(string path, TQuestion question, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path.TrimStart('/')) { Content = JsonContent.Create(question) };
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
+        request.AsTheProxy(tokens);
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);

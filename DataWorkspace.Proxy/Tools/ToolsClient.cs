@@ -15,11 +15,7 @@ public sealed record ToolAnswer(ToolHostState? State, HttpStatusCode Status, str
 public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> options, TimeProvider time)
 {
     private static readonly TimeSpan AddressFor = TimeSpan.FromSeconds(5);
-    private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(10) })
-    {
-        BaseAddress = new Uri(options.Value.WebUrl.TrimEnd('/') + "/internal/v1/tools/"),
-        Timeout = TimeSpan.FromSeconds(40),
-    };
+    private readonly HttpClient http = WebAppInternalApi.Client(options.Value, "/internal/v1/tools", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(40));
 
     // Per host and user: the web app decided for this user (a visualisation's access is per viewer), so no one else may
     // reuse its answer.
@@ -94,7 +90,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
         {
             Content = JsonContent.Create(new ToolActivityReport([.. seen.Select(s => new ToolActivityEntry(s.InstanceId, s.LastActivityAt))])),
         };
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
+        request.AsTheProxy(tokens);
         using var response = await http.SendAsync(request, cancellationToken);
         return response.IsSuccessStatusCode;
     }
@@ -103,7 +99,7 @@ public sealed class ToolsClient(IdentityToken tokens, IOptions<ProxyOptions> opt
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, tokens.Issue(user));
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.ServiceIdentity, tokens.IssueService());
+        request.AsTheProxy(tokens);
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);
