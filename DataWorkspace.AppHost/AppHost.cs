@@ -76,7 +76,7 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithEnvironment("Portal__PublicUrl", publishing ? $"https://{rootDomain}" : portalUrl)
     .WaitFor(postgres)
     .WaitForCompletion(migrations)
-    .WithHttpHealthCheck("/health");
+    .WithPromptHttpHealthCheck("/health");
 
 if (state is not null)
 {
@@ -126,7 +126,7 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
     .WaitForCompletion(proxyMigrations)
-    .WithHttpHealthCheck("/health")
+    .WithPromptHttpHealthCheck("/health")
     .WithUrls(context =>
     {
         context.Urls.Clear();
@@ -176,7 +176,7 @@ else
         .WithEnvironment("DevIdentity__Clients__0__PostLogoutRedirectUris__0", $"{portalUrl}/auth/signed-out")
         // Its keys (so the proxy's refresh tokens outlive a restart) and which demo users are disabled or removed.
         .WithEnvironment("DevIdentity__StateDirectory", Path.Combine(state!.Root, "identity"))
-        .WithHttpHealthCheck("/health");
+        .WithPromptHttpHealthCheck("/health");
 
     proxy.WithEnvironment("Oidc__Authority", identity.GetEndpoint("http"))
         .WithEnvironment("Oidc__RequireHttpsMetadata", "false")

@@ -17,7 +17,7 @@ public static class AwsEmulator
             return builder.AddContainer(name, "localstack/localstack", "4.9")
                 .WithEnvironment("SERVICES", "s3,sts,ecs,iam")
                 .WithHttpEndpoint(targetPort: 4566, name: "http")
-                .WithHttpHealthCheck("/_localstack/health");
+                .WithPromptHttpHealthCheck("/_localstack/health");
         }
 
         var port = LocalState.FreePort();
@@ -25,7 +25,7 @@ public static class AwsEmulator
         // moto logs each request to stderr; through sh it reaches the dashboard as ordinary output, not errors.
         return builder.AddExecutable(name, "/bin/sh", builder.AppHostDirectory, "-c", "exec \"$0\" \"$@\" 2>&1", LocalPrerequisites.MotoServer() ?? throw new InvalidOperationException(LocalPrerequisites.Missing()), "-H", "127.0.0.1", "-p", portText)
             .WithHttpEndpoint(port: port, targetPort: port, name: "http", isProxied: false)
-            .WithHttpHealthCheck("/moto-api/");
+            .WithPromptHttpHealthCheck("/moto-api/");
     }
 
     /// <summary>Gives a project the emulator's endpoint and credentials through configuration (the Aws section).</summary>

@@ -47,22 +47,15 @@ public static class LocalPostgresExtensions
 
         var server = new LocalPostgresResource(name, "bash", scripts, password.Resource);
         var healthCheck = $"{name}-accepts-queries";
-        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, async cancellationToken =>
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, cancellationToken => PromptHealthChecks.UntilHealthyAsync(async token =>
         {
-            try
-            {
-                var connectionString = await server.ConnectionStringExpression.GetValueAsync(cancellationToken);
-                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3 }.ConnectionString);
-                await connection.OpenAsync(cancellationToken);
-                await using var command = new NpgsqlCommand("SELECT 1", connection);
-                await command.ExecuteScalarAsync(cancellationToken);
-                return HealthCheckResult.Healthy();
-            }
-            catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
-            {
-                return HealthCheckResult.Unhealthy(exception.Message);
-            }
-        });
+            var connectionString = await server.ConnectionStringExpression.GetValueAsync(token);
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3 }.ConnectionString);
+            await connection.OpenAsync(token);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(token);
+            return null;
+        }, cancellationToken));
 
         return builder.AddResource(server)
             .WithArgs(Path.Combine(scripts, "postgres-run.sh"), dataDirectory, binaries)

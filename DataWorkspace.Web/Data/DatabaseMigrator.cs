@@ -10,7 +10,7 @@ namespace DataWorkspace.Web.Data;
 /// migrations, then exits. The migrations were squashed into one Initial before anything was deployed; a database made
 /// by the migrations from before cannot be upgraded, and the step says so and what to do (<see cref="PredatesSquash"/>).
 /// To squash them again: delete Data/Migrations/, run <c>dotnet ef migrations add Initial --project DataWorkspace.Web
-/// --output-dir Data/Migrations</c>, and end the new Initial's Up and Down with <see cref="InitialCatalogueSql"/>'s.
+/// --startup-project tests/DataWorkspace.Web.Tests --output-dir Data/Migrations</c>, and end the new Initial's Up and Down with <see cref="InitialCatalogueSql"/>'s.
 /// </summary>
 public static class DatabaseMigrator
 {
