@@ -7,7 +7,7 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
     SampleAppCommand.Create(),
     PlannedCommand.Create("metrics", "Exports the tool container's CPU, memory and network figures for Prometheus."),
     PlannedCommand.Create("s3sync", "Keeps the tool's home folder in step with the user's S3 prefix."),
-    PlannedCommand.Create("dns-rewrite", "Answers the tool's DNS queries, allowing only the permitted names."),
+    DnsRewriteCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();
