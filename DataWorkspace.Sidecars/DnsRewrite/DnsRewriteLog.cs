@@ -33,6 +33,9 @@ internal static partial class DnsRewriteLog
     [LoggerMessage(9, LogLevel.Error, "Failed while answering a query")]
     public static partial void Failed(ILogger logger, Exception exception);
 
+    [LoggerMessage(12, LogLevel.Warning, "{Limit} upstream lookups are already waiting; answered SERVFAIL for {Name}")]
+    public static partial void Overloaded(ILogger logger, int limit, string name);
+
     [LoggerMessage(10, LogLevel.Information, "dns-rewrite listening on {Listen} (UDP and TCP), upstream {Upstream}, {RuleCount} rule(s): {Rules}")]
     public static partial void Started(ILogger logger, IPEndPoint listen, IPEndPoint upstream, int ruleCount, string rules);
 

@@ -65,7 +65,12 @@ internal sealed class UdpQueryTransport(IPEndPoint endpoint, DnsRewriteMetrics m
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)socket.LocalEndPoint!;
 
-    public void Bind() => socket.Bind(endpoint);
+    public void Bind()
+    {
+        if (endpoint.Address.Equals(IPAddress.IPv6Any))
+            socket.DualMode = true;
+        socket.Bind(endpoint);
+    }
 
     public void Close() => socket.Close();
 
@@ -162,7 +167,12 @@ internal sealed class TcpQueryTransport(IPEndPoint endpoint, DnsRewriteMetrics m
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)listener.LocalEndpoint;
 
-    public void Bind() => listener.Start();
+    public void Bind()
+    {
+        if (endpoint.Address.Equals(IPAddress.IPv6Any))
+            listener.Server.DualMode = true;
+        listener.Start();
+    }
 
     public void Close() => listener.Stop();
 
@@ -172,11 +182,10 @@ internal sealed class TcpQueryTransport(IPEndPoint endpoint, DnsRewriteMetrics m
     {
         while (!token.IsCancellationRequested)
         {
+            Socket client;
             try
             {
-                var client = await listener.AcceptSocketAsync(token);
-                client.NoDelay = true;
-                return new Connection(this, client);
+                client = await listener.AcceptSocketAsync(token);
             }
             catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
             {
@@ -185,6 +194,18 @@ internal sealed class TcpQueryTransport(IPEndPoint endpoint, DnsRewriteMetrics m
             catch (SocketException exception)
             {
                 logger.LogDebug("TCP accept failed: {SocketError}", exception.SocketErrorCode);
+                continue;
+            }
+            try
+            {
+                client.NoDelay = true;
+                return new Connection(this, client);
+            }
+            catch (SocketException exception)
+            {
+                // The client went away between connecting and being accepted.
+                logger.LogDebug("TCP connection closed at once: {SocketError}", exception.SocketErrorCode);
+                client.Dispose();
             }
         }
         return null;

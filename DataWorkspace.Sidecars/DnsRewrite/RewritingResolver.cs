@@ -23,12 +23,14 @@ public sealed class RewritingResolver : IDisposable
     private const int MaxChainLength = 16;
     // The EDNS payload size that avoids IP fragmentation (DNS flag day 2020).
     private const ushort UdpPayloadSize = 1232;
+    public const int MaxLookupsInFlight = 4096;
 
     private readonly RewriteRules rules;
     private readonly DnsRewriteSettings settings;
     private readonly DnsClient upstream;
     private readonly DnsRewriteMetrics metrics;
     private readonly ILogger logger;
+    private readonly SemaphoreSlim lookups = new(MaxLookupsInFlight, MaxLookupsInFlight);
 
     public RewritingResolver(DnsRewriteSettings settings, DnsRewriteMetrics metrics, ILogger<RewritingResolver> logger)
     {
@@ -91,7 +93,22 @@ public sealed class RewritingResolver : IDisposable
             return Fail(response, ReturnCode.ServerFailure);
         }
 
-        var answer = await LookUpAsync(upstreamName, question.RecordType, cancellationToken);
+        // Each lookup holds a socket until the upstream answers or times out: a flood while the upstream is slow must
+        // not take every file descriptor the process has.
+        if (!lookups.Wait(0, CancellationToken.None))
+        {
+            DnsRewriteLog.Overloaded(logger, MaxLookupsInFlight, asked);
+            return Fail(response, ReturnCode.ServerFailure, "overloaded");
+        }
+        UpstreamAnswer? answer;
+        try
+        {
+            answer = await LookUpAsync(upstreamName, question.RecordType, cancellationToken);
+        }
+        finally
+        {
+            lookups.Release();
+        }
         if (answer is null)
             return Fail(response, ReturnCode.ServerFailure, "no_answer");
         if (answer.ReturnCode != ReturnCode.NoError)
@@ -209,5 +226,9 @@ public sealed class RewritingResolver : IDisposable
         _ => ((int)returnCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    public void Dispose() => ((IDisposable)upstream).Dispose();
+    public void Dispose()
+    {
+        ((IDisposable)upstream).Dispose();
+        lookups.Dispose();
+    }
 }

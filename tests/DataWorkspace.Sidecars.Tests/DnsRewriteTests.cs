@@ -162,6 +162,22 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_answer_too_big_for_plain_udp_is_sent_truncated_there_and_whole_over_tcp()
+    {
+        var udp = await DigAsync("many.dataworkspace.internal", "A", "+noedns", "+ignore");
+        var tcp = await DigAsync("many.dataworkspace.internal", "A", "+noedns", "+tcp");
+        var edns = await DigAsync("many.dataworkspace.internal", "A", "+bufsize=1232");
+
+        Assert.Contains("tc", udp.Flags);
+        Assert.InRange(udp.Answers.Length, 0, 39);
+        Assert.DoesNotContain("tc", tcp.Flags);
+        Assert.Equal(40, tcp.Answers.Length);
+        Assert.All(tcp.Answers, answer => Assert.StartsWith("many.dataworkspace.internal. 300 IN A 10.1.0.", answer));
+        Assert.DoesNotContain("tc", edns.Flags);
+        Assert.Equal(40, edns.Answers.Length);
+    }
+
+    [Fact]
     public async Task Garbage_over_udp_is_dropped_and_logged_and_the_next_query_is_answered()
     {
         using var client = new UdpClient(AddressFamily.InterNetwork);
@@ -299,7 +315,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         var errors = process.StandardError.ReadToEndAsync(Cancellation);
         await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), Cancellation);
 
-        var answer = await DigAsync("web.dataworkspace.internal", "A", dnsPort: dnsPort);
+        var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
         using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
             await kill.WaitForExitAsync(Cancellation);
         await process.WaitForExitAsync(Cancellation);
@@ -332,11 +348,11 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         Assert.Contains("No rules", none.Output);
     }
 
-    private async Task<DigAnswer> DigAsync(string name, string type, string? option = null, int? dnsPort = null)
+    private Task<DigAnswer> DigAsync(string name, string type, params string[] options) => DigAsync(port, name, type, options);
+
+    private static async Task<DigAnswer> DigAsync(int dnsPort, string name, string type, params string[] options)
     {
-        string[] arguments = ["@127.0.0.1", "-p", (dnsPort ?? port).ToString(), "+tries=1", "+time=10", "+noall", "+comments", "+answer", name, type];
-        if (option is not null)
-            arguments = [.. arguments, option];
+        string[] arguments = ["@127.0.0.1", "-p", dnsPort.ToString(), "+tries=1", "+time=10", "+noall", "+comments", "+answer", name, type, .. options];
         ProcessStartInfo start;
         try
         {
@@ -351,7 +367,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                 .Where(line => line.Length > 0 && !line.StartsWith(';'))
                 .Select(line => string.Join(' ', line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)))
                 .ToArray();
-            return new DigAnswer(status.Groups[1].Value, answers);
+            var flags = FlagsLine().Match(output).Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return new DigAnswer(status.Groups[1].Value, answers, flags);
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -418,7 +435,10 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     [GeneratedRegex(@"status: ([A-Z]+)")]
     private static partial Regex StatusLine();
 
-    private sealed record DigAnswer(string Status, string[] Answers);
+    [GeneratedRegex(@";; flags: ([a-z ]*);")]
+    private static partial Regex FlagsLine();
+
+    private sealed record DigAnswer(string Status, string[] Answers, string[] Flags);
 
     /// <summary>An authoritative server for the rewritten names: fixed records, a CNAME chain, NXDOMAIN and SERVFAIL.</summary>
     private sealed class TestUpstream : IDisposable
@@ -471,6 +491,10 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                     // An address for another name must not be passed off as the asked name's.
                     records.Add(new ARecord(DomainName.Parse("other.internal-lb.test"), 300, IPAddress.Parse("10.9.9.9")));
                     break;
+                case "many.internal-lb.test" when type == RecordType.A:
+                    for (var host = 1; host <= 40; host++)
+                        records.Add(new ARecord(asked, 300, new IPAddress([10, 1, 0, (byte)host])));
+                    break;
                 case "second.test" when type == RecordType.A:
                     records.Add(new ARecord(asked, 300, IPAddress.Parse("10.0.0.9")));
                     break;
@@ -480,7 +504,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                 case "broken.internal-lb.test":
                     response.ReturnCode = ReturnCode.ServerFailure;
                     break;
-                case "web.internal-lb.test" or "alias.internal-lb.test" or "second.test" or "health.internal-lb.test":
+                case "web.internal-lb.test" or "alias.internal-lb.test" or "many.internal-lb.test" or "second.test" or "health.internal-lb.test":
                     break;
                 default:
                     response.ReturnCode = ReturnCode.NxDomain;
