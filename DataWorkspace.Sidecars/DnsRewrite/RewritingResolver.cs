@@ -27,7 +27,7 @@ public sealed class RewritingResolver : IDisposable
 
     private readonly RewriteRules rules;
     private readonly DnsRewriteSettings settings;
-    private readonly DnsClient upstream;
+    private readonly UpstreamClient upstream;
     private readonly DnsRewriteMetrics metrics;
     private readonly ILogger logger;
     private readonly SemaphoreSlim lookups = new(MaxLookupsInFlight, MaxLookupsInFlight);
@@ -38,15 +38,7 @@ public sealed class RewritingResolver : IDisposable
         this.metrics = metrics;
         this.logger = logger;
         rules = new RewriteRules(settings.Rules);
-        var port = settings.Upstream.Port;
-        upstream = new DnsClient(
-            [settings.Upstream.Address],
-            [new UpstreamUdpTransport(port), new TcpClientTransport(port)],
-            disposeTransport: true,
-            queryTimeout: (int)settings.UpstreamTimeout.TotalMilliseconds)
-        {
-            IsResponseValidationEnabled = true,
-        };
+        upstream = new UpstreamClient(settings.Upstream, settings.UpstreamTimeout, UdpPayloadSize, logger);
     }
 
     /// <summary>The response to <paramref name="query"/>, which came from <paramref name="client"/>.</summary>
@@ -148,8 +140,7 @@ public sealed class RewritingResolver : IDisposable
     /// <summary>The upstream's answer for <paramref name="name"/>, or null when it did not answer in time.</summary>
     private async Task<UpstreamAnswer?> LookUpAsync(DomainName name, RecordType recordType, CancellationToken cancellationToken)
     {
-        var options = new DnsQueryOptions { IsRecursionDesired = true, EDnsOptions = new OptRecord(UdpPayloadSize) };
-        var message = await upstream.ResolveAsync(name, recordType, RecordClass.INet, options, cancellationToken);
+        var message = await upstream.AskAsync(name, recordType, cancellationToken);
         if (message is null)
         {
             DnsRewriteLog.UpstreamSilent(logger, settings.Upstream, name.ToString(false), recordType.ToString().ToUpperInvariant(), (int)settings.UpstreamTimeout.TotalMilliseconds);
@@ -228,7 +219,7 @@ public sealed class RewritingResolver : IDisposable
 
     public void Dispose()
     {
-        ((IDisposable)upstream).Dispose();
+        upstream.Dispose();
         lookups.Dispose();
     }
 }
