@@ -178,6 +178,37 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upstream_answer_truncated_over_udp_is_fetched_again_over_tcp()
+    {
+        // 100 addresses do not fit the 1232 bytes the sidecar accepts over UDP, so the upstream sets TC.
+        var answer = await DigAsync("huge.dataworkspace.internal", "A", "+tcp");
+
+        Assert.Equal("NOERROR", answer.Status);
+        Assert.Equal(100, answer.Answers.Length);
+        Assert.Equal(2, upstream.Asked.Count(asked => asked == "huge.internal-lb.test A"));
+    }
+
+    [Fact]
+    public async Task A_silent_upstream_gives_servfail_and_an_unhealthy_health_endpoint()
+    {
+        var dnsPort = FreeDnsPort();
+        var httpPort = Ports.Free();
+        var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{FreeDnsPort()}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), "health.dataworkspace.internal", 300, out _)!;
+        using var silent = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs));
+        await silent.StartAsync(Cancellation);
+        using var http = new HttpClient();
+
+        var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
+        using var health = await http.GetAsync($"http://127.0.0.1:{httpPort}/health", Cancellation);
+        await silent.StopAsync(CancellationToken.None);
+
+        Assert.Equal("SERVFAIL", answer.Status);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Contains("the upstream did not answer", await health.Content.ReadAsStringAsync(Cancellation));
+        Assert.Contains(logs.Messages, message => message.Contains("did not answer for web.internal-lb.test A within 300 ms"));
+    }
+
+    [Fact]
     public async Task Garbage_over_udp_is_dropped_and_logged_and_the_next_query_is_answered()
     {
         using var client = new UdpClient(AddressFamily.InterNetwork);
@@ -495,6 +526,10 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                     for (var host = 1; host <= 40; host++)
                         records.Add(new ARecord(asked, 300, new IPAddress([10, 1, 0, (byte)host])));
                     break;
+                case "huge.internal-lb.test" when type == RecordType.A:
+                    for (var host = 1; host <= 100; host++)
+                        records.Add(new ARecord(asked, 300, new IPAddress([10, 2, 0, (byte)host])));
+                    break;
                 case "second.test" when type == RecordType.A:
                     records.Add(new ARecord(asked, 300, IPAddress.Parse("10.0.0.9")));
                     break;
@@ -504,7 +539,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                 case "broken.internal-lb.test":
                     response.ReturnCode = ReturnCode.ServerFailure;
                     break;
-                case "web.internal-lb.test" or "alias.internal-lb.test" or "many.internal-lb.test" or "second.test" or "health.internal-lb.test":
+                case "web.internal-lb.test" or "alias.internal-lb.test" or "many.internal-lb.test" or "huge.internal-lb.test" or "second.test" or "health.internal-lb.test":
                     break;
                 default:
                     response.ReturnCode = ReturnCode.NxDomain;
