@@ -18,12 +18,14 @@ public sealed record UpstreamAnswer(ReturnCode ReturnCode, IReadOnlyList<Upstrea
 /// </summary>
 public sealed class RewritingResolver : IDisposable
 {
+    public const int MaxLookupsInFlight = 4096;
+
     private const int MaxNameLength = 255;
     private const int MaxLabelLength = 63;
     private const int MaxChainLength = 16;
     // The EDNS payload size that avoids IP fragmentation (DNS flag day 2020).
     private const ushort UdpPayloadSize = 1232;
-    public const int MaxLookupsInFlight = 4096;
+    private const ushort MinimumUdpPayloadSize = 512;
 
     private readonly RewriteRules rules;
     private readonly DnsRewriteSettings settings;
@@ -47,7 +49,7 @@ public sealed class RewritingResolver : IDisposable
         var response = query.CreateResponseInstance();
         response.IsRecursionAllowed = true;
         if (response.IsEDnsEnabled)
-            response.EDnsOptions!.UdpPayloadSize = Math.Min(query.EDnsOptions!.UdpPayloadSize, UdpPayloadSize);
+            response.EDnsOptions!.UdpPayloadSize = Math.Clamp(query.EDnsOptions!.UdpPayloadSize, MinimumUdpPayloadSize, UdpPayloadSize);
 
         if (query.OperationCode != OperationCode.Query)
             return Fail(response, ReturnCode.NotImplemented);
@@ -85,8 +87,7 @@ public sealed class RewritingResolver : IDisposable
             return Fail(response, ReturnCode.ServerFailure);
         }
 
-        // Each lookup holds a socket until the upstream answers or times out: a flood while the upstream is slow must
-        // not take every file descriptor the process has.
+        // A flood while the upstream is slow must not pile up waiting lookups without bound (memory, and query IDs).
         if (!lookups.Wait(0, CancellationToken.None))
         {
             DnsRewriteLog.Overloaded(logger, MaxLookupsInFlight, asked);
