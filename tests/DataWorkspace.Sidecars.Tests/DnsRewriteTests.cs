@@ -124,6 +124,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
             Assert.Empty(answer.Answers);
         });
         Assert.Empty(upstream.Asked);
+        Assert.Equal(4, counters.GetValueOrDefault("dns_rewrite.queries"));
         Assert.Equal(4, counters.GetValueOrDefault("dns_rewrite.refused"));
         Assert.Contains(logs.Messages, message => message.Contains("Refused example.com A") && message.Contains("no rule matches the name"));
     }
