@@ -28,7 +28,8 @@ public sealed class FilesRefusedException(int status, string detail, bool unsafe
 
 /// <summary>
 /// The rules every key and prefix the files API takes must pass, checked by our own code (the local emulator checks
-/// no policy): normalised to NFC, at most 1,024 bytes of UTF-8 with names of at most 255, no leading <c>/</c>, no
+/// no policy): normalised to NFC (as far as the runtime can: with invariant globalization, .NET leaves non-ASCII text
+/// as it is, which cannot make a key reach a root it did not already start with, since roots are ASCII), at most 1,024 bytes of UTF-8 with names of at most 255, no leading <c>/</c>, no
 /// <c>\</c>, no empty, <c>.</c> or <c>..</c> names, no control characters, no percent-escapes, no name that ends in a
 /// space or a dot, and under one of the user's own roots.
 /// </summary>
@@ -62,15 +63,8 @@ public static partial class FileKeys
     public static FilesRefusedException? Malformed(string? value, KeyKind kind, string what = "key")
     {
         if (string.IsNullOrEmpty(value)) return Bad($"No {what} was given. Send the full key, like home/1a2b3c4d/{(kind == KeyKind.Folder ? "reports/" : "reports/q1.csv")}.");
-        string key;
-        try
-        {
-            key = value.Normalize(NormalizationForm.FormC);
-        }
-        catch (ArgumentException)
-        {
-            return Bad($"The {what} is not valid Unicode (it has a broken character). Type the name again.");
-        }
+        if (HasLoneSurrogate(value)) return Bad($"The {what} is not valid Unicode (it has half of a UTF-16 surrogate pair). Type the name again.");
+        var key = value.Normalize(NormalizationForm.FormC);
 
         foreach (var c in key)
             if (c < ' ' || c == '\u007F')
@@ -119,6 +113,17 @@ public static partial class FileKeys
         }
 
         return $"attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}";
+    }
+
+    private static bool HasLoneSurrogate(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1])) i++;
+            else if (char.IsSurrogate(value[i])) return true;
+        }
+
+        return false;
     }
 
     private static FilesRefusedException Bad(string detail, bool unsafePath = false) => new(StatusCodes.Status400BadRequest, detail, unsafePath);

@@ -356,7 +356,7 @@ public static class FilesApi
         if (string.IsNullOrEmpty(uploadId) || uploadId.Length > 1024 || uploadId.Any(char.IsControl))
             throw Bad("Send the uploadId that POST /api/v1/files/multipart answered.");
         if (!await files.IsUploadToAsync(checkedKey, uploadId, cancellationToken))
-            throw NotFound($"There is no upload in progress to '{checkedKey}' with that uploadId: it was completed or aborted, or is another file's. Start the upload again.");
+            throw Bad($"There is no upload in progress to '{checkedKey}' with that uploadId: it was completed or aborted, or is another file's. Start the upload again.");
         return (checkedKey, uploadId);
     }
 
