@@ -309,7 +309,9 @@ public static class FilesApi
             foreach (var item in moving) await files.CopyAsync(item.Key, to + item.Key[from.Length..], item.Size, cancellationToken);
             await files.DeleteAsync([.. moving.Select(m => m.Key)], cancellationToken);
             var bytes = moving.Sum(m => m.Size);
-            audit.Add(AuditActions.FilesMoved, Actor.Of(http.User), $"{http.User.DisplayName()} moved {(kind == KeyKind.File ? "" : $"{moving.Count:N0} files, ")}{bytes:N0} bytes, from {from} to {to}",
+            audit.Add(AuditActions.FilesMoved, Actor.Of(http.User), kind == KeyKind.File
+                    ? $"{http.User.DisplayName()} moved {from} to {to} ({bytes:N0} bytes)"
+                    : $"{http.User.DisplayName()} moved {from} to {to}: {moving.Count:N0} files ({bytes:N0} bytes)",
                 details: Details(moving.Select(m => $"{m.Key}\t{m.Size}")));
             await catalogue.SaveChangesAsync(CancellationToken.None);
             return TypedResults.Ok(new FilesMoved(moving.Count));

@@ -44,8 +44,9 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         {
             logger.LogError("The web app may not see the files bucket '{Bucket}' (Storage:Bucket): its role needs s3:ListBucket on arn:aws:s3:::{Bucket}.", bucket, bucket);
         }
-        catch (AmazonClientException exception)
+        catch (Exception exception) when (exception is AmazonClientException or HttpRequestException)
         {
+            // S3 not answering must not stop the web app: the files API says so to each request until it answers.
             logger.LogError(exception, "Could not check the files bucket '{Bucket}' (Storage:Bucket) at {Endpoint}", bucket, emulator ?? $"S3 in {region}");
         }
     }
@@ -109,7 +110,7 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
                     Configuration = new CORSConfiguration { Rules = [.. others, BrowserRule(origins)] },
                 }, cancellationToken);
             }
-            catch (AmazonServiceException exception)
+            catch (Exception exception) when (exception is AmazonServiceException or AmazonClientException or HttpRequestException)
             {
                 logger.LogError(exception, "Could not set the CORS rule of the files bucket '{Bucket}' for {Origins}: the \"Your files\" page cannot upload or preview "
                     + "until it is set (the web app's role needs s3:GetBucketCORS and s3:PutBucketCORS, or the deployment sets the rule)", bucket, string.Join(", ", origins));
@@ -148,7 +149,7 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
                 },
             }, cancellationToken);
         }
-        catch (AmazonServiceException exception)
+        catch (Exception exception) when (exception is AmazonServiceException or AmazonClientException or HttpRequestException)
         {
             // An emulator may not implement lifecycle rules, and its uploads go when it stops.
             logger.Log(onEmulator ? LogLevel.Debug : LogLevel.Warning, exception, "The files bucket '{Bucket}' took no lifecycle rule to abort incomplete multipart uploads: "

@@ -265,8 +265,8 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         using (var moved = await s3.GetObjectAsync(bucket, $"teams/{team}/moved/x.csv", Cancel))
             Assert.Equal("text/csv", moved.Headers.ContentType);
         var audit = await AuditAsync(user);
-        Assert.Contains($"files.moved | Test User moved 1 bytes, from {home}a.csv to {home}renamed.csv", audit);
-        Assert.Contains($"files.moved | Test User moved 2 files, 3 bytes, from {home}dir/ to teams/{team}/moved/", audit);
+        Assert.Contains($"files.moved | Test User moved {home}a.csv to {home}renamed.csv (1 bytes) | {home}a.csv\t1", audit);
+        Assert.Contains($"files.moved | Test User moved {home}dir/ to teams/{team}/moved/: 2 files (3 bytes)", audit);
     }
 
     [Fact]
@@ -511,6 +511,25 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         await App().Services.GetRequiredService<DataWorkspace.Web.Files.FilesCredentials>().EndAsync(user.UserId, user.Email, DataWorkspace.Web.Audit.Actor.System, Cancel);
         var ended = await Assert.ThrowsAsync<AmazonS3Exception>(() => asUser.GetObjectAsync(bucket, home + "from-script.txt", Cancel));
         Assert.Equal(HttpStatusCode.Forbidden, ended.StatusCode);
+    }
+
+    [Fact]
+    public async Task When_s3_does_not_answer_the_api_says_so_and_to_try_again()
+    {
+        var user = await UserAsync();
+        await using var down = web.Factory.WithWebHostBuilder(host => host
+            .UseSetting("Tools:LocalWorkDirectory", workDirectory)
+            .UseSetting("Storage:Bucket", bucket)
+            .UseSetting("Aws:ServiceUrl", $"http://127.0.0.1:{Ports.Free()}/")
+            .UseSetting("Aws:Region", MotoServer.Region));
+        using var client = down.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/files/list?prefix=home/{user.Hash}/");
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
+        using var response = await client.SendAsync(request, Cancel);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("Try again in a minute", await response.Content.ReadAsStringAsync(Cancel));
     }
 
     [Fact]
