@@ -386,8 +386,17 @@ public static class FilesApi
         audit.Add(action, Actor.Of(http.User), summary, details: Details(files.Select(f => $"{f.Key}\t{f.Size}")));
     }
 
+    /// <summary>The most keys one audit entry lists; a larger delete or move says how many more there were.</summary>
+    private const int MaxDetailLines = 10_000;
+
     /// <summary>One line per key (with its size, tab-separated, where known), for the audit entry's details.</summary>
-    private static string Details(IEnumerable<string> lines) => string.Join('\n', lines);
+    private static string Details(IEnumerable<string> lines)
+    {
+        var all = lines.ToList();
+        return all.Count <= MaxDetailLines
+            ? string.Join('\n', all)
+            : string.Join('\n', all.Take(MaxDetailLines)) + $"\n… and {all.Count - MaxDetailLines:N0} more";
+    }
 
     private static ProblemHttpResult NotSetUp() => TypedResults.Problem(title: "Files are not set up",
         detail: "This platform has no files bucket (Storage:Bucket is empty), so there are no files to see. Ask the platform team.", statusCode: StatusCodes.Status404NotFound);

@@ -532,6 +532,19 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         Assert.Contains("Try again in a minute", await response.Content.ReadAsStringAsync(Cancel));
     }
 
+    [Theory]
+    [InlineData("http://dataworkspace.localhost:8000", true)]
+    [InlineData("https://dataworkspace.example.com", true)]
+    [InlineData("https://dataworkspace.example.com/", false)]
+    [InlineData("https://dataworkspace.example.com/files", false)]
+    [InlineData("dataworkspace.example.com", false)]
+    [InlineData("*", false)]
+    public void The_bucket_is_opened_only_to_origins_named_exactly(string origin, bool valid)
+    {
+        var options = new StorageOptions { Bucket = "files", BrowserOrigins = [origin] };
+        Assert.Equal(valid, !options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).Any());
+    }
+
     [Fact]
     public async Task Without_a_files_bucket_the_files_api_says_so()
     {
