@@ -267,9 +267,14 @@ public static class FilesApi
             if ((request.Keys?.Count ?? 0) + (request.Prefixes?.Count ?? 0) == 0) throw Bad("Nothing to delete: send the keys of files and the prefixes of folders to delete.");
             var keys = Many(request.Keys ?? [], "keys", allowEmpty: true).Select(key => FileKeys.Check(key, KeyKind.File, roots)).ToList();
             var prefixes = Many(request.Prefixes ?? [], "prefixes", allowEmpty: true).Select(prefix => FileKeys.Check(prefix, KeyKind.Folder, roots, what: "prefix")).ToList();
-            var all = new HashSet<string>(keys, StringComparer.Ordinal);
+            // S3 answers "deleted" for a key it never had: only the files there now are deleted and counted.
+            var present = new bool[keys.Count];
+            await Parallel.ForAsync(0, keys.Count, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+                async (i, token) => present[i] = await files.HeadAsync(keys[i], token) is not null);
+            var all = new HashSet<string>(keys.Where((_, i) => present[i]), StringComparer.Ordinal);
             foreach (var prefix in prefixes)
                 await foreach (var item in files.EveryObjectAsync(prefix, cancellationToken)) all.Add(item.Key);
+            if (all.Count == 0) return TypedResults.Ok(new FilesDeleted(0));
             var deleted = await files.DeleteAsync([.. all.Order(StringComparer.Ordinal)], cancellationToken);
             var what = string.Join(", ", prefixes.Concat(keys).Take(3)) + (prefixes.Count + keys.Count > 3 ? $" and {prefixes.Count + keys.Count - 3} more" : "");
             audit.Add(AuditActions.FilesDeleted, Actor.Of(http.User), $"{http.User.DisplayName()} deleted {deleted:N0} files: {what}",

@@ -36,7 +36,15 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
             .UseSetting("Storage:Bucket", bucket)
             .UseSetting("Storage:BrowserOrigins:0", PortalOrigin)
             .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
-            .UseSetting("Aws:Region", MotoServer.Region));
+            .UseSetting("Aws:Region", MotoServer.Region)
+            // A real tool with boto3, as the Local launcher starts one, to see the same files.
+            .UseSetting("Tools:SpawnTimeout", "00:00:30")
+            .UseSetting("Tools:Templates:0:Name", "Files tool")
+            .UseSetting("Tools:Templates:0:HostBasename", "s3tool")
+            .UseSetting("Tools:Templates:0:Command:0", "python3")
+            .UseSetting("Tools:Templates:0:Command:1", S3Tool.Script)
+            .UseSetting("Tools:Templates:0:Command:2", "{port}")
+            .UseSetting("Tools:Templates:0:DefaultSize", "Small"));
     }
 
     /// <summary>The emulator as the platform itself reaches it, to see what is really in the bucket.</summary>
@@ -234,7 +242,8 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         Assert.Contains($"files.deleted | Test User deleted 4 files: {home}reports/", await AuditAsync(user));
         Assert.Contains(home + "reports/2025/q2.csv", await AuditAsync(user));
 
-        var single = await OkAsync(PostAsync("/api/v1/files/delete", user, new { keys = new[] { home + "keep.txt" } }));
+        // Only what was there is counted.
+        var single = await OkAsync(PostAsync("/api/v1/files/delete", user, new { keys = new[] { home + "keep.txt", home + "never-was.txt" } }));
         Assert.Equal(1, single.GetProperty("deleted").GetInt32());
         Assert.Empty(await KeysAsync(home));
     }
@@ -511,6 +520,31 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         await App().Services.GetRequiredService<DataWorkspace.Web.Files.FilesCredentials>().EndAsync(user.UserId, user.Email, DataWorkspace.Web.Audit.Actor.System, Cancel);
         var ended = await Assert.ThrowsAsync<AmazonS3Exception>(() => asUser.GetObjectAsync(bucket, home + "from-script.txt", Cancel));
         Assert.Equal(HttpStatusCode.Forbidden, ended.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tool_reads_what_was_uploaded_here_and_its_files_are_listed_and_downloaded_here()
+    {
+        var user = await UserAsync();
+        await web.ScalarAsync<object>("INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test')", user.UserId);
+        var home = $"home/{user.Hash}/";
+        await UploadAsync(user, (home + "from the page é.csv", Encoding.UTF8.GetBytes("a,b\n1,2\n")));
+
+        var started = await OkAsync(PostAsync("/api/v1/tools/s3tool/start", user, new { }), HttpStatusCode.Accepted);
+        var id = started.GetProperty("id").GetGuid();
+        await App().Services.GetRequiredService<DataWorkspace.Web.Tools.ToolInstances>().SpawnedAsync(id);
+        var tool = new Uri((await web.ScalarAsync<string>("SELECT address FROM tool_instances WHERE id = $1 AND state = 'Running'", id))!);
+
+        var read = await S3Tool.AskAsync(browser, tool, "get", Cancel, ("key", home + "from the page é.csv"));
+        Assert.True(read.Ok, read.ToString());
+        Assert.Equal("a,b\n1,2\n", read.Body);
+        var written = await S3Tool.AskAsync(browser, tool, "put", Cancel, ("key", home + "results/from the tool.txt"), ("body", "written by the tool"));
+        Assert.True(written.Ok, written.ToString());
+
+        var listing = await OkAsync(GetAsync($"/api/v1/files/list?prefix={Uri.EscapeDataString(home + "results/")}", user));
+        Assert.Equal([home + "results/from the tool.txt"], listing.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("key").GetString()));
+        var download = await OkAsync(PostAsync("/api/v1/files/download", user, new { key = home + "results/from the tool.txt" }));
+        Assert.Equal("written by the tool", await browser.GetStringAsync(download.GetProperty("url").GetString(), Cancel));
     }
 
     [Fact]
