@@ -157,6 +157,13 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
             Assert.Equal(csv, await response.Content.ReadAsByteArrayAsync(Cancel));
         }
 
+        // Download links last 5 minutes, upload links 15 (S3 counts from the signing, rounded up to the second).
+        static int ExpiresIn(JsonElement link) => int.Parse(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(link.GetProperty("url").GetString()!).Query)["X-Amz-Expires"].ToString(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(ExpiresIn(download), 300, 302);
+        var uploadLink = (await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "later.csv", size = 1 } } }))).GetProperty("uploads")[0];
+        Assert.InRange(ExpiresIn(uploadLink), 900, 902);
+
         // S3 answers the response-content-disposition the URL signs (SigV4 signs the whole query) as Content-Disposition; moto leaves it out.
         var signed = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(download.GetProperty("url").GetString()!).Query);
         var disposition = System.Net.Http.Headers.ContentDispositionHeaderValue.Parse(signed["response-content-disposition"].ToString());
