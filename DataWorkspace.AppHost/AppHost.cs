@@ -74,6 +74,8 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithEnvironment("Prometheus__Password", Secret("prometheus-password"))
     // Links in emails are written outside any request, so the web app is told the portal's public address.
     .WithEnvironment("Portal__PublicUrl", publishing ? $"https://{rootDomain}" : portalUrl)
+    // The "Your files" page sends uploads straight to the files bucket, whose CORS rules the web app sets for this origin.
+    .WithEnvironment("Storage__BrowserOrigins__0", publishing ? $"https://{rootDomain}" : portalUrl)
     .WaitFor(postgres)
     .WaitForCompletion(migrations)
     .WithPromptHttpHealthCheck("/health");
@@ -138,9 +140,10 @@ if (publishing)
     // Deployed: real AWS (credentials from the task role) and the organisation's own single sign-on, behind a load
     // balancer that terminates TLS.
     var awsRegion = builder.AddParameter("aws-region");
+    var filesBucket = builder.AddParameter("files-bucket");
     web.WithEnvironment("Aws__Region", awsRegion)
         // Users' and teams' files, and the role each tool assumes (narrowed to the user's own prefixes) to reach them.
-        .WithEnvironment("Storage__Bucket", builder.AddParameter("files-bucket"))
+        .WithEnvironment("Storage__Bucket", filesBucket)
         .WithEnvironment("Storage__ToolRoleArn", builder.AddParameter("tools-role-arn"))
         // Users' tools run as Fargate tasks in the tools cluster's private subnets (comma-separated ids).
         .WithEnvironment("Tools__Launcher", "Ecs")
@@ -154,7 +157,9 @@ if (publishing)
         .WithEnvironment("Proxy__PublicScheme", "https")
         .WithEnvironment("Proxy__TrustedHops", "1")
         // Who reaches tools, the Data Explorer and files: CIDR ranges, comma-separated (e.g. the office and VPN ranges).
-        .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"));
+        .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"))
+        // The files page's uploads and previews go to the bucket's virtual-hosted endpoint, which the portal's CSP allows.
+        .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{filesBucket}.s3.{awsRegion}.amazonaws.com"));
 }
 else
 {
@@ -186,6 +191,8 @@ else
         .WithEnvironment("Proxy__IpGroups__this-machine__0", "127.0.0.0/8")
         .WithEnvironment("Proxy__IpGroups__this-machine__1", "::1/128")
         .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
+        // The files page's presigned uploads and previews go to the emulator itself.
+        .WithEnvironment("Proxy__FilesOrigin", aws.GetEndpoint("http"))
         .WaitFor(identity);
 
     builder.AnnounceWhenReady([proxy.Resource, web.Resource, identity.Resource], logger => logger.LogInformation(

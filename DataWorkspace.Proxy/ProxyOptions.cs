@@ -50,6 +50,13 @@ public sealed class ProxyOptions : IValidatableObject
     /// <summary>The portal paths the allow list guards (tool and visualisation hosts always are).</summary>
     public List<string> IpRestrictedPaths { get; set; } = ["/data-explorer", "/api/v1/explorer", "/files", "/api/v1/files"];
 
+    /// <summary>
+    /// The origin of the files bucket's S3 endpoint (<c>http://127.0.0.1:4566</c>, <c>https://files.s3.eu-west-2.amazonaws.com</c>),
+    /// which the "Your files" page sends uploads to and reads previews from; empty when there is none.
+    /// </summary>
+    [RegularExpression(@"^https?://[^/?#\s]+$", ErrorMessage = "Proxy:FilesOrigin must be an origin: a scheme and a host, with a port if needed, and no path.")]
+    public string FilesOrigin { get; set; } = "";
+
     public bool IsSecure => PublicScheme == "https";
 
     /// <summary>The origin of <paramref name="host"/> as the browser reached it (on <paramref name="port"/>, when it named one).</summary>

@@ -5,11 +5,15 @@ public static class SecurityHeaders
 {
     /// <summary>
     /// The portal serves only its own scripts, styles and images, frames only its own tools and visualisations (the
-    /// wrapped ones), and may not be framed itself.
+    /// wrapped ones), and may not be framed itself. The files bucket's origin, when there is one, is where the "Your
+    /// files" page sends uploads and reads previews from.
     /// </summary>
-    public static string PortalContentSecurityPolicy(ProxyOptions options) =>
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-        $"connect-src 'self'; frame-src 'self' {options.PublicScheme}://*.{options.RootDomain}:*; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+    public static string PortalContentSecurityPolicy(ProxyOptions options)
+    {
+        var files = options.FilesOrigin.Length > 0 ? " " + options.FilesOrigin : "";
+        return $"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{files}; font-src 'self'; " +
+            $"connect-src 'self'{files}; frame-src 'self' {options.PublicScheme}://*.{options.RootDomain}:*; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+    }
 
     /// <summary>Set on a request whose response comes from a tool: the sources allowed to frame it.</summary>
     public const string FrameAncestorsKey = "DataWorkspace.FrameAncestors";

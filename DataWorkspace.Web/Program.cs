@@ -6,6 +6,7 @@ using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Demo;
 using DataWorkspace.Web.Documentation;
 using DataWorkspace.Web.Explorer;
+using DataWorkspace.Web.Files;
 using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
@@ -46,6 +47,7 @@ builder.AddMachineApi();
 
 builder.AddTools();
 builder.AddExplorer();
+builder.AddFiles();
 
 builder.AddPortalPages();
 
@@ -70,6 +72,7 @@ app.MapDatabaseAccess();
 app.MapMachineApi();
 app.MapExplorer();
 app.MapTools();
+app.MapFiles();
 app.MapApiDocuments();
 
 await app.RunAsync();

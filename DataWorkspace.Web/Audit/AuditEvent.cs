@@ -52,12 +52,16 @@ public static class AuditActions
     public const string UserDeactivated = "user.deactivated";
     public const string UserReactivated = "user.reactivated";
     public const string SignInRefused = "sign-in.refused";
+    public const string FilesUploaded = "files.uploaded";
+    public const string FileDownloaded = "file.downloaded";
+    public const string FilesDeleted = "files.deleted";
+    public const string FilesMoved = "files.moved";
 
     public static readonly IReadOnlyList<string> All =
     [
         SignedIn, AccessRequested, AccessGranted, AccessRejected, AccessRevoked, AccessExpired, DatasetPublished,
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
         ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped, VisualisationDatasetGranted, VisualisationDatasetRemoved, ToolTemplateChanged,
-        UserDeactivated, UserReactivated, SignInRefused,
+        UserDeactivated, UserReactivated, SignInRefused, FilesUploaded, FileDownloaded, FilesDeleted, FilesMoved,
     ];
 }

@@ -10,6 +10,9 @@ namespace DataWorkspace.Web.Storage;
 /// Makes sure the files bucket exists when the web app starts. Against an AWS emulator (<c>Aws:ServiceUrl</c>), whose
 /// buckets live only as long as it runs, it is created when missing; deployed, the deployment provisions it, and a
 /// missing bucket is logged as an error that says so, since users' files and tools' S3 access cannot work without it.
+/// Then it sets the rules the "Your files" page needs, at every start (each replaces only the platform's own rule):
+/// CORS for <see cref="StorageOptions.BrowserOrigins"/>, and a lifecycle rule that aborts multipart uploads left
+/// incomplete for a day.
 /// </summary>
 public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration configuration, ILogger<FilesBucket> logger) : IHostedService
 {
@@ -26,11 +29,11 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         try
         {
             await s3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken);
-            return;
+            await SetRulesAsync(s3, bucket, emulator is not null, cancellationToken);
         }
         catch (AmazonS3Exception exception) when (exception.StatusCode == System.Net.HttpStatusCode.NotFound && emulator is not null)
         {
-            await CreateAsync(s3, bucket, region, cancellationToken);
+            if (await CreateAsync(s3, bucket, region, cancellationToken)) await SetRulesAsync(s3, bucket, emulator is not null, cancellationToken);
         }
         catch (AmazonS3Exception exception) when (exception.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
@@ -41,27 +44,116 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         {
             logger.LogError("The web app may not see the files bucket '{Bucket}' (Storage:Bucket): its role needs s3:ListBucket on arn:aws:s3:::{Bucket}.", bucket, bucket);
         }
-        catch (AmazonClientException exception)
+        catch (Exception exception) when (exception is AmazonClientException or HttpRequestException)
         {
+            // S3 not answering must not stop the web app: the files API says so to each request until it answers.
             logger.LogError(exception, "Could not check the files bucket '{Bucket}' (Storage:Bucket) at {Endpoint}", bucket, emulator ?? $"S3 in {region}");
         }
     }
 
-    private async Task CreateAsync(AmazonS3Client s3, string bucket, string region, CancellationToken cancellationToken)
+    private async Task<bool> CreateAsync(AmazonS3Client s3, string bucket, string region, CancellationToken cancellationToken)
     {
         try
         {
             // us-east-1 is S3's default location and must not be named.
             await s3.PutBucketAsync(new PutBucketRequest { BucketName = bucket, BucketRegionName = region == "us-east-1" ? null : region }, cancellationToken);
             logger.LogInformation("Created the files bucket '{Bucket}' in the AWS emulator", bucket);
+            return true;
         }
         catch (AmazonS3Exception exception) when (exception.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
         {
             // Another replica or a previous start created it a moment ago.
+            return true;
         }
         catch (AmazonServiceException exception)
         {
             logger.LogError(exception, "Could not create the files bucket '{Bucket}' in the AWS emulator", bucket);
+            return false;
+        }
+    }
+
+    /// <summary>The id of the platform's own CORS and lifecycle rules, so that rules others set on the bucket stay.</summary>
+    public const string RuleId = "dataworkspace-files";
+
+    /// <summary>The CORS rule the "Your files" page needs: presigned GET, PUT (single and multipart parts) and HEAD, with the ETag readable.</summary>
+    public static CORSRule BrowserRule(IReadOnlyList<string> origins) => new()
+    {
+        Id = RuleId,
+        AllowedOrigins = [.. origins],
+        AllowedMethods = ["GET", "PUT", "HEAD"],
+        AllowedHeaders = ["*"],
+        ExposeHeaders = ["ETag"],
+        MaxAgeSeconds = 3000,
+    };
+
+    private async Task SetRulesAsync(AmazonS3Client s3, string bucket, bool onEmulator, CancellationToken cancellationToken)
+    {
+        var origins = options.Value.BrowserOrigins;
+        if (origins.Count > 0)
+        {
+            try
+            {
+                List<CORSRule> others;
+                try
+                {
+                    var current = await s3.GetCORSConfigurationAsync(new GetCORSConfigurationRequest { BucketName = bucket }, cancellationToken);
+                    others = [.. (current.Configuration?.Rules ?? []).Where(r => r.Id != RuleId)];
+                }
+                catch (AmazonS3Exception exception) when (exception.ErrorCode == "NoSuchCORSConfiguration")
+                {
+                    others = [];
+                }
+
+                await s3.PutCORSConfigurationAsync(new PutCORSConfigurationRequest
+                {
+                    BucketName = bucket,
+                    Configuration = new CORSConfiguration { Rules = [.. others, BrowserRule(origins)] },
+                }, cancellationToken);
+            }
+            catch (Exception exception) when (exception is AmazonServiceException or AmazonClientException or HttpRequestException)
+            {
+                logger.LogError(exception, "Could not set the CORS rule of the files bucket '{Bucket}' for {Origins}: the \"Your files\" page cannot upload or preview "
+                    + "until it is set (the web app's role needs s3:GetBucketCORS and s3:PutBucketCORS, or the deployment sets the rule)", bucket, string.Join(", ", origins));
+            }
+        }
+
+        try
+        {
+            List<LifecycleRule> others;
+            try
+            {
+                var current = await s3.GetLifecycleConfigurationAsync(new GetLifecycleConfigurationRequest { BucketName = bucket }, cancellationToken);
+                others = [.. (current.Configuration?.Rules ?? []).Where(r => r.Id != RuleId)];
+            }
+            catch (AmazonS3Exception exception) when (exception.ErrorCode == "NoSuchLifecycleConfiguration")
+            {
+                others = [];
+            }
+
+            await s3.PutLifecycleConfigurationAsync(new PutLifecycleConfigurationRequest
+            {
+                BucketName = bucket,
+                Configuration = new LifecycleConfiguration
+                {
+                    Rules =
+                    [
+                        .. others,
+                        new LifecycleRule
+                        {
+                            Id = RuleId,
+                            Status = LifecycleRuleStatus.Enabled,
+                            Filter = new LifecycleFilter { LifecycleFilterPredicate = new LifecyclePrefixPredicate { Prefix = "" } },
+                            AbortIncompleteMultipartUpload = new LifecycleRuleAbortIncompleteMultipartUpload { DaysAfterInitiation = 1 },
+                        },
+                    ],
+                },
+            }, cancellationToken);
+        }
+        catch (Exception exception) when (exception is AmazonServiceException or AmazonClientException or HttpRequestException)
+        {
+            // An emulator may not implement lifecycle rules, and its uploads go when it stops.
+            logger.Log(onEmulator ? LogLevel.Debug : LogLevel.Warning, exception, "The files bucket '{Bucket}' took no lifecycle rule to abort incomplete multipart uploads: "
+                + "their parts stay (and cost) until one is set (the web app's role needs s3:GetLifecycleConfiguration and s3:PutLifecycleConfiguration, or the deployment sets it)", bucket);
         }
     }
 

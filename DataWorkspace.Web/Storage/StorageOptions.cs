@@ -20,6 +20,12 @@ public sealed class StorageOptions : IValidatableObject
     /// </summary>
     public TimeSpan CredentialLifetime { get; set; } = TimeSpan.FromHours(12);
 
+    /// <summary>
+    /// The origins whose pages reach the bucket from the browser (the portal's, for the "Your files" page): the
+    /// bucket's CORS rules are set to these at every start. Empty leaves the bucket's CORS rules as they are.
+    /// </summary>
+    public List<string> BrowserOrigins { get; set; } = [];
+
     public bool IsConfigured => Bucket.Length > 0;
 
     /// <summary>The AWS region of the bucket, which tools are told to use too (<c>Aws:Region</c>).</summary>
@@ -35,5 +41,8 @@ public sealed class StorageOptions : IValidatableObject
     {
         if (CredentialLifetime < TimeSpan.FromMinutes(15) || CredentialLifetime > TimeSpan.FromHours(12))
             yield return new($"Storage:CredentialLifetime must be between 00:15:00 and 12:00:00 (what STS AssumeRole allows), not {CredentialLifetime}.");
+        foreach (var origin in BrowserOrigins)
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/'))
+                yield return new($"Each of Storage:BrowserOrigins must be an origin (scheme, host and port if any, no path or trailing slash), like https://dataworkspace.example.com, not '{origin}'.");
     }
 }

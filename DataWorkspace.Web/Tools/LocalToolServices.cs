@@ -58,6 +58,9 @@ public sealed class LocalToolServices(
         return environment;
     }
 
+    /// <summary>Where local tools reach S3 through the <see cref="S3Gateway"/>; null when there is no gateway (real S3) or it has not started.</summary>
+    public string? StorageEndpoint => storagePort == 0 ? null : $"http://127.0.0.1:{storagePort}";
+
     /// <summary>A tool ended: the credentials it was given stop working at the gateway at once, not when they expire.</summary>
     public void Forget(Guid instanceId) => gateway.Revoke(instanceId);
 

@@ -40,10 +40,11 @@ public sealed class ToolCredentials(IOptions<StorageOptions> options, IConfigura
         return new ToolPrefixes(StorageOptions.HomePrefix(userId), [.. teams.Select(StorageOptions.TeamPrefix)]);
     }
 
-    /// <summary>Fresh credentials for the user's prefixes (their teams as of now, unless given).</summary>
-    public async Task<ToolAwsCredentials> IssueAsync(string userId, ToolPrefixes? prefixes, CancellationToken cancellationToken)
+    /// <summary>Fresh credentials for the user's prefixes (their teams as of now, unless given), for <see cref="StorageOptions.CredentialLifetime"/> unless given.</summary>
+    public async Task<ToolAwsCredentials> IssueAsync(string userId, ToolPrefixes? prefixes, CancellationToken cancellationToken, TimeSpan? lifetime = null)
     {
         var settings = options.Value;
+        var duration = lifetime ?? settings.CredentialLifetime;
         prefixes ??= await PrefixesAsync(userId, cancellationToken);
         var policy = SessionPolicy(settings.Bucket, prefixes.All);
         try
@@ -52,11 +53,11 @@ public sealed class ToolCredentials(IOptions<StorageOptions> options, IConfigura
             {
                 RoleArn = settings.ToolRoleArn,
                 RoleSessionName = $"tool-{UserHash.Of(userId)}",
-                DurationSeconds = (int)settings.CredentialLifetime.TotalSeconds,
+                DurationSeconds = (int)duration.TotalSeconds,
                 Policy = policy,
             }, cancellationToken);
             var issued = response.Credentials;
-            var expiration = issued.Expiration is { } at ? new DateTimeOffset(at.ToUniversalTime(), TimeSpan.Zero) : time.GetUtcNow().Add(settings.CredentialLifetime);
+            var expiration = issued.Expiration is { } at ? new DateTimeOffset(at.ToUniversalTime(), TimeSpan.Zero) : time.GetUtcNow().Add(duration);
             return new ToolAwsCredentials(issued.AccessKeyId, issued.SecretAccessKey, issued.SessionToken, expiration, settings.ToolRoleArn, policy);
         }
         catch (AmazonServiceException exception)

@@ -1,0 +1,221 @@
+using Amazon;
+using Amazon.S3;
+using Amazon.S3.Model;
+using DataWorkspace.Web.Storage;
+using Microsoft.Extensions.Options;
+
+namespace DataWorkspace.Web.Files;
+
+/// <summary>One object in the files bucket, as a listing gives it.</summary>
+public sealed record StoredObject(string Key, long Size, DateTimeOffset? LastModified);
+
+/// <summary>
+/// The web app's S3 calls for the "Your files" page, with its own credentials, on keys <see cref="FileKeys"/> has
+/// already checked; and presigned URLs for the browser, which sends and fetches the bytes itself. The URLs point where
+/// the browser reaches S3: the emulator's own address (<c>Aws:ServiceUrl</c>, path style) locally, S3's
+/// virtual-hosted endpoint of the bucket deployed.
+/// </summary>
+public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfiguration configuration, TimeProvider time) : IDisposable
+{
+    /// <summary>The largest object one CopyObject copies; larger ones are copied in parts.</summary>
+    private const long CopyObjectLimit = 5L * 1024 * 1024 * 1024;
+
+    private readonly string? emulator = configuration["Aws:ServiceUrl"] is { Length: > 0 } url ? url : null;
+
+    private readonly Lazy<AmazonS3Client> s3 = new(() =>
+    {
+        var region = StorageOptions.Region(configuration);
+        var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(30), MaxErrorRetry = 2 };
+        if (configuration["Aws:ServiceUrl"] is { Length: > 0 } emulatorUrl) (config.ServiceURL, config.ForcePathStyle, config.AuthenticationRegion) = (emulatorUrl, true, region);
+        else config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+        return new AmazonS3Client(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
+    });
+
+    public string Bucket => options.Value.Bucket;
+
+    public bool IsConfigured => options.Value.IsConfigured;
+
+    /// <summary>A presigned URL for one request on <paramref name="key"/>, valid for <paramref name="lifetime"/>.</summary>
+    public Task<string> PresignAsync(string key, HttpVerb verb, TimeSpan lifetime, Action<GetPreSignedUrlRequest>? more = null)
+    {
+        var request = new GetPreSignedUrlRequest
+        {
+            BucketName = Bucket,
+            Key = key,
+            Verb = verb,
+            Expires = time.GetUtcNow().UtcDateTime.Add(lifetime),
+            // The SDK writes https unless told: the emulator answers plain http.
+            Protocol = emulator is not null && emulator.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? Protocol.HTTP : Protocol.HTTPS,
+        };
+        more?.Invoke(request);
+        return s3.Value.GetPreSignedURLAsync(request);
+    }
+
+    /// <summary>One page of a folder: its files and, with <paramref name="delimited"/>, its sub-folders.</summary>
+    public Task<ListObjectsV2Response> ListAsync(string prefix, string? continuation, int max, bool delimited, CancellationToken cancellationToken) =>
+        s3.Value.ListObjectsV2Async(new ListObjectsV2Request
+        {
+            BucketName = Bucket,
+            Prefix = prefix,
+            Delimiter = delimited ? "/" : null,
+            MaxKeys = max,
+            ContinuationToken = string.IsNullOrEmpty(continuation) ? null : continuation,
+        }, cancellationToken);
+
+    /// <summary>Every object under <paramref name="prefix"/>, page by page.</summary>
+    public async IAsyncEnumerable<StoredObject> EveryObjectAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? continuation = null;
+        do
+        {
+            var page = await ListAsync(prefix, continuation, 1000, delimited: false, cancellationToken);
+            foreach (var item in page.S3Objects ?? []) yield return Stored(item);
+            continuation = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (continuation is not null);
+    }
+
+    public static StoredObject Stored(S3Object item) =>
+        new(item.Key, item.Size ?? 0, item.LastModified is { } at ? new DateTimeOffset(at.ToUniversalTime(), TimeSpan.Zero) : null);
+
+    /// <summary>Whether anything at all is under <paramref name="prefix"/> (a folder exists if any key is).</summary>
+    public async Task<bool> AnyUnderAsync(string prefix, CancellationToken cancellationToken) =>
+        ((await ListAsync(prefix, null, 1, delimited: false, cancellationToken)).S3Objects ?? []).Count > 0;
+
+    /// <summary>The object's size and content type, or null when there is none.</summary>
+    public async Task<(long Size, string ContentType)?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var head = await s3.Value.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = key }, cancellationToken);
+            return (head.ContentLength, head.Headers.ContentType ?? "application/octet-stream");
+        }
+        catch (AmazonS3Exception exception) when (exception.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public Task PutEmptyAsync(string key, CancellationToken cancellationToken) =>
+        s3.Value.PutObjectAsync(new PutObjectRequest { BucketName = Bucket, Key = key, ContentBody = "" }, cancellationToken);
+
+    public async Task<string> StartMultipartAsync(string key, string contentType, CancellationToken cancellationToken) =>
+        (await s3.Value.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = Bucket, Key = key, ContentType = contentType }, cancellationToken)).UploadId;
+
+    /// <summary>
+    /// Whether <paramref name="uploadId"/> is an upload in progress to exactly <paramref name="key"/>: S3 ties an upload
+    /// to its key, but the emulator does not, so an upload id is never taken on trust with a key beside it.
+    /// </summary>
+    public async Task<bool> IsUploadToAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        string? keyMarker = null, uploadIdMarker = null;
+        while (true)
+        {
+            var page = await s3.Value.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+            {
+                BucketName = Bucket, Prefix = key, KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker,
+            }, cancellationToken);
+            if ((page.MultipartUploads ?? []).Any(u => u.Key == key && u.UploadId == uploadId)) return true;
+            if (page.IsTruncated != true) return false;
+            (keyMarker, uploadIdMarker) = (page.NextKeyMarker, page.NextUploadIdMarker);
+        }
+    }
+
+    public async Task<List<PartDetail>> PartsAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        var parts = new List<PartDetail>();
+        string? marker = null;
+        while (true)
+        {
+            var page = await s3.Value.ListPartsAsync(new ListPartsRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartNumberMarker = marker }, cancellationToken);
+            parts.AddRange(page.Parts ?? []);
+            if (page.IsTruncated != true) return parts;
+            marker = page.NextPartNumberMarker?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    public Task CompleteMultipartAsync(string key, string uploadId, IEnumerable<PartETag> parts, CancellationToken cancellationToken) =>
+        s3.Value.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartETags = [.. parts] }, cancellationToken);
+
+    public Task AbortMultipartAsync(string key, string uploadId, CancellationToken cancellationToken) =>
+        s3.Value.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId }, cancellationToken);
+
+    /// <summary>Deletes the keys, a thousand to a request; how many S3 deleted.</summary>
+    public async Task<int> DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        foreach (var batch in keys.Chunk(1000))
+        {
+            var response = await s3.Value.DeleteObjectsAsync(new DeleteObjectsRequest
+            {
+                BucketName = Bucket, Objects = [.. batch.Select(key => new KeyVersion { Key = key })], Quiet = false,
+            }, cancellationToken);
+            if (response.DeleteErrors is { Count: > 0 } errors)
+                throw new AmazonS3Exception($"S3 did not delete {errors.Count} of them, the first {errors[0].Key}: {errors[0].Code} {errors[0].Message}");
+            deleted += response.DeletedObjects?.Count ?? 0;
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Copies one object within the bucket, in parts when it is larger than one CopyObject takes.</summary>
+    public async Task CopyAsync(string from, string to, long size, CancellationToken cancellationToken)
+    {
+        if (size <= CopyObjectLimit)
+        {
+            await s3.Value.CopyObjectAsync(new CopyObjectRequest { SourceBucket = Bucket, SourceKey = from, DestinationBucket = Bucket, DestinationKey = to }, cancellationToken);
+            return;
+        }
+
+        var head = await s3.Value.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = from }, cancellationToken);
+        var uploadId = await StartMultipartAsync(to, head.Headers.ContentType ?? "application/octet-stream", cancellationToken);
+        try
+        {
+            var partSize = FilePartSizes.PartSize(size, minimum: 512L * 1024 * 1024);
+            var etags = new List<PartETag>();
+            for (var (number, first) = (1, 0L); first < size; (number, first) = (number + 1, first + partSize))
+            {
+                var part = await s3.Value.CopyPartAsync(new CopyPartRequest
+                {
+                    SourceBucket = Bucket, SourceKey = from, DestinationBucket = Bucket, DestinationKey = to, UploadId = uploadId,
+                    PartNumber = number, FirstByte = first, LastByte = Math.Min(first + partSize, size) - 1,
+                }, cancellationToken);
+                etags.Add(new PartETag(number, part.ETag));
+            }
+
+            await CompleteMultipartAsync(to, uploadId, etags, cancellationToken);
+        }
+        catch
+        {
+            await AbortMultipartAsync(to, uploadId, CancellationToken.None);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (s3.IsValueCreated) s3.Value.Dispose();
+    }
+}
+
+/// <summary>How a large file is cut into the parts of a multipart upload.</summary>
+public static class FilePartSizes
+{
+    public const long MiB = 1024 * 1024;
+
+    /// <summary>S3's most parts in one upload.</summary>
+    public const int MaxParts = 10_000;
+
+    /// <summary>
+    /// At least <paramref name="minimum"/> (16 MiB unless given: few enough requests for a fast link), and large
+    /// enough that the file fits in S3's 10,000 parts, rounded up to whole MiB.
+    /// </summary>
+    public static long PartSize(long size, long minimum = 16 * MiB)
+    {
+        var fitting = (size + MaxParts - 1) / MaxParts;
+        fitting = (fitting + MiB - 1) / MiB * MiB;
+        return Math.Max(minimum, fitting);
+    }
+
+    public static int PartCount(long size, long partSize) => (int)Math.Max(1, (size + partSize - 1) / partSize);
+}
