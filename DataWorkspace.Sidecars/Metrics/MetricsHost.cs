@@ -43,7 +43,9 @@ public static class MetricsHost
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddHttpClient<EcsTaskMetadata>(http => http.Timeout = settings.SourceTimeout);
+        builder.Services.AddHttpClient(nameof(EcsTaskMetadata), http => http.Timeout = settings.SourceTimeout)
+            // The endpoint is link-local (169.254.170.2): a tool's HTTP_PROXY must not send the sidecar's reads elsewhere.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
         builder.Services.AddSingleton<IUsageSource>(services => settings.Pid is { } pid
             ? new ProcessTreeUsage(pid, settings.ContainerName)
             : new EcsTaskMetadata(

@@ -15,6 +15,7 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
     private readonly Lock gate = new();
     private Totals retired;
     private Totals reported;
+    private ProcessKey? rootKey;
 
     public string Description => $"process {rootPid} and its descendants";
 
@@ -29,9 +30,10 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
     private ContainerUsage Sample()
     {
         var processes = ReadProcesses();
-        var live = LiveTree(processes);
-        if (live.Count == 0)
-            throw new UsageUnavailableException($"Process {rootPid} is not running (no {procRoot}/{rootPid}/stat).");
+        if (!processes.TryGetValue(rootPid, out var root) || (rootKey is { } known && root.Key != known))
+            throw new UsageUnavailableException($"Process {rootPid} is not running (no {procRoot}/{rootPid}/stat, or another process has its id now).");
+        rootKey = root.Key;
+        var live = LiveTree(root, processes);
 
         // An exited process whose parent is still watched has been reaped into the parent's cumulative figures
         // (cutime, cstime and I/O); one whose parent is gone keeps its last figures here.
@@ -46,7 +48,8 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
         long residentBytes = 0;
         foreach (var (key, process) in live)
         {
-            var totals = new Totals(process.CpuTicks, process.ReadBytes, process.WriteBytes);
+            var (readBytes, writeBytes) = ReadIo(Path.Combine(procRoot, key.Pid.ToString(CultureInfo.InvariantCulture)));
+            var totals = new Totals(process.CpuTicks, readBytes, writeBytes);
             tracked[key] = new Tracked(process.Parent, totals);
             current += totals;
             residentBytes += process.ResidentBytes;
@@ -65,13 +68,12 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
     }
 
     /// <summary>The root process, its descendants, and descendants seen before that were re-parented out of the tree (a daemon that double-forked).</summary>
-    private Dictionary<ProcessKey, ProcessFigures> LiveTree(Dictionary<int, ProcessFigures> processes)
+    private Dictionary<ProcessKey, ProcessFigures> LiveTree(ProcessFigures root, Dictionary<int, ProcessFigures> processes)
     {
         var children = processes.Values.ToLookup(process => process.ParentPid);
         var live = new Dictionary<ProcessKey, ProcessFigures>();
         var pending = new Stack<ProcessFigures>();
-        if (processes.TryGetValue(rootPid, out var root))
-            pending.Push(root);
+        pending.Push(root);
         foreach (var key in tracked.Keys)
         {
             if (processes.TryGetValue(key.Pid, out var process) && process.Key == key)
@@ -122,14 +124,11 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
         if (fields.Length < 22)
             return null;
         long Field(int number) => long.Parse(fields[number - 3], CultureInfo.InvariantCulture);
-        var (readBytes, writeBytes) = ReadIo(directory);
         return new ProcessFigures(
             new ProcessKey(pid, Field(22)),
             (int)Field(4),
             Field(14) + Field(15) + Field(16) + Field(17),
-            Field(24) * Environment.SystemPageSize,
-            readBytes,
-            writeBytes);
+            Field(24) * Environment.SystemPageSize);
     }
 
     private static (long Read, long Write) ReadIo(string directory)
@@ -186,7 +185,8 @@ public sealed class ProcessTreeUsage(int rootPid, string containerName, string p
 
     private sealed record Tracked(ProcessKey? Parent, Totals Totals);
 
-    private sealed record ProcessFigures(ProcessKey Key, int ParentPid, long CpuTicks, long ResidentBytes, long ReadBytes, long WriteBytes)
+    /// <summary>A process's own CPU time plus that of the children it has reaped (cutime, cstime), in ticks, and its resident memory.</summary>
+    private sealed record ProcessFigures(ProcessKey Key, int ParentPid, long CpuTicks, long ResidentBytes)
     {
         public ProcessKey? Parent { get; set; }
     }

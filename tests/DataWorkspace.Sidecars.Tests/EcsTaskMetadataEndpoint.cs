@@ -159,7 +159,7 @@ public sealed class EcsTaskMetadataEndpoint : IAsyncDisposable
 
     private string StatsJson() => $$"""
         {
-          "{{CurrentTool.DockerId}}": {{DockerStats(CurrentTool)}},
+          "{{CurrentTool.DockerId}}": {{(Answer == MetadataAnswer.ToolNotStarted ? "null" : DockerStats(CurrentTool))}},
           "{{Worker.DockerId}}": {{DockerStats(Worker)}},
           "{{S3Sync.DockerId}}": {{DockerStats(S3Sync)}},
           "{{Metrics.DockerId}}": {{DockerStats(Metrics)}}
@@ -269,6 +269,9 @@ public sealed class EcsTaskMetadataEndpoint : IAsyncDisposable
 public enum MetadataAnswer
 {
     Figures,
+
+    /// <summary>The figures, but the tool container has none yet (ECS answers null for a container not yet running).</summary>
+    ToolNotStarted,
     ServerError,
     NotJson,
 }

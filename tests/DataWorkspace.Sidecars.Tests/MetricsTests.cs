@@ -108,6 +108,22 @@ public sealed partial class MetricsTests
     }
 
     [Fact]
+    public async Task A_container_without_stats_yet_is_left_out_until_it_has_them()
+    {
+        await using var endpoint = await StartEndpointAsync();
+        endpoint.Answer = MetadataAnswer.ToolNotStarted;
+        await using var sidecar = await SidecarProcess.StartAsync(Ecs(endpoint));
+
+        var starting = Parse(await sidecar.ScrapeAsync("/metrics"));
+        endpoint.Answer = MetadataAnswer.Figures;
+        var started = Parse(await sidecar.ScrapeAsync("/metrics"));
+
+        Assert.Equal(["worker"], starting.Where(s => s.Name == "container_cpu_usage_seconds_total").Select(s => s.Labels["container"]));
+        Assert.Equal(0, Value(starting, "metrics_sidecar_scrape_errors_total"));
+        Assert.Equal(["tool", "worker"], started.Where(s => s.Name == "container_cpu_usage_seconds_total").Select(s => s.Labels["container"]).Order());
+    }
+
+    [Fact]
     public async Task The_containers_left_out_can_be_configured()
     {
         await using var endpoint = await StartEndpointAsync();
@@ -131,20 +147,43 @@ public sealed partial class MetricsTests
             await using var sidecar = await SidecarProcess.StartAsync(["metrics", "--pid", tool.Id.ToString(CultureInfo.InvariantCulture), "--container-name", "jupyterlab"], []);
             var labels = new KeyValuePair<string, string>[] { new("container", "jupyterlab") };
 
-            string text;
-            IReadOnlyList<Series> series;
-            do
-            {
-                text = await sidecar.ScrapeAsync("/metrics");
-                series = Parse(text);
-            }
-            while (Value(series, "container_cpu_usage_seconds_total", labels) < 0.5);
+            var childCpuSeconds = await BusyChildCpuSecondsAsync(tool.Id, atLeast: 0.5);
+            var text = await sidecar.ScrapeAsync("/metrics");
+            var series = Parse(text);
 
+            Assert.InRange(Value(series, "container_cpu_usage_seconds_total", labels), childCpuSeconds, double.MaxValue);
             Assert.True(Value(series, "container_memory_usage_bytes", labels) > 0);
             Assert.True(Value(series, "container_spec_memory_limit_bytes", labels) > 0);
             Assert.Single(series, s => s.Name == "container_fs_reads_bytes_total");
             Assert.Equal(0, Value(series, "metrics_sidecar_scrape_errors_total"));
             await AssertPromtoolAcceptsAsync(text);
+        }
+        finally
+        {
+            KillTree(tool);
+        }
+    }
+
+    [Fact]
+    public async Task A_local_tools_cpu_total_keeps_the_time_of_children_that_have_exited()
+    {
+        // The shell runs a busy child, kills and reaps it when told, then runs another.
+        const string Script = "sh -c 'while :; do :; done' & read a; kill $!; wait $!; sh -c 'while :; do :; done' & read b; kill $!; wait";
+        using var tool = Process.Start(new ProcessStartInfo("sh", ["-c", Script]) { RedirectStandardInput = true })!;
+        try
+        {
+            await using var sidecar = await SidecarProcess.StartAsync(["metrics", "--pid", tool.Id.ToString(CultureInfo.InvariantCulture)], []);
+            var labels = new KeyValuePair<string, string>[] { new("container", "tool") };
+            await BusyChildCpuSecondsAsync(tool.Id, atLeast: 0.3);
+            var first = OnlyChild(tool.Id);
+            var before = Value(Parse(await sidecar.ScrapeAsync("/metrics")), "container_cpu_usage_seconds_total", labels);
+
+            await tool.StandardInput.WriteLineAsync("next");
+            var second = await BusyChildCpuSecondsAsync(tool.Id, atLeast: 0.3, notPid: first);
+            var after = Value(Parse(await sidecar.ScrapeAsync("/metrics")), "container_cpu_usage_seconds_total", labels);
+
+            // The first child's time moved into the shell's (cutime) when it was reaped; nothing of it is lost.
+            Assert.InRange(after, before + second, double.MaxValue);
         }
         finally
         {
@@ -185,6 +224,28 @@ public sealed partial class MetricsTests
         Assert.Equal(MetricsCommand.BadSettingsExitCode, badPort.ExitCode);
         Assert.Contains("--port must be a port number from 1 to 65535; 'http' is not.", badPort.Output);
     }
+
+    /// <summary>The CPU time of the shell's only child, read from /proc once it has used at least <paramref name="atLeast"/> seconds.</summary>
+    private static async Task<double> BusyChildCpuSecondsAsync(int shellPid, double atLeast, string? notPid = null)
+    {
+        while (true)
+        {
+            var children = File.ReadAllText($"/proc/{shellPid}/task/{shellPid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (children.Length == 1 && children[0] != notPid)
+            {
+                var stat = File.ReadAllText($"/proc/{children[0]}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                // utime and stime, fields 14 and 15 of proc_pid_stat(5), in USER_HZ (100 a second).
+                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                if (seconds >= atLeast)
+                    return seconds;
+            }
+            await Task.Delay(100, Cancellation);
+        }
+    }
+
+    private static string OnlyChild(int shellPid) =>
+        Assert.Single(File.ReadAllText($"/proc/{shellPid}/task/{shellPid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
     private static async Task<EcsTaskMetadataEndpoint> StartEndpointAsync()
     {
