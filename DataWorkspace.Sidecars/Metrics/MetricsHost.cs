@@ -17,23 +17,16 @@ public static class MetricsHost
     /// <summary>The path the original Data Workspace's metrics sidecar served, which existing Prometheus configurations scrape.</summary>
     public const string OriginalMetricsPath = "/__metrics";
 
-    /// <summary>The sidecar, not yet started. <paramref name="configureLogging"/> replaces the JSON console log (tests collect the events).</summary>
-    public static WebApplication Build(MetricsSettings settings, Action<ILoggingBuilder>? configureLogging = null)
+    /// <summary>The sidecar, not yet started, logging JSON lines to standard output.</summary>
+    public static WebApplication Build(MetricsSettings settings)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
-        if (configureLogging is null)
+        builder.Logging.AddJsonConsole(json =>
         {
-            builder.Logging.AddJsonConsole(json =>
-            {
-                json.UseUtcTimestamp = true;
-                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-            });
-        }
-        else
-        {
-            configureLogging(builder.Logging);
-        }
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -45,15 +45,17 @@ public sealed class ToolUsage(IUsageSource source, IHostApplicationLifetime life
                 MetricsLog.Read(logger, source.Description, containers.Count, string.Join(", ", containers.Select(Name)));
             failing = false;
         }
-        catch (Exception exception) when (exception is UsageUnavailableException or IOException or UnauthorizedAccessException or FormatException or OverflowException)
-        {
-            Interlocked.Increment(ref errors);
-            failing = true;
-            MetricsLog.SourceFailed(logger, source.Description, Containers.Count, exception.Message);
-        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Stopping: the scrape under way gets the last figures.
+        }
+        catch (Exception exception)
+        {
+            // Whatever went wrong (an odd answer, a /proc file in flux), the scrape still gets the last figures.
+            Interlocked.Increment(ref errors);
+            failing = true;
+            var problem = exception is UsageUnavailableException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
+            MetricsLog.SourceFailed(logger, source.Description, Containers.Count, problem);
         }
     }
 
