@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -292,6 +291,4 @@ public sealed record ContainerFigures(string Name, string DockerId)
     public long TransmitPackets { get; init; }
     public long ReadBytes { get; init; }
     public long WriteBytes { get; init; }
-
-    public string CpuSeconds => (CpuNanoseconds / 1e9).ToString(CultureInfo.InvariantCulture);
 }
