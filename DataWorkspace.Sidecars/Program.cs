@@ -5,7 +5,7 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
 {
     HealthcheckCommand.Create(),
     SampleAppCommand.Create(),
-    PlannedCommand.Create("metrics", "Exports the tool container's CPU, memory and network figures for Prometheus."),
+    MetricsCommand.Create(),
     PlannedCommand.Create("s3sync", "Keeps the tool's home folder in step with the user's S3 prefix."),
     DnsRewriteCommand.Create(),
 };

@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace DataWorkspace.Sidecars.Metrics;
+
+/// <summary>The metrics sidecar as a web host: the Prometheus exporter at /metrics and /__metrics, each scrape reading the source first.</summary>
+public static class MetricsHost
+{
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>The path the original Data Workspace's metrics sidecar served, which existing Prometheus configurations scrape.</summary>
+    public const string OriginalMetricsPath = "/__metrics";
+
+    /// <summary>The sidecar, not yet started, logging JSON lines to standard output.</summary>
+    public static WebApplication Build(MetricsSettings settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(json =>
+        {
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(settings.Address, settings.Port);
+        });
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddHttpClient(nameof(EcsTaskMetadata), http => http.Timeout = settings.SourceTimeout)
+            // The endpoint is link-local (169.254.170.2): a tool's HTTP_PROXY must not send the sidecar's reads elsewhere.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
+        builder.Services.AddSingleton<IUsageSource>(services => settings.Pid is { } pid
+            ? new ProcessTreeUsage(pid, settings.ContainerName)
+            : new EcsTaskMetadata(
+                services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(EcsTaskMetadata)),
+                settings.MetadataUri!,
+                settings.ExcludedContainers));
+        builder.Services.AddSingleton<ToolUsage>();
+        builder.Services.AddSingleton<ToolUsageMeter>();
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("dataworkspace-metrics-sidecar"))
+            .WithMetrics(metrics => metrics
+                .AddMeter(ToolUsageMeter.MeterName)
+                // Every scrape reads the source afresh, so a cached answer would only hide a change or an error.
+                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<ToolUsageMeter>();
+        foreach (var path in new[] { MetricsPath, OriginalMetricsPath })
+        {
+            app.MapPrometheusScrapingEndpoint(path, meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
+            {
+                await context.RequestServices.GetRequiredService<ToolUsage>().RefreshAsync();
+                await next(context);
+            }), optionsName: null);
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MetricsHost).FullName!);
+        var source = app.Services.GetRequiredService<IUsageSource>();
+        app.Lifetime.ApplicationStarted.Register(() =>
+            MetricsLog.Started(logger, $"{MetricsPath} {OriginalMetricsPath}", settings.Address.ToString(), settings.Port, source.Description));
+        app.Lifetime.ApplicationStopped.Register(() => MetricsLog.Stopped(logger));
+        return app;
+    }
+}
