@@ -21,7 +21,7 @@ public sealed partial class WebFeatureLayers
         ("people and records", ["Identity", "Users", "Audit", "Notifications"]),
         ("catalogue", ["Catalogue"]),
         ("access and storage", ["AccessRequests", "DatabaseAccess", "ToolsAccess", "ReferenceData", "Storage", "MachineApi"]),
-        ("work on data", ["Tools", "Explorer"]),
+        ("work on data", ["Tools", "Explorer", "Files"]),
         ("the app", ["Pages", "Demo"]),
     ];
 
