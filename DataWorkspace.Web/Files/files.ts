@@ -69,6 +69,7 @@ class QueueView {
 
   signedOut(message: string) {
     this.ui.session.hidden = false;
+    this.ui.resume.hidden = false;
     messages.say(`Uploads paused. ${message}`);
     this.changed([]);
   }

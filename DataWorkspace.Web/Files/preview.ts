@@ -36,6 +36,8 @@ export async function preview(file: StoredFile): Promise<PreviewResult> {
     return { note: `${file.name}, ${bytes(answer.size)}.`, content: image };
   }
   if (shown === null) return noPreview("There is no preview for this kind of file. Download it to open it.");
+  // S3 refuses a Range on an empty object (416), and there is nothing to show anyway.
+  if (answer.size === 0) return noPreview(`${file.name} is empty.`);
   const { text, complete } = await firstBytes(answer.url, answer.size);
   if (shown === "csv") return csvPreview(file, text, complete, answer.size);
   const pre = element("pre", "dw-sql dw-files__text", text);
