@@ -135,9 +135,9 @@ export class FolderView {
     void this.load(false);
   }
 
-  /** Lists the folder again (after uploads, moves or deletes), from its first page. */
+  /** Lists the folder again (after uploads, moves or deletes), from its first page, leaving the status line to what was done. */
   refresh() {
-    void this.load(false);
+    void this.load(false, true);
   }
 
   private folderWords(prefix: string) {
@@ -189,11 +189,11 @@ export class FolderView {
     }));
   }
 
-  private async load(more: boolean) {
+  private async load(more: boolean, quiet = false) {
     const number = ++this.loadNumber;
     const prefix = this.prefix;
     this.ui.showMore.disabled = true;
-    if (!more) this.messages.say(`Opening ${this.folderWords(prefix)}…`);
+    if (!more && !quiet) this.messages.say(`Opening ${this.folderWords(prefix)}…`);
     try {
       const listing = await filesApi.list(prefix, more ? this.continuation : null);
       if (number !== this.loadNumber) return;
@@ -208,7 +208,7 @@ export class FolderView {
       this.messages.clear();
       this.renderListing();
       const shown = `${plural(this.folders.length, "folder")} and ${plural(this.files.length, "file")}`;
-      this.messages.say(`${this.folderWords(prefix)}: ${shown}${listing.continuation ? " shown, and more to show" : ""}.`);
+      if (!quiet) this.messages.say(`${this.folderWords(prefix)}: ${shown}${listing.continuation ? " shown, and more to show" : ""}.`);
     } catch (error) {
       if (number !== this.loadNumber) return;
       this.messages.say("");
@@ -442,9 +442,13 @@ export class FolderView {
       this.messages.fail(`Could not count what is in the folder, so nothing was deleted: ${messageOf(error)}`);
       return;
     }
+    const parts = [
+      ...(keys.length > 0 ? [plural(keys.length, "file")] : []),
+      ...(prefixes.length > 0 ? [`${plural(prefixes.length, "folder")} with everything in ${prefixes.length === 1 ? "it" : "them"}`] : []),
+    ];
     const what = entries.length === 1
       ? entries[0].folder ? `the folder ${entries[0].folder.name} and everything in it` : `${entries[0].file!.name}`
-      : `${plural(keys.length, "file")} and ${plural(prefixes.length, "folder")}, with everything in them`;
+      : parts.join(" and ");
     const total = prefixes.length > 0 ? ` (${plural(objects, "file")} in all, ${bytes(size)})` : ` (${bytes(size)})`;
     this.pendingDelete = { keys, prefixes };
     this.ui.deleteSummary.textContent = `Delete ${what}${total}? This cannot be undone.`;
