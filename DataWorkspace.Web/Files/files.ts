@@ -4,7 +4,7 @@ import { filesApi, type Root } from "./api";
 import { byTestId, element } from "./dom";
 import { bytes, count, duration, lastName, nfc, pathProblem, plural } from "./names";
 import { forgetUnfinished, unfinishedUploads, UploadQueue, type UnfinishedUpload, type Upload, type UploadState } from "./uploads";
-import { FolderView, Messages } from "./view";
+import { downloads, FolderView, Messages } from "./view";
 
 const app = byTestId("files-app");
 app.hidden = false;
@@ -150,7 +150,7 @@ class QueueView {
     row.bar.setAttribute("aria-valuetext", `${percent}%`);
     const progress = upload.state === "done" ? bytes(upload.size) : `${percent}% of ${bytes(upload.size)}`;
     row.text.textContent = upload.message ? `${progress}. ${upload.message}` : progress;
-    row.cancel.hidden = upload.state === "done" || upload.state === "failed" || upload.state === "cancelled";
+    row.cancel.hidden = !UploadQueue.cancellable(upload);
   }
 
   private drawOverall(uploads: Upload[]) {
@@ -160,7 +160,6 @@ class QueueView {
     let done = 0;
     let counted = 0;
     let failed = 0;
-    let paused = false;
     for (const upload of uploads) {
       if (upload.state === "cancelled") continue;
       if (upload.state === "failed") {
@@ -171,7 +170,6 @@ class QueueView {
       total += upload.size;
       loaded += Math.min(upload.loaded, upload.size);
       if (upload.state === "done") done++;
-      if (upload.state === "paused") paused = true;
     }
     this.ui.overall.max = Math.max(total, 1);
     this.ui.overall.value = total === 0 ? (done === counted && counted > 0 ? 1 : 0) : loaded;
@@ -183,8 +181,8 @@ class QueueView {
     if (busy && speed > 0) parts.push(`${bytes(speed)}/s`, `about ${duration((total - loaded) / speed)} left`);
     if (failed > 0) parts.push(`${plural(failed, "file")} not uploaded`);
     this.ui.overallText.textContent = parts.join(", ");
-    this.ui.resume.hidden = !(paused || this.queue.signedOut);
-    this.ui.cancelAll.hidden = !uploads.some((u) => u.state !== "done" && u.state !== "failed" && u.state !== "cancelled");
+    this.ui.resume.hidden = !this.queue.needsResume;
+    this.ui.cancelAll.hidden = !uploads.some(UploadQueue.cancellable);
     this.ui.clearFinished.hidden = !uploads.some((u) => u.state === "done" || u.state === "failed" || u.state === "cancelled");
   }
 }
@@ -314,7 +312,7 @@ async function start() {
   showUnfinished(roots, queue, enqueue);
 
   window.addEventListener("beforeunload", (event) => {
-    if (queue.busy) event.preventDefault();
+    if (queue.busy && Date.now() > downloads.startedUntil) event.preventDefault();
   });
 }
 

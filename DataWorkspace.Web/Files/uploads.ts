@@ -97,11 +97,22 @@ export class UploadQueue {
   private doneKeys: Upload[] = [];
   private doneTimer = 0;
   private flushingDone = false;
+  private doneStalled = false;
 
   constructor(private readonly events: QueueEvents) {}
 
   get signedOut() {
     return this.waitingForSignIn;
+  }
+
+  /** Something waits for the user to press Resume: a sign-in, paused uploads, or confirmations that could not be sent. */
+  get needsResume() {
+    return this.waitingForSignIn || this.doneStalled || this.uploads.some((u) => u.state === "paused");
+  }
+
+  /** Whether the user can still cancel it: not once its bytes are all in the bucket and it is being confirmed. */
+  static cancellable(upload: Upload) {
+    return upload.state === "waiting" || upload.state === "uploading" || upload.state === "paused";
   }
 
   get busy() {
@@ -151,12 +162,13 @@ export class UploadQueue {
       resumed.push(upload);
     }
     this.events.changed(resumed);
+    this.doneStalled = false;
     if (this.doneKeys.length > 0) this.scheduleDone(0);
     this.run();
   }
 
   cancel(upload: Upload) {
-    if (upload.state === "done" || upload.state === "cancelled" || upload.state === "failed") return;
+    if (!UploadQueue.cancellable(upload)) return;
     upload.state = "cancelled";
     upload.message = "Cancelled.";
     for (const request of upload.requests) request.abort();
@@ -335,8 +347,9 @@ export class UploadQueue {
     }
   }
 
+  /** Stops work on an upload that was cancelled, or paused by another of its parts' failure. */
   private checkCancelled(upload: Upload | null) {
-    if (upload?.state === "cancelled") throw new Cancelled();
+    if (upload?.state === "cancelled" || upload?.state === "paused") throw new Cancelled();
   }
 
   private async sendWhole(upload: Upload) {
@@ -423,6 +436,7 @@ export class UploadQueue {
             return;
           }
           if (isTransient(error)) {
+            this.doneStalled = true;
             batch.forEach((u) => (u.message = `Sent, but Data Workspace could not confirm it yet (${messageOf(error)}). Press Resume to try again.`));
             this.events.changed(batch);
             return;

@@ -36,6 +36,9 @@ export class Messages {
   }
 }
 
+/** Until when leaving the page is a download (an attachment), which must not ask whether to stop the uploads. */
+export const downloads = { startedUntil: 0 };
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 type SortColumn = "name" | "size" | "modified";
@@ -391,6 +394,7 @@ export class FolderView {
     try {
       const { url } = await filesApi.download(file.key);
       // The URL answers with Content-Disposition: attachment, so the browser saves the file and the page stays.
+      downloads.startedUntil = Date.now() + 5000;
       location.assign(url);
       this.messages.say(`Downloading ${file.name}.`);
     } catch (error) {
