@@ -10,6 +10,8 @@ const app = byTestId("files-app");
 app.hidden = false;
 const messages = new Messages();
 
+const redrawEvery = 250;
+
 const stateWords: Record<UploadState, { text: string; tag: string }> = {
   waiting: { text: "Waiting", tag: "govuk-tag--grey" },
   uploading: { text: "Uploading", tag: "govuk-tag--blue" },
@@ -20,7 +22,10 @@ const stateWords: Record<UploadState, { text: string; tag: string }> = {
   cancelled: { text: "Cancelled", tag: "govuk-tag--grey" },
 };
 
-/** The queue on the page: one row per file, the overall bar with speed and time left, redrawn at most once a frame. */
+/**
+ * The queue on the page: one row per file, the overall bar with speed and time left. Redrawn a few times a second at
+ * most: a redraw on every progress event would keep the main thread from starting the next PUTs.
+ */
 class QueueView {
   private readonly rows = new Map<number, { item: HTMLLIElement; tag: HTMLElement; bar: HTMLProgressElement; text: HTMLElement; cancel: HTMLButtonElement }>();
   private readonly dirty = new Set<Upload>();
@@ -60,7 +65,7 @@ class QueueView {
   changed(uploads: Upload[]) {
     if (uploads.length === 0) this.redrawAll = true;
     for (const upload of uploads) this.dirty.add(upload);
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    if (!this.frame) this.frame = window.setTimeout(() => requestAnimationFrame(() => this.draw()), redrawEvery);
     if (!this.sampler && this.queue?.busy) {
       this.samples = [{ at: performance.now(), sent: this.queue.sentBytes }];
       this.sampler = window.setInterval(() => this.sample(), 1000);
@@ -236,7 +241,7 @@ async function start() {
       // List the folder again once uploads into it have settled, not after every file.
       if (!key.startsWith(folders.prefix)) return;
       clearTimeout(refreshTimer);
-      refreshTimer = window.setTimeout(() => folders.refresh(), queue.busy ? 3000 : 300);
+      refreshTimer = window.setTimeout(() => folders.refresh(), queue.busy ? 5000 : 300);
     },
   });
   queueView.queue = queue;
