@@ -195,8 +195,9 @@ class QueueView {
 /** Files dropped or picked, each with its path under the folder it goes into (a dropped folder keeps its own name). */
 type Picked = { file: File; path: string };
 
-async function droppedFiles(entries: FileSystemEntry[]): Promise<Picked[]> {
+async function droppedFiles(entries: FileSystemEntry[]): Promise<{ picked: Picked[]; emptyFolders: string[] }> {
   const picked: Picked[] = [];
+  const emptyFolders: string[] = [];
   const fileOf = (entry: FileSystemFileEntry) => new Promise<File>((resolve, reject) => entry.file(resolve, reject));
   const readAll = async (directory: FileSystemDirectoryEntry) => {
     const reader = directory.createReader();
@@ -211,11 +212,13 @@ async function droppedFiles(entries: FileSystemEntry[]): Promise<Picked[]> {
   const walk = async (entry: FileSystemEntry, path: string): Promise<void> => {
     if (entry.isFile) picked.push({ file: await fileOf(entry as FileSystemFileEntry), path: path + entry.name });
     else if (entry.isDirectory) {
-      for (const child of await readAll(entry as FileSystemDirectoryEntry)) await walk(child, `${path}${entry.name}/`);
+      const children = await readAll(entry as FileSystemDirectoryEntry);
+      if (children.length === 0) emptyFolders.push(path + entry.name);
+      for (const child of children) await walk(child, `${path}${entry.name}/`);
     }
   };
   for (const entry of entries) await walk(entry, "");
-  return picked;
+  return { picked, emptyFolders };
 }
 
 async function start() {
@@ -254,8 +257,8 @@ async function start() {
     folders.open(prefix, false);
   });
 
-  const enqueue = (picked: Picked[], resume?: UnfinishedUpload) => {
-    const target = resume ? resume.key.slice(0, resume.key.length - lastName(resume.key).length) : folders.prefix;
+  const enqueue = (picked: Picked[], resume?: UnfinishedUpload, into = folders.prefix) => {
+    const target = resume ? resume.key.slice(0, resume.key.length - lastName(resume.key).length) : into;
     const accepted: { file: File; key: string }[] = [];
     for (const { file, path } of picked) {
       const name = resume ? lastName(resume.key) : nfc(path);
@@ -310,8 +313,16 @@ async function start() {
     const entries = [...transfer.items].map((item) => item.webkitGetAsEntry?.()).filter((entry): entry is FileSystemEntry => !!entry);
     const plain = [...transfer.files];
     messages.say("Reading the dropped files…");
-    (entries.length > 0 ? droppedFiles(entries) : Promise.resolve(plain.map((file) => ({ file, path: file.name }))))
-      .then((picked) => enqueue(picked), (error) => messages.fail(`Could not read the dropped files: ${error instanceof Error ? error.message : String(error)}`));
+    const prefix = folders.prefix;
+    (entries.length > 0 ? droppedFiles(entries) : Promise.resolve({ picked: plain.map((file) => ({ file, path: file.name })), emptyFolders: [] }))
+      .then(async ({ picked, emptyFolders }) => {
+        enqueue(picked, undefined, prefix);
+        // A folder with no files has no key of its own: it is kept as a folder marker, as "New folder" makes one.
+        const made = emptyFolders.map(nfc).filter((path) => pathProblem(prefix, path) === null);
+        const results = await Promise.allSettled(made.map((path) => filesApi.createFolder(`${prefix}${path}/`)));
+        if (results.some((r) => r.status === "rejected")) messages.fail("Some empty folders could not be created. Try New folder for them.");
+        if (made.length > 0 && prefix === folders.prefix) folders.refresh();
+      }, (error) => messages.fail(`Could not read the dropped files: ${error instanceof Error ? error.message : String(error)}`));
   });
 
   showUnfinished(roots, queue, enqueue);
