@@ -119,6 +119,8 @@ export class FolderView {
 
   /** Opens a folder (a prefix under one of the user's roots); with push, as a new entry in the browser's history. */
   open(prefix: string, push: boolean) {
+    prefix = nfc(prefix);
+    if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
     const root = this.rootOf(prefix) ?? this.roots[0];
     if (!this.rootOf(prefix)) prefix = root.prefix;
     this.root = root;
