@@ -241,10 +241,15 @@ async function start() {
     changed: (uploads) => queueView.changed(uploads),
     signedOut: (message) => queueView.signedOut(message),
     stored: (key) => {
-      // List the folder again once uploads into it have settled, not after every file.
+      // List the folder again every few seconds while uploads into it go on, and once more when they are all done.
       if (!key.startsWith(folders.prefix)) return;
+      const busy = queue.busy;
+      if (busy && refreshTimer) return;
       clearTimeout(refreshTimer);
-      refreshTimer = window.setTimeout(() => folders.refresh(), queue.busy ? 5000 : 300);
+      refreshTimer = window.setTimeout(() => {
+        refreshTimer = 0;
+        folders.refresh();
+      }, busy ? 5000 : 300);
     },
   });
   queueView.queue = queue;
