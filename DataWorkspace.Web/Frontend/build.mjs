@@ -1,5 +1,5 @@
 // Compiles GOV.UK Frontend (from npm) with the portal's own styles into wwwroot/dist, and bundles the Data Explorer's
-// script with CodeMirror (from npm). Run by the .NET build.
+// script with CodeMirror (from npm) and the "Your files" page's TypeScript. Run by the .NET build.
 import * as sass from "sass";
 import { build } from "esbuild";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
@@ -17,13 +17,9 @@ writeFileSync(`${dist}/site.css`, css.css);
 cpSync(`${govuk}/govuk-frontend.min.js`, `${dist}/govuk-frontend.min.js`);
 cpSync(`${govuk}/assets/images`, `${dist}/assets/images`, { recursive: true });
 cpSync("Frontend/site.js", `${dist}/site.js`);
-await build({
-  entryPoints: ["Explorer/explorer.js"],
-  outfile: `${dist}/explorer.js`,
-  bundle: true,
-  format: "esm",
-  minify: true,
-  target: "es2020",
-  logLevel: "warning",
-});
+const bundle = { bundle: true, format: "esm", minify: true, target: "es2020", logLevel: "warning" };
+await Promise.all([
+  build({ ...bundle, entryPoints: ["Explorer/explorer.js"], outfile: `${dist}/explorer.js` }),
+  build({ ...bundle, entryPoints: ["Files/files.ts"], outfile: `${dist}/files.js` }),
+]);
 console.log(`front-end assets written to ${dist}`);

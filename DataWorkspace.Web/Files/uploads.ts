@@ -1,0 +1,678 @@
+// The upload queue: straight to S3 through presigned URLs, at most four PUTs at a time (whole files, or parts of files
+// over 64 MiB), with retries after network errors, resumption of multipart uploads, and their state kept in
+// localStorage so a reload can carry on or clean up.
+import { ApiError, filesApi, type PresignedPut } from "./api";
+
+export const singlePutLimit = 64 * 1024 * 1024;
+const parallelPuts = 4;
+const presignBatch = 200;
+const partUrlBatch = 16;
+const doneBatch = 200;
+const retries = 8;
+// Presigned URLs are valid for 15 minutes; one older than this is asked for again before it is used.
+const urlFreshFor = 10 * 60 * 1000;
+const storageKey = "dataworkspace.files.multipart";
+// The bucket's lifecycle rule aborts multipart uploads a day old, so older records point at nothing.
+const multipartKeptFor = 24 * 60 * 60 * 1000;
+
+export type UploadState = "waiting" | "uploading" | "finishing" | "paused" | "done" | "failed" | "cancelled";
+
+interface Multipart {
+  uploadId: string;
+  partSize: number;
+  partCount: number;
+  etags: Map<number, string>;
+  inFlight: Map<number, number>;
+  pending: number[];
+  urls: Map<number, { url: string; at: number }>;
+  urlRequest?: Promise<void>;
+  ready: boolean;
+  completing: boolean;
+}
+
+export interface Upload {
+  readonly id: number;
+  readonly file: File;
+  readonly key: string;
+  readonly size: number;
+  readonly contentType: string;
+  state: UploadState;
+  loaded: number;
+  message: string;
+  multipart?: Multipart;
+  presigned?: PresignedPut & { at: number };
+  presignRequest?: { done: Promise<void>; shared: boolean };
+  presignAlone?: boolean;
+  requests: Set<XMLHttpRequest>;
+}
+
+/** A multipart upload kept in localStorage while it runs. */
+export interface UnfinishedUpload {
+  key: string;
+  uploadId: string;
+  name: string;
+  size: number;
+  lastModified: number;
+  partSize: number;
+  partCount: number;
+  savedAt: number;
+}
+
+class Cancelled extends Error {}
+
+/** S3 answered a PUT with an error: its status and its message. */
+class StorageError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+
+  get transient() {
+    return this.status === 0 || this.status >= 500 || this.status === 429 || this.status === 408;
+  }
+}
+
+const isTransient = (error: unknown) =>
+  (error instanceof ApiError && error.transient) || (error instanceof StorageError && error.transient);
+const isSignedOut = (error: unknown) => error instanceof ApiError && (error.failure === "session" || error.failure === "forbidden");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const backoff = (attempt: number) => Math.min(30, 2 ** attempt) * 1000 * (0.75 + Math.random() * 0.5);
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export interface QueueEvents {
+  /** Uploads whose state, progress or message changed. */
+  changed(uploads: Upload[]): void;
+  /** The API said the user is signed out (or no longer allowed): the queue waits for Resume. */
+  signedOut(message: string): void;
+  /** A file finished and is now in the bucket. */
+  stored(key: string): void;
+}
+
+export class UploadQueue {
+  readonly uploads: Upload[] = [];
+  /** Bytes sent to S3 so far, retries included: what the speed is worked out from. */
+  sentBytes = 0;
+  private nextId = 1;
+  private workers = 0;
+  private waitingForSignIn = false;
+  private doneKeys: Upload[] = [];
+  private doneTimer = 0;
+  private flushingDone = false;
+  private doneStalled = false;
+
+  constructor(private readonly events: QueueEvents) {}
+
+  get signedOut() {
+    return this.waitingForSignIn;
+  }
+
+  /** Something waits for the user to press Resume: a sign-in, paused uploads, or confirmations that could not be sent. */
+  get needsResume() {
+    return this.waitingForSignIn || this.doneStalled || this.uploads.some((u) => u.state === "paused");
+  }
+
+  /** Whether the user can still cancel it: not once its bytes are all in the bucket and it is being confirmed. */
+  static cancellable(upload: Upload) {
+    return upload.state === "waiting" || upload.state === "uploading" || upload.state === "paused";
+  }
+
+  get busy() {
+    return this.uploads.some((u) => u.state === "waiting" || u.state === "uploading" || u.state === "finishing");
+  }
+
+  /** Adds files (key = folder prefix + their path), skipping any already queued and not finished under the same key. */
+  add(files: { file: File; key: string }[], resume?: UnfinishedUpload): Upload[] {
+    const added: Upload[] = [];
+    const queued = new Set(this.uploads.filter((u) => u.state !== "done" && u.state !== "failed" && u.state !== "cancelled").map((u) => u.key));
+    for (const { file, key } of files) {
+      if (queued.has(key)) continue;
+      queued.add(key);
+      const upload: Upload = {
+        id: this.nextId++, file, key, size: file.size, contentType: file.type || "application/octet-stream",
+        state: "waiting", loaded: 0, message: "", requests: new Set(),
+      };
+      if (resume && resume.key === key) upload.multipart = this.newMultipart(resume.uploadId, resume.partSize, resume.partCount);
+      this.uploads.push(upload);
+      added.push(upload);
+    }
+    this.events.changed(added);
+    this.run();
+    return added;
+  }
+
+  /** An upload the page refused before sending it (a name S3 keys may not have). */
+  refuse(file: File, key: string, reason: string): Upload {
+    const upload: Upload = {
+      id: this.nextId++, file, key, size: file.size, contentType: file.type, state: "failed", loaded: 0,
+      message: `Not uploaded: ${reason}.`, requests: new Set(),
+    };
+    this.uploads.push(upload);
+    this.events.changed([upload]);
+    return upload;
+  }
+
+  /** Carries on after a sign-in or after uploads paused for the network: multipart uploads first ask S3 what it has. */
+  resume() {
+    this.waitingForSignIn = false;
+    const resumed: Upload[] = [];
+    for (const upload of this.uploads) {
+      if (upload.state !== "paused") continue;
+      upload.state = "waiting";
+      upload.message = "";
+      if (upload.multipart) upload.multipart.ready = false;
+      resumed.push(upload);
+    }
+    this.events.changed(resumed);
+    this.doneStalled = false;
+    if (this.doneKeys.length > 0) this.scheduleDone(0);
+    this.run();
+  }
+
+  cancel(upload: Upload) {
+    if (!UploadQueue.cancellable(upload)) return;
+    upload.state = "cancelled";
+    upload.message = "Cancelled.";
+    for (const request of upload.requests) request.abort();
+    upload.requests.clear();
+    this.doneKeys = this.doneKeys.filter((u) => u !== upload);
+    const multipart = upload.multipart;
+    if (multipart) {
+      upload.message = "Cancelled: removing the parts already sent.";
+      filesApi.abortMultipart(upload.key, multipart.uploadId).then(
+        () => {
+          forgetUnfinished(multipart.uploadId);
+          upload.message = "Cancelled, and the parts already sent are removed.";
+          this.events.changed([upload]);
+        },
+        (error) => {
+          upload.message = `Cancelled, but the parts already sent could not be removed yet (${messageOf(error)}). They are removed after a day, or from "Uploads that did not finish" after a reload.`;
+          this.events.changed([upload]);
+        });
+    }
+    this.events.changed([upload]);
+  }
+
+  cancelAll() {
+    for (const upload of this.uploads) this.cancel(upload);
+  }
+
+  clearFinished() {
+    const kept = this.uploads.filter((u) => u.state !== "done" && u.state !== "failed" && u.state !== "cancelled");
+    this.uploads.splice(0, this.uploads.length, ...kept);
+    this.events.changed([]);
+  }
+
+  /** Starts workers, up to four, while there is work for them. */
+  private run() {
+    while (!this.waitingForSignIn && this.workers < parallelPuts && this.hasWork()) {
+      this.workers++;
+      void this.work().finally(() => {
+        this.workers--;
+      });
+    }
+  }
+
+  private hasWork() {
+    return this.uploads.some((u) => u.state === "waiting"
+      || (u.state === "uploading" && u.multipart?.ready === true && (u.multipart.pending.length > 0 || this.canComplete(u.multipart))));
+  }
+
+  private canComplete(multipart: Multipart) {
+    return multipart.etags.size === multipart.partCount && multipart.inFlight.size === 0 && !multipart.completing;
+  }
+
+  private async work() {
+    for (;;) {
+      if (this.waitingForSignIn) return;
+      const job = this.claim();
+      if (!job) return;
+      await job();
+    }
+  }
+
+  /** The next piece of work, claimed at once so that no other worker takes it. */
+  private claim(): (() => Promise<void>) | null {
+    for (const upload of this.uploads) {
+      const multipart = upload.multipart;
+      if (upload.state !== "uploading" || !multipart?.ready) continue;
+      const part = multipart.pending.shift();
+      if (part !== undefined) {
+        multipart.inFlight.set(part, 0);
+        return () => this.guard(upload, () => this.sendPart(upload, multipart, part), () => {
+          multipart.inFlight.delete(part);
+          multipart.pending.unshift(part);
+        });
+      }
+      if (this.canComplete(multipart)) {
+        multipart.completing = true;
+        return () => this.guard(upload, () => this.complete(upload, multipart), () => {
+          multipart.completing = false;
+        });
+      }
+    }
+    const upload = this.uploads.find((u) => u.state === "waiting");
+    if (!upload) return null;
+    upload.state = "uploading";
+    upload.message = "";
+    this.events.changed([upload]);
+    if (upload.size > singlePutLimit) {
+      return () => this.guard(upload, () => this.startMultipart(upload), () => undefined);
+    }
+    return () => this.guard(upload, () => this.sendWhole(upload), () => {
+      upload.loaded = 0;
+    });
+  }
+
+  /**
+   * Runs one piece of work; when it fails, undoes the claim and then: waits for a sign-in (session ended), pauses the
+   * upload (network still down after the retries), or fails it (S3 or the API refused it).
+   */
+  private async guard(upload: Upload, job: () => Promise<void>, unclaim: () => void) {
+    try {
+      await job();
+    } catch (error) {
+      if (error instanceof Cancelled || upload.state === "cancelled") return;
+      unclaim();
+      if (isSignedOut(error)) {
+        if (upload.state === "uploading" || upload.state === "waiting") upload.state = "paused";
+        upload.message = "Waiting for you to sign in again.";
+        this.pauseForSignIn(messageOf(error));
+      } else if (isTransient(error)) {
+        this.pause(upload, `Paused: ${messageOf(error)} Press Resume to try again.`);
+      } else {
+        this.fail(upload, messageOf(error));
+      }
+    } finally {
+      this.events.changed([upload]);
+      this.run();
+    }
+  }
+
+  private pause(upload: Upload, message: string) {
+    for (const request of upload.requests) request.abort();
+    upload.requests.clear();
+    upload.state = "paused";
+    upload.message = message;
+    if (upload.multipart) {
+      upload.multipart.ready = false;
+      upload.multipart.inFlight.clear();
+    }
+  }
+
+  private pauseForSignIn(message: string) {
+    if (!this.waitingForSignIn) {
+      this.waitingForSignIn = true;
+      this.events.signedOut(message);
+    }
+    // PUTs already under way need no session and go on; nothing new starts until Resume.
+    const paused = this.uploads.filter((u) => u.state === "waiting");
+    for (const upload of paused) {
+      upload.state = "paused";
+      upload.message = "Waiting for you to sign in again.";
+    }
+    this.events.changed(paused);
+  }
+
+  private fail(upload: Upload, message: string) {
+    for (const request of upload.requests) request.abort();
+    upload.requests.clear();
+    upload.state = "failed";
+    upload.message = `Not uploaded: ${message}`;
+    const multipart = upload.multipart;
+    if (multipart) {
+      void filesApi.abortMultipart(upload.key, multipart.uploadId).then(() => forgetUnfinished(multipart.uploadId), () => undefined);
+    }
+  }
+
+  /** Tries again after network errors, waiting longer each time, and says so on the upload. */
+  private async retrying<T>(upload: Upload | null, what: string, attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      this.checkCancelled(upload);
+      try {
+        const result = await attempt();
+        if (tries > 0 && upload) {
+          upload.message = "";
+          this.events.changed([upload]);
+        }
+        return result;
+      } catch (error) {
+        this.checkCancelled(upload);
+        if (!isTransient(error) || tries >= retries - 1) throw error;
+        const wait = backoff(tries);
+        if (upload) {
+          upload.message = `Could not reach ${what} (${messageOf(error)}): trying again in ${Math.round(wait / 1000)} s.`;
+          this.events.changed([upload]);
+        }
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** Stops work on an upload that was cancelled, or paused by another of its parts' failure. */
+  private checkCancelled(upload: Upload | null) {
+    if (upload?.state === "cancelled" || upload?.state === "paused") throw new Cancelled();
+  }
+
+  private async sendWhole(upload: Upload) {
+    let presignedAgain = false;
+    for (;;) {
+      const target = await this.retrying(upload, "Data Workspace", () => this.presigned(upload));
+      try {
+        await this.retrying(upload, "the file store", () => this.put(upload, target.url, target.headers, upload.file, (loaded) => {
+          upload.loaded = loaded;
+        }));
+        break;
+      } catch (error) {
+        // An expired or refused signature: ask for a new URL once.
+        if (error instanceof StorageError && error.status === 403 && !presignedAgain) {
+          presignedAgain = true;
+          upload.presigned = undefined;
+          continue;
+        }
+        throw error;
+      }
+    }
+    upload.loaded = upload.size;
+    upload.state = "finishing";
+    upload.message = "";
+    this.doneKeys.push(upload);
+    this.scheduleDone(this.doneKeys.length >= doneBatch ? 0 : 300);
+  }
+
+  /** A fresh presigned PUT for the upload, asked for together with those of the next waiting files. */
+  private async presigned(upload: Upload): Promise<PresignedPut> {
+    const fresh = (u: Upload) => u.presigned !== undefined && Date.now() - u.presigned.at < urlFreshFor;
+    if (fresh(upload)) return upload.presigned!;
+    if (!upload.presignRequest) {
+      const batch = upload.presignAlone ? [upload] : [upload, ...this.uploads.filter((u) =>
+        u !== upload && u.state === "waiting" && u.size <= singlePutLimit && !fresh(u) && !u.presignRequest && !u.presignAlone,
+      ).slice(0, presignBatch - 1)];
+      const request = filesApi.presign(batch.map((u) => ({ key: u.key, size: u.size, contentType: u.contentType })))
+        .then((answer) => {
+          const at = Date.now();
+          const byKey = new Map(answer.uploads.map((p) => [p.key, p]));
+          answer.uploads.length === batch.length
+            ? batch.forEach((u, i) => (u.presigned = { ...answer.uploads[i], at }))
+            : batch.forEach((u) => {
+              const p = byKey.get(u.key);
+              if (p) u.presigned = { ...p, at };
+            });
+        }, (error) => {
+          // One refused name refuses the whole batch: each file then asks on its own, so only that one fails.
+          if (error instanceof ApiError && error.failure === "refused" && batch.length > 1) batch.forEach((u) => (u.presignAlone = true));
+          throw error;
+        })
+        .finally(() => batch.forEach((u) => (u.presignRequest = undefined)));
+      const shared = { done: request, shared: batch.length > 1 };
+      batch.forEach((u) => (u.presignRequest = shared));
+    }
+    const { done, shared } = upload.presignRequest!;
+    try {
+      await done;
+    } catch (error) {
+      if (shared && error instanceof ApiError && error.failure === "refused") return this.presigned(upload);
+      throw error;
+    }
+    if (!fresh(upload)) throw new ApiError("Data Workspace gave no upload address for this file.", "refused", 0);
+    return upload.presigned!;
+  }
+
+  private scheduleDone(delay: number) {
+    clearTimeout(this.doneTimer);
+    this.doneTimer = window.setTimeout(() => void this.flushDone(), delay);
+  }
+
+  /** Tells the web app which PUTs finished (it checks them and writes the audit), a batch at a time. */
+  private async flushDone() {
+    if (this.flushingDone || this.waitingForSignIn) return;
+    this.flushingDone = true;
+    try {
+      while (this.doneKeys.length > 0) {
+        const batch = this.doneKeys.slice(0, doneBatch);
+        try {
+          await this.retrying(null, "Data Workspace", () => filesApi.uploaded(batch.map((u) => u.key)));
+        } catch (error) {
+          if (isSignedOut(error)) {
+            this.pauseForSignIn(messageOf(error));
+            return;
+          }
+          if (isTransient(error)) {
+            this.doneStalled = true;
+            batch.forEach((u) => (u.message = `Sent, but Data Workspace could not confirm it yet (${messageOf(error)}). Press Resume to try again.`));
+            this.events.changed(batch);
+            return;
+          }
+          this.doneKeys = this.doneKeys.filter((u) => !batch.includes(u));
+          batch.forEach((u) => this.fail(u, messageOf(error)));
+          this.events.changed(batch);
+          continue;
+        }
+        this.doneKeys = this.doneKeys.filter((u) => !batch.includes(u));
+        for (const upload of batch) {
+          if (upload.state !== "finishing") continue;
+          upload.state = "done";
+          upload.message = "";
+          this.events.stored(upload.key);
+        }
+        this.events.changed(batch);
+      }
+    } finally {
+      this.flushingDone = false;
+    }
+  }
+
+  private newMultipart(uploadId: string, partSize: number, partCount: number): Multipart {
+    return { uploadId, partSize, partCount, etags: new Map(), inFlight: new Map(), pending: [], urls: new Map(), ready: false, completing: false };
+  }
+
+  private partLength(multipart: Multipart, part: number, size: number) {
+    return part < multipart.partCount ? multipart.partSize : size - multipart.partSize * (multipart.partCount - 1);
+  }
+
+  /** Starts a multipart upload, or (resumed) asks S3 which parts it already has, then lets the workers send the rest. */
+  private async startMultipart(upload: Upload) {
+    let multipart = upload.multipart;
+    if (multipart) {
+      const current = multipart;
+      try {
+        const { parts } = await this.retrying(upload, "Data Workspace", () => filesApi.listParts(upload.key, current.uploadId));
+        current.etags.clear();
+        for (const part of parts) {
+          if (part.size === this.partLength(current, part.partNumber, upload.size)) current.etags.set(part.partNumber, part.etag);
+        }
+      } catch (error) {
+        if (!(error instanceof ApiError && error.failure === "refused")) throw error;
+        // The store no longer knows the upload (aborted, expired, or an emulator that restarted): start it again.
+        forgetUnfinished(current.uploadId);
+        multipart = undefined;
+        upload.message = "The file store no longer had the parts sent before, so the upload started again.";
+      }
+    }
+    if (!multipart) {
+      const started = await this.retrying(upload, "Data Workspace", () => filesApi.startMultipart(upload.key, upload.size, upload.contentType));
+      multipart = this.newMultipart(started.uploadId, started.partSize, started.partCount);
+      if (upload.state === "cancelled") {
+        void filesApi.abortMultipart(upload.key, started.uploadId).catch(() => undefined);
+        throw new Cancelled();
+      }
+      upload.multipart = multipart;
+      rememberUnfinished({
+        key: upload.key, uploadId: started.uploadId, name: upload.file.name, size: upload.size,
+        lastModified: upload.file.lastModified, partSize: started.partSize, partCount: started.partCount, savedAt: Date.now(),
+      });
+    }
+    multipart.inFlight.clear();
+    multipart.completing = false;
+    multipart.pending = [];
+    for (let part = 1; part <= multipart.partCount; part++) if (!multipart.etags.has(part)) multipart.pending.push(part);
+    multipart.ready = true;
+    this.updateMultipartLoaded(upload, multipart);
+  }
+
+  private updateMultipartLoaded(upload: Upload, multipart: Multipart) {
+    let loaded = 0;
+    for (const part of multipart.etags.keys()) loaded += this.partLength(multipart, part, upload.size);
+    for (const sent of multipart.inFlight.values()) loaded += sent;
+    upload.loaded = loaded;
+  }
+
+  private async sendPart(upload: Upload, multipart: Multipart, part: number) {
+    const start = multipart.partSize * (part - 1);
+    const body = upload.file.slice(start, start + this.partLength(multipart, part, upload.size));
+    let presignedAgain = false;
+    for (;;) {
+      const url = await this.retrying(upload, "Data Workspace", () => this.partUrl(upload, multipart, part));
+      try {
+        const etag = await this.retrying(upload, "the file store", () => this.put(upload, url, {}, body, (loaded) => {
+          multipart.inFlight.set(part, loaded);
+          this.updateMultipartLoaded(upload, multipart);
+        }));
+        if (!etag) throw new StorageError("The file store sent no ETag for a part. Its CORS rules must expose the ETag header.", 400);
+        multipart.inFlight.delete(part);
+        multipart.etags.set(part, etag);
+        this.updateMultipartLoaded(upload, multipart);
+        return;
+      } catch (error) {
+        if (error instanceof StorageError && error.status === 403 && !presignedAgain) {
+          presignedAgain = true;
+          multipart.urls.delete(part);
+          continue;
+        }
+        if (error instanceof StorageError && error.status === 404) {
+          // NoSuchUpload: the store lost the upload; starting over is the only way on.
+          if (upload.multipart !== multipart) throw new Cancelled();
+          for (const request of upload.requests) request.abort();
+          upload.requests.clear();
+          multipart.ready = false;
+          multipart.pending = [];
+          multipart.inFlight.clear();
+          multipart.etags.clear();
+          upload.loaded = 0;
+          upload.state = "waiting";
+          upload.message = "The file store no longer had this upload: starting it again.";
+          forgetUnfinished(multipart.uploadId);
+          upload.multipart = undefined;
+          throw new Cancelled();
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** A fresh presigned UploadPart URL, asked for with the next few parts' URLs. */
+  private async partUrl(upload: Upload, multipart: Multipart, part: number): Promise<string> {
+    const fresh = (n: number) => {
+      const url = multipart.urls.get(n);
+      return url !== undefined && Date.now() - url.at < urlFreshFor;
+    };
+    while (!fresh(part)) {
+      if (multipart.urlRequest) {
+        await multipart.urlRequest.catch(() => undefined);
+        continue;
+      }
+      const wanted = [part, ...multipart.pending.filter((n) => !fresh(n)).slice(0, partUrlBatch - 1)];
+      const request = filesApi.partUrls(upload.key, multipart.uploadId, wanted).then((answer) => {
+        const at = Date.now();
+        for (const [n, url] of Object.entries(answer.urls)) multipart.urls.set(Number(n), { url, at });
+      }).finally(() => {
+        multipart.urlRequest = undefined;
+      });
+      multipart.urlRequest = request;
+      await request;
+      if (!fresh(part)) throw new ApiError(`Data Workspace gave no address for part ${part}.`, "refused", 0);
+    }
+    return multipart.urls.get(part)!.url;
+  }
+
+  private async complete(upload: Upload, multipart: Multipart) {
+    upload.state = "finishing";
+    upload.message = "Putting the parts together.";
+    this.events.changed([upload]);
+    const parts = [...multipart.etags].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
+    try {
+      await this.retrying(upload, "Data Workspace", () => filesApi.completeMultipart(upload.key, multipart.uploadId, parts));
+    } catch (error) {
+      upload.state = "uploading";
+      throw error;
+    }
+    forgetUnfinished(multipart.uploadId);
+    upload.loaded = upload.size;
+    upload.state = "done";
+    upload.message = "";
+    this.events.stored(upload.key);
+  }
+
+  /** One PUT to S3, with progress; resolves with the ETag S3 answered. */
+  private put(upload: Upload, url: string, headers: Record<string, string>, body: Blob, progress: (loaded: number) => void): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      let reported = 0;
+      request.open("PUT", url);
+      for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+      request.upload.onprogress = (event) => {
+        this.sentBytes += Math.max(0, event.loaded - reported);
+        reported = event.loaded;
+        progress(event.loaded);
+        this.events.changed([upload]);
+      };
+      request.onload = () => {
+        upload.requests.delete(request);
+        if (request.status >= 200 && request.status < 300) {
+          this.sentBytes += Math.max(0, body.size - reported);
+          progress(body.size);
+          resolve(request.getResponseHeader("ETag"));
+        } else {
+          progress(0);
+          reject(new StorageError(storageMessage(request), request.status));
+        }
+      };
+      request.onerror = request.ontimeout = () => {
+        upload.requests.delete(request);
+        progress(0);
+        reject(new StorageError("the connection to the file store failed", 0));
+      };
+      request.onabort = () => {
+        upload.requests.delete(request);
+        reject(new Cancelled());
+      };
+      upload.requests.add(request);
+      request.send(body);
+    });
+  }
+}
+
+/** S3's own words for a refused request (an XML <Error> with a <Message>). */
+function storageMessage(request: XMLHttpRequest): string {
+  const text = request.responseText ?? "";
+  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
+  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+  if (message || code) return `the file store refused it: ${[code, message].filter(Boolean).join(": ")} (status ${request.status})`;
+  return `the file store answered with status ${request.status}`;
+}
+
+export function unfinishedUploads(): UnfinishedUpload[] {
+  try {
+    const stored = JSON.parse(localStorage.getItem(storageKey) ?? "[]") as UnfinishedUpload[];
+    const current = stored.filter((u) => Date.now() - u.savedAt < multipartKeptFor);
+    if (current.length !== stored.length) writeUnfinished(current);
+    return current;
+  } catch {
+    return [];
+  }
+}
+
+function writeUnfinished(uploads: UnfinishedUpload[]) {
+  try {
+    if (uploads.length === 0) localStorage.removeItem(storageKey);
+    else localStorage.setItem(storageKey, JSON.stringify(uploads));
+  } catch {
+    // Private browsing or a full store: the upload goes on, it just cannot be resumed after a reload.
+  }
+}
+
+function rememberUnfinished(upload: UnfinishedUpload) {
+  writeUnfinished([...unfinishedUploads().filter((u) => u.uploadId !== upload.uploadId), upload]);
+}
+
+export function forgetUnfinished(uploadId: string) {
+  writeUnfinished(unfinishedUploads().filter((u) => u.uploadId !== uploadId));
+}
