@@ -44,6 +44,8 @@ export interface Upload {
   presignRequest?: { done: Promise<void>; shared: boolean };
   presignAlone?: boolean;
   requests: Set<XMLHttpRequest>;
+  /** Counts pauses and restarts: work begun in an earlier one stops instead of carrying on. */
+  generation: number;
 }
 
 /** A multipart upload kept in localStorage while it runs. */
@@ -128,7 +130,7 @@ export class UploadQueue {
       queued.add(key);
       const upload: Upload = {
         id: this.nextId++, file, key, size: file.size, contentType: file.type || "application/octet-stream",
-        state: "waiting", loaded: 0, message: "", requests: new Set(),
+        state: "waiting", loaded: 0, message: "", requests: new Set(), generation: 0,
       };
       if (resume && resume.key === key) upload.multipart = this.newMultipart(resume.uploadId, resume.partSize, resume.partCount);
       this.uploads.push(upload);
@@ -143,7 +145,7 @@ export class UploadQueue {
   refuse(file: File, key: string, reason: string): Upload {
     const upload: Upload = {
       id: this.nextId++, file, key, size: file.size, contentType: file.type, state: "failed", loaded: 0,
-      message: `Not uploaded: ${reason}.`, requests: new Set(),
+      message: `Not uploaded: ${reason}.`, requests: new Set(), generation: 0,
     };
     this.uploads.push(upload);
     this.events.changed([upload]);
@@ -170,6 +172,7 @@ export class UploadQueue {
   cancel(upload: Upload) {
     if (!UploadQueue.cancellable(upload)) return;
     upload.state = "cancelled";
+    upload.generation++;
     upload.message = "Cancelled.";
     for (const request of upload.requests) request.abort();
     upload.requests.clear();
@@ -237,14 +240,14 @@ export class UploadQueue {
       const part = multipart.pending.shift();
       if (part !== undefined) {
         multipart.inFlight.set(part, 0);
-        return () => this.guard(upload, () => this.sendPart(upload, multipart, part), () => {
+        return () => this.guard(upload, (generation) => this.sendPart(upload, generation, multipart, part), () => {
           multipart.inFlight.delete(part);
           multipart.pending.unshift(part);
         });
       }
       if (this.canComplete(multipart)) {
         multipart.completing = true;
-        return () => this.guard(upload, () => this.complete(upload, multipart), () => {
+        return () => this.guard(upload, (generation) => this.complete(upload, generation, multipart), () => {
           multipart.completing = false;
         });
       }
@@ -255,9 +258,9 @@ export class UploadQueue {
     upload.message = "";
     this.events.changed([upload]);
     if (upload.size > singlePutLimit) {
-      return () => this.guard(upload, () => this.startMultipart(upload), () => undefined);
+      return () => this.guard(upload, (generation) => this.startMultipart(upload, generation), () => undefined);
     }
-    return () => this.guard(upload, () => this.sendWhole(upload), () => {
+    return () => this.guard(upload, (generation) => this.sendWhole(upload, generation), () => {
       upload.loaded = 0;
     });
   }
@@ -266,14 +269,17 @@ export class UploadQueue {
    * Runs one piece of work; when it fails, undoes the claim and then: waits for a sign-in (session ended), pauses the
    * upload (network still down after the retries), or fails it (S3 or the API refused it).
    */
-  private async guard(upload: Upload, job: () => Promise<void>, unclaim: () => void) {
+  private async guard(upload: Upload, job: (generation: number) => Promise<void>, unclaim: () => void) {
     try {
-      await job();
+      await job(upload.generation);
     } catch (error) {
       if (error instanceof Cancelled || upload.state === "cancelled") return;
       unclaim();
       if (isSignedOut(error)) {
-        if (upload.state === "uploading" || upload.state === "waiting") upload.state = "paused";
+        if (upload.state === "uploading" || upload.state === "waiting") {
+          upload.state = "paused";
+          upload.generation++;
+        }
         upload.message = "Waiting for you to sign in again.";
         this.pauseForSignIn(messageOf(error));
       } else if (isTransient(error)) {
@@ -288,6 +294,7 @@ export class UploadQueue {
   }
 
   private pause(upload: Upload, message: string) {
+    upload.generation++;
     for (const request of upload.requests) request.abort();
     upload.requests.clear();
     upload.state = "paused";
@@ -324,9 +331,9 @@ export class UploadQueue {
   }
 
   /** Tries again after network errors, waiting longer each time, and says so on the upload. */
-  private async retrying<T>(upload: Upload | null, what: string, attempt: () => Promise<T>): Promise<T> {
+  private async retrying<T>(upload: Upload | null, generation: number, what: string, attempt: () => Promise<T>): Promise<T> {
     for (let tries = 0; ; tries++) {
-      this.checkCancelled(upload);
+      this.checkCancelled(upload, generation);
       try {
         const result = await attempt();
         if (tries > 0 && upload) {
@@ -335,7 +342,7 @@ export class UploadQueue {
         }
         return result;
       } catch (error) {
-        this.checkCancelled(upload);
+        this.checkCancelled(upload, generation);
         if (!isTransient(error) || tries >= retries - 1) throw error;
         const wait = backoff(tries);
         if (upload) {
@@ -347,17 +354,20 @@ export class UploadQueue {
     }
   }
 
-  /** Stops work on an upload that was cancelled, or paused by another of its parts' failure. */
-  private checkCancelled(upload: Upload | null) {
-    if (upload?.state === "cancelled" || upload?.state === "paused") throw new Cancelled();
+  /**
+   * Stops work on an upload that was cancelled, or paused by another of its parts' failure; and work begun before a
+   * pause, so that a retry still waiting from then does not run beside the work started by Resume.
+   */
+  private checkCancelled(upload: Upload | null, generation: number) {
+    if (upload && (upload.state === "cancelled" || upload.state === "paused" || upload.generation !== generation)) throw new Cancelled();
   }
 
-  private async sendWhole(upload: Upload) {
+  private async sendWhole(upload: Upload, generation: number) {
     let presignedAgain = false;
     for (;;) {
-      const target = await this.retrying(upload, "Data Workspace", () => this.presigned(upload));
+      const target = await this.retrying(upload, generation, "Data Workspace", () => this.presigned(upload));
       try {
-        await this.retrying(upload, "the file store", () => this.put(upload, target.url, target.headers, upload.file, (loaded) => {
+        await this.retrying(upload, generation, "the file store", () => this.put(upload, target.url, target.headers, upload.file, (loaded) => {
           upload.loaded = loaded;
         }));
         break;
@@ -429,7 +439,7 @@ export class UploadQueue {
       while (this.doneKeys.length > 0) {
         const batch = this.doneKeys.slice(0, doneBatch);
         try {
-          await this.retrying(null, "Data Workspace", () => filesApi.uploaded(batch.map((u) => u.key)));
+          await this.retrying(null, 0, "Data Workspace", () => filesApi.uploaded(batch.map((u) => u.key)));
         } catch (error) {
           if (isSignedOut(error)) {
             this.pauseForSignIn(messageOf(error));
@@ -469,12 +479,12 @@ export class UploadQueue {
   }
 
   /** Starts a multipart upload, or (resumed) asks S3 which parts it already has, then lets the workers send the rest. */
-  private async startMultipart(upload: Upload) {
+  private async startMultipart(upload: Upload, generation: number) {
     let multipart = upload.multipart;
     if (multipart) {
       const current = multipart;
       try {
-        const { parts } = await this.retrying(upload, "Data Workspace", () => filesApi.listParts(upload.key, current.uploadId));
+        const { parts } = await this.retrying(upload, generation, "Data Workspace", () => filesApi.listParts(upload.key, current.uploadId));
         current.etags.clear();
         for (const part of parts) {
           if (part.size === this.partLength(current, part.partNumber, upload.size)) current.etags.set(part.partNumber, part.etag);
@@ -488,7 +498,7 @@ export class UploadQueue {
       }
     }
     if (!multipart) {
-      const started = await this.retrying(upload, "Data Workspace", () => filesApi.startMultipart(upload.key, upload.size, upload.contentType));
+      const started = await this.retrying(upload, generation, "Data Workspace", () => filesApi.startMultipart(upload.key, upload.size, upload.contentType));
       multipart = this.newMultipart(started.uploadId, started.partSize, started.partCount);
       if (upload.state === "cancelled") {
         void filesApi.abortMultipart(upload.key, started.uploadId).catch(() => undefined);
@@ -515,14 +525,14 @@ export class UploadQueue {
     upload.loaded = loaded;
   }
 
-  private async sendPart(upload: Upload, multipart: Multipart, part: number) {
+  private async sendPart(upload: Upload, generation: number, multipart: Multipart, part: number) {
     const start = multipart.partSize * (part - 1);
     const body = upload.file.slice(start, start + this.partLength(multipart, part, upload.size));
     let presignedAgain = false;
     for (;;) {
-      const url = await this.retrying(upload, "Data Workspace", () => this.partUrl(upload, multipart, part));
+      const url = await this.retrying(upload, generation, "Data Workspace", () => this.partUrl(upload, multipart, part));
       try {
-        const etag = await this.retrying(upload, "the file store", () => this.put(upload, url, {}, body, (loaded) => {
+        const etag = await this.retrying(upload, generation, "the file store", () => this.put(upload, url, {}, body, (loaded) => {
           multipart.inFlight.set(part, loaded);
           this.updateMultipartLoaded(upload, multipart);
         }));
@@ -542,6 +552,7 @@ export class UploadQueue {
           if (upload.multipart !== multipart) throw new Cancelled();
           for (const request of upload.requests) request.abort();
           upload.requests.clear();
+          upload.generation++;
           multipart.ready = false;
           multipart.pending = [];
           multipart.inFlight.clear();
@@ -583,13 +594,13 @@ export class UploadQueue {
     return multipart.urls.get(part)!.url;
   }
 
-  private async complete(upload: Upload, multipart: Multipart) {
+  private async complete(upload: Upload, generation: number, multipart: Multipart) {
     upload.state = "finishing";
     upload.message = "Putting the parts together.";
     this.events.changed([upload]);
     const parts = [...multipart.etags].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
     try {
-      await this.retrying(upload, "Data Workspace", () => filesApi.completeMultipart(upload.key, multipart.uploadId, parts));
+      await this.retrying(upload, generation, "Data Workspace", () => filesApi.completeMultipart(upload.key, multipart.uploadId, parts));
     } catch (error) {
       upload.state = "uploading";
       throw error;
