@@ -6,7 +6,7 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
     HealthcheckCommand.Create(),
     SampleAppCommand.Create(),
     PlannedCommand.Create("metrics", "Exports the tool container's CPU, memory and network figures for Prometheus."),
-    PlannedCommand.Create("s3sync", "Keeps the tool's home folder in step with the user's S3 prefix."),
+    S3SyncCommand.Create(),
     DnsRewriteCommand.Create(),
 };
 

@@ -1,0 +1,801 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DataWorkspace.Sidecars.S3Sync;
+
+/// <summary>
+/// Keeps the local folder and the S3 prefix in step. Every poll interval a full round lists the prefix and walks the
+/// folder; between them, local changes the file watcher reports are synced alone once they have been quiet for the
+/// debounce. Each path is decided from three views: the local file, the object, and what both were when last synced
+/// (<see cref="SyncState"/>): a side that differs from that changed; one side changed is copied over the other, a
+/// deletion is passed on only when the other side is unchanged, and both changed keeps both versions.
+/// </summary>
+public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3SyncMetrics metrics, TimeProvider time, ILogger<HomeFolderSync> logger)
+    : IHostedService, IDisposable
+{
+    private readonly object gate = new();
+    private readonly Dictionary<string, DateTimeOffset> dirty = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim wake = new(0);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly CancellationTokenSource abort = new();
+    private readonly ConcurrentDictionary<string, byte> reportedSkips = new(StringComparer.Ordinal);
+    private SyncState state = null!;
+    private FileSystemWatcher? watcher;
+    private Task? worker;
+    private bool rescan;
+    private long lastProgressTicks;
+    private long lastSuccessTicks;
+
+    public DateTimeOffset StartedAt { get; private set; }
+
+    /// <summary>When a sync round last succeeded; null before the first.</summary>
+    public DateTimeOffset? LastSuccess => Interlocked.Read(ref lastSuccessTicks) is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
+    /// <summary>When a round last succeeded or a transfer in a long round last completed: what shows sync is not stuck.</summary>
+    public DateTimeOffset LastProgress => new(Math.Max(Interlocked.Read(ref lastProgressTicks), StartedAt.UtcTicks), TimeSpan.Zero);
+
+    public string? LastProblem { get; private set; }
+
+    private string Prefix => settings.Prefix;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        StartedAt = time.GetUtcNow();
+        state = SyncState.Load(settings.StateFile, settings.Bucket, settings.Prefix, out var problem);
+        if (problem is not null)
+            S3SyncLog.StateProblem(logger, problem);
+        watcher = new FileSystemWatcher(settings.LocalDirectory)
+        {
+            IncludeSubdirectories = true,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.Attributes,
+            InternalBufferSize = 64 * 1024,
+        };
+        watcher.Created += (_, e) => Touched(e.FullPath);
+        watcher.Changed += (_, e) => Touched(e.FullPath);
+        watcher.Deleted += (_, e) => Touched(e.FullPath);
+        watcher.Renamed += (_, e) =>
+        {
+            Touched(e.OldFullPath);
+            Touched(e.FullPath);
+        };
+        watcher.Error += (_, _) =>
+        {
+            S3SyncLog.WatcherOverflow(logger);
+            lock (gate)
+                rescan = true;
+            wake.Release();
+        };
+        watcher.EnableRaisingEvents = true;
+        S3SyncLog.Started(logger, settings.LocalDirectory, settings.Bucket, Prefix, settings.PollInterval.TotalSeconds, settings.Excludes.ToString());
+        worker = Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (worker is null)
+            return;
+        S3SyncLog.Stopping(logger);
+        await stopping.CancelAsync();
+        using (cancellationToken.Register(abort.Cancel))
+            await worker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (watcher is not null)
+            watcher.EnableRaisingEvents = false;
+        SaveState();
+        S3SyncLog.Stopped(logger);
+    }
+
+    public void Dispose()
+    {
+        watcher?.Dispose();
+        stopping.Dispose();
+        abort.Dispose();
+        wake.Dispose();
+    }
+
+    private void Touched(string fullPath)
+    {
+        var relative = Path.GetRelativePath(settings.LocalDirectory, fullPath).Replace(Path.DirectorySeparatorChar, '/');
+        if (relative is "." || relative.StartsWith("../", StringComparison.Ordinal) || relative == ".." || IsIgnored(relative))
+            return;
+        lock (gate)
+            dirty[relative] = time.GetUtcNow();
+        wake.Release();
+    }
+
+    private void MarkDirty(string path)
+    {
+        lock (gate)
+            dirty[path.TrimEnd('/')] = time.GetUtcNow();
+        wake.Release();
+    }
+
+    /// <summary>Excluded by pattern, or the sidecar's own: its state and its downloads in progress.</summary>
+    private bool IsIgnored(string path)
+    {
+        var trimmed = path.TrimEnd('/');
+        if (trimmed == S3SyncSettings.StateFolderName || trimmed.StartsWith(S3SyncSettings.StateFolderName + "/", StringComparison.Ordinal))
+            return true;
+        if (Path.GetFileName(trimmed).StartsWith(SyncPaths.TemporaryPrefix, StringComparison.Ordinal))
+            return true;
+        var stateRelative = Path.GetRelativePath(settings.LocalDirectory, settings.StateFile).Replace(Path.DirectorySeparatorChar, '/');
+        if (trimmed == stateRelative || trimmed == stateRelative + ".tmp")
+            return true;
+        return settings.Excludes.IsExcluded(trimmed);
+    }
+
+    private async Task RunAsync()
+    {
+        var failures = 0;
+        var nextFull = time.GetUtcNow();
+        while (!stopping.IsCancellationRequested)
+        {
+            var now = time.GetUtcNow();
+            bool full;
+            List<string> ready;
+            DateTimeOffset nextReady;
+            lock (gate)
+            {
+                full = rescan || now >= nextFull;
+                ready = TakeReady(now, all: false, out nextReady);
+                if (full)
+                    rescan = false;
+            }
+            if (!full && ready.Count == 0)
+            {
+                var until = nextReady < nextFull ? nextReady : nextFull;
+                await WaitAsync(until - now);
+                continue;
+            }
+            try
+            {
+                if (full)
+                    await FullRoundAsync(abort.Token);
+                else
+                    await LocalRoundAsync(ready, abort.Token);
+                if (full)
+                    nextFull = time.GetUtcNow() + settings.PollInterval;
+                if (failures > 0)
+                    S3SyncLog.Recovered(logger, failures);
+                failures = 0;
+                Succeeded();
+            }
+            catch (Exception exception) when (!abort.IsCancellationRequested)
+            {
+                foreach (var path in ready)
+                    MarkDirty(path);
+                failures++;
+                var retry = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures - 1) * 0.5, Math.Max(30, settings.PollInterval.TotalSeconds)));
+                var reason = Describe(exception);
+                LastProblem = $"{reason} (at {time.GetUtcNow():u})";
+                metrics.Failed(exception is AmazonServiceException service ? service.ErrorCode ?? service.StatusCode.ToString() : exception.GetType().Name);
+                S3SyncLog.RoundFailed(logger, reason, retry.TotalSeconds, exception);
+                // A failed round (including a local one) is retried as a full round: S3 may have changed meanwhile.
+                nextFull = time.GetUtcNow() + retry;
+                await WaitAsync(retry, wakeOnChange: false);
+            }
+            SaveState();
+        }
+
+        // Stopping: what was changed locally and not yet sent goes up now; the host's shutdown timeout bounds it.
+        List<string> pending;
+        lock (gate)
+            pending = TakeReady(time.GetUtcNow(), all: true, out _);
+        if (pending.Count > 0 && !abort.IsCancellationRequested)
+        {
+            try
+            {
+                await LocalRoundAsync(pending, abort.Token, finishing: true);
+            }
+            catch (Exception exception) when (!abort.IsCancellationRequested)
+            {
+                S3SyncLog.RoundFailed(logger, Describe(exception), 0, exception);
+            }
+        }
+    }
+
+    private List<string> TakeReady(DateTimeOffset now, bool all, out DateTimeOffset nextReady)
+    {
+        var ready = new List<string>();
+        nextReady = DateTimeOffset.MaxValue;
+        foreach (var (path, touched) in dirty)
+        {
+            var due = touched + settings.Debounce;
+            if (all || due <= now)
+                ready.Add(path);
+            else if (due < nextReady)
+                nextReady = due;
+        }
+        foreach (var path in ready)
+            dirty.Remove(path);
+        return ready;
+    }
+
+    private bool RecentlyTouched(string path)
+    {
+        lock (gate)
+            return dirty.ContainsKey(path.TrimEnd('/'));
+    }
+
+    private async Task WaitAsync(TimeSpan delay, bool wakeOnChange = true)
+    {
+        if (delay <= TimeSpan.Zero)
+            return;
+        if (delay > TimeSpan.FromMinutes(1))
+            delay = TimeSpan.FromMinutes(1);
+        try
+        {
+            if (wakeOnChange)
+            {
+                await wake.WaitAsync(delay, stopping.Token);
+                while (wake.CurrentCount > 0 && wake.Wait(0))
+                {
+                }
+            }
+            else
+            {
+                await Task.Delay(delay, time, stopping.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Succeeded()
+    {
+        var now = time.GetUtcNow();
+        Interlocked.Exchange(ref lastSuccessTicks, now.UtcTicks);
+        Interlocked.Exchange(ref lastProgressTicks, now.UtcTicks);
+        LastProblem = null;
+        metrics.Succeeded(now);
+    }
+
+    private void Progressed() => Interlocked.Exchange(ref lastProgressTicks, time.GetUtcNow().UtcTicks);
+
+    private void SaveState()
+    {
+        try
+        {
+            state.Save();
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            S3SyncLog.StateNotSaved(logger, settings.StateFile, exception);
+        }
+    }
+
+    private static string Describe(Exception exception) => exception switch
+    {
+        AmazonS3Exception { ErrorCode: "NoSuchBucket" } => "the bucket does not exist (taken as S3 being unavailable, so nothing local is deleted)",
+        AmazonServiceException service => $"S3 answered {(int)service.StatusCode} {service.ErrorCode}: {service.Message}",
+        OperationCanceledException => "S3 did not answer in time",
+        _ => exception.InnerException is { } inner ? $"{exception.Message} ({inner.Message})" : exception.Message,
+    };
+
+    private async Task FullRoundAsync(CancellationToken cancellationToken)
+    {
+        var remote = await ListRemoteAsync(cancellationToken);
+        var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
+        WalkLocal("", local);
+        var knownFiles = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key));
+        var remoteLost = remote.Count == 0 && knownFiles > 0;
+        if (remoteLost)
+            S3SyncLog.EmptyListing(logger, settings.Bucket, Prefix, knownFiles);
+
+        var paths = new HashSet<string>(local.Keys, StringComparer.Ordinal);
+        paths.UnionWith(remote.Keys);
+        paths.UnionWith(state.Entries.Keys);
+        await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => Task.FromResult(remote.GetValueOrDefault(path)), remoteLost, finishing: false, cancellationToken);
+    }
+
+    private async Task LocalRoundAsync(List<string> changed, CancellationToken cancellationToken, bool finishing = false)
+    {
+        var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in changed)
+        {
+            var full = FullPath(path);
+            if (Directory.Exists(full) && !IsLink(full))
+            {
+                local[path + "/"] = new LocalItem(true, 0, 0, 0);
+                WalkLocal(path + "/", local);
+            }
+            else if (Stat(path) is { } item)
+            {
+                local[path] = item;
+            }
+            paths.Add(path);
+            paths.Add(path + "/");
+            paths.UnionWith(state.Entries.Keys.Where(key => key.StartsWith(path + "/", StringComparison.Ordinal)));
+        }
+        paths.UnionWith(local.Keys);
+        paths.RemoveWhere(path => IsIgnored(path) || Unchanged(path, local.GetValueOrDefault(path)));
+        if (paths.Count == 0)
+            return;
+        await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => HeadAsync(path, cancellationToken), remoteLost: false, finishing, cancellationToken);
+    }
+
+    /// <summary>Locally as when last synced, so S3 need not be asked: what S3 changed meanwhile the next full round finds.</summary>
+    private bool Unchanged(string path, LocalItem? local)
+    {
+        state.Entries.TryGetValue(path, out var entry);
+        if (local is null)
+            return entry is null;
+        if (SyncPaths.IsDirectory(path))
+            return entry is not null;
+        return entry is not null && entry.MtimeTicks == local.MtimeTicks && entry.Size == local.Size;
+    }
+
+    private async Task ReconcileAllAsync(
+        IEnumerable<string> paths, Func<string, LocalItem?> local, Func<string, Task<RemoteItem?>> remote, bool remoteLost, bool finishing, CancellationToken cancellationToken)
+    {
+        var files = paths.Where(path => !SyncPaths.IsDirectory(path)).ToList();
+        // Folders after files, deepest first, so a folder emptied by deletions in this round can go too.
+        var folders = paths.Where(SyncPaths.IsDirectory).OrderByDescending(path => path.Count(c => c == '/')).ToList();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(files, options, async (path, token) =>
+        {
+            // Once stopping, transfers under way finish but no new ones start (except the final upload of local changes).
+            if (stopping.IsCancellationRequested && !finishing)
+                return;
+            await GuardAsync(path, async () => await ReconcileFileAsync(path, local(path), await remote(path), remoteLost, token));
+        });
+        foreach (var path in folders)
+        {
+            if (stopping.IsCancellationRequested && !finishing)
+                return;
+            await GuardAsync(path, async () => await ReconcileFolderAsync(path, local(path), await remote(path), remoteLost, cancellationToken));
+        }
+    }
+
+    /// <summary>Problems of one path are logged and it is skipped; problems of S3 as a whole fail the round.</summary>
+    private async Task GuardAsync(string path, Func<Task> reconcile)
+    {
+        try
+        {
+            await reconcile();
+        }
+        catch (AmazonS3Exception exception) when (IsRefusalOfOnePath(exception))
+        {
+            metrics.Skipped(exception.ErrorCode ?? "refused");
+            S3SyncLog.Refused(logger, "a request", path, exception.ErrorCode ?? ((int)exception.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (FileNotFoundException)
+        {
+            // Gone between looking and copying: the watcher or the next round sees what it has become.
+            MarkDirty(path);
+        }
+        catch (Exception exception) when (exception is UnauthorizedAccessException or PathTooLongException or DirectoryNotFoundException)
+        {
+            Skip(path, exception.Message);
+        }
+    }
+
+    private static bool IsRefusalOfOnePath(AmazonS3Exception exception) =>
+        exception.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.PreconditionFailed
+        && exception.ErrorCode is not "NoSuchBucket";
+
+    private void Skip(string path, string reason)
+    {
+        if (reportedSkips.TryAdd(path + "\n" + reason, 0))
+        {
+            metrics.Skipped("name");
+            S3SyncLog.Skipped(logger, path, reason);
+        }
+    }
+
+    private async Task ReconcileFileAsync(string path, LocalItem? local, RemoteItem? remote, bool remoteLost, CancellationToken cancellationToken)
+    {
+        state.Entries.TryGetValue(path, out var entry);
+        if (local is { IsDirectory: true })
+            return;
+        var localChanged = local is not null && (entry is null || entry.MtimeTicks != local.MtimeTicks || entry.Size != local.Size);
+        var remoteChanged = remote is not null && (entry is null || entry.ETag != remote.ETag);
+        switch (local, remote)
+        {
+            case (null, null):
+                state.Remove(path);
+                break;
+            case (not null, null) when entry is null || localChanged || remoteLost:
+                if (!RecentlyTouched(path))
+                    await UploadAsync(path, cancellationToken);
+                break;
+            case (not null, null):
+                if (IsQuiet(path, local))
+                    return;
+                File.Delete(FullPath(path));
+                state.Remove(path);
+                metrics.Deleted("local");
+                S3SyncLog.Deleted(logger, path, "here");
+                break;
+            case (null, not null) when entry is null || remoteChanged:
+                await DownloadAsync(path, path, remote, expected: null, cancellationToken);
+                break;
+            case (null, not null):
+                await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+                state.Remove(path);
+                metrics.Deleted("remote");
+                S3SyncLog.Deleted(logger, path, "in S3");
+                break;
+            case (not null, not null) when !localChanged && !remoteChanged:
+                break;
+            case (not null, not null) when localChanged && !remoteChanged:
+                if (!RecentlyTouched(path))
+                    await UploadAsync(path, cancellationToken);
+                break;
+            case (not null, not null) when !localChanged:
+                if (!IsQuiet(path, local))
+                    await DownloadAsync(path, path, remote, local, cancellationToken);
+                break;
+            case (not null, not null):
+                if (!RecentlyTouched(path) && !IsQuiet(path, local))
+                    await KeepBothAsync(path, local, remote, cancellationToken);
+                break;
+        }
+    }
+
+    /// <summary>A file changed within the quiet period is not to be overwritten, renamed or deleted for S3's sake yet.</summary>
+    private bool IsQuiet(string path, LocalItem local)
+    {
+        if (settings.QuietPeriod <= TimeSpan.Zero)
+            return false;
+        var changedAt = new DateTime(local.MtimeTicks, DateTimeKind.Utc);
+        if (time.GetUtcNow().UtcDateTime - changedAt >= settings.QuietPeriod && !RecentlyTouched(path))
+            return false;
+        S3SyncLog.Quiet(logger, path, settings.QuietPeriod.TotalSeconds);
+        return true;
+    }
+
+    private async Task ReconcileFolderAsync(string path, LocalItem? local, RemoteItem? remote, bool remoteLost, CancellationToken cancellationToken)
+    {
+        state.Entries.TryGetValue(path, out var entry);
+        var full = FullPath(path);
+        switch (local, remote)
+        {
+            case (null, null):
+                state.Remove(path);
+                break;
+            case (not null, not null):
+                if (entry is null)
+                    state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
+                break;
+            case (not null, null) when entry is null || remoteLost || Directory.EnumerateFileSystemEntries(full).Any():
+                await PutFolderAsync(path, cancellationToken);
+                break;
+            case (not null, null):
+                Directory.Delete(full);
+                state.Remove(path);
+                metrics.Deleted("local");
+                S3SyncLog.Deleted(logger, path, "here");
+                break;
+            case (null, not null) when entry is null:
+                if (!File.Exists(full.TrimEnd('/')))
+                {
+                    Directory.CreateDirectory(full);
+                    state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
+                }
+                break;
+            case (null, not null):
+                await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+                state.Remove(path);
+                metrics.Deleted("remote");
+                S3SyncLog.Deleted(logger, path, "in S3");
+                break;
+        }
+    }
+
+    private async Task PutFolderAsync(string path, CancellationToken cancellationToken)
+    {
+        if (SyncPaths.CannotUpload(Prefix, path) is { } problem)
+        {
+            Skip(path, problem);
+            return;
+        }
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = settings.Bucket, Key = Prefix + path, ContentBody = "" }, cancellationToken);
+        state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
+        Progressed();
+    }
+
+    private async Task<Dictionary<string, RemoteItem>> ListRemoteAsync(CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
+        var request = new ListObjectsV2Request { BucketName = settings.Bucket, Prefix = Prefix };
+        do
+        {
+            var page = await s3.ListObjectsV2Async(request, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                if (item.Key is null || item.Key.Length <= Prefix.Length)
+                    continue;
+                var path = item.Key[Prefix.Length..];
+                if (IsIgnored(path))
+                    continue;
+                if (SyncPaths.CannotDownload(path) is { } problem)
+                {
+                    Skip(path, problem);
+                    continue;
+                }
+                found[path] = new RemoteItem(SyncPaths.NormalETag(item.ETag), item.Size ?? 0, item.LastModified ?? DateTime.UnixEpoch);
+            }
+            request.ContinuationToken = page.NextContinuationToken;
+            Progressed();
+            if (page.IsTruncated != true)
+                break;
+        }
+        while (true);
+        return found;
+    }
+
+    private async Task<RemoteItem?> HeadAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var head = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+            return new RemoteItem(SyncPaths.NormalETag(head.ETag), head.ContentLength, head.LastModified ?? DateTime.UnixEpoch);
+        }
+        catch (AmazonS3Exception exception) when (exception.StatusCode == HttpStatusCode.NotFound && exception.ErrorCode is not "NoSuchBucket")
+        {
+            // A HEAD has no body, so a missing bucket also comes back as a bare 404: ask the bucket to tell them apart.
+            await s3.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = settings.Bucket }, cancellationToken);
+            return null;
+        }
+    }
+
+    private void WalkLocal(string folder, Dictionary<string, LocalItem> into)
+    {
+        var options = new EnumerationOptions { IgnoreInaccessible = true, RecurseSubdirectories = false, AttributesToSkip = 0, ReturnSpecialDirectories = false };
+        IEnumerable<FileSystemInfo> entries;
+        try
+        {
+            entries = new DirectoryInfo(FullPath(folder)).EnumerateFileSystemInfos("*", options).ToList();
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            Skip(folder, exception.Message);
+            return;
+        }
+        foreach (var entry in entries)
+        {
+            var path = folder + entry.Name;
+            if (IsIgnored(path))
+                continue;
+            if (entry.LinkTarget is not null)
+            {
+                Skip(path, "it is a symbolic link, which S3 cannot hold");
+                continue;
+            }
+            if (entry is DirectoryInfo)
+            {
+                if (SyncPaths.CannotUpload(Prefix, path + "/") is { } folderProblem)
+                {
+                    Skip(path + "/", folderProblem);
+                    continue;
+                }
+                into[path + "/"] = new LocalItem(true, 0, 0, 0);
+                WalkLocal(path + "/", into);
+            }
+            else if (entry is FileInfo file && (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0)
+            {
+                if (SyncPaths.CannotUpload(Prefix, path) is { } problem)
+                {
+                    Skip(path, problem);
+                    continue;
+                }
+                into[path] = new LocalItem(false, file.LastWriteTimeUtc.Ticks, file.Length, file.UnixFileMode);
+            }
+        }
+    }
+
+    private string FullPath(string path) => Path.Combine(settings.LocalDirectory, path.TrimEnd('/'));
+
+    private static bool IsLink(string full) => new FileInfo(full).LinkTarget is not null;
+
+    private LocalItem? Stat(string path)
+    {
+        var file = new FileInfo(FullPath(path));
+        if (!file.Exists || file.LinkTarget is not null)
+            return null;
+        return new LocalItem(false, file.LastWriteTimeUtc.Ticks, file.Length, file.UnixFileMode);
+    }
+
+    private async Task UploadAsync(string path, CancellationToken cancellationToken)
+    {
+        if (SyncPaths.CannotUpload(Prefix, path) is { } problem)
+        {
+            Skip(path, problem);
+            return;
+        }
+        // What the file was before reading it: if it differs afterwards, it changed during the upload and goes up again.
+        var before = Stat(path);
+        if (before is null)
+            return;
+        string etag;
+        try
+        {
+            etag = before.Size >= settings.MultipartThreshold
+                ? await UploadInPartsAsync(path, before, cancellationToken)
+                : await UploadWholeAsync(path, before, cancellationToken);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException
+            || (exception is IOException or AmazonClientException && Stat(path) is var now && (now is null || now.MtimeTicks != before.MtimeTicks || now.Size != before.Size)))
+        {
+            S3SyncLog.ChangedDuringUpload(logger, path);
+            MarkDirty(path);
+            return;
+        }
+        var after = Stat(path);
+        state.Set(path, new SyncedEntry(etag, before.MtimeTicks, before.Size));
+        metrics.Transferred("upload", before.Size);
+        Progressed();
+        S3SyncLog.Uploaded(logger, path, before.Size);
+        if (after is null || after.MtimeTicks != before.MtimeTicks || after.Size != before.Size)
+        {
+            S3SyncLog.ChangedDuringUpload(logger, path);
+            MarkDirty(path);
+        }
+    }
+
+    private async Task<string> UploadWholeAsync(string path, LocalItem before, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(FullPath(path), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        var request = new PutObjectRequest { BucketName = settings.Bucket, Key = Prefix + path, InputStream = stream, AutoCloseStream = false };
+        AddMetadata(request.Metadata, before);
+        var response = await s3.PutObjectAsync(request, cancellationToken);
+        return SyncPaths.NormalETag(response.ETag);
+    }
+
+    private async Task<string> UploadInPartsAsync(string path, LocalItem before, CancellationToken cancellationToken)
+    {
+        var start = new InitiateMultipartUploadRequest { BucketName = settings.Bucket, Key = Prefix + path };
+        AddMetadata(start.Metadata, before);
+        var upload = await s3.InitiateMultipartUploadAsync(start, cancellationToken);
+        try
+        {
+            // S3 allows 10,000 parts: 16 MB parts up to 160 GB, larger parts beyond.
+            var partSize = Math.Max(16L * 1024 * 1024, (before.Size + 9_999) / 10_000);
+            var parts = new List<PartETag>();
+            for (long position = 0, number = 1; position < before.Size; position += partSize, number++)
+            {
+                var part = await s3.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = settings.Bucket,
+                    Key = Prefix + path,
+                    UploadId = upload.UploadId,
+                    PartNumber = (int)number,
+                    FilePath = FullPath(path),
+                    FilePosition = position,
+                    PartSize = Math.Min(partSize, before.Size - position),
+                }, cancellationToken);
+                parts.Add(new PartETag((int)number, part.ETag));
+                Progressed();
+            }
+            var done = await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = settings.Bucket,
+                Key = Prefix + path,
+                UploadId = upload.UploadId,
+                PartETags = parts,
+            }, cancellationToken);
+            return SyncPaths.NormalETag(done.ETag);
+        }
+        catch
+        {
+            try
+            {
+                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = settings.Bucket, Key = Prefix + path, UploadId = upload.UploadId }, CancellationToken.None);
+            }
+            catch (Exception exception) when (exception is AmazonClientException or HttpRequestException or OperationCanceledException)
+            {
+            }
+            throw;
+        }
+    }
+
+    private static void AddMetadata(MetadataCollection metadata, LocalItem item)
+    {
+        metadata[SyncPaths.MtimeMetadata] = SyncPaths.FormatMtime(item.MtimeTicks);
+        metadata[SyncPaths.ModeMetadata] = SyncPaths.FormatMode(item.Mode);
+    }
+
+    /// <summary>
+    /// The object <paramref name="path"/> into the local <paramref name="target"/>, through a temporary file, with its
+    /// mtime and mode. Replaces the local file only if it is still as <paramref name="expected"/> (null: absent);
+    /// otherwise it changed meanwhile and the download is kept beside it as a conflict copy.
+    /// </summary>
+    private async Task DownloadAsync(string path, string target, RemoteItem remote, LocalItem? expected, CancellationToken cancellationToken)
+    {
+        var full = FullPath(target);
+        var folder = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(folder);
+        var temporary = Path.Combine(folder, SyncPaths.TemporaryPrefix + Guid.NewGuid().ToString("N"));
+        string etag;
+        long size;
+        try
+        {
+            using (var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken))
+            {
+                etag = SyncPaths.NormalETag(response.ETag);
+                await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+                    await response.ResponseStream.CopyToAsync(output, cancellationToken);
+                var mtime = SyncPaths.ParseMtime(response.Metadata[SyncPaths.MtimeMetadata]) ?? (response.LastModified ?? DateTime.UtcNow).ToUniversalTime().Ticks;
+                if (!OperatingSystem.IsWindows() && SyncPaths.ParseMode(response.Metadata[SyncPaths.ModeMetadata]) is { } mode)
+                    File.SetUnixFileMode(temporary, mode);
+                File.SetLastWriteTimeUtc(temporary, new DateTime(mtime, DateTimeKind.Utc));
+                size = new FileInfo(temporary).Length;
+            }
+            var now = Stat(target);
+            var unchanged = expected is null ? now is null && !Directory.Exists(full) : now is not null && now.MtimeTicks == expected.MtimeTicks && now.Size == expected.Size;
+            if (!unchanged)
+            {
+                var conflict = SyncPaths.ConflictPath(target, time.GetUtcNow().UtcDateTime, candidate => Path.Exists(FullPath(candidate)));
+                File.Move(temporary, FullPath(conflict));
+                metrics.Conflict();
+                S3SyncLog.Conflict(logger, target, conflict);
+                MarkDirty(conflict);
+                return;
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
+        if (target == path && Stat(target) is { } written)
+            state.Set(path, new SyncedEntry(etag, written.MtimeTicks, written.Size));
+        else
+            MarkDirty(target);
+        metrics.Transferred("download", size);
+        Progressed();
+        S3SyncLog.Downloaded(logger, target, size);
+    }
+
+    /// <summary>Both sides changed (or nothing is known of them and they differ): the newer keeps the name, the older becomes a conflict copy.</summary>
+    private async Task KeepBothAsync(string path, LocalItem local, RemoteItem remote, CancellationToken cancellationToken)
+    {
+        var head = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+        var remoteMtime = SyncPaths.ParseMtime(head.Metadata[SyncPaths.MtimeMetadata]);
+        var etag = SyncPaths.NormalETag(head.ETag);
+        if (await SameContentAsync(path, local, head.ContentLength, etag, remoteMtime, cancellationToken))
+        {
+            state.Set(path, new SyncedEntry(etag, local.MtimeTicks, local.Size));
+            return;
+        }
+        var conflict = SyncPaths.ConflictPath(path, time.GetUtcNow().UtcDateTime, candidate => Path.Exists(FullPath(candidate)) || state.Entries.ContainsKey(candidate));
+        var remoteNewer = (remoteMtime ?? head.LastModified?.ToUniversalTime().Ticks ?? 0) > local.MtimeTicks;
+        metrics.Conflict();
+        if (remoteNewer)
+        {
+            S3SyncLog.Conflict(logger, path, conflict + " (the local version)");
+            File.Move(FullPath(path), FullPath(conflict));
+            MarkDirty(conflict);
+            await DownloadAsync(path, path, remote with { ETag = etag }, expected: null, cancellationToken);
+        }
+        else
+        {
+            S3SyncLog.Conflict(logger, path, conflict + " (the version in S3)");
+            await DownloadAsync(path, conflict, remote with { ETag = etag }, expected: null, cancellationToken);
+            await UploadAsync(path, cancellationToken);
+        }
+    }
+
+    private async Task<bool> SameContentAsync(string path, LocalItem local, long remoteSize, string etag, long? remoteMtime, CancellationToken cancellationToken)
+    {
+        if (remoteSize != local.Size)
+            return false;
+        if (remoteMtime == local.MtimeTicks)
+            return true;
+        if (etag.Contains('-') || etag.Length != 32)
+            return false;
+        await using var stream = new FileStream(FullPath(path), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        var hash = await MD5.HashDataAsync(stream, cancellationToken);
+        return Convert.ToHexStringLower(hash) == etag.ToLowerInvariant();
+    }
+}
