@@ -23,9 +23,10 @@ public static class S3SyncCommand
         'name (conflict <UTC time>).ext'; a file changed locally in the last --quiet-period seconds is never
         overwritten or deleted from S3; a deletion is passed on only for a path synced before and unchanged since on the
         other side (a small state file remembers, by default in .s3sync/ in the folder, never synced), so a restart
-        keeps local changes made while stopped; an S3 error, a missing bucket or an empty listing never deletes local
-        files, and sync is retried with backoff until S3 answers. On SIGTERM the transfers under way and local changes
-        not yet sent are finished, then it exits 0.
+        keeps local changes made while stopped; S3 errors and a missing bucket are an outage, retried with backoff, and
+        in the first listing after one (or any empty listing) files missing from S3 are uploaded again, never deleted
+        locally: S3 may have lost them. On SIGTERM the transfers under way and local changes not yet sent are
+        finished, then it exits 0.
 
         Logs are JSON lines on standard output; the counters and the heartbeat (s3sync.last_success) are on the meter
         DataWorkspace.Sidecars.S3Sync. GET /health answers 503 with the reason once no sync round has succeeded for three
@@ -97,9 +98,14 @@ public static class S3SyncCommand
             Description = "The address the health endpoint listens on [env S3SYNC_HEALTH_ADDRESS]",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("S3SYNC_HEALTH_ADDRESS") is { Length: > 0 } value ? value : "127.0.0.1",
         };
+        var multipartThreshold = new Option<int>("--multipart-threshold-mb")
+        {
+            Description = "Files of this many MiB or more are uploaded in 16 MiB parts (or larger, for files over 160 GiB)",
+            DefaultValueFactory = _ => 64,
+        };
         var command = new Command("s3sync", Description)
         {
-            local, bucket, prefix, region, endpoint, stateFile, excludes, pollInterval, quietPeriod, healthPort, healthAddress,
+            local, bucket, prefix, region, endpoint, stateFile, excludes, pollInterval, quietPeriod, healthPort, healthAddress, multipartThreshold,
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -108,6 +114,12 @@ public static class S3SyncCommand
                 parseResult.GetValue(endpoint), parseResult.GetValue(stateFile), parseResult.GetValue(excludes) ?? [],
                 parseResult.GetValue(pollInterval), parseResult.GetValue(quietPeriod), parseResult.GetValue(healthPort), parseResult.GetValue(healthAddress),
                 out var problems);
+            var threshold = parseResult.GetValue(multipartThreshold);
+            if (threshold is < 1 or > 5 * 1024)
+            {
+                problems = [.. problems, $"--multipart-threshold-mb must be from 1 to 5120 (S3's largest single upload); {threshold} is not."];
+                settings = null;
+            }
             if (settings is null)
             {
                 foreach (var problem in problems)
@@ -116,6 +128,7 @@ public static class S3SyncCommand
                 return BadSettingsExitCode;
             }
 
+            settings = settings with { MultipartThreshold = threshold * 1024L * 1024 };
             using var host = S3SyncHost.Build(settings);
             try
             {

@@ -29,6 +29,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private FileSystemWatcher? watcher;
     private Task? worker;
     private bool rescan;
+    private bool afterOutage;
     private long lastProgressTicks;
     private long lastSuccessTicks;
 
@@ -171,6 +172,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 foreach (var path in ready)
                     MarkDirty(path);
                 failures++;
+                afterOutage = true;
                 var retry = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures - 1) * 0.5, Math.Max(30, settings.PollInterval.TotalSeconds)));
                 var reason = Describe(exception);
                 LastProblem = $"{reason} (at {time.GetUtcNow():u})";
@@ -285,14 +287,21 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
         WalkLocal("", local);
         var knownFiles = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key));
-        var remoteLost = remote.Count == 0 && knownFiles > 0;
+        // S3 coming back from an outage may have lost objects (an emulator restarted, a bucket recreated): what is missing
+        // then is uploaded again, not deleted locally; so is everything when a prefix that held files lists empty.
+        var remoteLost = afterOutage || (remote.Count == 0 && knownFiles > 0);
         if (remoteLost)
-            S3SyncLog.EmptyListing(logger, settings.Bucket, Prefix, knownFiles);
+        {
+            var missing = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key) && !remote.ContainsKey(key));
+            if (missing > 0)
+                S3SyncLog.MissingAfterOutage(logger, settings.Bucket, Prefix, missing, afterOutage ? "the first listing after S3 was unavailable" : "the listing is empty");
+        }
 
         var paths = new HashSet<string>(local.Keys, StringComparer.Ordinal);
         paths.UnionWith(remote.Keys);
         paths.UnionWith(state.Entries.Keys);
         await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => Task.FromResult(remote.GetValueOrDefault(path)), remoteLost, finishing: false, cancellationToken);
+        afterOutage = false;
     }
 
     private async Task LocalRoundAsync(List<string> changed, CancellationToken cancellationToken, bool finishing = false)

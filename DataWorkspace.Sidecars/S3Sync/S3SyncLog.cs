@@ -29,8 +29,8 @@ internal static partial class S3SyncLog
     [LoggerMessage(8, LogLevel.Information, "S3 answers again after {FailedRounds} failed round(s); catching up")]
     public static partial void Recovered(ILogger logger, int failedRounds);
 
-    [LoggerMessage(9, LogLevel.Warning, "The S3 listing of s3://{Bucket}/{Prefix} is empty but {Known} path(s) were synced before: taken as S3 having lost them, so nothing local is deleted and they are uploaded again")]
-    public static partial void EmptyListing(ILogger logger, string bucket, string prefix, int known);
+    [LoggerMessage(9, LogLevel.Warning, "{Missing} synced file(s) are not in s3://{Bucket}/{Prefix} and {Why}: taken as S3 having lost them, so they are uploaded again rather than deleted here")]
+    public static partial void MissingAfterOutage(ILogger logger, string bucket, string prefix, int missing, string why);
 
     [LoggerMessage(10, LogLevel.Information, "{Path} changed less than {QuietSeconds} s ago: not overwritten or deleted from S3 until it has been quiet that long")]
     public static partial void Quiet(ILogger logger, string path, double quietSeconds);

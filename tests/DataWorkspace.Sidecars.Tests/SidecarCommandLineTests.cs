@@ -56,7 +56,7 @@ public sealed class SidecarCommandLineTests
     [Fact]
     public async Task A_sidecar_not_in_this_release_says_so_instead_of_pretending_to_run()
     {
-        var (exitCode, output) = await RunAsync("s3sync");
+        var (exitCode, output) = await RunAsync("metrics");
 
         Assert.Equal(3, exitCode);
         Assert.Contains("not available in this release", output);
