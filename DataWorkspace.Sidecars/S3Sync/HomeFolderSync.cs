@@ -30,6 +30,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private Task? worker;
     private bool rescan;
     private bool afterOutage;
+    private volatile bool finishingUp;
     private long lastProgressTicks;
     private long lastSuccessTicks;
 
@@ -185,15 +186,16 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
             SaveState();
         }
 
-        // Stopping: what was changed locally and not yet sent goes up now; the host's shutdown timeout bounds it.
-        List<string> pending;
+        // Stopping: whatever changed locally and is not yet sent goes up now, found by walking the folder so that a
+        // change whose watcher event is still on its way is not missed; the host's shutdown timeout bounds it.
         lock (gate)
-            pending = TakeReady(time.GetUtcNow(), all: true, out _);
-        if (pending.Count > 0 && !abort.IsCancellationRequested)
+            TakeReady(time.GetUtcNow(), all: true, out _);
+        finishingUp = true;
+        if (!abort.IsCancellationRequested)
         {
             try
             {
-                await LocalRoundAsync(pending, abort.Token, finishing: true);
+                await LocalRoundAsync([""], abort.Token, finishing: true);
             }
             catch (Exception exception) when (!abort.IsCancellationRequested)
             {
@@ -221,6 +223,8 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
 
     private bool RecentlyTouched(string path)
     {
+        if (finishingUp)
+            return false;
         lock (gate)
             return dirty.ContainsKey(path.TrimEnd('/'));
     }
@@ -311,6 +315,12 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         foreach (var path in changed)
         {
             var full = FullPath(path);
+            if (path.Length == 0)
+            {
+                WalkLocal("", local);
+                paths.UnionWith(state.Entries.Keys);
+                continue;
+            }
             if (Directory.Exists(full) && !IsLink(full))
             {
                 local[path + "/"] = new LocalItem(true, 0, 0, 0);
@@ -403,8 +413,11 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private async Task ReconcileFileAsync(string path, LocalItem? local, RemoteItem? remote, bool remoteLost, CancellationToken cancellationToken)
     {
         state.Entries.TryGetValue(path, out var entry);
-        if (local is { IsDirectory: true })
+        if (local is null && remote is not null && Directory.Exists(FullPath(path)))
+        {
+            Skip(path, "a local folder has the name of this file in S3; rename one of them");
             return;
+        }
         var localChanged = local is not null && (entry is null || entry.MtimeTicks != local.MtimeTicks || entry.Size != local.Size);
         var remoteChanged = remote is not null && (entry is null || entry.ETag != remote.ETag);
         switch (local, remote)
@@ -485,11 +498,13 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 S3SyncLog.Deleted(logger, path, "here");
                 break;
             case (null, not null) when entry is null:
-                if (!File.Exists(full.TrimEnd('/')))
+                if (File.Exists(full))
                 {
-                    Directory.CreateDirectory(full);
-                    state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
+                    Skip(path, "a local file has the name of this folder in S3; rename one of them");
+                    break;
                 }
+                Directory.CreateDirectory(full);
+                state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
                 break;
             case (null, not null):
                 await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
@@ -603,6 +618,14 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     }
 
     private string FullPath(string path) => Path.Combine(settings.LocalDirectory, path.TrimEnd('/'));
+
+    private bool AncestorIsFile(string path)
+    {
+        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+            if (File.Exists(FullPath(path[..slash])))
+                return true;
+        return false;
+    }
 
     private static bool IsLink(string full) => new FileInfo(full).LinkTarget is not null;
 
@@ -722,7 +745,15 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     {
         var full = FullPath(target);
         var folder = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (IOException) when (AncestorIsFile(target))
+        {
+            Skip(path, "a local file has the name of a folder in its path; rename one of them");
+            return;
+        }
         var temporary = Path.Combine(folder, SyncPaths.TemporaryPrefix + Guid.NewGuid().ToString("N"));
         string etag;
         long size;

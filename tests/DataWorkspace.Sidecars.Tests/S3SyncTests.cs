@@ -273,6 +273,70 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task A_file_written_to_during_its_upload_ends_up_in_S3_as_last_written_and_files_gone_mid_upload_are_not_left_there()
+    {
+        var sidecar = await StartAsync("--multipart-threshold-mb", "5");
+        var chunk = new byte[1024 * 1024];
+        await using (var growing = new FileStream(Local("growing.log"), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                Random.Shared.NextBytes(chunk);
+                await growing.WriteAsync(chunk, Cancellation);
+                await growing.FlushAsync(Cancellation);
+                WriteLocal($"fleeting-{i}.tmp", new string('x', 100_000));
+                await Task.Delay(100, Cancellation);
+                File.Delete(Local($"fleeting-{i}.tmp"));
+            }
+        }
+        var final = await File.ReadAllBytesAsync(Local("growing.log"), Cancellation);
+
+        await EventuallyAsync(async () =>
+        {
+            using var response = await s3.GetObjectAsync(bucket, Prefix + "growing.log", Cancellation);
+            using var copy = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(copy, Cancellation);
+            return copy.ToArray().AsSpan().SequenceEqual(final);
+        }, "S3 holds the file as last written");
+        await EventuallyAsync(async () => !(await RemoteKeysAsync()).Any(key => key.StartsWith("fleeting-", StringComparison.Ordinal)), "no deleted file is left in S3");
+        Assert.Equal(HttpStatusCode.OK, (await sidecar.HealthAsync()).Status);
+    }
+
+    [Fact]
+    public async Task A_file_saved_just_before_SIGTERM_is_uploaded_before_the_sidecar_exits()
+    {
+        var sidecar = await StartAsync("--poll-interval", "600");
+        await EventuallyAsync(async () => (await sidecar.HealthAsync()).Body.Contains("last succeeded"), "the first round is done");
+
+        WriteLocal("saved-at-the-last-moment.txt", "do not lose me");
+        Assert.Equal(0, await sidecar.StopAsync());
+
+        Assert.Equal("do not lose me", await RemoteTextAsync("saved-at-the-last-moment.txt"));
+    }
+
+    [Fact]
+    public async Task A_file_and_a_folder_of_the_same_name_are_both_kept_and_the_rest_still_syncs()
+    {
+        WriteLocal("results/local.txt", "in the local folder");
+        await PutRemoteAsync("results", "a file in S3");
+        WriteLocal("model", "a local file");
+        await PutRemoteAsync("model/weights.bin", "in an S3 folder");
+        var sidecar = await StartAsync();
+
+        await EventuallyAsync(() => Task.FromResult(sidecar.Output.Contains("\"Path\":\"results\"") && sidecar.Output.Contains("\"Path\":\"model/weights.bin\"")), "both clashes are logged");
+        await PutRemoteAsync("after.txt", "after");
+        await EventuallyAsync(() => Task.FromResult(File.Exists(Local("after.txt"))), "sync goes on");
+
+        Assert.Equal("in the local folder", File.ReadAllText(Local("results/local.txt")));
+        Assert.Equal("a local file", File.ReadAllText(Local("model")));
+        Assert.Equal("a file in S3", await RemoteTextAsync("results"));
+        Assert.Equal("in an S3 folder", await RemoteTextAsync("model/weights.bin"));
+        Assert.Equal("in the local folder", await RemoteTextAsync("results/local.txt"));
+        Assert.Equal("a local file", await RemoteTextAsync("model"));
+        Assert.Empty(Directory.GetFiles(local, "*conflict*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
     public async Task Missing_settings_are_refused_with_what_to_give()
     {
         await using var sidecar = Sidecar.Start(aws, "", "", local, []);
@@ -282,7 +346,7 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
 
     private async Task<Sidecar> StartAsync(params string[] arguments)
     {
-        string[] defaults = arguments.Contains("--quiet-period") ? ["--poll-interval", "1"] : ["--poll-interval", "1", "--quiet-period", "0"];
+        string[] defaults = [.. arguments.Contains("--poll-interval") ? [] : new[] { "--poll-interval", "1" }, .. arguments.Contains("--quiet-period") ? [] : new[] { "--quiet-period", "0" }];
         var sidecar = Sidecar.Start(aws, bucket, Prefix, local, [.. defaults, .. arguments]);
         sidecars.Add(sidecar);
         await EventuallyAsync(async () => sidecar.HasExited || (await sidecar.HealthAsync()).Status != 0, "the sidecar answers on its health port");
