@@ -6,6 +6,8 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using DataWorkspace.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace DataWorkspace.Sidecars.Tests;
 
@@ -337,9 +339,97 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task Credentials_can_come_from_a_renewing_container_endpoint_as_local_tools_get_them()
+    {
+        var port = Ports.Free();
+        using var endpoint = new HttpListener();
+        endpoint.Prefixes.Add($"http://127.0.0.1:{port}/");
+        endpoint.Start();
+        var authorizations = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        _ = Task.Run(async () =>
+        {
+            while (endpoint.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await endpoint.GetContextAsync();
+                }
+                catch (Exception exception) when (exception is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+                authorizations.Enqueue(context.Request.Headers["Authorization"]);
+                var body = Encoding.UTF8.GetBytes($$"""
+                    {"RoleArn":"arn:aws:iam::123456789012:role/tool","AccessKeyId":"{{MotoServer.AccessKeyId}}","SecretAccessKey":"{{MotoServer.SecretAccessKey}}","Token":"session","Expiration":"{{DateTime.UtcNow.AddHours(1):yyyy-MM-ddTHH:mm:ssZ}}"}
+                    """);
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        }, Cancellation);
+        WriteLocal("via-container-credentials.txt", "ok");
+
+        var sidecar = Sidecar.Start(aws, bucket, Prefix, local, ["--poll-interval", "1"], new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = null,
+            ["AWS_SECRET_ACCESS_KEY"] = null,
+            ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = $"http://127.0.0.1:{port}/tools/abc/credentials",
+            ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "instance-token",
+        });
+        sidecars.Add(sidecar);
+
+        await EventuallyAsync(async () => await RemoteTextAsync("via-container-credentials.txt") == "ok", "the file is uploaded with the endpoint's credentials");
+        Assert.Contains("instance-token", authorizations);
+    }
+
+    [Fact]
+    public async Task The_heartbeat_and_the_counters_show_on_the_meter()
+    {
+        WriteLocal("counted.txt", "1");
+        await PutRemoteAsync("also-counted.txt", "2");
+        var settings = S3Sync.S3SyncSettings.Create(local, bucket, Prefix, MotoServer.Region, aws.Url.ToString(), null, S3Sync.S3SyncSettings.DefaultExcludes, 1, 0, null, null, out var problems)
+            ?? throw new InvalidOperationException(string.Join(" ", problems));
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
+        using var host = S3Sync.S3SyncHost.Build(settings, logging => { });
+        var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var measured = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
+        using var meters = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == factory)
+                    listener.EnableMeasurementEvents(instrument);
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+            measured.AddOrUpdate($"{instrument.Name}/{string.Join(",", tags.ToArray().Select(tag => tag.Value))}", value, (_, total) => total + value));
+        meters.SetMeasurementEventCallback<double>((instrument, value, _, _) => measured[instrument.Name] = value);
+        meters.Start();
+
+        await host.StartAsync(Cancellation);
+        try
+        {
+            await EventuallyAsync(() =>
+            {
+                meters.RecordObservableInstruments();
+                return Task.FromResult(measured.GetValueOrDefault("s3sync.last_success") > 0);
+            }, "the heartbeat beats");
+            Assert.Equal(1, measured.GetValueOrDefault("s3sync.transfers/upload"));
+            Assert.Equal(1, measured.GetValueOrDefault("s3sync.transfers/download"));
+            Assert.InRange(measured["s3sync.last_success"], DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Missing_settings_are_refused_with_what_to_give()
     {
-        await using var sidecar = Sidecar.Start(aws, "", "", local, []);
+        await using var sidecar = Sidecar.Start(aws, "", "", local, [], []);
         Assert.Equal(2, await sidecar.WaitForExitAsync());
         Assert.Contains("No bucket", sidecar.Output);
     }
@@ -347,7 +437,7 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     private async Task<Sidecar> StartAsync(params string[] arguments)
     {
         string[] defaults = [.. arguments.Contains("--poll-interval") ? [] : new[] { "--poll-interval", "1" }, .. arguments.Contains("--quiet-period") ? [] : new[] { "--quiet-period", "0" }];
-        var sidecar = Sidecar.Start(aws, bucket, Prefix, local, [.. defaults, .. arguments]);
+        var sidecar = Sidecar.Start(aws, bucket, Prefix, local, [.. defaults, .. arguments], []);
         sidecars.Add(sidecar);
         await EventuallyAsync(async () => sidecar.HasExited || (await sidecar.HealthAsync()).Status != 0, "the sidecar answers on its health port");
         Assert.False(sidecar.HasExited, sidecar.Output);
@@ -454,7 +544,7 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
 
         public bool HasExited => process.HasExited;
 
-        public static Sidecar Start(MotoServer aws, string bucket, string prefix, string local, string[] arguments)
+        public static Sidecar Start(MotoServer aws, string bucket, string prefix, string local, string[] arguments, Dictionary<string, string?> environment)
         {
             var healthPort = Ports.Free();
             var start = new ProcessStartInfo("dotnet")
@@ -473,6 +563,13 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
             start.Environment["AWS_ENDPOINT_URL_S3"] = aws.Url.ToString();
             start.Environment["S3_BUCKET"] = bucket;
             start.Environment["S3_PREFIX"] = prefix;
+            foreach (var (name, value) in environment)
+            {
+                if (value is null)
+                    start.Environment.Remove(name);
+                else
+                    start.Environment[name] = value;
+            }
             var process = Process.Start(start)!;
             var sidecar = new Sidecar(process, healthPort);
             process.OutputDataReceived += (_, e) => sidecar.Append(e.Data);
