@@ -19,6 +19,10 @@ namespace DataWorkspace.Sidecars.S3Sync;
 public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3SyncMetrics metrics, TimeProvider time, ILogger<HomeFolderSync> logger)
     : IHostedService, IDisposable
 {
+    // Smaller files are uploaded again when renamed: not worth looking for the old name.
+    private const long RenameCopyMinimum = 1024 * 1024;
+    private const long MaxCopySize = 5L * 1024 * 1024 * 1024;
+
     private readonly object gate = new();
     private readonly Dictionary<string, DateTimeOffset> dirty = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim wake = new(0);
@@ -31,6 +35,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private bool rescan;
     private bool afterOutage;
     private volatile bool finishingUp;
+    private RenameSources? renames;
     private long lastProgressTicks;
     private long lastSuccessTicks;
 
@@ -312,6 +317,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     {
         var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
         var paths = new HashSet<string>(StringComparer.Ordinal);
+        string[]? sortedKeys = null;
         foreach (var path in changed)
         {
             var full = FullPath(path);
@@ -332,13 +338,24 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
             }
             paths.Add(path);
             paths.Add(path + "/");
-            paths.UnionWith(state.Entries.Keys.Where(key => key.StartsWith(path + "/", StringComparison.Ordinal)));
+            if (!local.ContainsKey(path))
+            {
+                sortedKeys ??= [.. state.Entries.Keys.Order(StringComparer.Ordinal)];
+                paths.UnionWith(KeysUnder(sortedKeys, path + "/"));
+            }
         }
         paths.UnionWith(local.Keys);
         paths.RemoveWhere(path => IsIgnored(path) || Unchanged(path, local.GetValueOrDefault(path)));
         if (paths.Count == 0)
             return;
         await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => HeadAsync(path, cancellationToken), remoteLost: false, finishing, cancellationToken);
+    }
+
+    private static IEnumerable<string> KeysUnder(string[] sortedKeys, string folder)
+    {
+        var index = Array.BinarySearch(sortedKeys, folder, StringComparer.Ordinal);
+        for (var i = index < 0 ? ~index : index; i < sortedKeys.Length && sortedKeys[i].StartsWith(folder, StringComparison.Ordinal); i++)
+            yield return sortedKeys[i];
     }
 
     /// <summary>Locally as when last synced, so S3 need not be asked: what S3 changed meanwhile the next full round finds.</summary>
@@ -355,17 +372,23 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private async Task ReconcileAllAsync(
         IEnumerable<string> paths, Func<string, LocalItem?> local, Func<string, Task<RemoteItem?>> remote, bool remoteLost, bool finishing, CancellationToken cancellationToken)
     {
-        var files = paths.Where(path => !SyncPaths.IsDirectory(path)).ToList();
+        renames = new RenameSources(state);
+        // Paths new to the sync first, so that the new name of a renamed file is copied from the old one before that goes.
+        var files = paths.Where(path => !SyncPaths.IsDirectory(path)).OrderBy(path => state.Entries.ContainsKey(path)).ToList();
+        var firstKnown = files.FindIndex(state.Entries.ContainsKey) is var index and >= 0 ? index : files.Count;
         // Folders after files, deepest first, so a folder emptied by deletions in this round can go too.
         var folders = paths.Where(SyncPaths.IsDirectory).OrderByDescending(path => path.Count(c => c == '/')).ToList();
         var options = new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(files, options, async (path, token) =>
+        foreach (var phase in new[] { files[..firstKnown], files[firstKnown..] })
         {
-            // Once stopping, transfers under way finish but no new ones start (except the final upload of local changes).
-            if (stopping.IsCancellationRequested && !finishing)
-                return;
-            await GuardAsync(path, async () => await ReconcileFileAsync(path, local(path), await remote(path), remoteLost, token));
-        });
+            await Parallel.ForEachAsync(phase, options, async (path, token) =>
+            {
+                // Once stopping, transfers under way finish but no new ones start (except the final upload of local changes).
+                if (stopping.IsCancellationRequested && !finishing)
+                    return;
+                await GuardAsync(path, async () => await ReconcileFileAsync(path, local(path), await remote(path), remoteLost, token));
+            });
+        }
         foreach (var path in folders)
         {
             if (stopping.IsCancellationRequested && !finishing)
@@ -426,7 +449,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 state.Remove(path);
                 break;
             case (not null, null) when entry is null || localChanged || remoteLost:
-                if (!RecentlyTouched(path))
+                if (!RecentlyTouched(path) && (entry is not null || !await CopyRenamedInS3Async(path, local, cancellationToken)))
                     await UploadAsync(path, cancellationToken);
                 break;
             case (not null, null):
@@ -438,7 +461,8 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 S3SyncLog.Deleted(logger, path, "here");
                 break;
             case (null, not null) when entry is null || remoteChanged:
-                await DownloadAsync(path, path, remote, expected: null, cancellationToken);
+                if (entry is not null || !CopyRenamedLocally(path, remote))
+                    await DownloadAsync(path, path, remote, expected: null, cancellationToken);
                 break;
             case (null, not null):
                 await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
@@ -555,6 +579,79 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         }
         while (true);
         return found;
+    }
+
+    /// <summary>A new local file as large as and as old as one that has just gone locally is that file renamed: copied in S3, not uploaded.</summary>
+    private async Task<bool> CopyRenamedInS3Async(string path, LocalItem local, CancellationToken cancellationToken)
+    {
+        if (local.Size < RenameCopyMinimum || local.Size > MaxCopySize || renames is null)
+            return false;
+        foreach (var source in renames.WithFile(local.Size, local.MtimeTicks))
+        {
+            if (source == path || Stat(source) is not null || !state.Entries.TryGetValue(source, out var entry))
+                continue;
+            try
+            {
+                var copy = await s3.CopyObjectAsync(new CopyObjectRequest
+                {
+                    SourceBucket = settings.Bucket,
+                    SourceKey = Prefix + source,
+                    DestinationBucket = settings.Bucket,
+                    DestinationKey = Prefix + path,
+                    ETagToMatch = entry.ETag,
+                    MetadataDirective = S3MetadataDirective.COPY,
+                }, cancellationToken);
+                state.Set(path, new SyncedEntry(SyncPaths.NormalETag(copy.ETag), local.MtimeTicks, local.Size));
+                metrics.Transferred("copy", local.Size);
+                Progressed();
+                S3SyncLog.Renamed(logger, source, path, "in S3");
+                return true;
+            }
+            catch (AmazonS3Exception exception) when (exception.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.PreconditionFailed)
+            {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A new object with the ETag of one that has just gone from S3 is that object renamed: copied from the local file, not downloaded.</summary>
+    private bool CopyRenamedLocally(string path, RemoteItem remote)
+    {
+        if (renames is null)
+            return false;
+        foreach (var source in renames.WithETag(remote.ETag))
+        {
+            if (source == path || !state.Entries.TryGetValue(source, out var entry) || entry.Size != remote.Size || Stat(source) is not { } original
+                || original.MtimeTicks != entry.MtimeTicks || original.Size != entry.Size)
+                continue;
+            var full = FullPath(path);
+            var folder = Path.GetDirectoryName(full)!;
+            var temporary = Path.Combine(folder, SyncPaths.TemporaryPrefix + Guid.NewGuid().ToString("N"));
+            try
+            {
+                Directory.CreateDirectory(folder);
+                File.Copy(FullPath(source), temporary);
+                File.SetLastWriteTimeUtc(temporary, new DateTime(original.MtimeTicks, DateTimeKind.Utc));
+                if (Stat(source) is not { } still || still.MtimeTicks != original.MtimeTicks || still.Size != original.Size)
+                    continue;
+                File.Move(temporary, full, overwrite: false);
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            finally
+            {
+                if (File.Exists(temporary))
+                    File.Delete(temporary);
+            }
+            state.Set(path, new SyncedEntry(remote.ETag, original.MtimeTicks, original.Size));
+            metrics.Transferred("copy", original.Size);
+            S3SyncLog.Renamed(logger, source, path, "here");
+            return true;
+        }
+        return false;
     }
 
     private async Task<RemoteItem?> HeadAsync(string path, CancellationToken cancellationToken)
@@ -837,5 +934,19 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         await using var stream = new FileStream(FullPath(path), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
         var hash = await MD5.HashDataAsync(stream, cancellationToken);
         return Convert.ToHexStringLower(hash) == etag.ToLowerInvariant();
+    }
+
+    /// <summary>What was synced, by ETag and by size and mtime, to recognise a renamed file; built when first asked in a round.</summary>
+    private sealed class RenameSources(SyncState state)
+    {
+        private readonly Lazy<ILookup<string, string>> byETag = new(() => Files(state).ToLookup(entry => entry.Value.ETag, entry => entry.Key));
+        private readonly Lazy<ILookup<(long, long), string>> byFile = new(() => Files(state).ToLookup(entry => (entry.Value.Size, entry.Value.MtimeTicks), entry => entry.Key));
+
+        public IEnumerable<string> WithETag(string etag) => byETag.Value[etag];
+
+        public IEnumerable<string> WithFile(long size, long mtimeTicks) => byFile.Value[(size, mtimeTicks)];
+
+        private static IEnumerable<KeyValuePair<string, SyncedEntry>> Files(SyncState state) =>
+            state.Entries.Where(entry => !SyncPaths.IsDirectory(entry.Key)).ToList();
     }
 }

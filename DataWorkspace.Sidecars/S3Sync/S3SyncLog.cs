@@ -53,6 +53,9 @@ internal static partial class S3SyncLog
     [LoggerMessage(16, LogLevel.Information, "s3sync stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(18, LogLevel.Information, "Copied {Source} to {Path} {Where}: a rename, not sent again")]
+    public static partial void Renamed(ILogger logger, string source, string path, string where);
+
     [LoggerMessage(17, LogLevel.Warning, "S3 refused {Operation} of {Path} ({ErrorCode}); skipped this round")]
     public static partial void Refused(ILogger logger, string operation, string path, string errorCode);
 }

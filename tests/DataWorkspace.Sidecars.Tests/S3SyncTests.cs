@@ -127,15 +127,19 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
         WriteLocal("delete-me.txt", "1");
         WriteLocal("rename-me.txt", "2");
         WriteLocal("folder/inside.txt", "3");
+        var large = new byte[3 * 1024 * 1024];
+        Random.Shared.NextBytes(large);
+        File.WriteAllBytes(Local("large.bin"), large);
         await PutRemoteAsync("remote-delete.txt", "4");
         await PutRemoteAsync("remote-rename.txt", "5");
-        await StartAsync();
+        var sidecar = await StartAsync();
         await EventuallyAsync(async () =>
         {
             var keys = await RemoteKeysAsync();
-            return keys.Contains("delete-me.txt") && keys.Contains("rename-me.txt") && keys.Contains("folder/inside.txt")
+            return keys.Contains("delete-me.txt") && keys.Contains("rename-me.txt") && keys.Contains("folder/inside.txt") && keys.Contains("large.bin")
                 && File.Exists(Local("remote-delete.txt")) && File.Exists(Local("remote-rename.txt"));
         }, "everything is on both sides");
+        File.Move(Local("large.bin"), Local("large-renamed.bin"));
 
         File.Delete(Local("delete-me.txt"));
         File.Move(Local("rename-me.txt"), Local("renamed.txt"));
@@ -154,6 +158,16 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
             "S3's deletion and rename reach the folder");
         Assert.Equal("5", File.ReadAllText(Local("remote-renamed.txt")));
         Assert.Equal("2", await RemoteTextAsync("renamed.txt"));
+        await EventuallyAsync(async () => (await RemoteKeysAsync()) is var keys && keys.Contains("large-renamed.bin") && !keys.Contains("large.bin"), "the large file's rename reaches S3");
+        using (var response = await s3.GetObjectAsync(bucket, Prefix + "large-renamed.bin", Cancellation))
+        using (var copy = new MemoryStream())
+        {
+            await response.ResponseStream.CopyToAsync(copy, Cancellation);
+            Assert.Equal(large, copy.ToArray());
+        }
+        // Renamed, not sent again: the large file by a copy inside S3, the object by a copy of the local file.
+        Assert.Contains("Copied large.bin to large-renamed.bin in S3", sidecar.Output);
+        Assert.Contains("Copied remote-rename.txt to remote-renamed.txt here", sidecar.Output);
     }
 
     [Fact]
