@@ -22,6 +22,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     // Smaller files are uploaded again when renamed: not worth looking for the old name.
     private const long RenameCopyMinimum = 1024 * 1024;
     private const long MaxCopySize = 5L * 1024 * 1024 * 1024;
+    private static readonly TimeSpan StateSaveInterval = TimeSpan.FromSeconds(5);
 
     private readonly object gate = new();
     private readonly Dictionary<string, DateTimeOffset> dirty = new(StringComparer.Ordinal);
@@ -38,6 +39,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private RenameSources? renames;
     private long lastProgressTicks;
     private long lastSuccessTicks;
+    private long lastSavedTicks;
 
     public DateTimeOffset StartedAt { get; private set; }
 
@@ -268,7 +270,15 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         metrics.Succeeded(now);
     }
 
-    private void Progressed() => Interlocked.Exchange(ref lastProgressTicks, time.GetUtcNow().UtcTicks);
+    private void Progressed()
+    {
+        var now = time.GetUtcNow().UtcTicks;
+        Interlocked.Exchange(ref lastProgressTicks, now);
+        // A long round (the first download of a large home) saves what it has done now and then, in case it is killed.
+        var saved = Interlocked.Read(ref lastSavedTicks);
+        if (now - saved > StateSaveInterval.Ticks && Interlocked.CompareExchange(ref lastSavedTicks, now, saved) == saved)
+            SaveState();
+    }
 
     private void SaveState()
     {

@@ -45,10 +45,20 @@ public sealed record S3SyncSettings(
         string localDirectory = "";
         if (string.IsNullOrWhiteSpace(local))
             found.Add("No local folder: give --local DIR (or S3SYNC_LOCAL), the folder to keep in step with S3, e.g. the tool's home.");
-        else if (!Directory.Exists(local))
-            found.Add($"--local {local} is not a folder that exists: create it first (the tool's home is made by its launcher).");
+        else if (File.Exists(local))
+            found.Add($"--local {local} is a file: give the folder to keep in step with S3.");
         else
-            localDirectory = Path.GetFullPath(local).TrimEnd('/');
+        {
+            // The tool's launcher may still be making the home folder: made here if missing, so start order does not matter.
+            try
+            {
+                localDirectory = Directory.CreateDirectory(local).FullName.TrimEnd('/');
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                found.Add($"--local {local} does not exist and cannot be made: {exception.Message}");
+            }
+        }
         if (string.IsNullOrWhiteSpace(bucket))
             found.Add("No bucket: give --bucket (or S3_BUCKET), the bucket that holds the user's home prefix.");
         if (string.IsNullOrWhiteSpace(region))

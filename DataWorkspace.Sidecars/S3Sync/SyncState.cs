@@ -18,6 +18,7 @@ public sealed class SyncState
     private readonly string file;
     private readonly string bucket;
     private readonly string prefix;
+    private readonly object saving = new();
     private int changed;
 
     public ConcurrentDictionary<string, SyncedEntry> Entries { get; } = new(StringComparer.Ordinal);
@@ -63,6 +64,12 @@ public sealed class SyncState
 
     /// <summary>Writes the state if it changed, through a temporary file so a crash never leaves half of it.</summary>
     public void Save()
+    {
+        lock (saving)
+            SaveChanges();
+    }
+
+    private void SaveChanges()
     {
         if (Interlocked.Exchange(ref changed, 0) == 0)
             return;
