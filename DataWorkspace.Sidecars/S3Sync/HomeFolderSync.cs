@@ -23,9 +23,11 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private const long RenameCopyMinimum = 1024 * 1024;
     private const long MaxCopySize = 5L * 1024 * 1024 * 1024;
     private static readonly TimeSpan StateSaveInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MaxUploadDelay = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ReadyTogether = TimeSpan.FromMilliseconds(30);
 
     private readonly object gate = new();
-    private readonly Dictionary<string, DateTimeOffset> dirty = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DateTimeOffset First, DateTimeOffset Last)> dirty = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim wake = new(0);
     private readonly CancellationTokenSource stopping = new();
     private readonly CancellationTokenSource abort = new();
@@ -70,8 +72,10 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         watcher.Deleted += (_, e) => Touched(e.FullPath);
         watcher.Renamed += (_, e) =>
         {
-            Touched(e.OldFullPath);
-            Touched(e.FullPath);
+            // Both names at one time, so that they are ready together and the local round sees the rename whole.
+            var now = time.GetUtcNow();
+            Touched(e.OldFullPath, now);
+            Touched(e.FullPath, now);
         };
         watcher.Error += (_, _) =>
         {
@@ -108,20 +112,20 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         wake.Dispose();
     }
 
-    private void Touched(string fullPath)
+    private void Touched(string fullPath, DateTimeOffset? at = null)
     {
         var relative = Path.GetRelativePath(settings.LocalDirectory, fullPath).Replace(Path.DirectorySeparatorChar, '/');
         if (relative is "." || relative.StartsWith("../", StringComparison.Ordinal) || relative == ".." || IsIgnored(relative))
             return;
-        lock (gate)
-            dirty[relative] = time.GetUtcNow();
-        wake.Release();
+        MarkDirty(relative, at);
     }
 
-    private void MarkDirty(string path)
+    private void MarkDirty(string path, DateTimeOffset? at = null)
     {
+        var now = at ?? time.GetUtcNow();
+        path = path.TrimEnd('/');
         lock (gate)
-            dirty[path.TrimEnd('/')] = time.GetUtcNow();
+            dirty[path] = (dirty.TryGetValue(path, out var touched) ? touched.First : now, now);
         wake.Release();
     }
 
@@ -217,8 +221,10 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         nextReady = DateTimeOffset.MaxValue;
         foreach (var (path, touched) in dirty)
         {
-            var due = touched + settings.Debounce;
-            if (all || due <= now)
+            // Quiet for the debounce (closed after writing, as far as can be seen), or written to for too long to wait more.
+            var due = touched.Last + settings.Debounce is var quiet && touched.First + MaxUploadDelay is var longest && longest < quiet ? longest : quiet;
+            // Paths touched within a few milliseconds of each other (a folder moved, a file saved by rename) go together.
+            if (all || due <= now + ReadyTogether)
                 ready.Add(path);
             else if (due < nextReady)
                 nextReady = due;
@@ -445,6 +451,9 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
 
     private async Task ReconcileFileAsync(string path, LocalItem? local, RemoteItem? remote, bool remoteLost, CancellationToken cancellationToken)
     {
+        // A path the watcher reported a moment ago is left to the local round, which takes both names of a rename together.
+        if (RecentlyTouched(path))
+            return;
         state.Entries.TryGetValue(path, out var entry);
         if (local is null && remote is not null && Directory.Exists(FullPath(path)))
         {
@@ -459,7 +468,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 state.Remove(path);
                 break;
             case (not null, null) when entry is null || localChanged || remoteLost:
-                if (!RecentlyTouched(path) && (entry is not null || !await CopyRenamedInS3Async(path, local, cancellationToken)))
+                if (entry is not null || !await CopyRenamedInS3Async(path, local, cancellationToken))
                     await UploadAsync(path, cancellationToken);
                 break;
             case (not null, null):
@@ -483,15 +492,14 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
             case (not null, not null) when !localChanged && !remoteChanged:
                 break;
             case (not null, not null) when localChanged && !remoteChanged:
-                if (!RecentlyTouched(path))
-                    await UploadAsync(path, cancellationToken);
+                await UploadAsync(path, cancellationToken);
                 break;
             case (not null, not null) when !localChanged:
                 if (!IsQuiet(path, local))
                     await DownloadAsync(path, path, remote, local, cancellationToken);
                 break;
             case (not null, not null):
-                if (!RecentlyTouched(path) && !IsQuiet(path, local))
+                if (!IsQuiet(path, local))
                     await KeepBothAsync(path, local, remote, cancellationToken);
                 break;
         }
