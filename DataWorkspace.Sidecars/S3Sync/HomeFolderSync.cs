@@ -84,7 +84,17 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 rescan = true;
             wake.Release();
         };
-        watcher.EnableRaisingEvents = true;
+        try
+        {
+            watcher.EnableRaisingEvents = true;
+        }
+        catch (IOException exception)
+        {
+            // Out of inotify watches, say: local changes are still found, by the full round every poll interval.
+            S3SyncLog.NoWatcher(logger, exception.Message);
+            watcher.Dispose();
+            watcher = null;
+        }
         S3SyncLog.Started(logger, settings.LocalDirectory, settings.Bucket, Prefix, settings.PollInterval.TotalSeconds, settings.Excludes.ToString());
         worker = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
@@ -472,7 +482,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                     await UploadAsync(path, cancellationToken);
                 break;
             case (not null, null):
-                if (IsQuiet(path, local))
+                if (IsQuiet(path, local) || Stat(path) is not { } now || now.MtimeTicks != local.MtimeTicks || now.Size != local.Size)
                     return;
                 File.Delete(FullPath(path));
                 state.Remove(path);
@@ -513,7 +523,8 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         var changedAt = new DateTime(local.MtimeTicks, DateTimeKind.Utc);
         if (time.GetUtcNow().UtcDateTime - changedAt >= settings.QuietPeriod && !RecentlyTouched(path))
             return false;
-        S3SyncLog.Quiet(logger, path, settings.QuietPeriod.TotalSeconds);
+        if (reportedSkips.TryAdd($"{path}\nquiet {local.MtimeTicks}", 0))
+            S3SyncLog.Quiet(logger, path, settings.QuietPeriod.TotalSeconds);
         return true;
     }
 

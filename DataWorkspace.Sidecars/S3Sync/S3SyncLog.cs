@@ -56,6 +56,9 @@ internal static partial class S3SyncLog
     [LoggerMessage(18, LogLevel.Information, "Copied {Source} to {Path} {Where}: a rename, not sent again")]
     public static partial void Renamed(ILogger logger, string source, string path, string where);
 
+    [LoggerMessage(19, LogLevel.Warning, "Cannot watch the folder for changes ({Problem}): local changes are found by walking it every poll interval instead")]
+    public static partial void NoWatcher(ILogger logger, string problem);
+
     [LoggerMessage(17, LogLevel.Warning, "S3 refused {Operation} of {Path} ({ErrorCode}); skipped this round")]
     public static partial void Refused(ILogger logger, string operation, string path, string errorCode);
 }

@@ -31,7 +31,7 @@ public sealed record S3SyncSettings(
     /// <summary>Files at least this large go up in parts.</summary>
     public long MultipartThreshold { get; init; } = 64L * 1024 * 1024;
 
-    public int Parallelism { get; init; } = 8;
+    public int Parallelism { get; init; } = 10;
 
     /// <summary>Sync is unhealthy when no round has succeeded for this long.</summary>
     public TimeSpan StuckAfter => PollInterval * 3;
