@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace DataWorkspace.Sidecars.S3Sync;
 
@@ -13,7 +12,7 @@ public sealed record SyncedEntry(string ETag, long MtimeTicks, long Size);
 /// </summary>
 public sealed class SyncState
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     private readonly string file;
     private readonly string bucket;
@@ -88,8 +87,5 @@ public sealed class SyncState
         }
     }
 
-    private sealed record StoredState(
-        [property: JsonPropertyName("bucket")] string Bucket,
-        [property: JsonPropertyName("prefix")] string Prefix,
-        [property: JsonPropertyName("entries")] IDictionary<string, SyncedEntry> Entries);
+    private sealed record StoredState(string Bucket, string Prefix, IDictionary<string, SyncedEntry> Entries);
 }

@@ -642,3 +642,56 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
         }
     }
 }
+
+/// <summary>The names and metadata both sides share, without S3.</summary>
+public sealed class S3SyncPathTests
+{
+    [Theory]
+    [InlineData("report.md", "report (conflict 2026-12-04T20-15-03Z).md")]
+    [InlineData("data/archive.tar.gz", "data/archive.tar (conflict 2026-12-04T20-15-03Z).gz")]
+    [InlineData(".bashrc", ".bashrc (conflict 2026-12-04T20-15-03Z)")]
+    [InlineData("Makefile", "Makefile (conflict 2026-12-04T20-15-03Z)")]
+    public void A_conflict_copy_is_named_beside_the_file_with_the_time(string path, string expected)
+    {
+        var at = new DateTime(2026, 12, 4, 20, 15, 3, DateTimeKind.Utc);
+
+        Assert.Equal(expected, S3Sync.SyncPaths.ConflictPath(path, at, _ => false));
+        Assert.Equal(expected.Replace("Z)", "Z 2)", StringComparison.Ordinal), S3Sync.SyncPaths.ConflictPath(path, at, candidate => candidate == expected));
+    }
+
+    [Fact]
+    public void An_mtime_survives_the_metadata_to_the_file_system_s_100_ns()
+    {
+        var ticks = new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).Ticks + 1234567;
+
+        Assert.Equal("1714979289.1234567", S3Sync.SyncPaths.FormatMtime(ticks));
+        Assert.Equal(ticks, S3Sync.SyncPaths.ParseMtime(S3Sync.SyncPaths.FormatMtime(ticks)));
+        Assert.Equal(new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).Ticks + 5_000_000, S3Sync.SyncPaths.ParseMtime("1714979289.5"));
+        Assert.Null(S3Sync.SyncPaths.ParseMtime("yesterday"));
+        Assert.Null(S3Sync.SyncPaths.ParseMtime("99999999999999999"));
+    }
+
+    [Theory]
+    [InlineData("__pycache__/x.pyc", true)]
+    [InlineData("src/__pycache__", true)]
+    [InlineData("notes/.ipynb_checkpoints/a-checkpoint.ipynb", true)]
+    [InlineData("draft.txt.swp", true)]
+    [InlineData(".~lock.sheet.ods#", true)]
+    [InlineData("data/run.tmp", true)]
+    [InlineData("other/data/run.tmp", false)]
+    [InlineData("swp.txt", false)]
+    [InlineData("src/main.py", false)]
+    public void Excludes_match_a_name_anywhere_or_a_path_from_the_top(string path, bool excluded)
+    {
+        var patterns = S3Sync.ExcludePatterns.Create([.. S3Sync.S3SyncSettings.DefaultExcludes, "data/*.tmp"], out var problem)!;
+
+        Assert.Null(problem);
+        Assert.Equal(excluded, patterns.IsExcluded(path));
+    }
+
+    [Theory]
+    [InlineData("a//b.txt")]
+    [InlineData("../escape.txt")]
+    [InlineData("a/./b.txt")]
+    public void Keys_that_cannot_be_local_paths_are_refused(string path) => Assert.NotNull(S3Sync.SyncPaths.CannotDownload(path));
+}
