@@ -122,6 +122,25 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task A_file_changed_in_S3_and_then_here_before_the_next_poll_is_kept_in_both_versions()
+    {
+        WriteLocal("shared.csv", "original");
+        var sidecar = await StartAsync("--poll-interval", "600");
+        await EventuallyAsync(async () => await RemoteTextAsync("shared.csv") == "original", "the file is uploaded");
+        await EventuallyAsync(async () => (await sidecar.HealthAsync()).Body.Contains("last succeeded"), "the first round is done");
+
+        await PutRemoteAsync("shared.csv", "edited elsewhere", DateTime.UtcNow.AddMinutes(-1));
+        WriteLocal("shared.csv", "edited here");
+
+        await EventuallyAsync(async () => (await RemoteKeysAsync()).Any(key => key.StartsWith("shared (conflict ", StringComparison.Ordinal)), "the conflict copy reaches S3");
+        var conflict = Path.GetFileName(Assert.Single(Directory.GetFiles(local, "shared (conflict *).csv")));
+        Assert.Equal("edited here", File.ReadAllText(Local("shared.csv")));
+        Assert.Equal("edited elsewhere", File.ReadAllText(Local(conflict)));
+        Assert.Equal("edited here", await RemoteTextAsync("shared.csv"));
+        Assert.Equal("edited elsewhere", await RemoteTextAsync(conflict));
+    }
+
+    [Fact]
     public async Task Deletions_and_renames_are_passed_on_both_ways()
     {
         WriteLocal("delete-me.txt", "1");
