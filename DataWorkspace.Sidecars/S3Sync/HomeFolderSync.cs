@@ -889,7 +889,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
             {
                 etag = SyncPaths.NormalETag(response.ETag);
                 await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-                    await response.ResponseStream.CopyToAsync(output, cancellationToken);
+                    await CopyAsync(response.ResponseStream, output, cancellationToken);
                 var mtime = SyncPaths.ParseMtime(response.Metadata[SyncPaths.MtimeMetadata]) ?? (response.LastModified ?? DateTime.UtcNow).ToUniversalTime().Ticks;
                 if (!OperatingSystem.IsWindows() && SyncPaths.ParseMode(response.Metadata[SyncPaths.ModeMetadata]) is { } mode)
                     File.SetUnixFileMode(temporary, mode);
@@ -921,6 +921,23 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         metrics.Transferred("download", size);
         Progressed();
         S3SyncLog.Downloaded(logger, target, size);
+    }
+
+    /// <summary>A copy that counts as progress every few MB, so a long download does not look like a stuck sync.</summary>
+    private async Task CopyAsync(Stream from, Stream to, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1 << 17];
+        long sinceProgress = 0;
+        int read;
+        while ((read = await from.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            if ((sinceProgress += read) >= 16 * 1024 * 1024)
+            {
+                Progressed();
+                sinceProgress = 0;
+            }
+        }
     }
 
     /// <summary>Both sides changed (or nothing is known of them and they differ): the newer keeps the name, the older becomes a conflict copy.</summary>
