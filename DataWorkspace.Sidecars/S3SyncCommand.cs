@@ -74,7 +74,7 @@ public static class S3SyncCommand
         };
         var excludes = new Option<string[]>("--exclude")
         {
-            Description = $"A name or glob left out both ways (a pattern with / matches from the folder's top); repeat for more. Default: {string.Join(", ", S3SyncSettings.DefaultExcludes)} [env S3SYNC_EXCLUDE, comma-separated]",
+            Description = $"A name or glob left out both ways (a pattern with / matches from the folder's top); repeat for more; given ones replace the default: {string.Join(", ", S3SyncSettings.DefaultExcludes)} [env S3SYNC_EXCLUDE, comma-separated]",
             Arity = ArgumentArity.ZeroOrMore,
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("S3SYNC_EXCLUDE") is { Length: > 0 } value ? [value] : S3SyncSettings.DefaultExcludes,
         };
