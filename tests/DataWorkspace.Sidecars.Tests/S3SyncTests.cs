@@ -533,7 +533,8 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
 
     private static void Signal(string signal, int processId)
     {
-        using var kill = Process.Start("kill", [$"-{signal}", processId.ToString(CultureInfo.InvariantCulture)]);
+        // bash's own kill: a slim image may have no /usr/bin/kill.
+        using var kill = Process.Start("bash", ["-c", $"kill -{signal} {processId.ToString(CultureInfo.InvariantCulture)}"]);
         kill.WaitForExit();
     }
 
