@@ -1,0 +1,354 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using DataWorkspace.Contracts;
+using Microsoft.Playwright;
+
+namespace DataWorkspace.EndToEnd.Tests;
+
+/// <summary>
+/// "Your files" in a real browser through the proxy, with uploads and downloads going straight to the local S3
+/// emulator: Tom uploads a folder of oddly named files, downloads and previews them, makes a folder, moves a file into
+/// it and deletes the rest; a large upload survives the network going away; and his tool reads and writes the same files.
+/// </summary>
+public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
+{
+    private const string Tom = "tom.evans@partner.example";
+    private const string Bucket = "dataworkspace-local";
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_user_uploads_a_folder_of_odd_names_downloads_previews_moves_and_deletes()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string folderName = "Odd names ü & co";
+            var csv = "region,exports,year\n" + string.Concat(Enumerable.Range(1, 30).Select(i => $"Region {i},{i * 1000},2024\n"));
+            var files = new Dictionary<string, byte[]>
+            {
+                ["naïve café.csv"] = Encoding.UTF8.GetBytes(csv),
+                ["report #1 (final).txt"] = Encoding.UTF8.GetBytes("the final report\n"),
+                ["what? 50% & more+.txt"] = RandomNumberGenerator.GetBytes(3000),
+                ["日本語 ファイル.txt"] = Encoding.UTF8.GetBytes("こんにちは\n"),
+                ["empty"] = [],
+            };
+            var picked = Directory.CreateDirectory(Path.Combine(local.FullName, folderName));
+            foreach (var (name, content) in files) await File.WriteAllBytesAsync(Path.Combine(picked.FullName, name), content, Cancel);
+
+            var (context, page, problems) = await SignedInAsync(new() { AcceptDownloads = true });
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            await Assertions.Expect(page.GetByTestId("root-home")).ToHaveAttributeAsync("aria-current", "true");
+
+            // A folder of its own for this run, made with New folder.
+            var testFolder = $"files test {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            await Assertions.Expect(page.GetByTestId("empty")).ToBeVisibleAsync();
+
+            // The folder picker (webkitdirectory) uploads the folder with its own name and every file in it.
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload a folder" }).ClickAsync());
+            await chooser.SetFilesAsync(picked.FullName);
+            var uploads = page.GetByTestId("queue").GetByTestId("upload");
+            await Assertions.Expect(uploads).ToHaveCountAsync(files.Count);
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync($"{files.Count} of {files.Count} files uploaded", new() { Timeout = 30_000 });
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(Enumerable.Repeat("Uploaded", files.Count).ToArray());
+            await Browser.SaveScreenshotAsync(page, "files-1-uploaded");
+
+            var folder = $"{home}{testFolder}/{folderName}/";
+            await Assertions.Expect(Row(page, "folder-row", folder)).ToBeVisibleAsync();
+            await OpenFolderAsync(page, folderName);
+            foreach (var (name, content) in files)
+            {
+                var row = Row(page, "file-row", folder + name);
+                await Assertions.Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(name);
+                if (content.Length == 0) await Assertions.Expect(row.Locator("td").Nth(2)).ToHaveTextAsync("0 bytes");
+            }
+            await Browser.SaveScreenshotAsync(page, "files-2-listed");
+
+            // A download is the object's own bytes, under its own name.
+            foreach (var name in new[] { "what? 50% & more+.txt", "empty" })
+            {
+                var download = await page.RunAndWaitForDownloadAsync(() => Row(page, "file-row", folder + name).GetByRole(AriaRole.Button, new() { Name = $"Download {name}" }).ClickAsync());
+                Assert.Equal(name, download.SuggestedFilename);
+                Assert.Equal(files[name], await File.ReadAllBytesAsync(await download.PathAsync(), Cancel));
+            }
+
+            // A CSV previews as a table: its header and the first 20 rows.
+            await Row(page, "file-row", folder + "naïve café.csv").GetByRole(AriaRole.Button, new() { Name = "Preview naïve café.csv" }).ClickAsync();
+            var preview = page.GetByTestId("preview");
+            await Assertions.Expect(preview.GetByTestId("preview-heading")).ToHaveTextAsync("Preview of naïve café.csv");
+            await Assertions.Expect(preview.Locator("table thead th")).ToHaveTextAsync(["region", "exports", "year"]);
+            await Assertions.Expect(preview.Locator("table tbody tr")).ToHaveCountAsync(20);
+            await Assertions.Expect(preview.Locator("table tbody tr").First).ToHaveTextAsync("Region 110002024");
+            await Assertions.Expect(preview.GetByTestId("preview-note")).ToContainTextAsync("the first 20 rows of naïve café.csv");
+            await Browser.SaveScreenshotAsync(page, "files-3-preview");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
+
+            // A new folder next to the uploaded one, and a file moved into it.
+            await page.GetByTestId("breadcrumbs").GetByRole(AriaRole.Link, new() { Name = testFolder }).ClickAsync();
+            await CreateFolderAsync(page, "archive");
+            await OpenFolderAsync(page, folderName);
+            const string moved = "report #1 (final).txt";
+            await Row(page, "file-row", folder + moved).GetByRole(AriaRole.Button, new() { Name = $"Rename or move {moved}" }).ClickAsync();
+            await page.GetByLabel("New path").FillAsync($"{testFolder}/archive/{moved}");
+            await page.GetByTestId("move-confirm").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"Moved {moved} to");
+            await Assertions.Expect(Row(page, "file-row", folder + moved)).ToHaveCountAsync(0);
+            await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(files.Count - 1);
+            await page.GetByTestId("breadcrumbs").GetByRole(AriaRole.Link, new() { Name = testFolder }).ClickAsync();
+            await OpenFolderAsync(page, "archive");
+            await Assertions.Expect(Row(page, "file-row", $"{home}{testFolder}/archive/{moved}")).ToBeVisibleAsync();
+            await Browser.SaveScreenshotAsync(page, "files-4-moved");
+
+            // Deleting the uploaded folder says first how much goes with it.
+            await page.GetByTestId("breadcrumbs").GetByRole(AriaRole.Link, new() { Name = testFolder }).ClickAsync();
+            await Row(page, "folder-row", folder).GetByRole(AriaRole.Button, new() { Name = $"Delete {folderName}" }).ClickAsync();
+            var left = files.Where(f => f.Key != moved).Sum(f => f.Value.Length);
+            await Assertions.Expect(page.GetByTestId("delete-summary")).ToHaveTextAsync(
+                new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in all, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
+            await Browser.SaveScreenshotAsync(page, "files-5-delete-confirmation");
+            await page.GetByTestId("delete-confirm").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files.");
+            await Assertions.Expect(Row(page, "folder-row", folder)).ToHaveCountAsync(0);
+            await Assertions.Expect(Row(page, "folder-row", $"{home}{testFolder}/archive/")).ToBeVisibleAsync();
+            Assert.Null(await EmulatorObjectAsync(folder + "naïve café.csv"));
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_large_upload_shows_progress_survives_the_network_going_away_and_arrives_whole()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string name = "big upload 200 MB.bin";
+            var path = Path.Combine(local.FullName, name);
+            byte[] expectedHash;
+            await using (var file = File.Create(path))
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                var block = new byte[1 << 20];
+                for (var i = 0; i < 200; i++)
+                {
+                    RandomNumberGenerator.Fill(block);
+                    hash.AppendData(block);
+                    await file.WriteAsync(block, Cancel);
+                }
+                expectedHash = hash.GetHashAndReset();
+            }
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"large upload {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var key = $"{home}{testFolder}/{name}";
+
+            // The first two parts reach S3; after them the file store is out of reach until the network comes back.
+            var partsLetThrough = 0;
+            var cutOff = new TaskCompletionSource();
+            await page.RouteAsync(url => url.Contains("partNumber=", StringComparison.Ordinal), async route =>
+            {
+                if (route.Request.Method == "PUT" && Interlocked.Increment(ref partsLetThrough) > 2)
+                {
+                    cutOff.TrySetResult();
+                    await route.AbortAsync("internetdisconnected");
+                }
+                else
+                {
+                    await route.ContinueAsync();
+                }
+            });
+
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(path);
+            var upload = page.GetByTestId("queue").GetByTestId("upload");
+            await Assertions.Expect(upload).ToHaveAttributeAsync("data-key", key);
+            await cutOff.Task.WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+            // The page says it cannot reach the store and will try again, with the parts sent so far shown as progress.
+            await Assertions.Expect(upload.GetByTestId("upload-text")).ToHaveTextAsync(
+                new Regex(@"^[1-9]\d?% of 200 MB\. Could not reach the file store \(.*\): trying again in \d+ s\.$"), new() { Timeout = 60_000 });
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploading");
+            Assert.True(await upload.GetByTestId("upload-progress").EvaluateAsync<double>("bar => bar.value") > 0);
+            // Then the whole network goes for a few seconds, the portal's API with it.
+            await context.SetOfflineAsync(true);
+            await Browser.SaveScreenshotAsync(page, "files-6-large-upload-interrupted");
+            await Task.Delay(TimeSpan.FromSeconds(3), Cancel);
+
+            await context.SetOfflineAsync(false);
+            await page.UnrouteAllAsync();
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 180_000 });
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync("1 of 1 file uploaded");
+            await Assertions.Expect(Row(page, "file-row", key).Locator("td").Nth(2)).ToHaveTextAsync("200 MB");
+            await Browser.SaveScreenshotAsync(page, "files-7-large-upload-done");
+
+            var stored = await EmulatorObjectAsync(key);
+            Assert.NotNull(stored);
+            Assert.Equal(200L << 20, stored.Value.Size);
+            Assert.Equal(Convert.ToHexString(expectedHash), Convert.ToHexString(stored.Value.Sha256));
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_tool_reads_a_file_uploaded_on_the_page_and_the_page_lists_a_file_the_tool_wrote()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            var id = (await fixture.Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", Tom))!;
+            await fixture.Platform.CatalogueScalarAsync<object>(
+                "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", id);
+            var portal = fixture.Platform.PortalUrl;
+            var tool = new Uri($"http://files-{UserHash.Of(id)}.{portal.Host}:{portal.Port}/");
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"shared with a tool {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+
+            const string fromPage = "from the page é #1.txt";
+            var path = Path.Combine(local.FullName, fromPage);
+            await File.WriteAllTextAsync(path, $"written in the browser {suffix}", Cancel);
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(path);
+            await Assertions.Expect(page.GetByTestId("queue").GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
+
+            // The tool, started by the Local launcher and reached through the proxy, sees the same files.
+            using var client = fixture.Platform.Client();
+            await client.SignInAsync(Tom, cancellationToken: Cancel);
+            await StartToolAsync(client, tool);
+            var got = await S3Tool.AskAsync(client.Http, tool, "get", Cancel, ("key", $"{home}{testFolder}/{fromPage}"));
+            Assert.Equal($"written in the browser {suffix}", got.Body);
+
+            const string fromTool = "from the tool + more.txt";
+            var put = await S3Tool.AskAsync(client.Http, tool, "put", Cancel, ("key", $"{home}{testFolder}/{fromTool}"), ("body", "written by the tool"));
+            Assert.True(put.Ok, put.ToString());
+            await page.ReloadAsync();
+            var row = Row(page, "file-row", $"{home}{testFolder}/{fromTool}");
+            await Assertions.Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(fromTool);
+            await Assertions.Expect(row.Locator("td").Nth(2)).ToHaveTextAsync("19 bytes");
+            await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(2);
+            await Browser.SaveScreenshotAsync(page, "files-8-written-by-a-tool");
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    private async Task<(IBrowserContext Context, IPage Page, List<string> Problems)> SignedInAsync(BrowserNewContextOptions options)
+    {
+        var context = await Chromium.NewContextAsync(options);
+        var page = await context.NewPageAsync();
+        // Uploads and previews go to S3's own origin: a request the portal's CSP blocks is a console error.
+        var problems = new List<string>();
+        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
+        page.PageError += (_, error) => problems.Add(error);
+        await page.GotoAsync(fixture.Platform.PortalUrl.ToString());
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("welcome")).ToBeVisibleAsync();
+        return (context, page, problems);
+    }
+
+    private static async Task OpenYourFilesAsync(IPage page)
+    {
+        await page.GetByRole(AriaRole.Link, new() { Name = "Your files" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Your files", Level = 1 })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync("Your home folder:");
+    }
+
+    private async Task<string> HomeAsync()
+    {
+        var id = (await fixture.Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", Tom))!;
+        return $"home/{UserHash.Of(id)}/";
+    }
+
+    private static async Task CreateFolderAsync(IPage page, string name)
+    {
+        await page.GetByRole(AriaRole.Button, new() { Name = "New folder" }).ClickAsync();
+        await page.GetByLabel("Name of the new folder").FillAsync(name);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create folder" }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"Folder {name} created.");
+        await Assertions.Expect(page.GetByTestId("listing-body").GetByRole(AriaRole.Link, new() { Name = name + "/", Exact = true })).ToBeVisibleAsync();
+    }
+
+    private static async Task OpenFolderAsync(IPage page, string name)
+    {
+        await page.GetByTestId("listing-body").GetByRole(AriaRole.Link, new() { Name = name + "/", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("breadcrumbs").Locator("[aria-current=page]")).ToHaveTextAsync(name);
+        await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"{name}: ");
+    }
+
+    /// <summary>A size as the page writes it: bytes below 1 KB, then KB, MB, GB with at most one decimal.</summary>
+    private static string Bytes(long size)
+    {
+        if (size < 1024) return $"{size:N0} {(size == 1 ? "byte" : "bytes")}";
+        string[] units = ["KB", "MB", "GB", "TB"];
+        var value = size / 1024.0;
+        var unit = 0;
+        for (; value >= 1024 && unit < units.Length - 1; unit++) value /= 1024;
+        return value.ToString("#,0.#", System.Globalization.CultureInfo.InvariantCulture) + " " + units[unit];
+    }
+
+    private static ILocator Row(IPage page, string testId, string key) =>
+        page.Locator($"[data-testid=\"{testId}\"][data-key=\"{key.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"]");
+
+    private static async Task StartToolAsync(PortalClient client, Uri tool)
+    {
+        // The first visit starts the tool (a progress page, 202) until it answers itself.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            using var response = await client.Http.GetAsync(tool, Cancel);
+            if (response.StatusCode == System.Net.HttpStatusCode.OK) return;
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+            Assert.True(DateTime.UtcNow < deadline, "the files tool did not start within 60 s");
+            await Task.Delay(250, Cancel);
+        }
+    }
+
+    /// <summary>The object's size and SHA-256 as the emulator holds it (it checks no signature), or null when absent.</summary>
+    private async Task<(long Size, byte[] Sha256)?> EmulatorObjectAsync(string key)
+    {
+        var path = Bucket + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        using var response = await http.GetAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), path), HttpCompletionOption.ResponseHeadersRead, Cancel);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync(Cancel);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long size = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, Cancel)) > 0)
+        {
+            hash.AppendData(buffer, 0, read);
+            size += read;
+        }
+        return (size, hash.GetHashAndReset());
+    }
+}
