@@ -73,7 +73,8 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             foreach (var name in new[] { "what? 50% & more+.txt", "empty" })
             {
                 var download = await page.RunAndWaitForDownloadAsync(() => Row(page, "file-row", folder + name).GetByRole(AriaRole.Button, new() { Name = $"Download {name}" }).ClickAsync());
-                Assert.Equal(name, download.SuggestedFilename);
+                // Chromium saves a name with characters Windows cannot store ('?') with '_' in their place.
+                Assert.Equal(name.Replace('?', '_'), download.SuggestedFilename);
                 Assert.Equal(files[name], await File.ReadAllBytesAsync(await download.PathAsync(), Cancel));
             }
 

@@ -1,0 +1,193 @@
+// bench/Files: "Your files" (the page's own code in headless Chromium) against the aws CLI, both talking to the same
+// local S3 emulator. Targets (issue 17): uploads and downloads >= 0.8x the aws CLI's throughput; the first page of a
+// 10,000-object folder rendered in under 1 s. Run: dotnet run -c Release --project bench/Files [--large-mb 1024]
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Aspire.Hosting.Testing;
+using DataWorkspace.TestSupport;
+using Microsoft.Playwright;
+
+const int SmallFiles = 1_000;
+const int SmallSize = 10 * 1024;
+const int ListingObjects = 10_000;
+const int DownloadSample = 50;
+const int ListingRuns = 5;
+var largeMb = args.SkipWhile(a => a != "--large-mb").Skip(1).Select(int.Parse).DefaultIfEmpty(1024).First();
+var largeBytes = (long)largeMb << 20;
+
+var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-bench-" + Guid.NewGuid().ToString("N")[..8]);
+var work = Directory.CreateDirectory(Path.Combine(dataDirectory, "bench-files")).FullName;
+Console.WriteLine($"Starting the platform (Local mode, data in {dataDirectory}) ...");
+var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, Ports.Free(), CancellationToken.None, testSettings: false);
+IPlaywright? playwright = null;
+IBrowser? chromium = null;
+try
+{
+    var emulator = platform.App.GetEndpoint("aws", "http");
+
+    Console.WriteLine($"Writing {SmallFiles:N0} files of {SmallSize / 1024} KB and one of {largeMb:N0} MB ...");
+    var small = Directory.CreateDirectory(Path.Combine(work, "small")).FullName;
+    for (var i = 1; i <= SmallFiles; i++) await File.WriteAllBytesAsync(Path.Combine(small, $"file-{i:D4}.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(SmallSize));
+    var large = Path.Combine(work, "large.bin");
+    await using (var file = File.Create(large))
+    {
+        var block = new byte[1 << 20];
+        for (var i = 0; i < largeMb; i++)
+        {
+            Random.Shared.NextBytes(block);
+            await file.WriteAsync(block);
+        }
+    }
+
+    playwright = await Playwright.CreateAsync();
+    chromium = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = "/usr/bin/chromium",
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    var context = await chromium.NewContextAsync(new() { AcceptDownloads = true });
+    context.SetDefaultTimeout(30 * 60_000);
+    var page = await context.NewPageAsync();
+    await page.GotoAsync(platform.PortalUrl.ToString());
+    await page.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Tom Evans") }).ClickAsync();
+    await page.GetByTestId("welcome").WaitForAsync();
+    var roots = await page.EvaluateAsync<JsonElement>("() => fetch('/api/v1/files/roots').then(r => r.json())");
+    var bucket = roots.GetProperty("bucket").GetString()!;
+    var home = roots.GetProperty("roots").EnumerateArray().First(r => r.GetProperty("kind").GetString() == "home").GetProperty("prefix").GetString()!;
+    var (pagePrefix, cliPrefix, listingPrefix) = ($"{home}bench-page/", $"{home}bench-cli/", $"{home}bench-listing/");
+
+    async Task OpenAsync(string prefix)
+    {
+        await page.GotoAsync($"{platform.PortalUrl}files?prefix={Uri.EscapeDataString(prefix)}");
+        await page.WaitForFunctionAsync("() => / folders? and \\d[\\d,]* files?/.test(document.querySelector('[data-testid=files-status]')?.textContent ?? '')");
+    }
+
+    async Task<TimeSpan> PageUploadAsync(string picker, string path, int files)
+    {
+        var clock = Stopwatch.StartNew();
+        await page.GetByTestId(picker).SetInputFilesAsync(path);
+        var done = $"{files.ToString("N0", CultureInfo.InvariantCulture)} of {files.ToString("N0", CultureInfo.InvariantCulture)} file{(files == 1 ? "" : "s")} uploaded";
+        await page.WaitForFunctionAsync("done => document.querySelector('[data-testid=overall-text]')?.textContent?.startsWith(done)", done, new() { PollingInterval = 50 });
+        var elapsed = clock.Elapsed;
+        await page.GetByTestId("clear-finished").ClickAsync();
+        return elapsed;
+    }
+
+    async Task<TimeSpan> PageDownloadAsync(string key)
+    {
+        var clock = Stopwatch.StartNew();
+        var download = await page.RunAndWaitForDownloadAsync(() =>
+            page.Locator($"[data-testid=file-row][data-key=\"{key}\"]").GetByTestId("download").ClickAsync());
+        var saved = await download.PathAsync();
+        var elapsed = clock.Elapsed;
+        var size = new FileInfo(saved).Length;
+        await download.DeleteAsync();
+        return size == (key.EndsWith("large.bin", StringComparison.Ordinal) ? largeBytes : SmallSize)
+            ? elapsed : throw new InvalidOperationException($"the page's download of {key} has {size:N0} bytes");
+    }
+
+    async Task<TimeSpan> AwsAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("aws", [.. arguments, "--endpoint-url", emulator.ToString().TrimEnd('/')]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
+        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
+        start.Environment["AWS_DEFAULT_REGION"] = "eu-west-2";
+        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        var clock = Stopwatch.StartNew();
+        using var aws = Process.Start(start) ?? throw new InvalidOperationException("aws did not start");
+        var output = aws.StandardOutput.ReadToEndAsync();
+        var errors = await aws.StandardError.ReadToEndAsync();
+        await aws.WaitForExitAsync();
+        var elapsed = clock.Elapsed;
+        await output;
+        return aws.ExitCode == 0 ? elapsed : throw new InvalidOperationException($"aws {string.Join(' ', arguments)} failed ({aws.ExitCode}): {errors}");
+    }
+
+    Console.WriteLine($"Uploading {SmallFiles:N0} files with the page's folder picker ...");
+    await OpenAsync(pagePrefix);
+    var pageSmallUp = await PageUploadAsync("folder-picker", small, SmallFiles);
+    Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
+    Console.WriteLine($"Uploading {largeMb:N0} MB with the page's file picker ...");
+    var pageLargeUp = await PageUploadAsync("file-picker", large, 1);
+    Console.WriteLine($"  {pageLargeUp.TotalSeconds:N1} s");
+    Console.WriteLine($"Uploading the same with aws s3 cp --recursive and aws s3 cp ...");
+    var cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
+    var cliLargeUp = await AwsAsync("s3", "cp", "--quiet", large, $"s3://{bucket}/{cliPrefix}large.bin");
+    Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s and {cliLargeUp.TotalSeconds:N1} s");
+
+    Console.WriteLine($"Downloading {largeMb:N0} MB with the page (presigned URL) and with aws s3 cp ...");
+    await OpenAsync(pagePrefix);
+    var pageLargeDown = await PageDownloadAsync(pagePrefix + "large.bin");
+    var downloads = Directory.CreateDirectory(Path.Combine(work, "downloads")).FullName;
+    var cliLargeDown = await AwsAsync("s3", "cp", "--quiet", $"s3://{bucket}/{cliPrefix}large.bin", Path.Combine(downloads, "large.bin"));
+    File.Delete(Path.Combine(downloads, "large.bin"));
+    Console.WriteLine($"  {pageLargeDown.TotalSeconds:N1} s and {cliLargeDown.TotalSeconds:N1} s");
+
+    // The page has no bulk download: each file is its own presigned GET, so a sample shows its rate per file.
+    Console.WriteLine($"Downloading {DownloadSample} of the small files one by one with the page, all {SmallFiles:N0} with aws s3 cp --recursive ...");
+    await OpenAsync(pagePrefix + "small/");
+    var pageSmallDown = TimeSpan.Zero;
+    for (var i = 1; i <= DownloadSample; i++) pageSmallDown += await PageDownloadAsync($"{pagePrefix}small/file-{i * (SmallFiles / DownloadSample):D4}.bin");
+    var cliSmallDown = await AwsAsync("s3", "cp", "--recursive", "--quiet", $"s3://{bucket}/{cliPrefix}small/", Path.Combine(downloads, "small"));
+    Console.WriteLine($"  {pageSmallDown.TotalSeconds:N1} s and {cliSmallDown.TotalSeconds:N1} s");
+
+    Console.WriteLine($"Seeding {ListingObjects:N0} objects straight into the emulator ...");
+    using (var http = new HttpClient())
+        await Parallel.ForAsync(0, ListingObjects, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, token) =>
+        {
+            var key = string.Join('/', $"{listingPrefix}object {i:D5}.csv".Split('/').Select(Uri.EscapeDataString));
+            using var put = await http.PutAsync(new Uri(emulator, $"{bucket}/{key}"), new ByteArrayContent(new byte[100]), token);
+            put.EnsureSuccessStatusCode();
+        });
+    Console.WriteLine($"Opening that folder with the page ({ListingRuns} times) and listing it with aws s3api list-objects-v2 ...");
+    var pageListings = new List<TimeSpan>();
+    var cliListings = new List<TimeSpan>();
+    for (var run = 0; run < ListingRuns; run++)
+    {
+        var clock = Stopwatch.StartNew();
+        await page.GotoAsync($"{platform.PortalUrl}files?prefix={Uri.EscapeDataString(listingPrefix)}");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=listing-body] tr').length >= 1000", null, new() { PollingInterval = 10 });
+        pageListings.Add(clock.Elapsed);
+        cliListings.Add(await AwsAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", listingPrefix, "--delimiter", "/", "--max-items", "1000", "--page-size", "1000"));
+    }
+    var pageListing = pageListings.Order().ElementAt(ListingRuns / 2);
+    var cliListing = cliListings.Order().ElementAt(ListingRuns / 2);
+
+    var smallMb = SmallFiles * (double)SmallSize / (1 << 20);
+    Console.WriteLine();
+    Console.WriteLine($"Your files (page in headless Chromium) against the aws CLI {AwsVersion()}, same emulator, 2 shared cores:");
+    Console.WriteLine($"| {"Measure",-52} | {"Page",-22} | {"aws CLI",-22} | {"Page / aws",-10} | {"Target",-18} |");
+    Console.WriteLine($"|{new string('-', 54)}|{new string('-', 24)}|{new string('-', 24)}|{new string('-', 12)}|{new string('-', 20)}|");
+    void Row(string measure, string pageFigure, string cliFigure, double ratio, string target, bool met) =>
+        Console.WriteLine($"| {measure,-52} | {pageFigure,-22} | {cliFigure,-22} | {ratio,10:N2} | {target + (met ? " met" : " NOT met"),-18} |");
+    void Throughput(string measure, double amount, string unit, TimeSpan pageTime, TimeSpan cliTime)
+    {
+        var (p, c) = (amount / pageTime.TotalSeconds, amount / cliTime.TotalSeconds);
+        Row(measure, $"{p:N1} {unit} ({pageTime.TotalSeconds:N1} s)", $"{c:N1} {unit} ({cliTime.TotalSeconds:N1} s)", p / c, ">= 0.8x", p / c >= 0.8);
+    }
+    Throughput($"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (folder picker / cp --recursive)", SmallFiles, "files/s", pageSmallUp, cliSmallUp);
+    Throughput($"Upload 1 x {largeMb:N0} MB (multipart)", largeMb, "MB/s", pageLargeUp, cliLargeUp);
+    Throughput($"Download 1 x {largeMb:N0} MB (presigned GET / cp)", largeMb, "MB/s", pageLargeDown, cliLargeDown);
+    var (pageRate, cliRate) = (DownloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
+    Row($"Download {SmallSize / 1024} KB files (page: {DownloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, ">= 0.8x", pageRate / cliRate >= 0.8);
+    Row($"First page of a {ListingObjects:N0}-object folder (median of {ListingRuns})", $"{pageListing.TotalMilliseconds:N0} ms", $"{cliListing.TotalMilliseconds:N0} ms", cliListing / pageListing, "< 1 s", pageListing < TimeSpan.FromSeconds(1));
+    Console.WriteLine($"(page listing runs: {string.Join(", ", pageListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms; aws: {string.Join(", ", cliListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, mostly its Python start-up; {smallMb:N1} MB in the small files)");
+    await context.CloseAsync();
+}
+finally
+{
+    if (chromium is not null) await chromium.DisposeAsync();
+    playwright?.Dispose();
+    await platform.DisposeAsync();
+    TestDirectories.Delete(dataDirectory);
+}
+
+static string AwsVersion()
+{
+    using var aws = Process.Start(new ProcessStartInfo("aws", ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+    var text = aws.StandardOutput.ReadToEnd() + aws.StandardError.ReadToEnd();
+    aws.WaitForExit();
+    return text.Split(' ')[0];
+}
