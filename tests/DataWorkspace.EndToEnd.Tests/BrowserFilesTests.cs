@@ -9,7 +9,8 @@ namespace DataWorkspace.EndToEnd.Tests;
 /// <summary>
 /// "Your files" in a real browser through the proxy, with uploads and downloads going straight to the local S3
 /// emulator: Tom uploads a folder of oddly named files, downloads and previews them, makes a folder, moves a file into
-/// it and deletes the rest; a large upload survives the network going away; and his tool reads and writes the same files.
+/// it and deletes the rest; a large upload survives the network going away; and his tool reads a file he dropped on the
+/// page and writes one the page then lists.
 /// </summary>
 public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
 {
@@ -213,52 +214,46 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
     public async Task A_tool_reads_a_file_uploaded_on_the_page_and_the_page_lists_a_file_the_tool_wrote()
     {
         var suffix = Guid.NewGuid().ToString("N")[..8];
-        var local = Directory.CreateTempSubdirectory("dw-files-");
-        try
-        {
-            var (context, page, problems) = await SignedInAsync(new());
-            await using var _ = context;
-            var id = (await fixture.Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", Tom))!;
-            await fixture.Platform.CatalogueScalarAsync<object>(
-                "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", id);
-            var portal = fixture.Platform.PortalUrl;
-            var tool = new Uri($"http://files-{UserHash.Of(id)}.{portal.Host}:{portal.Port}/");
-            await OpenYourFilesAsync(page);
-            var home = await HomeAsync();
-            var testFolder = $"shared with a tool {suffix}";
-            await CreateFolderAsync(page, testFolder);
-            await OpenFolderAsync(page, testFolder);
+        var (context, page, problems) = await SignedInAsync(new());
+        await using var _ = context;
+        var id = (await fixture.Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", Tom))!;
+        await fixture.Platform.CatalogueScalarAsync<object>(
+            "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", id);
+        var portal = fixture.Platform.PortalUrl;
+        var tool = new Uri($"http://files-{UserHash.Of(id)}.{portal.Host}:{portal.Port}/");
+        await OpenYourFilesAsync(page);
+        var home = await HomeAsync();
+        var testFolder = $"shared with a tool {suffix}";
+        await CreateFolderAsync(page, testFolder);
+        await OpenFolderAsync(page, testFolder);
 
-            const string fromPage = "from the page é #1.txt";
-            var path = Path.Combine(local.FullName, fromPage);
-            await File.WriteAllTextAsync(path, $"written in the browser {suffix}", Cancel);
-            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
-            await chooser.SetFilesAsync(path);
-            await Assertions.Expect(page.GetByTestId("queue").GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
+        // Dropped onto the page, as from the desktop.
+        const string fromPage = "from the page é #1.txt";
+        var dropped = await page.EvaluateHandleAsync(
+            "([name, text]) => { const transfer = new DataTransfer(); transfer.items.add(new File([text], name, { type: 'text/plain' })); return transfer; }",
+            new[] { fromPage, $"written in the browser {suffix}" });
+        foreach (var type in new[] { "dragenter", "dragover", "drop" })
+            await page.GetByTestId("drop-zone").DispatchEventAsync(type, new Dictionary<string, object> { ["dataTransfer"] = dropped });
+        await Assertions.Expect(page.GetByTestId("queue").GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
 
-            // The tool, started by the Local launcher and reached through the proxy, sees the same files.
-            using var client = fixture.Platform.Client();
-            await client.SignInAsync(Tom, cancellationToken: Cancel);
-            await StartToolAsync(client, tool);
-            var got = await S3Tool.AskAsync(client.Http, tool, "get", Cancel, ("key", $"{home}{testFolder}/{fromPage}"));
-            Assert.Equal($"written in the browser {suffix}", got.Body);
+        // The tool, started by the Local launcher and reached through the proxy, sees the same files.
+        using var client = fixture.Platform.Client();
+        await client.SignInAsync(Tom, cancellationToken: Cancel);
+        await StartToolAsync(client, tool);
+        var got = await S3Tool.AskAsync(client.Http, tool, "get", Cancel, ("key", $"{home}{testFolder}/{fromPage}"));
+        Assert.Equal($"written in the browser {suffix}", got.Body);
 
-            const string fromTool = "from the tool + more.txt";
-            var put = await S3Tool.AskAsync(client.Http, tool, "put", Cancel, ("key", $"{home}{testFolder}/{fromTool}"), ("body", "written by the tool"));
-            Assert.True(put.Ok, put.ToString());
-            await page.ReloadAsync();
-            var row = Row(page, "file-row", $"{home}{testFolder}/{fromTool}");
-            await Assertions.Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(fromTool);
-            await Assertions.Expect(row.Locator("td").Nth(2)).ToHaveTextAsync("19 bytes");
-            await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(2);
-            await Browser.SaveScreenshotAsync(page, "files-8-written-by-a-tool");
+        const string fromTool = "from the tool + more.txt";
+        var put = await S3Tool.AskAsync(client.Http, tool, "put", Cancel, ("key", $"{home}{testFolder}/{fromTool}"), ("body", "written by the tool"));
+        Assert.True(put.Ok, put.ToString());
+        await page.ReloadAsync();
+        var row = Row(page, "file-row", $"{home}{testFolder}/{fromTool}");
+        await Assertions.Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(fromTool);
+        await Assertions.Expect(row.Locator("td").Nth(2)).ToHaveTextAsync("19 bytes");
+        await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(2);
+        await Browser.SaveScreenshotAsync(page, "files-8-written-by-a-tool");
 
-            Assert.Empty(problems);
-        }
-        finally
-        {
-            local.Delete(recursive: true);
-        }
+        Assert.Empty(problems);
     }
 
     private async Task<(IBrowserContext Context, IPage Page, List<string> Problems)> SignedInAsync(BrowserNewContextOptions options)
