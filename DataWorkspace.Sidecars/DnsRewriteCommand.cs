@@ -8,8 +8,8 @@ namespace DataWorkspace.Sidecars;
 /// <summary><c>dns-rewrite --rule 'regex=&gt;replacement' --upstream ADDRESS[:PORT]</c>: the tools' DNS server, run until stopped.</summary>
 public static class DnsRewriteCommand
 {
-    public const int BadSettingsExitCode = 2;
-    public const int CannotListenExitCode = 1;
+    public const int BadSettingsExitCode = SidecarHosting.BadSettingsExitCode;
+    public const int CannotListenExitCode = SidecarHosting.CannotStartExitCode;
 
     private const string Description = """
         Answers the tools' DNS queries, allowing only the names the rules permit. Rules are tried in order and the first
@@ -75,26 +75,10 @@ public static class DnsRewriteCommand
                 parseResult.GetValue(healthName),
                 parseResult.GetValue(upstreamTimeout),
                 out var problems);
-            if (settings is null)
-            {
-                foreach (var problem in problems)
-                    Console.Error.WriteLine(problem);
-                Console.Error.WriteLine("Run 'dataworkspace-sidecar dns-rewrite --help' for the options and an example.");
-                return BadSettingsExitCode;
-            }
+            if (settings is null) return SidecarHosting.BadSettings(problems, "dns-rewrite");
 
             using var host = DnsRewriteHost.Build(settings);
-            try
-            {
-                await host.StartAsync(cancellationToken);
-            }
-            catch (Exception exception) when (exception is SocketException or IOException)
-            {
-                Console.Error.WriteLine($"dns-rewrite cannot listen on {settings.Listen} (DNS) or port {settings.HealthPort} (health): {exception.Message}");
-                return CannotListenExitCode;
-            }
-            await host.WaitForShutdownAsync(cancellationToken);
-            return 0;
+            return await SidecarHosting.RunAsync(host, $"dns-rewrite cannot listen on {settings.Listen} (DNS) or port {settings.HealthPort} (health)", cancellationToken);
         });
         return command;
     }

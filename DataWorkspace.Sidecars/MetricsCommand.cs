@@ -9,8 +9,8 @@ namespace DataWorkspace.Sidecars;
 /// <summary><c>metrics [--pid N] [--port 8889]</c>: the tool's CPU, memory, network and disk figures for Prometheus, served until stopped.</summary>
 public static class MetricsCommand
 {
-    public const int BadSettingsExitCode = 2;
-    public const int CannotListenExitCode = 1;
+    public const int BadSettingsExitCode = SidecarHosting.BadSettingsExitCode;
+    public const int CannotListenExitCode = SidecarHosting.CannotStartExitCode;
 
     private const string Description = """
         Serves the tool's resource use in the Prometheus text format at /metrics (and /__metrics, the original's path).
@@ -93,26 +93,10 @@ public static class MetricsCommand
                 excluded,
                 parseResult.GetValue(sourceTimeout),
                 out var problems);
-            if (settings is null)
-            {
-                foreach (var problem in problems)
-                    Console.Error.WriteLine(problem);
-                Console.Error.WriteLine("Run 'dataworkspace-sidecar metrics --help' for the options and examples.");
-                return BadSettingsExitCode;
-            }
+            if (settings is null) return SidecarHosting.BadSettings(problems, "metrics");
 
             await using var host = MetricsHost.Build(settings);
-            try
-            {
-                await host.StartAsync(cancellationToken);
-            }
-            catch (Exception exception) when (exception is SocketException or IOException or AddressInUseException)
-            {
-                Console.Error.WriteLine($"metrics cannot listen on {settings.Address}:{settings.Port}: {exception.Message}");
-                return CannotListenExitCode;
-            }
-            await host.WaitForShutdownAsync(cancellationToken);
-            return 0;
+            return await SidecarHosting.RunAsync(host, $"metrics cannot listen on {settings.Address}:{settings.Port}", cancellationToken);
         });
         return command;
     }

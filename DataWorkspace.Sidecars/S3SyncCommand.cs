@@ -9,8 +9,8 @@ namespace DataWorkspace.Sidecars;
 /// <summary><c>s3sync --local DIR</c>: keeps the tool's home folder and the user's S3 prefix in step, until stopped.</summary>
 public static class S3SyncCommand
 {
-    public const int BadSettingsExitCode = 2;
-    public const int CannotListenExitCode = 1;
+    public const int BadSettingsExitCode = SidecarHosting.BadSettingsExitCode;
+    public const int CannotListenExitCode = SidecarHosting.CannotStartExitCode;
 
     private const string Description = """
         Keeps a local folder (the tool's home) and an S3 prefix in step, both ways. At start it downloads what is new in
@@ -120,27 +120,11 @@ public static class S3SyncCommand
                 problems = [.. problems, $"--multipart-threshold-mb must be from 1 to 5120 (S3's largest single upload); {threshold} is not."];
                 settings = null;
             }
-            if (settings is null)
-            {
-                foreach (var problem in problems)
-                    Console.Error.WriteLine(problem);
-                Console.Error.WriteLine("Run 'dataworkspace-sidecar s3sync --help' for the options and an example.");
-                return BadSettingsExitCode;
-            }
+            if (settings is null) return SidecarHosting.BadSettings(problems, "s3sync");
 
             settings = settings with { MultipartThreshold = threshold * 1024L * 1024 };
             using var host = S3SyncHost.Build(settings);
-            try
-            {
-                await host.StartAsync(cancellationToken);
-            }
-            catch (Exception exception) when (exception is SocketException or IOException)
-            {
-                Console.Error.WriteLine($"s3sync cannot start: {exception.Message}");
-                return CannotListenExitCode;
-            }
-            await host.WaitForShutdownAsync(cancellationToken);
-            return 0;
+            return await SidecarHosting.RunAsync(host, $"s3sync cannot start", cancellationToken);
         });
         return command;
     }

@@ -76,51 +76,18 @@ public static class DnsRewriteHost
     public const string HealthPath = "/health";
 
     /// <summary>The sidecar, not yet started. <paramref name="configureLogging"/> replaces the JSON console log (tests collect the events).</summary>
-    public static IHost Build(DnsRewriteSettings settings, Action<ILoggingBuilder>? configureLogging = null)
-    {
-        if (settings.HealthPort is not { } healthPort)
+    public static IHost Build(DnsRewriteSettings settings, Action<ILoggingBuilder>? configureLogging = null) => SidecarHosting.Build(
+        settings.HealthPort is { } healthPort ? new System.Net.IPEndPoint(settings.Listen.Address, healthPort) : null,
+        builder =>
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-            Configure(builder, settings, configureLogging);
-            return builder.Build();
-        }
-
-        var webBuilder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        Configure(webBuilder, settings, configureLogging);
-        webBuilder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(settings.Listen.Address, healthPort);
-        });
-        var app = webBuilder.Build();
-        app.MapGet(HealthPath, CheckHealthAsync);
-        return app;
-    }
-
-    private static void Configure(IHostApplicationBuilder builder, DnsRewriteSettings settings, Action<ILoggingBuilder>? configureLogging)
-    {
-        builder.Logging.ClearProviders();
-        if (configureLogging is null)
-        {
-            builder.Logging.AddJsonConsole(json =>
-            {
-                json.UseUtcTimestamp = true;
-                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                // Rules are regular expressions: keep their + and > readable instead of \u002B and \u003E.
-                json.JsonWriterOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-            });
-        }
-        else
-        {
-            configureLogging(builder.Logging);
-        }
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<DnsRewriteMetrics>();
-        builder.Services.AddSingleton<RewritingResolver>();
-        builder.Services.AddHostedService<DnsRewriteServer>();
-    }
+            builder.Services.AddMetrics();
+            builder.Services.AddSingleton(settings);
+            builder.Services.AddSingleton<DnsRewriteMetrics>();
+            builder.Services.AddSingleton<RewritingResolver>();
+            builder.Services.AddHostedService<DnsRewriteServer>();
+        },
+        app => app.MapGet(HealthPath, CheckHealthAsync),
+        configureLogging);
 
     /// <summary>200 when the health name resolves through the rules and the upstream to at least one address, 503 otherwise.</summary>
     private static async Task<IResult> CheckHealthAsync(RewritingResolver resolver, DnsRewriteSettings settings, CancellationToken cancellationToken)

@@ -18,43 +18,34 @@ public static class MetricsHost
     public const string OriginalMetricsPath = "/__metrics";
 
     /// <summary>The sidecar, not yet started, logging JSON lines to standard output.</summary>
-    public static WebApplication Build(MetricsSettings settings)
+    public static WebApplication Build(MetricsSettings settings) => (WebApplication)SidecarHosting.Build(
+        new System.Net.IPEndPoint(settings.Address, settings.Port),
+        builder =>
+        {
+            builder.Services.AddSingleton(settings);
+            builder.Services.AddSingleton(TimeProvider.System);
+            builder.Services.AddHttpClient(nameof(EcsTaskMetadata), http => http.Timeout = settings.SourceTimeout)
+                // The endpoint is link-local (169.254.170.2): a tool's HTTP_PROXY must not send the sidecar's reads elsewhere.
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
+            builder.Services.AddSingleton<IUsageSource>(services => settings.Pid is { } pid
+                ? new ProcessTreeUsage(pid, settings.ContainerName)
+                : new EcsTaskMetadata(
+                    services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(EcsTaskMetadata)),
+                    settings.MetadataUri!,
+                    settings.ExcludedContainers));
+            builder.Services.AddSingleton<ToolUsage>();
+            builder.Services.AddSingleton<ToolUsageMeter>();
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService("dataworkspace-metrics-sidecar"))
+                .WithMetrics(metrics => metrics
+                    .AddMeter(ToolUsageMeter.MeterName)
+                    // Every scrape reads the source afresh, so a cached answer would only hide a change or an error.
+                    .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+        },
+        Map(settings));
+
+    private static Action<WebApplication> Map(MetricsSettings settings) => app =>
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json =>
-        {
-            json.UseUtcTimestamp = true;
-            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-        });
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(settings.Address, settings.Port);
-        });
-
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddHttpClient(nameof(EcsTaskMetadata), http => http.Timeout = settings.SourceTimeout)
-            // The endpoint is link-local (169.254.170.2): a tool's HTTP_PROXY must not send the sidecar's reads elsewhere.
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
-        builder.Services.AddSingleton<IUsageSource>(services => settings.Pid is { } pid
-            ? new ProcessTreeUsage(pid, settings.ContainerName)
-            : new EcsTaskMetadata(
-                services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(EcsTaskMetadata)),
-                settings.MetadataUri!,
-                settings.ExcludedContainers));
-        builder.Services.AddSingleton<ToolUsage>();
-        builder.Services.AddSingleton<ToolUsageMeter>();
-        builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService("dataworkspace-metrics-sidecar"))
-            .WithMetrics(metrics => metrics
-                .AddMeter(ToolUsageMeter.MeterName)
-                // Every scrape reads the source afresh, so a cached answer would only hide a change or an error.
-                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
-
-        var app = builder.Build();
         app.Services.GetRequiredService<ToolUsageMeter>();
         foreach (var path in new[] { MetricsPath, OriginalMetricsPath })
         {
@@ -70,6 +61,5 @@ public static class MetricsHost
         app.Lifetime.ApplicationStarted.Register(() =>
             MetricsLog.Started(logger, $"{MetricsPath} {OriginalMetricsPath}", settings.Address.ToString(), settings.Port, source.Description));
         app.Lifetime.ApplicationStopped.Register(() => MetricsLog.Stopped(logger));
-        return app;
-    }
+    };
 }

@@ -17,26 +17,22 @@ public static class S3SyncHost
     public const string HealthPath = "/health";
 
     /// <summary>The sidecar, not yet started. <paramref name="configureLogging"/> replaces the JSON console log (tests collect the events).</summary>
-    public static IHost Build(S3SyncSettings settings, Action<ILoggingBuilder>? configureLogging = null)
-    {
-        if (settings.HealthPort is not { } healthPort)
+    public static IHost Build(S3SyncSettings settings, Action<ILoggingBuilder>? configureLogging = null) => SidecarHosting.Build(
+        settings.HealthPort is { } healthPort ? new IPEndPoint(IPAddress.Parse(settings.HealthAddress), healthPort) : null,
+        builder =>
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-            Configure(builder, settings, configureLogging);
-            return builder.Build();
-        }
-
-        var webBuilder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        Configure(webBuilder, settings, configureLogging);
-        webBuilder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(settings.HealthAddress), healthPort);
-        });
-        var app = webBuilder.Build();
-        app.MapGet(HealthPath, (HomeFolderSync sync, TimeProvider time) => CheckHealth(sync, settings, time));
-        return app;
-    }
+            // The upload under way finishes before the sidecar exits; the orchestrator's own stop timeout is the real bound.
+            builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromMinutes(10));
+            builder.Services.AddMetrics();
+            builder.Services.AddSingleton(settings);
+            builder.Services.AddSingleton(TimeProvider.System);
+            builder.Services.AddSingleton<IAmazonS3>(_ => CreateClient(settings));
+            builder.Services.AddSingleton<S3SyncMetrics>();
+            builder.Services.AddSingleton<HomeFolderSync>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<HomeFolderSync>());
+        },
+        app => app.MapGet(HealthPath, (HomeFolderSync sync, TimeProvider time) => CheckHealth(sync, settings, time)),
+        configureLogging);
 
     /// <summary>The S3 client: the SDK's default credentials (environment keys, or the container endpoint that renews them).</summary>
     public static AmazonS3Client CreateClient(S3SyncSettings settings)
@@ -47,35 +43,6 @@ public static class S3SyncHost
         else
             (config.ServiceURL, config.ForcePathStyle, config.AuthenticationRegion) = (settings.Endpoint.ToString(), true, settings.Region);
         return new AmazonS3Client(config);
-    }
-
-    private static void Configure(IHostApplicationBuilder builder, S3SyncSettings settings, Action<ILoggingBuilder>? configureLogging)
-    {
-        builder.Logging.ClearProviders();
-        if (configureLogging is null)
-        {
-            builder.Logging.AddJsonConsole(json =>
-            {
-                json.UseUtcTimestamp = true;
-                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                json.JsonWriterOptions = new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-            });
-        }
-        else
-        {
-            configureLogging(builder.Logging);
-        }
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Logging.AddFilter("Amazon", LogLevel.Warning);
-        // The upload under way finishes before the sidecar exits; the orchestrator's own stop timeout is the real bound.
-        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromMinutes(10));
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IAmazonS3>(_ => CreateClient(settings));
-        builder.Services.AddSingleton<S3SyncMetrics>();
-        builder.Services.AddSingleton<HomeFolderSync>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<HomeFolderSync>());
     }
 
     /// <summary>200 while sync rounds succeed (or transfers progress), 503 with the reason once none has for three poll intervals.</summary>
