@@ -494,10 +494,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                     await DownloadAsync(path, path, remote, expected: null, cancellationToken);
                 break;
             case (null, not null):
-                await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
-                state.Remove(path);
-                metrics.Deleted("remote");
-                S3SyncLog.Deleted(logger, path, "in S3");
+                await DeleteRemoteAsync(path, cancellationToken);
                 break;
             case (not null, not null) when !localChanged && !remoteChanged:
                 break;
@@ -560,10 +557,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 state.Set(path, new SyncedEntry(SyncPaths.DirectoryETag, 0, 0));
                 break;
             case (null, not null):
-                await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
-                state.Remove(path);
-                metrics.Deleted("remote");
-                S3SyncLog.Deleted(logger, path, "in S3");
+                await DeleteRemoteAsync(path, cancellationToken);
                 break;
         }
     }
@@ -994,5 +988,14 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
 
         private static IEnumerable<KeyValuePair<string, SyncedEntry>> Files(SyncState state) =>
             state.Entries.Where(entry => !SyncPaths.IsDirectory(entry.Key)).ToList();
+    }
+
+    /// <summary>Deletes the S3 copy of a path deleted here, and forgets it.</summary>
+    private async Task DeleteRemoteAsync(string path, CancellationToken cancellationToken)
+    {
+        await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+        state.Remove(path);
+        metrics.Deleted("remote");
+        S3SyncLog.Deleted(logger, path, "in S3");
     }
 }
