@@ -15,7 +15,7 @@ namespace DataWorkspace.Web.Tools;
 /// tools that check the Origin of the browser's requests against their own address (the proxy asks them for 127.0.0.1).
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
-public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
 {
     private const int OutputLinesKept = 40;
     private readonly ConcurrentDictionary<Guid, RunningProcess> processes = new();
@@ -87,6 +87,7 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
         process.BeginErrorReadLine();
         processes[request.InstanceId] = running;
         logger.LogInformation("Started {Tool} for {Host} as process {Pid} on port {Port}", template.Name, request.Host, process.Id, port);
+        sidecars.StartFor(request.InstanceId, request.Host, process.Id);
         return Task.FromResult(new LaunchedTool(process.Id.ToString(CultureInfo.InvariantCulture), $"http://127.0.0.1:{port}"));
     }
 
@@ -107,8 +108,8 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
     public async Task StopAsync(ToolInstance instance, CancellationToken cancellationToken)
     {
         services.Forget(instance.Id);
-        if (!processes.TryRemove(instance.Id, out var running)) return;
-        await StopAsync(running.Process, cancellationToken);
+        if (processes.TryRemove(instance.Id, out var running)) await StopAsync(running.Process, cancellationToken);
+        await sidecars.StopForAsync(instance.Id, cancellationToken);
     }
 
     /// <summary>The platform stopping takes its local tools with it: they would be unreachable orphans otherwise.</summary>
