@@ -6,7 +6,7 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
     HealthcheckCommand.Create(),
     SampleAppCommand.Create(),
     MetricsCommand.Create(),
-    PlannedCommand.Create("s3sync", "Keeps the tool's home folder in step with the user's S3 prefix."),
+    S3SyncCommand.Create(),
     DnsRewriteCommand.Create(),
 };
 

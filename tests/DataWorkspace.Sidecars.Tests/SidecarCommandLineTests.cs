@@ -53,15 +53,6 @@ public sealed class SidecarCommandLineTests
         Assert.Contains("--url must be an absolute http or https address", output);
     }
 
-    [Fact]
-    public async Task A_sidecar_not_in_this_release_says_so_instead_of_pretending_to_run()
-    {
-        var (exitCode, output) = await RunAsync("s3sync");
-
-        Assert.Equal(3, exitCode);
-        Assert.Contains("not available in this release", output);
-    }
-
     private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
     {
         var executable = Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll");

@@ -17,9 +17,20 @@ public class MotoServer : IAsyncLifetime
 
     public Uri Url { get; private set; } = null!;
 
-    public virtual async ValueTask InitializeAsync()
+    /// <summary>moto's process, for tests that pause it (SIGSTOP keeps what it holds) to stand for an outage.</summary>
+    public int ProcessId => process?.Id ?? throw new InvalidOperationException("moto_server is not running");
+
+    public virtual ValueTask InitializeAsync() => StartAsync(Ports.Free());
+
+    /// <summary>Kills moto and starts it again on the same port, holding nothing: an outage in which S3 lost everything.</summary>
+    public async Task RestartAsync()
     {
-        var port = Ports.Free();
+        await StopAsync();
+        await StartAsync(Url.Port);
+    }
+
+    private async ValueTask StartAsync(int port)
+    {
         Url = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo("moto_server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[] { "-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(argument);
@@ -60,9 +71,15 @@ public class MotoServer : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
+        await StopAsync();
+    }
+
+    private async Task StopAsync()
+    {
         if (process is null) return;
         if (!process.HasExited) process.Kill(entireProcessTree: true);
         await process.WaitForExitAsync();
         process.Dispose();
+        process = null;
     }
 }
