@@ -10,13 +10,17 @@ namespace DataWorkspace.Web.Tools;
 /// <summary>
 /// The sidecars beside each local tool, as processes of this machine running the sidecars build
 /// (<c>Tools:LocalSidecars</c>, the path of <c>dataworkspace-sidecar.dll</c>): <c>metrics</c> watches the tool's
-/// process tree on a free loopback port. They stop with the tool and with the web app; the process ids are also kept in
+/// process tree on a free loopback port, and <c>s3sync</c> keeps the tool's home folder in step with the user's home
+/// prefix, with the tool's own S3 settings and renewing credentials. They stop with the tool (s3sync first sends what
+/// is not sent yet) and with the web app; the process ids are also kept in
 /// <c>&lt;LocalWorkDirectory&gt;/.sidecars</c>, so a run after a crash ends those its predecessor left behind. A
 /// sidecar that cannot start is logged and the tool runs without it.
 /// </summary>
 public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalSidecars> logger) : IDisposable
 {
     private const int OutputLinesKept = 20;
+    private const int SignalTerminate = 15;
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
     private readonly ConcurrentDictionary<Guid, ToolSidecars> running = new();
 
     /// <summary>The loopback address of the instance's metrics sidecar, which Prometheus scrapes; null when it has none.</summary>
@@ -24,15 +28,22 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
         running.TryGetValue(instanceId, out var sidecars) && sidecars.MetricsPort is { } port ? $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}" : null;
 
     /// <summary>Starts the sidecars of a tool whose process has just started; a failure is logged, never thrown.</summary>
-    public void StartFor(Guid instanceId, string host, int toolPid)
+    /// <param name="toolEnvironment">The tool's environment, whose S3 and AWS settings s3sync uses; without S3_BUCKET and S3_PREFIX there is no s3sync.</param>
+    public void StartFor(Guid instanceId, string host, int toolPid, string home, IReadOnlyDictionary<string, string> toolEnvironment)
     {
         var build = Build();
         if (build is null) return;
         var sidecars = new ToolSidecars();
         running[instanceId] = sidecars;
+        if (toolEnvironment.ContainsKey("S3_BUCKET") && toolEnvironment.ContainsKey("S3_PREFIX"))
+        {
+            var storage = toolEnvironment.Where(e => e.Key.StartsWith("S3_", StringComparison.Ordinal) || e.Key.StartsWith("AWS_", StringComparison.Ordinal));
+            if (Start(build, "s3sync", host, home, ["s3sync", "--local", home], storage) is { } sync) sidecars.Processes.Add(sync);
+        }
+
         var port = FreePort();
-        if (Start(build, "metrics", host, ["metrics", "--pid", toolPid.ToString(CultureInfo.InvariantCulture), "--address", "127.0.0.1",
-                "--port", port.ToString(CultureInfo.InvariantCulture), "--container-name", Ecs.EcsLauncher.ToolContainer]) is { } metrics)
+        if (Start(build, "metrics", host, home, ["metrics", "--pid", toolPid.ToString(CultureInfo.InvariantCulture), "--address", "127.0.0.1",
+                "--port", port.ToString(CultureInfo.InvariantCulture), "--container-name", Ecs.EcsLauncher.ToolContainer], []) is { } metrics)
         {
             sidecars.Processes.Add(metrics);
             sidecars.MetricsPort = port;
@@ -76,10 +87,7 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
         }
     }
 
-    public void Dispose()
-    {
-        foreach (var id in running.Keys) StopForAsync(id, CancellationToken.None).GetAwaiter().GetResult();
-    }
+    public void Dispose() => Task.WhenAll(running.Keys.Select(id => StopForAsync(id, CancellationToken.None))).GetAwaiter().GetResult();
 
     private string? Build()
     {
@@ -90,7 +98,7 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
         return null;
     }
 
-    private Sidecar? Start(string build, string command, string host, IReadOnlyList<string> arguments)
+    private Sidecar? Start(string build, string command, string host, string home, IReadOnlyList<string> arguments, IEnumerable<KeyValuePair<string, string>> environment)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -101,10 +109,13 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
         };
         start.ArgumentList.Add(build);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        // Only what the sidecar is given: none of the web app's own settings and secrets.
+        // Only what the sidecar is given: none of the web app's own settings and secrets. Its HOME is the tool's, so the
+        // AWS SDK finds no credentials of this machine's user in ~/.aws, only the tool's.
         start.Environment.Clear();
-        foreach (var name in new[] { "PATH", "LANG", "TZ", "DOTNET_ROOT", "TMPDIR", "HOME" })
+        foreach (var name in new[] { "PATH", "LANG", "TZ", "DOTNET_ROOT", "TMPDIR" })
             if (Environment.GetEnvironmentVariable(name) is { } value) start.Environment[name] = value;
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        start.Environment["HOME"] = home;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var sidecar = new Sidecar(process);
@@ -146,6 +157,21 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
         try
         {
             sidecar.Stopping = true;
+            // SIGTERM first: s3sync then finishes its transfers and sends the changes not yet sent before it exits.
+            if (!process.HasExited && Terminate(process.Id, SignalTerminate) == 0)
+            {
+                using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                grace.CancelAfter(StopGrace);
+                try
+                {
+                    await process.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // It took too long: killed below.
+                }
+            }
+
             if (!process.HasExited) process.Kill(entireProcessTree: true);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(TimeSpan.FromSeconds(5));
@@ -160,6 +186,9 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
             process.Dispose();
         }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Terminate(int pid, int signal);
 
     private void Remember(Guid instanceId, ToolSidecars sidecars)
     {

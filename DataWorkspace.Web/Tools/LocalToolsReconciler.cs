@@ -35,7 +35,9 @@ public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher 
         if (gone.Count > 0) logger.LogInformation("Marked {Count} local tool instances stopped: they ended with the previous run", gone.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    // Registered after LocalToolServices, so this stops first: the tools' sidecars still reach their credentials as they stop.
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        launcher is LocalLauncher local ? local.StopAllAsync(cancellationToken) : Task.CompletedTask;
 
     private static bool ProcessExists(string handle)
     {
