@@ -193,8 +193,15 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
     private void Remember(Guid instanceId, ToolSidecars sidecars)
     {
         if (sidecars.Processes.Count == 0) return;
-        Directory.CreateDirectory(PidDirectory());
-        File.WriteAllLines(PidFile(instanceId), sidecars.Processes.Select(p => p.Process.Id.ToString(CultureInfo.InvariantCulture)));
+        try
+        {
+            Directory.CreateDirectory(PidDirectory());
+            File.WriteAllLines(PidFile(instanceId), sidecars.Processes.Select(p => p.Process.Id.ToString(CultureInfo.InvariantCulture)));
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("The sidecars' process ids could not be kept in {Directory} ({Problem}): after a crash they would have to be ended by hand", PidDirectory(), exception.Message);
+        }
     }
 
     private static bool IsSidecar(int pid)
