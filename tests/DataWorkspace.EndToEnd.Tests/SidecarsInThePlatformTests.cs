@@ -128,6 +128,87 @@ public sealed class SidecarsInThePlatformTests(PlatformFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_file_in_a_local_tools_home_reaches_the_users_s3_prefix_and_comes_back_after_a_restart_on_an_empty_folder()
+    {
+        const string email = "morgan.lee@trade.example";
+        using var client = Platform.Client();
+        await client.SignInAsync(email, cancellationToken: Cancel);
+        var userId = (await Platform.CatalogueScalarAsync<string>("SELECT id FROM users WHERE email = $1", email))!;
+        await Platform.CatalogueScalarAsync<object>(
+            "INSERT INTO tools_permissions (user_id, source, granted_at, granted_by) VALUES ($1, 'Admin', now(), 'test') ON CONFLICT DO NOTHING", userId);
+        var hash = UserHash.Of(userId);
+        var folder = Path.Combine(Platform.DataDirectory, "tools", $"files-{hash}");
+        var portal = Platform.PortalUrl.GetLeftPart(UriPartial.Authority);
+
+        async Task ChangeAsync(string action, string state)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/tools/files/{action}") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.TryAddWithoutValidation("Origin", portal);
+            using var response = await client.Http.SendAsync(request, Cancel);
+            Assert.True(response.IsSuccessStatusCode, $"{action}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Cancel)}");
+            await UntilAsync($"the files tool {state}", async () =>
+                JsonDocument.Parse(await client.Http.GetStringAsync("/api/v1/tools", Cancel)).RootElement.EnumerateArray()
+                    .Single(t => t.GetProperty("hostBasename").GetString() == "files").GetProperty("state").GetString() == state);
+        }
+
+        await ChangeAsync("start", "Running");
+        await File.WriteAllTextAsync(Path.Combine(folder, "note.txt"), "kept in S3", Cancel);
+
+        // The tool's s3sync sends it to the user's home prefix in the emulator.
+        using var emulator = new HttpClient();
+        // moto lists a bucket without credentials, though it will not hand out a private object without them.
+        var listing = new Uri(Platform.App.GetEndpoint("aws", "http"), $"dataworkspace-local?list-type=2&prefix=home/{hash}/");
+        await UntilAsync("note.txt in S3", async () =>
+        {
+            var listed = System.Xml.Linq.XDocument.Parse(await emulator.GetStringAsync(listing, Cancel)).Descendants().Where(e => e.Name.LocalName == "Contents");
+            return listed.Any(c => c.Elements().Any(e => e.Name.LocalName == "Key" && e.Value == $"home/{hash}/note.txt")
+                && c.Elements().Any(e => e.Name.LocalName == "Size" && e.Value == "10"));
+        });
+
+        // Stopped (its sidecars with it), its folder gone, and started again: the file is back in the tool's home.
+        await ChangeAsync("stop", "Stopped");
+        await UntilAsync("its s3sync stopped", () => Task.FromResult(!SidecarRunsFor(folder)));
+        Directory.Delete(folder, recursive: true);
+        await ChangeAsync("start", "Running");
+        await UntilAsync("note.txt back in the tool's home", () => Task.FromResult(File.Exists(Path.Combine(folder, "note.txt"))));
+        Assert.Equal("kept in S3", await File.ReadAllTextAsync(Path.Combine(folder, "note.txt"), Cancel));
+        await ChangeAsync("stop", "Stopped");
+    }
+
+    /// <summary>Whether a sidecar process of this machine still works on the tool home <paramref name="folder"/> (s3sync names it).</summary>
+    private static bool SidecarRunsFor(string folder) =>
+        Directory.GetDirectories("/proc").Where(directory => int.TryParse(Path.GetFileName(directory), out _)).Any(directory =>
+        {
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline"));
+                return commandLine.Contains("dataworkspace-sidecar", StringComparison.Ordinal) && commandLine.Contains(folder, StringComparison.Ordinal);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        });
+
+    /// <summary>Asks until <paramref name="condition"/> holds; two minutes without it fails the test with what was awaited.</summary>
+    private static async Task UntilAsync(string what, Func<Task<bool>> condition)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        patience.CancelAfter(TimeSpan.FromMinutes(2));
+        while (!await condition())
+        {
+            try
+            {
+                await Task.Delay(200, patience.Token);
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                Assert.Fail($"Still waiting for {what} after two minutes.");
+            }
+        }
+    }
+
     private static string? Executable(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(directory => Path.Combine(directory, name)).FirstOrDefault(File.Exists);
