@@ -87,7 +87,14 @@ if (state is not null)
     // from the build the AppHost itself runs from (bin/<configuration>/net10.0).
     var sidecarsBuild = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
     var sidecars = Path.Combine(Path.GetDirectoryName(new Projects.DataWorkspace_Sidecars().ProjectPath)!, "bin", sidecarsBuild, "net10.0", "dataworkspace-sidecar.dll");
-    web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"));
+    web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"))
+        // Each local tool's sidecars (its metrics) run from the same build.
+        .WithEnvironment("Tools__LocalSidecars", sidecars);
+
+    // dns-rewrite: the tools' DNS server, answering only the allow-listed names (DnsRewrite in appsettings.json).
+    // Nothing waits for it: the portal works without it.
+    if (builder.AddLocalDnsRewrite("dns-rewrite", sidecars, out var skipped) is null)
+        Console.Error.WriteLine($"dns-rewrite is not started: {skipped}.");
     void SampleApp(int index, string name, string basename, string description, string kind = "Tool", string? catalogueSlug = null, string wrap = "None")
     {
         var prefix = $"Tools__Templates__{index}__";

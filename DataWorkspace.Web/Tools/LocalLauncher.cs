@@ -15,7 +15,7 @@ namespace DataWorkspace.Web.Tools;
 /// tools that check the Origin of the browser's requests against their own address (the proxy asks them for 127.0.0.1).
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
-public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
 {
     private const int OutputLinesKept = 40;
     private readonly ConcurrentDictionary<Guid, RunningProcess> processes = new();
@@ -87,6 +87,7 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
         process.BeginErrorReadLine();
         processes[request.InstanceId] = running;
         logger.LogInformation("Started {Tool} for {Host} as process {Pid} on port {Port}", template.Name, request.Host, process.Id, port);
+        sidecars.StartFor(request.InstanceId, request.Host, process.Id, home, request.Environment);
         return Task.FromResult(new LaunchedTool(process.Id.ToString(CultureInfo.InvariantCulture), $"http://127.0.0.1:{port}"));
     }
 
@@ -104,14 +105,24 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
         return Task.FromResult<(bool, string?)>((false, $"the tool's process exited with code {running.Process.ExitCode}" + (output.Length > 0 ? $": {output}" : "")));
     }
 
-    public async Task StopAsync(ToolInstance instance, CancellationToken cancellationToken)
+    public Task StopAsync(ToolInstance instance, CancellationToken cancellationToken) => StopAsync(instance.Id, cancellationToken);
+
+    private async Task StopAsync(Guid instanceId, CancellationToken cancellationToken)
     {
-        services.Forget(instance.Id);
-        if (!processes.TryRemove(instance.Id, out var running)) return;
-        await StopAsync(running.Process, cancellationToken);
+        if (processes.TryRemove(instanceId, out var running)) await StopAsync(running.Process, cancellationToken);
+        // After the tool and before its credentials end: s3sync sends the tool's last changes with them.
+        await sidecars.StopForAsync(instanceId, cancellationToken);
+        services.Forget(instanceId);
     }
 
-    /// <summary>The platform stopping takes its local tools with it: they would be unreachable orphans otherwise.</summary>
+    /// <summary>
+    /// The platform stopping takes its local tools and their sidecars with it (they would be unreachable orphans
+    /// otherwise), while the services the sidecars call back to still run, so s3sync can send the tools' last changes.
+    /// </summary>
+    public async Task StopAllAsync(CancellationToken cancellationToken) =>
+        await Task.WhenAll(processes.Keys.Select(id => StopAsync(id, cancellationToken)));
+
+    /// <summary>What <see cref="StopAllAsync"/> did not get to.</summary>
     public void Dispose()
     {
         foreach (var id in processes.Keys)

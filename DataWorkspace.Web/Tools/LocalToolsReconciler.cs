@@ -8,13 +8,15 @@ namespace DataWorkspace.Web.Tools;
 
 /// <summary>
 /// Local tools are processes of the web app: when it starts, any it recorded as active whose process is gone died
-/// with its previous run, so they are marked stopped (with that reason) rather than shown running.
+/// with its previous run, so they are marked stopped (with that reason) rather than shown running; sidecars that
+/// run made and left behind are ended.
 /// </summary>
-public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher launcher, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<LocalToolsReconciler> logger) : IHostedService
+public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher launcher, IServiceProvider services, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<LocalToolsReconciler> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (launcher.Name != "Local") return;
+        services.GetRequiredService<LocalSidecars>().StopOrphans();
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
         var now = time.GetUtcNow();
@@ -33,7 +35,9 @@ public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher 
         if (gone.Count > 0) logger.LogInformation("Marked {Count} local tool instances stopped: they ended with the previous run", gone.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    // Registered after LocalToolServices, so this stops first: the tools' sidecars still reach their credentials as they stop.
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        launcher is LocalLauncher local ? local.StopAllAsync(cancellationToken) : Task.CompletedTask;
 
     private static bool ProcessExists(string handle)
     {

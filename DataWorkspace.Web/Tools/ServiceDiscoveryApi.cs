@@ -26,8 +26,9 @@ public sealed record ServiceDiscoveryTargets(IReadOnlyList<string> Targets, IRea
 
 /// <summary>
 /// <c>GET /api/v1/application</c>: the running tool instances as Prometheus <c>http_sd</c> targets, with labels for
-/// the tool and its user. On ECS the target is the metrics sidecar beside each tool; locally, the tool itself. Only
-/// Prometheus, with the configured basic-auth credentials, may ask.
+/// the tool and its user. The target is the metrics sidecar beside each tool: on ECS the task's address and
+/// <see cref="Ecs.EcsLauncher.MetricsPort"/>, locally its loopback port (a local tool without one is not listed: nothing
+/// there serves metrics). Only Prometheus, with the configured basic-auth credentials, may ask.
 /// </summary>
 public static class ServiceDiscoveryApi
 {
@@ -36,7 +37,7 @@ public static class ServiceDiscoveryApi
     public static void MapServiceDiscoveryApi(this WebApplication app)
     {
         app.MapGet(Path, async Task<Results<Ok<List<ServiceDiscoveryTargets>>, ProblemHttpResult>> (
-            HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+            HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, IServiceProvider services, CancellationToken cancellationToken) =>
         {
             var settings = options.CurrentValue;
             if (!settings.IsConfigured)
@@ -54,23 +55,24 @@ public static class ServiceDiscoveryApi
                 .Where(i => i.State == ToolInstanceState.Running && i.Address != null)
                 .Join(catalogue.Users.AsNoTracking(), i => i.OwnerId, u => u.Id, (i, u) => new { Instance = i, u.Email })
                 .OrderBy(r => r.Instance.Host).ToListAsync(cancellationToken);
-            return TypedResults.Ok(running.Select(r =>
-            {
-                var address = new Uri(r.Instance.Address!);
-                var target = r.Instance.Launcher == "Ecs" ? $"{address.Host}:{Ecs.EcsLauncher.MetricsPort}" : address.Authority;
-                return new ServiceDiscoveryTargets(
-                    [target],
+            var local = services.GetService<LocalSidecars>();
+            string? TargetOf(ToolInstance instance) => instance.Launcher == "Ecs"
+                ? $"{new Uri(instance.Address!).Host}:{Ecs.EcsLauncher.MetricsPort}"
+                : local?.MetricsTarget(instance.Id);
+            return TypedResults.Ok(running.Select(r => (r.Instance, r.Email, Target: TargetOf(r.Instance))).Where(r => r.Target is not null).Select(r =>
+                new ServiceDiscoveryTargets(
+                    [r.Target!],
                     new Dictionary<string, string>
                     {
                         ["tool"] = r.Instance.TemplateName,
                         ["tool_host"] = r.Instance.Host,
                         ["user"] = r.Email,
                         ["user_id"] = r.Instance.OwnerId,
+                        ["user_hash"] = UserHash.Of(r.Instance.OwnerId),
                         ["instance_id"] = r.Instance.Id.ToString(),
                         ["size"] = r.Instance.Size,
                         ["launcher"] = r.Instance.Launcher,
-                    });
-            }).ToList());
+                    })).ToList());
         }).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
             .AllowAnonymous().NotForBrowsers(); // Prometheus has no session: its basic-auth credentials, checked above, are the gate.
     }

@@ -30,6 +30,9 @@ public sealed class ToolsOptions : IValidatableObject
     /// <summary>Where the Local launcher gives each tool a working directory (its home folder).</summary>
     public string LocalWorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "dataworkspace-tools");
 
+    /// <summary>The sidecars build (<c>dataworkspace-sidecar.dll</c>) the Local launcher runs beside each tool; none when unset.</summary>
+    public string? LocalSidecars { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (IdleTimeout <= TimeSpan.Zero) yield return new("Tools:IdleTimeout must be positive, e.g. 02:00:00.");

@@ -34,6 +34,7 @@ public static class ToolsSetup
         {
             builder.Services.AddSingleton<LocalToolServices>();
             builder.Services.AddHostedService(services => services.GetRequiredService<LocalToolServices>());
+            builder.Services.AddSingleton<LocalSidecars>();
             builder.Services.AddSingleton<LocalLauncher>();
             builder.Services.AddSingleton<ILauncher>(services => services.GetRequiredService<LocalLauncher>());
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using System.Xml.Linq;
 using Amazon;
 using Amazon.Runtime;
@@ -81,13 +82,38 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         var stages = new List<ToolStage>();
 
         var launched = await launcher.StartAsync(
-            new LaunchRequest(Guid.NewGuid(), host, new Uri($"https://{host}.dataworkspace.example/"), template, ToolSizes.Large, "user-7", new Dictionary<string, string> { ["PGUSER"] = "_login_x" }),
+            new LaunchRequest(Guid.NewGuid(), host, new Uri($"https://{host}.dataworkspace.example/"), template, ToolSizes.Large, "user-7", new Dictionary<string, string>
+            {
+                ["PGUSER"] = "_login_x", ["PGPASSWORD"] = "secret-of-the-tool", ["S3_BUCKET"] = "files", ["S3_PREFIX"] = "home/abc/", ["AWS_REGION"] = "eu-west-2",
+            }),
             new SynchronousProgress(stages), Cancellation);
         var instance = new ToolInstance { Host = host, HostBasename = "jupyterlab", TemplateName = "JupyterLab", OwnerId = "user-7", Size = "Large", Launcher = "Ecs", LauncherHandle = launched.Handle };
 
         // The run's task role is the user's own.
         Assert.Contains($"\"taskRoleArn\":\"arn:aws:iam::123456789012:role/dw-user-{DataWorkspace.Contracts.UserHash.Of("user-7")}\"",
             recorder.Bodies.Single(body => body.Contains("\"clientToken\"", StringComparison.Ordinal)));
+        // Beside the tool: s3sync keeps the home folder (a volume both mount, the tool's HOME) in step with S3, and metrics
+        // serves the task's figures on 8889 from the metadata endpoint ECS gives every container.
+        var registered = JsonDocument.Parse(recorder.Bodies.Single(body => body.Contains("\"containerDefinitions\"", StringComparison.Ordinal))).RootElement;
+        var containers = registered.GetProperty("containerDefinitions").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
+        Assert.Equal(["tool", "s3sync", "metrics"], containers.Keys);
+        Assert.Equal("home", registered.GetProperty("volumes").EnumerateArray().Single().GetProperty("name").GetString());
+        foreach (var name in new[] { "tool", "s3sync" })
+        {
+            var mount = containers[name].GetProperty("mountPoints").EnumerateArray().Single();
+            Assert.Equal(("home", EcsLauncher.HomeFolder), (mount.GetProperty("sourceVolume").GetString(), mount.GetProperty("containerPath").GetString()));
+        }
+        Assert.Contains(containers["tool"].GetProperty("environment").EnumerateArray(), e => e.GetProperty("name").GetString() == "HOME" && e.GetProperty("value").GetString() == EcsLauncher.HomeFolder);
+        Assert.Equal(["s3sync", "--local", EcsLauncher.HomeFolder], containers["s3sync"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["metrics"], containers["metrics"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(EcsLauncher.MetricsPort, containers["metrics"].GetProperty("portMappings").EnumerateArray().Single().GetProperty("containerPort").GetInt32());
+        Assert.All(containers.Values.Where(c => c.GetProperty("name").GetString() != "tool"), c => Assert.False(c.GetProperty("essential").GetBoolean()));
+        // The run gives s3sync the tool's S3 settings, and none of its database login.
+        var overrides = JsonDocument.Parse(recorder.Bodies.Single(body => body.Contains("\"clientToken\"", StringComparison.Ordinal))).RootElement
+            .GetProperty("overrides").GetProperty("containerOverrides").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!, o => o.GetProperty("environment").EnumerateArray()
+                .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("value").GetString()));
+        Assert.Equal("_login_x", overrides["tool"]["PGUSER"]);
+        Assert.Equal(new Dictionary<string, string?> { ["S3_BUCKET"] = "files", ["S3_PREFIX"] = "home/abc/", ["AWS_REGION"] = "eu-west-2" }, overrides["s3sync"]);
         // The stages the progress page shows, then the task's private address once ECS says it is RUNNING.
         Assert.Equal([ToolStage.Provisioning, ToolStage.Pulling], stages.Take(2));
         Assert.Matches(@"^http://\d+\.\d+\.\d+\.\d+:8888$", launched.Address);

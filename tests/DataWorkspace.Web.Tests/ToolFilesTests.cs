@@ -30,7 +30,7 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
 
     private WebApplicationFactory<Program>? app;
 
-    private WebApplicationFactory<Program> App(string? credentialLifetime = null)
+    private WebApplicationFactory<Program> App(string? credentialLifetime = null, bool sidecars = false)
     {
         // The web app's own AWS credentials, as a deployment's task role would give them (moto takes any).
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
@@ -49,6 +49,8 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
                 .UseSetting("Tools:Templates:0:Command:2", "{port}")
                 .UseSetting("Tools:Templates:0:DefaultSize", "Small");
             if (credentialLifetime is not null) host.UseSetting("Storage:CredentialLifetime", credentialLifetime);
+            // Each tool's s3sync and metrics sidecars run from the sidecars build, as the AppHost sets it.
+            if (sidecars) host.UseSetting("Tools:LocalSidecars", SidecarsBuild.Dll());
         });
     }
 
@@ -275,6 +277,53 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
         Assert.NotEmpty(withKeys["AWS_SESSION_TOKEN"]);
         Assert.InRange(DateTimeOffset.Parse(withKeys["S3_CREDENTIALS_EXPIRE"], System.Globalization.CultureInfo.InvariantCulture),
             DateTimeOffset.UtcNow.AddHours(11), DateTimeOffset.UtcNow.AddHours(13));
+    }
+
+    [Fact]
+    public async Task A_file_in_a_local_tools_home_reaches_its_users_prefix_and_comes_back_when_the_tool_starts_again_on_an_empty_folder()
+    {
+        var user = await UserAsync();
+        _ = App(sidecars: true);
+        var (id, _) = await StartToolAsync(user);
+        var folder = Path.Combine(workDirectory, $"s3tool-{user.Hash}");
+        await File.WriteAllTextAsync(Path.Combine(folder, "analysis.txt"), "the tool's work", Cancel);
+
+        // s3sync, beside the tool with its S3 settings and renewing credentials, sends it to the user's home prefix.
+        using var s3 = Emulator(aws.Url);
+        var key = $"home/{user.Hash}/analysis.txt";
+        await UntilAsync($"{key} in S3", async () =>
+            (await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = key }, Cancel)).S3Objects?.Count > 0);
+        using (var stored = await s3.GetObjectAsync(bucket, key, Cancel))
+        using (var reader = new StreamReader(stored.ResponseStream))
+            Assert.Equal("the tool's work", await reader.ReadToEndAsync(Cancel));
+
+        // Stopped, its sidecars stop with it; started again on an empty folder (as on another machine), the file is back.
+        using (var stop = await PostAsync("/api/v1/tools/s3tool/stop", user))
+            Assert.True(stop.IsSuccessStatusCode, await stop.Content.ReadAsStringAsync(Cancel));
+        await UntilAsync("the sidecars stopped", () => Task.FromResult(!File.Exists(Path.Combine(workDirectory, ".sidecars", id.ToString("N")))));
+        Directory.Delete(folder, recursive: true);
+        await StartToolAsync(user);
+        var restored = Path.Combine(folder, "analysis.txt");
+        await UntilAsync("the file back in the tool's home", () => Task.FromResult(File.Exists(restored)));
+        Assert.Equal("the tool's work", await File.ReadAllTextAsync(restored, Cancel));
+    }
+
+    /// <summary>Asks until <paramref name="condition"/> holds; a minute without it fails the test with what was awaited.</summary>
+    private static async Task UntilAsync(string what, Func<Task<bool>> condition)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        patience.CancelAfter(TimeSpan.FromMinutes(1));
+        while (!await condition())
+        {
+            try
+            {
+                await Task.Delay(100, patience.Token);
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                Assert.Fail($"Still waiting for {what} after a minute.");
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -25,6 +25,8 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
 
     private WebApplicationFactory<Program> App => field ??= WithAwsCredentials().WithWebHostBuilder(host => host
         .UseSetting("Tools:LocalWorkDirectory", workDirectory)
+        // Each tool's metrics sidecar runs from the sidecars build, as the AppHost sets it.
+        .UseSetting("Tools:LocalSidecars", SidecarsBuild.Dll())
         // Tools get S3 credentials from STS (moto here) for their own prefixes of this bucket.
         .UseSetting("Storage:Bucket", "tool-files")
         .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
@@ -281,7 +283,7 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
     }
 
     [Fact]
-    public async Task Prometheus_discovers_running_tools_with_their_tool_and_user_only_with_its_credentials()
+    public async Task Prometheus_discovers_each_running_tools_metrics_sidecar_with_its_tool_and_user_only_with_its_credentials()
     {
         var user = await UserAsync();
         var (_, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user);
@@ -315,15 +317,71 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         Assert.Equal(HttpStatusCode.OK, discovered.StatusCode);
         var group = JsonDocument.Parse(await discovered.Content.ReadAsStringAsync(Cancel)).RootElement.EnumerateArray()
             .Single(g => g.GetProperty("labels").GetProperty("instance_id").GetString() == id.ToString());
-        Assert.Equal(address.Authority, group.GetProperty("targets").EnumerateArray().Single().GetString());
         Assert.Equal("Files", group.GetProperty("labels").GetProperty("tool").GetString());
         Assert.Equal(user.Email, group.GetProperty("labels").GetProperty("user").GetString());
+        Assert.Equal(user.Hash, group.GetProperty("labels").GetProperty("user_hash").GetString());
         Assert.Equal($"files-{user.Hash}", group.GetProperty("labels").GetProperty("tool_host").GetString());
 
-        // Once stopped, it is no longer a target.
+        // The target is the tool's metrics sidecar on loopback, not the tool: it serves the tool's CPU and memory.
+        var target = group.GetProperty("targets").EnumerateArray().Single().GetString()!;
+        Assert.StartsWith("127.0.0.1:", target);
+        Assert.NotEqual(address.Authority, target);
+        using var scraper = new HttpClient();
+        var metrics = await MetricsAsync(scraper, target, "container_memory_working_set_bytes{");
+        Assert.Matches("""container_cpu_usage_seconds_total\{[^}]*container="tool"[^}]*\} """, metrics);
+        Assert.Matches("""container_memory_working_set_bytes\{[^}]*container="tool"[^}]*\} [1-9]""", metrics);
+
+        // Once stopped, it is no longer a target, and its sidecar has stopped with it.
         await SendAsync(HttpMethod.Post, "/api/v1/tools/files/stop", user);
         using var after = await DiscoverAsync(App, "prometheus:sd-secret");
         Assert.DoesNotContain(id.ToString(), await after.Content.ReadAsStringAsync(Cancel));
+        await Assert.ThrowsAsync<HttpRequestException>(() => scraper.GetStringAsync($"http://{target}/metrics", Cancel));
+        Assert.False(File.Exists(Path.Combine(workDirectory, ".sidecars", id.ToString("N"))));
+    }
+
+    /// <summary>The sidecar's /metrics once it answers with <paramref name="series"/> (it starts beside the tool, not before it).</summary>
+    private static async Task<string> MetricsAsync(HttpClient client, string target, string series)
+    {
+        while (true)
+        {
+            try
+            {
+                var text = await client.GetStringAsync($"http://{target}/metrics", Cancel);
+                if (text.Contains(series, StringComparison.Ordinal)) return text;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100, Cancel);
+        }
+    }
+
+    [Fact]
+    public async Task A_sidecar_left_running_by_a_previous_run_is_ended_when_the_platform_starts_again()
+    {
+        // A metrics sidecar as the previous run would have left it after a crash: running, its id in the pid file.
+        var orphanId = Guid.NewGuid();
+        using var orphan = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { SidecarsBuild.Dll(), "metrics", "--pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--address", "127.0.0.1", "--port", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            RedirectStandardOutput = true,
+        })!;
+        Directory.CreateDirectory(Path.Combine(workDirectory, ".sidecars"));
+        await File.WriteAllTextAsync(Path.Combine(workDirectory, ".sidecars", orphanId.ToString("N")), orphan.Id + "\n", Cancel);
+
+        try
+        {
+            // The platform starting (the reconciler runs at start) ends it.
+            _ = App.Services;
+            await orphan.WaitForExitAsync(Cancel);
+            Assert.False(File.Exists(Path.Combine(workDirectory, ".sidecars", orphanId.ToString("N"))));
+        }
+        finally
+        {
+            if (!orphan.HasExited) orphan.Kill();
+        }
     }
 
     [Fact]

@@ -205,7 +205,14 @@ public sealed record RegisterTaskDefinitionRequest
     public required string ExecutionRoleArn { get; init; }
     public string? TaskRoleArn { get; init; }
     public required IReadOnlyList<ContainerDefinition> ContainerDefinitions { get; init; }
+
+    /// <summary>Volumes the containers share; one with no host is on the task's own ephemeral storage.</summary>
+    public IReadOnlyList<TaskVolume>? Volumes { get; init; }
 }
+
+public sealed record TaskVolume(string Name);
+
+public sealed record MountPoint(string SourceVolume, string ContainerPath, bool ReadOnly = false);
 
 public sealed record ContainerDefinition
 {
@@ -215,6 +222,7 @@ public sealed record ContainerDefinition
     public IReadOnlyList<string>? Command { get; init; }
     public IReadOnlyList<EnvironmentVariable>? Environment { get; init; }
     public IReadOnlyList<PortMapping>? PortMappings { get; init; }
+    public IReadOnlyList<MountPoint>? MountPoints { get; init; }
 
     /// <summary>The container's hard memory limit in MiB.</summary>
     public int? Memory { get; init; }

@@ -12,9 +12,15 @@ namespace DataWorkspace.Web.Tools.Ecs;
 public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILogger<EcsLauncher> logger) : ILauncher
 {
     public const string ToolContainer = "tool";
+    public const string S3SyncContainer = "s3sync";
 
     /// <summary>The port of the metrics sidecar beside each tool, which Prometheus scrapes.</summary>
     public const int MetricsPort = 8889;
+
+    /// <summary>The tool's home folder, a volume of the task shared with the s3sync sidecar, which keeps it in step with the user's S3 prefix.</summary>
+    public const string HomeFolder = "/home/analyst";
+
+    private const string HomeVolume = "home";
 
     public string Name => "Ecs";
 
@@ -37,7 +43,8 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
                 Image = template.Image ?? throw new LaunchException(Unavailable(template)!),
                 PortMappings = [new PortMapping(template.Port)],
                 Memory = request.Size.MemoryMb - (sidecars ? 2 * SidecarMemoryMb : 0),
-                Environment = [.. template.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))],
+                Environment = [.. template.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value)), .. sidecars ? [new EnvironmentVariable("HOME", HomeFolder)] : Array.Empty<EnvironmentVariable>()],
+                MountPoints = sidecars ? [new MountPoint(HomeVolume, HomeFolder)] : null,
                 LogConfiguration = new("awslogs", new Dictionary<string, string>
                 {
                     ["awslogs-group"] = "dataworkspace-tools", ["awslogs-region"] = settings.Region, ["awslogs-stream-prefix"] = request.Host,
@@ -46,7 +53,12 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         };
         if (sidecars)
         {
-            containers.Add(new() { Name = "s3sync", Image = settings.SidecarImage!, Essential = false, Command = ["s3sync"], Memory = SidecarMemoryMb });
+            // s3sync gets the tool's S3 settings with the run (below); metrics reads the task's figures from ECS_CONTAINER_METADATA_URI_V4, which ECS sets.
+            containers.Add(new()
+            {
+                Name = S3SyncContainer, Image = settings.SidecarImage!, Essential = false, Command = ["s3sync", "--local", HomeFolder], Memory = SidecarMemoryMb,
+                MountPoints = [new MountPoint(HomeVolume, HomeFolder)],
+            });
             containers.Add(new() { Name = "metrics", Image = settings.SidecarImage!, Essential = false, Command = ["metrics"], Memory = SidecarMemoryMb, PortMappings = [new PortMapping(MetricsPort)] });
         }
 
@@ -58,6 +70,7 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
             ExecutionRoleArn = settings.ExecutionRoleArn,
             TaskRoleArn = settings.TaskRoleArn,
             ContainerDefinitions = containers,
+            Volumes = sidecars ? [new TaskVolume(HomeVolume)] : null,
         }, cancellationToken);
 
         stage.Report(ToolStage.Pulling);
@@ -66,7 +79,10 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
             Cluster = settings.Cluster,
             TaskDefinition = definition.FamilyRevision,
             NetworkConfiguration = new(new AwsvpcConfiguration(Split(settings.Subnets), Split(settings.SecurityGroups))),
-            Overrides = new([new ContainerOverride(ToolContainer, [.. request.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))])],
+            Overrides = new([
+                    new ContainerOverride(ToolContainer, [.. request.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value))]),
+                    .. sidecars ? [new ContainerOverride(S3SyncContainer, [.. request.Environment.Where(e => IsStorageSetting(e.Key)).Select(e => new EnvironmentVariable(e.Key, e.Value))])] : Array.Empty<ContainerOverride>(),
+                ],
                 string.IsNullOrWhiteSpace(settings.UserTaskRoleArn) ? null : settings.UserTaskRoleArn.Replace("{userhash}", DataWorkspace.Contracts.UserHash.Of(request.UserId), StringComparison.Ordinal)),
             StartedBy = request.Host.Length <= 36 ? request.Host : request.Host[..36],
             Tags = [new("dataworkspace:user", request.UserId), new("dataworkspace:tool", template.HostBasename)],
@@ -145,6 +161,9 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         string.IsNullOrWhiteSpace(options.Value.UserTaskRoleArn) ? null : new Dictionary<string, string>();
 
     /// <summary>Ids may also come comma-separated in one value (one deployment parameter).</summary>
+    // Only S3 and its credentials reach s3sync: the tool's database login is the tool's alone.
+    private static bool IsStorageSetting(string name) => name.StartsWith("S3_", StringComparison.Ordinal) || name.StartsWith("AWS_", StringComparison.Ordinal);
+
     private static List<string> Split(IEnumerable<string> values) =>
         [.. values.SelectMany(value => value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
 
