@@ -103,7 +103,14 @@ public sealed class DatabaseLogins(
         var now = time.GetUtcNow();
         await catalogue.Set<DatabaseLogin>().Where(l => l.RoleName == roleName && l.ExpiresAt > now)
             .ExecuteUpdateAsync(set => set.SetProperty(l => l.ExpiresAt, now), cancellationToken);
-        await ExecuteAsync($"ALTER ROLE {Quote(roleName)} VALID UNTIL '{now.UtcDateTime:O}'", cancellationToken);
+        try
+        {
+            await ExecuteAsync($"ALTER ROLE {Quote(roleName)} VALID UNTIL '{now.UtcDateTime:O}'", cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.UndefinedObject)
+        {
+            // Another replica's sweep dropped it a moment ago: retired is what was asked.
+        }
     }
 
     /// <summary>

@@ -134,6 +134,22 @@ public sealed class DatabaseAccessTests(WebFixture web)
     }
 
     [Fact]
+    public async Task Retiring_a_login_that_another_replica_has_already_dropped_is_not_an_error()
+    {
+        var user = await UserAsync();
+        var logins = Service<DatabaseLogins>();
+        var login = await logins.ToolLoginAsync(user.UserId, TimeSpan.FromHours(1), Cancel);
+        // Another replica's sweep ends and drops it between this replica's decision to retire it and the retirement.
+        await Sql.ScalarAsync<object>(web.CatalogueConnectionString, "UPDATE database_logins SET expires_at = now() - interval '1 second' WHERE role_name = $1", login.RoleName);
+        await logins.DropExpiredAsync(Cancel);
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(web.DatasetsConnectionString, "SELECT count(*) FROM pg_roles WHERE rolname = $1", login.RoleName));
+
+        await logins.RetireAsync(login.RoleName, Cancel);
+
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(web.DatasetsConnectionString, "SELECT count(*) FROM pg_roles WHERE rolname = $1", login.RoleName));
+    }
+
+    [Fact]
     public async Task Expired_logins_are_dropped_but_not_while_a_session_still_uses_them()
     {
         var user = await UserAsync();
