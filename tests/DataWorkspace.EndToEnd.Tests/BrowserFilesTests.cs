@@ -254,6 +254,12 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         await Browser.SaveScreenshotAsync(page, "files-8-written-by-a-tool");
 
         Assert.Empty(problems);
+
+        // Stopped again, so its home folder's sync does not run on beside the other tests' uploads and deletes in Tom's home.
+        using var stop = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tools/files/stop") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+        stop.Headers.TryAddWithoutValidation("Origin", fixture.Platform.PortalUrl.GetLeftPart(UriPartial.Authority));
+        using var stopped = await client.Http.SendAsync(stop, Cancel);
+        Assert.True(stopped.IsSuccessStatusCode, $"stop: {(int)stopped.StatusCode} {await stopped.Content.ReadAsStringAsync(Cancel)}");
     }
 
     private async Task<(IBrowserContext Context, IPage Page, List<string> Problems)> SignedInAsync(BrowserNewContextOptions options)
