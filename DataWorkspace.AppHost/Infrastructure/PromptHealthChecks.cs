@@ -6,9 +6,9 @@ namespace DataWorkspace.AppHost.Infrastructure;
 
 /// <summary>
 /// Health checks that see a resource become ready within a tenth of a second. Aspire asks a resource that is not yet
-/// healthy again after 1, 2, 3, 4, then every 5 seconds, so a service ready 3.1 s after it started was seen at 6 s, and
-/// everything waiting for it waited too. Each check here keeps asking every 100 ms for up to 4 s before it reports
-/// unhealthy, so Aspire's next round comes before the 4 s have run out.
+/// healthy again only after a growing pause (1 to 5 seconds), and everything waiting for the resource waits out that
+/// pause too. Each check here keeps asking every 100 ms for up to 4 s, within one of Aspire's rounds, before it reports
+/// unhealthy.
 /// </summary>
 public static class PromptHealthChecks
 {

@@ -12,8 +12,8 @@ namespace DataWorkspace.Sidecars.DnsRewrite;
 
 /// <summary>
 /// Asks the upstream over a few long-lived UDP sockets, matching each answer to its query by ID and question, and over
-/// TCP when the UDP answer is truncated. ARSoft's client opens and closes a socket for every query, which halved the
-/// queries per second the sidecar could answer.
+/// TCP when the UDP answer is truncated: a socket per query (as ARSoft's own client does) costs more than the answer
+/// itself (figures in bench/README).
 /// </summary>
 public sealed class UpstreamClient : IDisposable
 {

@@ -11,6 +11,18 @@ public static class S3Tool
     /// <summary>The script; run it as <c>python3 &lt;script&gt; {port}</c>.</summary>
     public static string Script => Path.Combine(AppContext.BaseDirectory, "Tools", "s3_tool.py");
 
+    /// <summary>The web app's settings that make it the only tool template, "s3tool", as the Local launcher runs it.</summary>
+    public static IReadOnlyList<(string Key, string Value)> TemplateSettings =>
+    [
+        ("Tools:SpawnTimeout", "00:00:30"),
+        ("Tools:Templates:0:Name", "Files tool"),
+        ("Tools:Templates:0:HostBasename", "s3tool"),
+        ("Tools:Templates:0:Command:0", "python3"),
+        ("Tools:Templates:0:Command:1", Script),
+        ("Tools:Templates:0:Command:2", "{port}"),
+        ("Tools:Templates:0:DefaultSize", "Small"),
+    ];
+
     /// <summary>Runs <paramref name="operation"/> (put, get, list, copy, delete, environment) in the tool at <paramref name="address"/>.</summary>
     public static async Task<S3ToolAnswer> AskAsync(HttpClient http, Uri address, string operation, CancellationToken cancellationToken, params (string Name, string Value)[] arguments)
     {

@@ -31,20 +31,16 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
     {
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
-        return app ??= web.Factory.WithWebHostBuilder(host => host
-            .UseSetting("Tools:LocalWorkDirectory", workDirectory)
-            .UseSetting("Storage:Bucket", bucket)
-            .UseSetting("Storage:BrowserOrigins:0", PortalOrigin)
-            .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
-            .UseSetting("Aws:Region", MotoServer.Region)
+        return app ??= web.Factory.WithWebHostBuilder(host =>
+        {
+            host.UseSetting("Tools:LocalWorkDirectory", workDirectory)
+                .UseSetting("Storage:Bucket", bucket)
+                .UseSetting("Storage:BrowserOrigins:0", PortalOrigin)
+                .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
+                .UseSetting("Aws:Region", MotoServer.Region);
             // A real tool with boto3, as the Local launcher starts one, to see the same files.
-            .UseSetting("Tools:SpawnTimeout", "00:00:30")
-            .UseSetting("Tools:Templates:0:Name", "Files tool")
-            .UseSetting("Tools:Templates:0:HostBasename", "s3tool")
-            .UseSetting("Tools:Templates:0:Command:0", "python3")
-            .UseSetting("Tools:Templates:0:Command:1", S3Tool.Script)
-            .UseSetting("Tools:Templates:0:Command:2", "{port}")
-            .UseSetting("Tools:Templates:0:DefaultSize", "Small"));
+            foreach (var (key, value) in S3Tool.TemplateSettings) host.UseSetting(key, value);
+        });
     }
 
     /// <summary>The emulator as the platform itself reaches it, to see what is really in the bucket.</summary>

@@ -40,14 +40,8 @@ public sealed class ToolFilesTests(WebFixture web, MotoServer aws) : IAsyncDispo
             host.UseSetting("Tools:LocalWorkDirectory", workDirectory)
                 .UseSetting("Storage:Bucket", bucket)
                 .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
-                .UseSetting("Aws:Region", MotoServer.Region)
-                .UseSetting("Tools:SpawnTimeout", "00:00:30")
-                .UseSetting("Tools:Templates:0:Name", "Files tool")
-                .UseSetting("Tools:Templates:0:HostBasename", "s3tool")
-                .UseSetting("Tools:Templates:0:Command:0", "python3")
-                .UseSetting("Tools:Templates:0:Command:1", S3Tool.Script)
-                .UseSetting("Tools:Templates:0:Command:2", "{port}")
-                .UseSetting("Tools:Templates:0:DefaultSize", "Small");
+                .UseSetting("Aws:Region", MotoServer.Region);
+            foreach (var (key, value) in S3Tool.TemplateSettings) host.UseSetting(key, value);
             if (credentialLifetime is not null) host.UseSetting("Storage:CredentialLifetime", credentialLifetime);
             // Each tool's s3sync and metrics sidecars run from the sidecars build, as the AppHost sets it.
             if (sidecars) host.UseSetting("Tools:LocalSidecars", SidecarsBuild.Dll());
