@@ -554,6 +554,9 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
     public async Task When_s3_does_not_answer_the_api_says_so_and_to_try_again()
     {
         var user = await UserAsync();
+        // The web app's own credentials are there (as a task role gives them); only S3 does not answer.
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
         await using var down = web.Factory.WithWebHostBuilder(host => host
             .UseSetting("Tools:LocalWorkDirectory", workDirectory)
             .UseSetting("Storage:Bucket", bucket)
