@@ -32,9 +32,20 @@ public sealed record UploadFile(string? Key, long? Size, string? ContentType);
 
 public sealed record UploadsRequest(List<UploadFile>? Files);
 
-public sealed record PresignedUpload(string Key, string Url, Dictionary<string, string> Headers);
+/// <summary>One file's own form fields (its key, content type, policy and signature), sent after <see cref="PresignedUploads.Fields"/>.</summary>
+public sealed record PresignedUpload(string Key, Dictionary<string, string> Fields);
 
-public sealed record PresignedUploads(IReadOnlyList<PresignedUpload> Uploads);
+/// <summary>
+/// S3 POST forms: each file goes to <paramref name="Url"/> as multipart/form-data with <paramref name="Fields"/> (the
+/// same for every file of this answer), then its own fields, then the file itself as the last field, <c>file</c>.
+/// </summary>
+public sealed record PresignedUploads(string Url, Dictionary<string, string> Fields, IReadOnlyList<PresignedUpload> Uploads);
+
+public sealed record ExistingRequest(List<string>? Keys);
+
+public sealed record ExistingFile(string Key, long Size);
+
+public sealed record ExistingFiles(IReadOnlyList<ExistingFile> Existing);
 
 public sealed record UploadsDoneRequest(List<string>? Keys);
 
@@ -94,6 +105,9 @@ public static class FilesApi
     public static readonly TimeSpan UploadUrlLifetime = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan DownloadUrlLifetime = TimeSpan.FromMinutes(5);
 
+    /// <summary>The fields of a presigned POST that differ from file to file.</summary>
+    private static readonly HashSet<string> OwnFields = new(["key", "Content-Type", "Policy", "x-amz-signature"], StringComparer.OrdinalIgnoreCase);
+
     /// <summary>How long the credentials of <c>GET /api/v1/aws_credentials</c> last: the page fetches a new set before then.</summary>
     public static readonly TimeSpan CredentialLifetime = TimeSpan.FromHours(1);
 
@@ -140,7 +154,7 @@ public static class FilesApi
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
             var wanted = Many(request.Files, "files");
-            var checkedFiles = new List<(string Key, string ContentType)>();
+            var checkedFiles = new List<(string Key, long Size, string ContentType)>();
             foreach (var file in wanted)
             {
                 if (file is null) throw Bad("One of the files is null: send { key, size, contentType } for each.");
@@ -148,32 +162,39 @@ public static class FilesApi
                 if (file.Size is not { } size || size < 0) throw Bad($"'{key}' has no size: send its size in bytes.");
                 if (size > SinglePutLimit)
                     throw Bad($"'{key}' is {size:N0} bytes, more than {SinglePutLimit / FilePartSizes.MiB} MiB: use multipart (POST /api/v1/files/multipart) for it.");
-                checkedFiles.Add((key, ContentTypeOf(file.ContentType, key)));
+                checkedFiles.Add((key, size, ContentTypeOf(file.ContentType, key)));
             }
 
             if (checkedFiles.GroupBy(f => f.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw Bad($"'{twice.Key}' is in the list twice: send each file once.");
-            var uploads = new List<PresignedUpload>();
-            foreach (var (key, contentType) in checkedFiles)
-            {
-                var url = await files.PresignAsync(key, HttpVerb.PUT, UploadUrlLifetime, r => r.ContentType = contentType);
-                uploads.Add(new PresignedUpload(key, url, new Dictionary<string, string> { [HeaderNames.ContentType] = contentType }));
-            }
-
-            return TypedResults.Ok(new PresignedUploads(uploads));
+            var forms = new CreatePresignedPostResponse[checkedFiles.Count];
+            for (var i = 0; i < forms.Length; i++) forms[i] = await files.PresignPostAsync(checkedFiles[i].Key, checkedFiles[i].Size, checkedFiles[i].ContentType, UploadUrlLifetime);
+            // Credential, algorithm, date and session token are the same for the whole batch as a rule: sent once.
+            var shared = forms[0].Fields.Where(field => !OwnFields.Contains(field.Key) && forms.All(form => form.Fields.TryGetValue(field.Key, out var value) && value == field.Value))
+                .ToDictionary(field => field.Key, field => field.Value, StringComparer.Ordinal);
+            var uploads = forms.Select((form, i) => new PresignedUpload(checkedFiles[i].Key,
+                form.Fields.Where(field => !shared.ContainsKey(field.Key)).ToDictionary(field => field.Key, field => field.Value, StringComparer.Ordinal))).ToList();
+            return TypedResults.Ok(new PresignedUploads(forms[0].Url, shared, uploads));
         }).Accepts<UploadsRequest>("application/json");
+
+        api.MapPost("/uploads/existing", async Task<Ok<ExistingFiles>> (ExistingRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+            CancellationToken cancellationToken) =>
+        {
+            var roots = await RootsAsync(http, credentials, cancellationToken);
+            var keys = Many(request.Keys, "keys").Select(key => FileKeys.Check(key, KeyKind.File, roots)).ToList();
+            var existing = await files.ExistingAsync(keys, cancellationToken);
+            return TypedResults.Ok(new ExistingFiles([.. keys.Distinct(StringComparer.Ordinal).Where(existing.ContainsKey).Select(key => new ExistingFile(key, existing[key].Size))]));
+        }).Accepts<ExistingRequest>("application/json");
 
         api.MapPost("/uploads/done", async Task<Ok<UploadedFiles>> (UploadsDoneRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
             var keys = Many(request.Keys, "keys").Select(key => FileKeys.Check(key, KeyKind.File, roots)).Distinct(StringComparer.Ordinal).ToList();
-            var sizes = new long?[keys.Count];
-            await Parallel.ForAsync(0, keys.Count, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-                async (i, token) => sizes[i] = (await files.HeadAsync(keys[i], token))?.Size);
-            if (keys.Select((key, i) => (key, i)).FirstOrDefault(k => sizes[k.i] is null) is { key: not null } missing)
-                throw NotFound($"'{missing.key}' is not in the bucket: its upload did not finish. Upload it again, then call this.");
-            var uploaded = keys.Select((key, i) => new UploadedFile(key, sizes[i]!.Value)).ToList();
+            var stored = await files.ExistingAsync(keys, cancellationToken);
+            if (keys.FirstOrDefault(key => !stored.ContainsKey(key)) is { } missing)
+                throw NotFound($"'{missing}' is not in the bucket: its upload did not finish. Upload it again, then call this.");
+            var uploaded = keys.Select(key => new UploadedFile(key, stored[key].Size)).ToList();
             Audited(audit, http, AuditActions.FilesUploaded, "uploaded", uploaded);
             await catalogue.SaveChangesAsync(CancellationToken.None);
             return TypedResults.Ok(new UploadedFiles(uploaded));

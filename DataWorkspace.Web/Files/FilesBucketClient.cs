@@ -51,6 +51,66 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
         return s3.Value.GetPreSignedURLAsync(request);
     }
 
+    /// <summary>
+    /// A presigned POST (S3's browser upload form) for exactly <paramref name="key"/>, <paramref name="size"/> bytes and
+    /// <paramref name="contentType"/>: the policy pins all three. Sent as multipart/form-data without custom headers it is
+    /// a CORS simple request, so the browser needs no preflight for it.
+    /// </summary>
+    public Task<CreatePresignedPostResponse> PresignPostAsync(string key, long size, string contentType, TimeSpan lifetime)
+    {
+        var request = new CreatePresignedPostRequest { BucketName = Bucket, Key = key, Expires = time.GetUtcNow().UtcDateTime.Add(lifetime) };
+        request.Fields["Content-Type"] = contentType;
+        request.Conditions.Add(S3PostCondition.ExactMatch("Content-Type", contentType));
+        request.Conditions.Add(S3PostCondition.ContentLengthRange(size, size));
+        return s3.Value.CreatePresignedPostAsync(request);
+    }
+
+    /// <summary>
+    /// Which of <paramref name="keys"/> are in the bucket now, with their size: one listing per folder (starting just
+    /// before its first wanted key) where several are wanted, a HEAD each where a folder has only a few or is so full
+    /// that listing it would take more requests.
+    /// </summary>
+    public async Task<Dictionary<string, StoredObject>> ExistingAsync(IEnumerable<string> keys, CancellationToken cancellationToken)
+    {
+        var found = new System.Collections.Concurrent.ConcurrentDictionary<string, StoredObject>(StringComparer.Ordinal);
+        var folders = keys.Distinct(StringComparer.Ordinal).GroupBy(key => key[..(key.LastIndexOf('/') + 1)], StringComparer.Ordinal).ToList();
+        await Parallel.ForEachAsync(folders, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (folder, token) =>
+        {
+            var wanted = folder.Order(Utf8Order.Instance).ToList();
+            var unresolved = wanted;
+            if (wanted.Count > HeadsRatherThanListing)
+            {
+                var set = new HashSet<string>(wanted, StringComparer.Ordinal);
+                var last = wanted[^1];
+                string? continuation = null, seen = null;
+                // S3 lists in UTF-8 byte order; the wanted key shortened by a character sorts just before it.
+                var startAfter = wanted[0][..^(char.IsLowSurrogate(wanted[0][^1]) ? 2 : 1)];
+                for (var pages = 0; pages <= wanted.Count / 100; pages++)
+                {
+                    var page = await s3.Value.ListObjectsV2Async(new ListObjectsV2Request
+                    {
+                        BucketName = Bucket, Prefix = folder.Key, Delimiter = "/", MaxKeys = 1000,
+                        StartAfter = continuation is null ? startAfter : null, ContinuationToken = continuation,
+                    }, token);
+                    foreach (var item in page.S3Objects ?? [])
+                        if (set.Contains(item.Key)) found[item.Key] = Stored(item);
+                    seen = new[] { seen, page.S3Objects?.LastOrDefault()?.Key, page.CommonPrefixes?.LastOrDefault() }.Where(k => k is not null).Max(Utf8Order.Instance);
+                    continuation = page.IsTruncated == true ? page.NextContinuationToken : null;
+                    if (continuation is null || (seen is not null && Utf8Order.Instance.Compare(seen, last) >= 0)) break;
+                }
+
+                unresolved = continuation is null || seen is null ? [] : [.. wanted.Where(key => Utf8Order.Instance.Compare(key, seen) > 0)];
+            }
+
+            foreach (var key in unresolved)
+                if (await HeadAsync(key, token) is { } head) found[key] = new StoredObject(key, head.Size, null);
+        });
+        return new Dictionary<string, StoredObject>(found, StringComparer.Ordinal);
+    }
+
+    /// <summary>Up to this many keys of one folder are looked up one by one; more, with one listing.</summary>
+    private const int HeadsRatherThanListing = 3;
+
     /// <summary>One page of a folder: its files and, with <paramref name="delimited"/>, its sub-folders.</summary>
     public Task<ListObjectsV2Response> ListAsync(string prefix, string? continuation, int max, bool delimited, CancellationToken cancellationToken) =>
         s3.Value.ListObjectsV2Async(new ListObjectsV2Request
@@ -195,6 +255,18 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
     public void Dispose()
     {
         if (s3.IsValueCreated) s3.Value.Dispose();
+    }
+}
+
+/// <summary>S3's order of keys: by their UTF-8 bytes (which differs from .NET's ordinal order only beyond U+D7FF).</summary>
+public sealed class Utf8Order : IComparer<string?>
+{
+    public static readonly Utf8Order Instance = new();
+
+    public int Compare(string? x, string? y)
+    {
+        if (x is null || y is null) return x is null ? (y is null ? 0 : -1) : 1;
+        return ((ReadOnlySpan<byte>)System.Text.Encoding.UTF8.GetBytes(x)).SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(y));
     }
 }
 

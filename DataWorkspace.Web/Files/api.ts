@@ -6,7 +6,9 @@ export interface Folder { name: string; prefix: string }
 export interface StoredFile { name: string; key: string; size: number; lastModified: string }
 export interface Listing { prefix: string; folders: Folder[]; files: StoredFile[]; continuation: string | null }
 export interface Count { prefix: string; objects: number; bytes: number }
-export interface PresignedPut { key: string; url: string; headers: Record<string, string> }
+/** S3 POST forms: the shared fields, then each file's own fields, then the file as the last field. */
+export interface PresignedPosts { url: string; fields: Record<string, string>; uploads: { key: string; fields: Record<string, string> }[] }
+export interface ExistingFile { key: string; size: number }
 export interface MultipartStart { key: string; uploadId: string; partSize: number; partCount: number }
 export interface StoredPart { partNumber: number; etag: string; size: number }
 export interface Preview { url: string; size: number; contentType: string }
@@ -77,7 +79,8 @@ export const filesApi = {
   count: (prefix: string) => call<Count>("GET", `count?${query({ prefix })}`),
   createFolder: (prefix: string) => call<{ prefix: string }>("POST", "folders", { prefix }),
   presign: (files: { key: string; size: number; contentType?: string }[]) =>
-    call<{ uploads: PresignedPut[] }>("POST", "uploads", { files }),
+    call<PresignedPosts>("POST", "uploads", { files }),
+  existing: (keys: string[]) => call<{ existing: ExistingFile[] }>("POST", "uploads/existing", { keys }),
   uploaded: (keys: string[]) => call<{ files: { key: string; size: number }[] }>("POST", "uploads/done", { keys }),
   startMultipart: (key: string, size: number, contentType?: string) =>
     call<MultipartStart>("POST", "multipart", { key, size, contentType }),

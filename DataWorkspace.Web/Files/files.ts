@@ -3,7 +3,7 @@
 import { filesApi, type Root } from "./api";
 import { byTestId, element } from "./dom";
 import { bytes, count, duration, lastName, nfc, pathProblem, plural } from "./names";
-import { forgetUnfinished, unfinishedUploads, UploadQueue, type UnfinishedUpload, type Upload, type UploadState } from "./uploads";
+import { forgetUnfinished, unfinishedUploads, UploadQueue, type ExistsChoice, type UnfinishedUpload, type Upload, type UploadState } from "./uploads";
 import { downloads, FolderView, Messages } from "./view";
 
 const app = byTestId("files-app");
@@ -14,12 +14,14 @@ const redrawEvery = 250;
 
 const stateWords: Record<UploadState, { text: string; tag: string }> = {
   waiting: { text: "Waiting", tag: "govuk-tag--grey" },
+  exists: { text: "Already there", tag: "govuk-tag--yellow" },
   uploading: { text: "Uploading", tag: "govuk-tag--blue" },
   finishing: { text: "Finishing", tag: "govuk-tag--blue" },
   paused: { text: "Paused", tag: "govuk-tag--yellow" },
   done: { text: "Uploaded", tag: "govuk-tag--green" },
   failed: { text: "Not uploaded", tag: "govuk-tag--red" },
   cancelled: { text: "Cancelled", tag: "govuk-tag--grey" },
+  skipped: { text: "Skipped", tag: "govuk-tag--grey" },
 };
 
 /**
@@ -27,7 +29,7 @@ const stateWords: Record<UploadState, { text: string; tag: string }> = {
  * most: a redraw on every progress event would keep the main thread from starting the next PUTs.
  */
 class QueueView {
-  private readonly rows = new Map<number, { item: HTMLLIElement; tag: HTMLElement; bar: HTMLProgressElement; text: HTMLElement; cancel: HTMLButtonElement }>();
+  private readonly rows = new Map<number, { item: HTMLLIElement; name: HTMLElement; tag: HTMLElement; bar: HTMLProgressElement; text: HTMLElement; cancel: HTMLButtonElement }>();
   private readonly dirty = new Set<Upload>();
   private redrawAll = false;
   private frame = 0;
@@ -42,6 +44,11 @@ class QueueView {
     cancelAll: byTestId<HTMLButtonElement>("cancel-all"),
     clearFinished: byTestId<HTMLButtonElement>("clear-finished"),
     session: byTestId("session-expired"),
+    exists: byTestId("exists-panel"),
+    existsSummary: byTestId("exists-summary"),
+    replace: byTestId<HTMLButtonElement>("exists-replace"),
+    skip: byTestId<HTMLButtonElement>("exists-skip"),
+    keepBoth: byTestId<HTMLButtonElement>("exists-keep-both"),
   };
 
   queue!: UploadQueue;
@@ -60,6 +67,32 @@ class QueueView {
       this.queue.clearFinished();
       this.ui.cancelAll.focus();
     });
+    const choices: [HTMLButtonElement, ExistsChoice, string][] = [
+      [this.ui.replace, "replace", "replaced"], [this.ui.skip, "skip", "skipped"], [this.ui.keepBoth, "keep-both", "uploaded under new names"]];
+    for (const [button, choice, done] of choices) {
+      button.addEventListener("click", () => {
+        const held = this.queue.uploads.filter((u) => u.state === "exists").length;
+        this.queue.resolveExisting(choice);
+        this.ui.exists.hidden = true;
+        messages.say(`${plural(held, "file")} already there ${held === 1 ? "is" : "are"} ${done}.`);
+        this.ui.cancelAll.focus();
+      });
+    }
+  }
+
+  /** Names already in the bucket: the user chooses to replace them, skip them or keep both. */
+  exist() {
+    const held = this.queue.uploads.filter((u) => u.state === "exists");
+    if (held.length === 0) return;
+    const shown = held.slice(0, 5).map((u) => u.key.split("/").slice(2).join("/"));
+    const more = held.length > shown.length ? ` and ${count(held.length - shown.length)} more` : "";
+    this.ui.existsSummary.textContent = `${held.length === 1 ? "A file" : `${count(held.length)} files`} of the same name ${held.length === 1 ? "is" : "are"} already there: ${shown.join(", ")}${more}. Replace ${held.length === 1 ? "it" : "them"}, skip ${held.length === 1 ? "it" : "them"}, or keep both (the new ${held.length === 1 ? "one gets" : "ones get"} a number)?`;
+    const opening = this.ui.exists.hidden;
+    this.ui.exists.hidden = false;
+    if (opening) {
+      messages.say(this.ui.existsSummary.textContent);
+      this.ui.exists.focus();
+    }
   }
 
   changed(uploads: Upload[]) {
@@ -124,7 +157,7 @@ class QueueView {
       item.dataset.testid = "upload";
       item.dataset.key = upload.key;
       const heading = element("div", "dw-files__queue-heading");
-      const name = element("span", "dw-files__queue-name", upload.key.split("/").slice(2).join("/"));
+      const name = element("span", "dw-files__queue-name");
       const tag = element("strong", "govuk-tag");
       tag.dataset.testid = "upload-state";
       heading.append(name, tag);
@@ -143,9 +176,12 @@ class QueueView {
       });
       item.append(heading, bar, text, cancel);
       this.ui.list.append(item);
-      row = { item, tag, bar, text, cancel };
+      row = { item, name, tag, bar, text, cancel };
       this.rows.set(upload.id, row);
     }
+    // A file kept beside one of the same name has a new one.
+    row.name.textContent = upload.key.split("/").slice(2).join("/");
+    row.item.dataset.key = upload.key;
     const words = stateWords[upload.state];
     row.tag.className = `govuk-tag ${words.tag}`;
     row.tag.textContent = words.text;
@@ -166,7 +202,7 @@ class QueueView {
     let counted = 0;
     let failed = 0;
     for (const upload of uploads) {
-      if (upload.state === "cancelled") continue;
+      if (upload.state === "cancelled" || upload.state === "skipped") continue;
       if (upload.state === "failed") {
         failed++;
         continue;
@@ -188,7 +224,8 @@ class QueueView {
     this.ui.overallText.textContent = parts.join(", ");
     this.ui.resume.hidden = !this.queue.needsResume;
     this.ui.cancelAll.hidden = !uploads.some(UploadQueue.cancellable);
-    this.ui.clearFinished.hidden = !uploads.some((u) => u.state === "done" || u.state === "failed" || u.state === "cancelled");
+    this.ui.clearFinished.hidden = !uploads.some(UploadQueue.finished);
+    if (!uploads.some((u) => u.state === "exists")) this.ui.exists.hidden = true;
   }
 }
 
@@ -240,6 +277,7 @@ async function start() {
   const queue = new UploadQueue({
     changed: (uploads) => queueView.changed(uploads),
     signedOut: (message) => queueView.signedOut(message),
+    exist: () => queueView.exist(),
     stored: (key) => {
       // List the folder again every few seconds while uploads into it go on, and once more when they are all done.
       if (!key.startsWith(folders.prefix)) return;

@@ -1,11 +1,17 @@
-// The upload queue: straight to S3 through presigned URLs, at most four PUTs at a time (whole files, or parts of files
-// over 64 MiB), with retries after network errors, resumption of multipart uploads, and their state kept in
-// localStorage so a reload can carry on or clean up.
-import { ApiError, filesApi, type PresignedPut } from "./api";
+// The upload queue: straight to S3, at most six requests at a time (Chromium's connections to one host): whole files as
+// presigned POST forms, parts of files over 64 MiB as presigned PUTs. Names already in the bucket wait for the user's
+// choice first. Retries after network errors, resumption of multipart uploads, and their state kept in localStorage so
+// a reload can carry on or clean up.
+import { ApiError, filesApi, type ExistingFile } from "./api";
 
 export const singlePutLimit = 64 * 1024 * 1024;
-const parallelPuts = 4;
-const presignBatch = 200;
+const parallelPuts = 6;
+const presignBatch = 250;
+// Forms are asked for ahead of the workers, so that none waits for the web app between files.
+const presignAhead = 100;
+const existingBatch = 1000;
+// A smaller file is sent without an upload progress listener: the listener would cost it a CORS preflight.
+const progressFrom = 1024 * 1024;
 const partUrlBatch = 16;
 const doneBatch = 200;
 const retries = 8;
@@ -15,7 +21,12 @@ const storageKey = "dataworkspace.files.multipart";
 // The bucket's lifecycle rule aborts multipart uploads a day old, so older records point at nothing.
 const multipartKeptFor = 24 * 60 * 60 * 1000;
 
-export type UploadState = "waiting" | "uploading" | "finishing" | "paused" | "done" | "failed" | "cancelled";
+export type UploadState = "waiting" | "exists" | "uploading" | "finishing" | "paused" | "done" | "failed" | "cancelled" | "skipped";
+
+/** What to do with files whose names are already in the bucket. */
+export type ExistsChoice = "replace" | "skip" | "keep-both";
+
+interface PresignedPost { url: string; fields: Record<string, string>; at: number }
 
 interface Multipart {
   uploadId: string;
@@ -33,14 +44,21 @@ interface Multipart {
 export interface Upload {
   readonly id: number;
   readonly file: File;
-  readonly key: string;
+  key: string;
   readonly size: number;
   readonly contentType: string;
   state: UploadState;
   loaded: number;
   message: string;
   multipart?: Multipart;
-  presigned?: PresignedPut & { at: number };
+  presigned?: PresignedPost;
+  /** Whether the bucket was asked if the name is taken (or the user chose to replace it). */
+  checked: boolean;
+  checking?: boolean;
+  /** The file already in the bucket under this name, while the user has not chosen what to do. */
+  existing?: ExistingFile;
+  /** Renamed to keep both: a name that is taken as well moves on to the next number. */
+  keepBoth?: boolean;
   presignRequest?: { done: Promise<void>; shared: boolean };
   presignAlone?: boolean;
   requests: Set<XMLHttpRequest>;
@@ -87,6 +105,8 @@ export interface QueueEvents {
   signedOut(message: string): void;
   /** A file finished and is now in the bucket. */
   stored(key: string): void;
+  /** Some names are already in the bucket: the uploads wait in state "exists" for {@link UploadQueue.resolveExisting}. */
+  exist(uploads: Upload[]): void;
 }
 
 export class UploadQueue {
@@ -114,7 +134,11 @@ export class UploadQueue {
 
   /** Whether the user can still cancel it: not once its bytes are all in the bucket and it is being confirmed. */
   static cancellable(upload: Upload) {
-    return upload.state === "waiting" || upload.state === "uploading" || upload.state === "paused";
+    return upload.state === "waiting" || upload.state === "exists" || upload.state === "uploading" || upload.state === "paused";
+  }
+
+  static finished(upload: Upload) {
+    return upload.state === "done" || upload.state === "failed" || upload.state === "cancelled" || upload.state === "skipped";
   }
 
   get busy() {
@@ -124,28 +148,121 @@ export class UploadQueue {
   /** Adds files (key = folder prefix + their path), skipping any already queued and not finished under the same key. */
   add(files: { file: File; key: string }[], resume?: UnfinishedUpload): Upload[] {
     const added: Upload[] = [];
-    const queued = new Set(this.uploads.filter((u) => u.state !== "done" && u.state !== "failed" && u.state !== "cancelled").map((u) => u.key));
+    const queued = new Set(this.uploads.filter((u) => !UploadQueue.finished(u)).map((u) => u.key));
     for (const { file, key } of files) {
       if (queued.has(key)) continue;
       queued.add(key);
       const upload: Upload = {
         id: this.nextId++, file, key, size: file.size, contentType: file.type || "application/octet-stream",
-        state: "waiting", loaded: 0, message: "", requests: new Set(), generation: 0,
+        state: "waiting", loaded: 0, message: "", requests: new Set(), generation: 0, checked: false,
       };
-      if (resume && resume.key === key) upload.multipart = this.newMultipart(resume.uploadId, resume.partSize, resume.partCount);
+      if (resume && resume.key === key) {
+        upload.multipart = this.newMultipart(resume.uploadId, resume.partSize, resume.partCount);
+        upload.checked = true;
+      }
       this.uploads.push(upload);
       added.push(upload);
     }
     this.events.changed(added);
+    this.checkExisting();
+    this.presignAhead();
     this.run();
     return added;
+  }
+
+  /** The user's choice for every upload whose name is already in the bucket. */
+  resolveExisting(choice: ExistsChoice) {
+    const held = this.uploads.filter((u) => u.state === "exists");
+    for (const upload of held) {
+      upload.existing = undefined;
+      if (choice === "skip") {
+        upload.state = "skipped";
+        upload.message = "Skipped: a file of this name is already there.";
+      } else {
+        upload.state = "waiting";
+        upload.message = "";
+        if (choice === "replace") upload.checked = true;
+        else {
+          upload.key = withNumber(upload.key, numberOf(upload.key) + 1);
+          upload.keepBoth = true;
+          upload.presigned = undefined;
+        }
+      }
+    }
+    this.events.changed(held);
+    this.checkExisting();
+    this.run();
+  }
+
+  /**
+   * Asks the bucket which names of the waiting uploads are taken, a thousand at a time. Free names may go; taken ones
+   * wait for the user's choice, except those renamed to keep both, which take the next free number instead.
+   */
+  private checkExisting() {
+    const unchecked = this.uploads.filter((u) => u.state === "waiting" && !u.checked && !u.checking);
+    for (let start = 0; start < unchecked.length; start += existingBatch) void this.checkBatch(unchecked.slice(start, start + existingBatch));
+  }
+
+  private async checkBatch(batch: Upload[]) {
+    batch.forEach((u) => (u.checking = true));
+    let existing: ExistingFile[];
+    try {
+      existing = (await this.retrying(null, 0, "Data Workspace", () => filesApi.existing(batch.map((u) => u.key)))).existing;
+    } catch (error) {
+      batch.forEach((u) => (u.checking = false));
+      if (isSignedOut(error)) this.pauseForSignIn(messageOf(error));
+      else if (isTransient(error)) batch.filter((u) => u.state === "waiting").forEach((u) => this.pause(u, `Paused: ${messageOf(error)} Press Resume to try again.`));
+      else if (batch.length > 1) {
+        // One refused name refuses the whole batch: each then asks on its own, so only that one fails.
+        for (const upload of batch) void this.checkBatch([upload]);
+        return;
+      } else batch.filter((u) => u.state === "waiting").forEach((u) => this.fail(u, messageOf(error)));
+      this.events.changed(batch);
+      this.run();
+      return;
+    }
+    const taken = new Map(existing.map((e) => [e.key, e]));
+    const queued = new Set(this.uploads.filter((u) => !UploadQueue.finished(u) && !batch.includes(u)).map((u) => u.key));
+    const held: Upload[] = [];
+    for (const upload of batch) {
+      upload.checking = false;
+      if (upload.state !== "waiting" || upload.checked) continue;
+      const found = taken.get(upload.key);
+      if (upload.keepBoth && (found || queued.has(upload.key))) {
+        // Keeping both: this number is taken too, so the next one is asked about.
+        upload.key = withNumber(upload.key, numberOf(upload.key) + 1);
+        upload.presigned = undefined;
+      } else if (found) {
+        upload.state = "exists";
+        upload.existing = found;
+        upload.message = `A file of this name is already there (${found.size.toLocaleString("en-GB")} bytes).`;
+        held.push(upload);
+      } else {
+        upload.checked = true;
+      }
+      queued.add(upload.key);
+    }
+    this.events.changed(batch);
+    if (held.length > 0) this.events.exist(held);
+    this.checkExisting();
+    this.run();
+  }
+
+  /** Asks for the forms of the next waiting files while fewer than {@link presignAhead} are ready or on their way. */
+  private presignAhead() {
+    const fresh = (u: Upload) => u.presigned !== undefined && Date.now() - u.presigned.at < urlFreshFor;
+    const waiting = this.uploads.filter((u) => u.state === "waiting" && u.size <= singlePutLimit && !u.presignAlone);
+    const ready = waiting.filter((u) => fresh(u) || u.presignRequest).length;
+    if (ready >= presignAhead) return;
+    const batch = waiting.filter((u) => !fresh(u) && !u.presignRequest).slice(0, presignBatch);
+    if (batch.length > 0) this.requestForms(batch).done.catch(() => undefined);
   }
 
   /** An upload the page refused before sending it (a name S3 keys may not have). */
   refuse(file: File, key: string, reason: string): Upload {
     const upload: Upload = {
       id: this.nextId++, file, key, size: file.size, contentType: file.type, state: "failed", loaded: 0,
-      message: `Not uploaded: ${reason}.`, requests: new Set(), generation: 0,
+      message: `Not uploaded: ${reason}.`, requests: new Set(), generation: 0, checked: true,
     };
     this.uploads.push(upload);
     this.events.changed([upload]);
@@ -166,6 +283,7 @@ export class UploadQueue {
     this.events.changed(resumed);
     this.doneStalled = false;
     if (this.doneKeys.length > 0) this.scheduleDone(0);
+    this.checkExisting();
     this.run();
   }
 
@@ -199,12 +317,12 @@ export class UploadQueue {
   }
 
   clearFinished() {
-    const kept = this.uploads.filter((u) => u.state !== "done" && u.state !== "failed" && u.state !== "cancelled");
+    const kept = this.uploads.filter((u) => !UploadQueue.finished(u));
     this.uploads.splice(0, this.uploads.length, ...kept);
     this.events.changed([]);
   }
 
-  /** Starts workers, up to four, while there is work for them. */
+  /** Starts workers, up to six, while there is work for them. */
   private run() {
     while (!this.waitingForSignIn && this.workers < parallelPuts && this.hasWork()) {
       this.workers++;
@@ -215,7 +333,7 @@ export class UploadQueue {
   }
 
   private hasWork() {
-    return this.uploads.some((u) => u.state === "waiting"
+    return this.uploads.some((u) => (u.state === "waiting" && u.checked)
       || (u.state === "uploading" && u.multipart?.ready === true && (u.multipart.pending.length > 0 || this.canComplete(u.multipart))));
   }
 
@@ -252,7 +370,7 @@ export class UploadQueue {
         });
       }
     }
-    const upload = this.uploads.find((u) => u.state === "waiting");
+    const upload = this.uploads.find((u) => u.state === "waiting" && u.checked);
     if (!upload) return null;
     upload.state = "uploading";
     upload.message = "";
@@ -367,9 +485,7 @@ export class UploadQueue {
     for (;;) {
       const target = await this.retrying(upload, generation, "Data Workspace", () => this.presigned(upload));
       try {
-        await this.retrying(upload, generation, "the file store", () => this.put(upload, target.url, target.headers, upload.file, (loaded) => {
-          upload.loaded = loaded;
-        }));
+        await this.retrying(upload, generation, "the file store", () => this.post(upload, target));
         break;
       } catch (error) {
         // An expired or refused signature: ask for a new URL once.
@@ -388,42 +504,50 @@ export class UploadQueue {
     this.scheduleDone(this.doneKeys.length >= doneBatch ? 0 : 300);
   }
 
-  /** A fresh presigned PUT for the upload, asked for together with those of the next waiting files. */
-  private async presigned(upload: Upload): Promise<PresignedPut> {
+  /** A fresh presigned POST form for the upload, asked for together with those of the next waiting files. */
+  private async presigned(upload: Upload, tries = 0): Promise<PresignedPost> {
     const fresh = (u: Upload) => u.presigned !== undefined && Date.now() - u.presigned.at < urlFreshFor;
+    this.presignAhead();
     if (fresh(upload)) return upload.presigned!;
     if (!upload.presignRequest) {
-      const batch = upload.presignAlone ? [upload] : [upload, ...this.uploads.filter((u) =>
+      this.requestForms(upload.presignAlone ? [upload] : [upload, ...this.uploads.filter((u) =>
         u !== upload && u.state === "waiting" && u.size <= singlePutLimit && !fresh(u) && !u.presignRequest && !u.presignAlone,
-      ).slice(0, presignBatch - 1)];
-      const request = filesApi.presign(batch.map((u) => ({ key: u.key, size: u.size, contentType: u.contentType })))
-        .then((answer) => {
-          const at = Date.now();
-          const byKey = new Map(answer.uploads.map((p) => [p.key, p]));
-          answer.uploads.length === batch.length
-            ? batch.forEach((u, i) => (u.presigned = { ...answer.uploads[i], at }))
-            : batch.forEach((u) => {
-              const p = byKey.get(u.key);
-              if (p) u.presigned = { ...p, at };
-            });
-        }, (error) => {
-          // One refused name refuses the whole batch: each file then asks on its own, so only that one fails.
-          if (error instanceof ApiError && error.failure === "refused" && batch.length > 1) batch.forEach((u) => (u.presignAlone = true));
-          throw error;
-        })
-        .finally(() => batch.forEach((u) => (u.presignRequest = undefined)));
-      const shared = { done: request, shared: batch.length > 1 };
-      batch.forEach((u) => (u.presignRequest = shared));
+      ).slice(0, presignBatch - 1)]);
     }
     const { done, shared } = upload.presignRequest!;
     try {
       await done;
     } catch (error) {
-      if (shared && error instanceof ApiError && error.failure === "refused") return this.presigned(upload);
+      if (shared && error instanceof ApiError && error.failure === "refused") return this.presigned(upload, tries);
       throw error;
     }
+    // A form asked for before the file was renamed (to keep both) is not its form: ask again.
+    if (!fresh(upload) && tries < 2) return this.presigned(upload, tries + 1);
     if (!fresh(upload)) throw new ApiError("Data Workspace gave no upload address for this file.", "refused", 0);
     return upload.presigned!;
+  }
+
+  /** One call for the forms of a batch of uploads, shared by all of them until it answers. */
+  private requestForms(batch: Upload[]) {
+    const keys = batch.map((u) => u.key);
+    const request = filesApi.presign(batch.map((u) => ({ key: u.key, size: u.size, contentType: u.contentType })))
+      .then((answer) => {
+        const at = Date.now();
+        const byKey = new Map(answer.uploads.map((p) => [p.key, p]));
+        batch.forEach((u, i) => {
+          // A file renamed meanwhile (to keep both) needs a form for its new name.
+          const form = u.key === keys[i] ? byKey.get(u.key) : undefined;
+          if (form) u.presigned = { url: answer.url, fields: { ...answer.fields, ...form.fields }, at };
+        });
+      }, (error) => {
+        // One refused name refuses the whole batch: each file then asks on its own, so only that one fails.
+        if (error instanceof ApiError && error.failure === "refused" && batch.length > 1) batch.forEach((u) => (u.presignAlone = true));
+        throw error;
+      })
+      .finally(() => batch.forEach((u) => (u.presignRequest = undefined)));
+    const shared = { done: request, shared: batch.length > 1 };
+    batch.forEach((u) => (u.presignRequest = shared));
+    return shared;
   }
 
   private scheduleDone(delay: number) {
@@ -612,6 +736,53 @@ export class UploadQueue {
     this.events.stored(upload.key);
   }
 
+  /**
+   * One POST form to S3. A small file goes without an upload listener, so that the request is a CORS simple request
+   * with no preflight, and its progress goes from nothing to all at once.
+   */
+  private post(upload: Upload, target: PresignedPost): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(target.fields)) form.append(name, value);
+      // S3 puts the file's name in place of ${filename} in a key: named so, the key stays as it is.
+      form.append("file", upload.file, upload.key.includes("${filename}") ? "${filename}" : lastNameOf(upload.key));
+      const request = new XMLHttpRequest();
+      let reported = 0;
+      request.open("POST", target.url);
+      if (upload.size >= progressFrom) {
+        request.upload.onprogress = (event) => {
+          const loaded = Math.min(upload.size, event.loaded);
+          this.sentBytes += Math.max(0, loaded - reported);
+          reported = loaded;
+          upload.loaded = loaded;
+          this.events.changed([upload]);
+        };
+      }
+      request.onload = () => {
+        upload.requests.delete(request);
+        if (request.status >= 200 && request.status < 300) {
+          this.sentBytes += Math.max(0, upload.size - reported);
+          upload.loaded = upload.size;
+          resolve();
+        } else {
+          upload.loaded = 0;
+          reject(new StorageError(storageMessage(request), request.status));
+        }
+      };
+      request.onerror = request.ontimeout = () => {
+        upload.requests.delete(request);
+        upload.loaded = 0;
+        reject(new StorageError("the connection to the file store failed", 0));
+      };
+      request.onabort = () => {
+        upload.requests.delete(request);
+        reject(new Cancelled());
+      };
+      upload.requests.add(request);
+      request.send(form);
+    });
+  }
+
   /** One PUT to S3, with progress; resolves with the ETag S3 answered. */
   private put(upload: Upload, url: string, headers: Record<string, string>, body: Blob, progress: (loaded: number) => void): Promise<string | null> {
     return new Promise((resolve, reject) => {
@@ -649,6 +820,24 @@ export class UploadQueue {
       request.send(body);
     });
   }
+}
+
+const lastNameOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
+
+/** The number a name was given to keep both ("report (2).csv": 2), or 0. */
+function numberOf(key: string): number {
+  const match = /\((\d+)\)(\.[^./]*)?$/.exec(lastNameOf(key));
+  return match ? Number(match[1]) : 0;
+}
+
+/** "report.csv" as "report (n).csv", or with its number changed to n when it has one. */
+export function withNumber(key: string, n: number): string {
+  const folder = key.slice(0, key.lastIndexOf("/") + 1);
+  const name = lastNameOf(key);
+  const dot = name.lastIndexOf(".");
+  let [stem, extension] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  stem = stem.replace(/ \(\d+\)$/, "");
+  return `${folder}${stem} (${n})${extension}`;
 }
 
 /** S3's own words for a refused request (an XML <Error> with a <Message>). */

@@ -75,12 +75,12 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
     /// <summary>The id of the platform's own CORS and lifecycle rules, so that rules others set on the bucket stay.</summary>
     public const string RuleId = "dataworkspace-files";
 
-    /// <summary>The CORS rule the "Your files" page needs: presigned GET, PUT (single and multipart parts) and HEAD, with the ETag readable.</summary>
+    /// <summary>The CORS rule the "Your files" page needs: presigned GET, POST (whole files), PUT (parts of large ones) and HEAD, with the ETag readable.</summary>
     public static CORSRule BrowserRule(IReadOnlyList<string> origins) => new()
     {
         Id = RuleId,
         AllowedOrigins = [.. origins],
-        AllowedMethods = ["GET", "PUT", "HEAD"],
+        AllowedMethods = ["GET", "POST", "PUT", "HEAD"],
         AllowedHeaders = ["*"],
         ExposeHeaders = ["ETag"],
         MaxAgeSeconds = 3000,

@@ -1,6 +1,7 @@
 // bench/Files: "Your files" (the page's own code in headless Chromium) against the aws CLI, both talking to the same
 // local S3 emulator. Targets (issue 17): uploads and downloads >= 0.8x the aws CLI's throughput; the first page of a
 // 10,000-object folder rendered in under 1 s. Run: dotnet run -c Release --project bench/Files [--large-mb 1024]
+// [--only small,large,listing]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -15,6 +16,12 @@ const int DownloadSample = 50;
 const int ListingRuns = 5;
 var largeMb = args.SkipWhile(a => a != "--large-mb").Skip(1).Select(int.Parse).DefaultIfEmpty(1024).First();
 var largeBytes = (long)largeMb << 20;
+var only = args.SkipWhile(a => a != "--only").Skip(1).Take(1).SelectMany(a => a.Split(',')).ToHashSet();
+bool Measures(string part) => only.Count == 0 || only.Contains(part);
+TimeSpan pageSmallUp = default, cliSmallUp = default, pageLargeUp = default, cliLargeUp = default, pageLargeDown = default, cliLargeDown = default, pageSmallDown = default, cliSmallDown = default;
+TimeSpan pageListing = default, cliListing = default;
+List<TimeSpan> pageListings = [], cliListings = [];
+List<double[]> listingParts = [];
 
 var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-bench-" + Guid.NewGuid().ToString("N")[..8]);
 var work = Directory.CreateDirectory(Path.Combine(dataDirectory, "bench-files")).FullName;
@@ -30,6 +37,7 @@ try
     var small = Directory.CreateDirectory(Path.Combine(work, "small")).FullName;
     for (var i = 1; i <= SmallFiles; i++) await File.WriteAllBytesAsync(Path.Combine(small, $"file-{i:D4}.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(SmallSize));
     var large = Path.Combine(work, "large.bin");
+    if (Measures("large"))
     await using (var file = File.Create(large))
     {
         var block = new byte[1 << 20];
@@ -105,83 +113,96 @@ try
         return aws.ExitCode == 0 ? elapsed : throw new InvalidOperationException($"aws {string.Join(' ', arguments)} failed ({aws.ExitCode}): {errors}");
     }
 
-    Console.WriteLine($"Uploading {SmallFiles:N0} files with the page's folder picker ...");
-    await OpenAsync(pagePrefix);
-    await page.EvaluateAsync("() => { performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings(); }");
-    var pageSmallUp = await PageUploadAsync("folder-picker", small, SmallFiles);
-    Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
-    // Where the page's time went: its PUTs to S3 (preflights are not listed) and its calls to the files API.
-    var timings = await page.EvaluateAsync<double[]>("""
-        origin => {
-          const entries = performance.getEntriesByType('resource');
-          const puts = entries.filter(e => e.name.startsWith(origin));
-          const api = entries.filter(e => e.name.includes('/api/v1/files/'));
-          const busy = list => {
-            const spans = list.map(e => [e.startTime, e.responseEnd]).sort((a, b) => a[0] - b[0]);
-            let total = 0, end = -1;
-            for (const [from, to] of spans) { if (to > end) { total += to - Math.max(from, end); end = to; } }
-            return total;
-          };
-          const first = Math.min(...puts.map(e => e.startTime), ...api.map(e => e.startTime));
-          return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first];
-        }
-        """, emulator.GetLeftPart(UriPartial.Authority));
-    Console.WriteLine($"  {timings[0]:N0} PUTs to S3 of {timings[1]:N1} ms on average, at least one in flight for {timings[2] / 1000:N1} s; " +
-        $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; the first request {timings[5] / 1000:N1} s after the page opened");
-    Console.WriteLine($"Uploading {largeMb:N0} MB with the page's file picker ...");
-    var pageLargeUp = await PageUploadAsync("file-picker", large, 1);
-    Console.WriteLine($"  {pageLargeUp.TotalSeconds:N1} s");
-    Console.WriteLine($"Uploading the same with aws s3 cp --recursive and aws s3 cp ...");
-    var cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
-    var cliLargeUp = await AwsAsync("s3", "cp", "--quiet", large, $"s3://{bucket}/{cliPrefix}large.bin");
-    Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s and {cliLargeUp.TotalSeconds:N1} s");
-
-    Console.WriteLine($"Downloading {largeMb:N0} MB with the page (presigned URL) and with aws s3 cp ...");
-    await OpenAsync(pagePrefix);
-    var pageLargeDown = await PageDownloadAsync(pagePrefix + "large.bin");
     var downloads = Directory.CreateDirectory(Path.Combine(work, "downloads")).FullName;
-    var cliLargeDown = await AwsAsync("s3", "cp", "--quiet", $"s3://{bucket}/{cliPrefix}large.bin", Path.Combine(downloads, "large.bin"));
-    File.Delete(Path.Combine(downloads, "large.bin"));
-    Console.WriteLine($"  {pageLargeDown.TotalSeconds:N1} s and {cliLargeDown.TotalSeconds:N1} s");
+    if (Measures("small"))
+    {
+        Console.WriteLine($"Uploading {SmallFiles:N0} files with the page's folder picker ...");
+        await OpenAsync(pagePrefix);
+        await page.EvaluateAsync("() => { performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings(); }");
+        pageSmallUp = await PageUploadAsync("folder-picker", small, SmallFiles);
+        Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
+        // Where the page's time went: its PUTs to S3 (preflights are not listed) and its calls to the files API.
+        var timings = await page.EvaluateAsync<double[]>("""
+            origin => {
+              const entries = performance.getEntriesByType('resource');
+              const puts = entries.filter(e => e.name.startsWith(origin));
+              const api = entries.filter(e => e.name.includes('/api/v1/files/'));
+              const busy = list => {
+                const spans = list.map(e => [e.startTime, e.responseEnd]).sort((a, b) => a[0] - b[0]);
+                let total = 0, end = -1;
+                for (const [from, to] of spans) { if (to > end) { total += to - Math.max(from, end); end = to; } }
+                return total;
+              };
+              const first = Math.min(...puts.map(e => e.startTime), ...api.map(e => e.startTime));
+              return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first];
+            }
+            """, emulator.GetLeftPart(UriPartial.Authority));
+        Console.WriteLine($"  {timings[0]:N0} requests to S3 of {timings[1]:N1} ms on average, at least one in flight for {timings[2] / 1000:N1} s; " +
+            $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; the first request {timings[5] / 1000:N1} s after the page opened");
+        Console.WriteLine($"Uploading the same with aws s3 cp --recursive ...");
+        cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
+        Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s");
+    }
+
+    if (Measures("large"))
+    {
+        Console.WriteLine($"Uploading {largeMb:N0} MB with the page's file picker ...");
+        await OpenAsync(pagePrefix);
+        pageLargeUp = await PageUploadAsync("file-picker", large, 1);
+        Console.WriteLine($"  {pageLargeUp.TotalSeconds:N1} s");
+        Console.WriteLine($"Uploading the same with aws s3 cp ...");
+        cliLargeUp = await AwsAsync("s3", "cp", "--quiet", large, $"s3://{bucket}/{cliPrefix}large.bin");
+        Console.WriteLine($"  {cliLargeUp.TotalSeconds:N1} s");
+
+        Console.WriteLine($"Downloading {largeMb:N0} MB with the page (presigned URL) and with aws s3 cp ...");
+        await OpenAsync(pagePrefix);
+        pageLargeDown = await PageDownloadAsync(pagePrefix + "large.bin");
+        cliLargeDown = await AwsAsync("s3", "cp", "--quiet", $"s3://{bucket}/{cliPrefix}large.bin", Path.Combine(downloads, "large.bin"));
+        File.Delete(Path.Combine(downloads, "large.bin"));
+        Console.WriteLine($"  {pageLargeDown.TotalSeconds:N1} s and {cliLargeDown.TotalSeconds:N1} s");
+    }
 
     // The page has no bulk download: each file is its own presigned GET, so a sample shows its rate per file.
-    Console.WriteLine($"Downloading {DownloadSample} of the small files one by one with the page, all {SmallFiles:N0} with aws s3 cp --recursive ...");
-    await OpenAsync(pagePrefix + "small/");
-    var pageSmallDown = TimeSpan.Zero;
-    for (var i = 1; i <= DownloadSample; i++) pageSmallDown += await PageDownloadAsync($"{pagePrefix}small/file-{i * (SmallFiles / DownloadSample):D4}.bin");
-    var cliSmallDown = await AwsAsync("s3", "cp", "--recursive", "--quiet", $"s3://{bucket}/{cliPrefix}small/", Path.Combine(downloads, "small"));
-    Console.WriteLine($"  {pageSmallDown.TotalSeconds:N1} s and {cliSmallDown.TotalSeconds:N1} s");
-
-    Console.WriteLine($"Seeding {ListingObjects:N0} objects straight into the emulator ...");
-    using (var http = new HttpClient())
-        await Parallel.ForAsync(0, ListingObjects, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, token) =>
-        {
-            var key = string.Join('/', $"{listingPrefix}object {i:D5}.csv".Split('/').Select(Uri.EscapeDataString));
-            using var put = await http.PutAsync(new Uri(emulator, $"{bucket}/{key}"), new ByteArrayContent(new byte[100]), token);
-            put.EnsureSuccessStatusCode();
-        });
-    Console.WriteLine($"Opening that folder with the page ({ListingRuns} times) and listing it with aws s3api list-objects-v2 ...");
-    var pageListings = new List<TimeSpan>();
-    var cliListings = new List<TimeSpan>();
-    var listingParts = new List<double[]>();
-    for (var run = 0; run < ListingRuns; run++)
+    if (Measures("small"))
     {
-        var clock = Stopwatch.StartNew();
-        await page.GotoAsync($"{platform.PortalUrl}files?prefix={Uri.EscapeDataString(listingPrefix)}");
-        await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=listing-body] tr').length >= 1000", null, new() { PollingInterval = 10 });
-        pageListings.Add(clock.Elapsed);
-        // Where the time went, from the browser's own timings: the HTML and script, then the list call itself.
-        listingParts.Add(await page.EvaluateAsync<double[]>("""
-            () => {
-              const navigation = performance.getEntriesByType('navigation')[0];
-              const list = performance.getEntriesByType('resource').find(e => e.name.includes('/api/v1/files/list'));
-              return [navigation.domContentLoadedEventEnd, list ? list.startTime : 0, list ? list.duration : 0];
-            }
-            """));
-        cliListings.Add(await AwsAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", listingPrefix, "--delimiter", "/", "--max-items", "1000", "--page-size", "1000"));
+        Console.WriteLine($"Downloading {DownloadSample} of the small files one by one with the page, all {SmallFiles:N0} with aws s3 cp --recursive ...");
+        await OpenAsync(pagePrefix + "small/");
+        for (var i = 1; i <= DownloadSample; i++) pageSmallDown += await PageDownloadAsync($"{pagePrefix}small/file-{i * (SmallFiles / DownloadSample):D4}.bin");
+        cliSmallDown = await AwsAsync("s3", "cp", "--recursive", "--quiet", $"s3://{bucket}/{cliPrefix}small/", Path.Combine(downloads, "small"));
+        Console.WriteLine($"  {pageSmallDown.TotalSeconds:N1} s and {cliSmallDown.TotalSeconds:N1} s");
     }
-    var pageListing = pageListings.Order().ElementAt(ListingRuns / 2);
-    var cliListing = cliListings.Order().ElementAt(ListingRuns / 2);
+
+    if (Measures("listing"))
+    {
+
+        Console.WriteLine($"Seeding {ListingObjects:N0} objects straight into the emulator ...");
+        using (var http = new HttpClient())
+            await Parallel.ForAsync(0, ListingObjects, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, token) =>
+            {
+                var key = string.Join('/', $"{listingPrefix}object {i:D5}.csv".Split('/').Select(Uri.EscapeDataString));
+                using var put = await http.PutAsync(new Uri(emulator, $"{bucket}/{key}"), new ByteArrayContent(new byte[100]), token);
+                put.EnsureSuccessStatusCode();
+            });
+        Console.WriteLine($"Opening that folder with the page ({ListingRuns} times) and listing it with aws s3api list-objects-v2 ...");
+        for (var run = 0; run < ListingRuns; run++)
+        {
+            var clock = Stopwatch.StartNew();
+            await page.GotoAsync($"{platform.PortalUrl}files?prefix={Uri.EscapeDataString(listingPrefix)}");
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=listing-body] tr').length >= 1000", null, new() { PollingInterval = 10 });
+            pageListings.Add(clock.Elapsed);
+            // Where the time went, from the browser's own timings: the HTML and script, then the list call itself.
+            listingParts.Add(await page.EvaluateAsync<double[]>("""
+                () => {
+                  const navigation = performance.getEntriesByType('navigation')[0];
+                  const list = performance.getEntriesByType('resource').find(e => e.name.includes('/api/v1/files/list'));
+                  return [navigation.domContentLoadedEventEnd, list ? list.startTime : 0, list ? list.duration : 0];
+                }
+                """));
+            cliListings.Add(await AwsAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", listingPrefix, "--delimiter", "/", "--max-items", "1000", "--page-size", "1000"));
+    }
+    pageListing = pageListings.Order().ElementAt(ListingRuns / 2);
+    cliListing = cliListings.Order().ElementAt(ListingRuns / 2);
+    }
 
     var smallMb = SmallFiles * (double)SmallSize / (1 << 20);
     Console.WriteLine();
@@ -195,14 +216,14 @@ try
         var (p, c) = (amount / pageTime.TotalSeconds, amount / cliTime.TotalSeconds);
         Row(measure, $"{p:N1} {unit} ({pageTime.TotalSeconds:N1} s)", $"{c:N1} {unit} ({cliTime.TotalSeconds:N1} s)", p / c, ">= 0.8x", p / c >= 0.8);
     }
-    Throughput($"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (folder picker / cp --recursive)", SmallFiles, "files/s", pageSmallUp, cliSmallUp);
-    Throughput($"Upload 1 x {largeMb:N0} MB (multipart)", largeMb, "MB/s", pageLargeUp, cliLargeUp);
-    Throughput($"Download 1 x {largeMb:N0} MB (presigned GET / cp)", largeMb, "MB/s", pageLargeDown, cliLargeDown);
+    if (Measures("small")) Throughput($"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (folder picker / cp --recursive)", SmallFiles, "files/s", pageSmallUp, cliSmallUp);
+    if (Measures("large")) Throughput($"Upload 1 x {largeMb:N0} MB (multipart)", largeMb, "MB/s", pageLargeUp, cliLargeUp);
+    if (Measures("large")) Throughput($"Download 1 x {largeMb:N0} MB (presigned GET / cp)", largeMb, "MB/s", pageLargeDown, cliLargeDown);
     var (pageRate, cliRate) = (DownloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
-    Row($"Download {SmallSize / 1024} KB files (page: {DownloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, ">= 0.8x", pageRate / cliRate >= 0.8);
-    Row($"First page of a {ListingObjects:N0}-object folder (median of {ListingRuns})", $"{pageListing.TotalMilliseconds:N0} ms", $"{cliListing.TotalMilliseconds:N0} ms", cliListing / pageListing, "< 1 s", pageListing < TimeSpan.FromSeconds(1));
-    Console.WriteLine($"(page listing runs: {string.Join(", ", pageListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms; aws: {string.Join(", ", cliListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, mostly its Python start-up; {smallMb:N1} MB in the small files)");
-    Console.WriteLine($"(page listing, per run: HTML and script ready at {string.Join(", ", listingParts.Select(p => $"{p[0]:N0}"))} ms; the list call started at {string.Join(", ", listingParts.Select(p => $"{p[1]:N0}"))} ms and took {string.Join(", ", listingParts.Select(p => $"{p[2]:N0}"))} ms)");
+    if (Measures("small")) Row($"Download {SmallSize / 1024} KB files (page: {DownloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, ">= 0.8x", pageRate / cliRate >= 0.8);
+    if (Measures("listing")) Row($"First page of a {ListingObjects:N0}-object folder (median of {ListingRuns})", $"{pageListing.TotalMilliseconds:N0} ms", $"{cliListing.TotalMilliseconds:N0} ms", cliListing / pageListing, "< 1 s", pageListing < TimeSpan.FromSeconds(1));
+    if (Measures("listing")) Console.WriteLine($"(page listing runs: {string.Join(", ", pageListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms; aws: {string.Join(", ", cliListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, mostly its Python start-up; {smallMb:N1} MB in the small files)");
+    if (Measures("listing")) Console.WriteLine($"(page listing, per run: HTML and script ready at {string.Join(", ", listingParts.Select(p => $"{p[0]:N0}"))} ms; the list call started at {string.Join(", ", listingParts.Select(p => $"{p[1]:N0}"))} ms and took {string.Join(", ", listingParts.Select(p => $"{p[2]:N0}"))} ms)");
     await context.CloseAsync();
 }
 finally
