@@ -86,7 +86,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         return json;
     }
 
-    /// <summary>Uploads as the page does: ask for presigned PUTs, send each file's bytes to S3 itself, then say they are done.</summary>
+    /// <summary>Uploads as the page does: ask for presigned POST forms, send each file to S3 itself, then say they are done.</summary>
     private async Task<JsonElement> UploadAsync(PlatformIdentity user, params (string Key, byte[] Bytes)[] files)
     {
         var uploads = await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = files.Select(f => new { key = f.Key, size = f.Bytes.Length, contentType = "text/csv" }) }));
@@ -94,10 +94,13 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         Assert.Equal(files.Length, answered.Count);
         foreach (var (upload, (_, bytes)) in answered.Zip(files))
         {
-            using var put = new HttpRequestMessage(HttpMethod.Put, upload.GetProperty("url").GetString()) { Content = new ByteArrayContent(bytes) };
-            foreach (var header in upload.GetProperty("headers").EnumerateObject()) put.Content.Headers.TryAddWithoutValidation(header.Name, header.Value.GetString());
-            put.Headers.TryAddWithoutValidation("Origin", PortalOrigin);
-            using var response = await browser.SendAsync(put, Cancel);
+            using var form = new MultipartFormDataContent();
+            foreach (var field in uploads.GetProperty("fields").EnumerateObject().Concat(upload.GetProperty("fields").EnumerateObject()))
+                form.Add(new StringContent(field.Value.GetString()!), field.Name);
+            form.Add(new ByteArrayContent(bytes), "file", "file");
+            using var post = new HttpRequestMessage(HttpMethod.Post, uploads.GetProperty("url").GetString()) { Content = form };
+            post.Headers.TryAddWithoutValidation("Origin", PortalOrigin);
+            using var response = await browser.SendAsync(post, Cancel);
             Assert.True(response.IsSuccessStatusCode, $"PUT {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Cancel)}");
             Assert.Equal(PortalOrigin, response.Headers.TryGetValues("Access-Control-Allow-Origin", out var allowed) ? allowed.Single() : null);
         }
@@ -157,8 +160,9 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         static int ExpiresIn(JsonElement link) => int.Parse(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(link.GetProperty("url").GetString()!).Query)["X-Amz-Expires"].ToString(),
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(ExpiresIn(download), 300, 302);
-        var uploadLink = (await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "later.csv", size = 1 } } }))).GetProperty("uploads")[0];
-        Assert.InRange(ExpiresIn(uploadLink), 900, 902);
+        var uploadForm = (await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "later.csv", size = 1 } } }))).GetProperty("uploads")[0];
+        var policy = JsonDocument.Parse(Convert.FromBase64String(uploadForm.GetProperty("fields").GetProperty("Policy").GetString()!)).RootElement;
+        Assert.InRange(policy.GetProperty("expiration").GetDateTimeOffset() - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(890), TimeSpan.FromSeconds(902));
 
         // S3 answers the response-content-disposition the URL signs (SigV4 signs the whole query) as Content-Disposition; moto leaves it out.
         var signed = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(download.GetProperty("url").GetString()!).Query);
@@ -190,6 +194,34 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
     }
 
     [Fact]
+    public async Task Upload_forms_pin_key_size_and_type_and_the_page_learns_first_which_names_are_taken()
+    {
+        var user = await UserAsync();
+        var home = $"home/{user.Hash}/";
+        byte[] Bytes(int n) => Encoding.UTF8.GetBytes(new string('x', n));
+        // Five in one folder (one listing answers for them), one alone in another (a HEAD answers for it).
+        await UploadAsync(user, [.. Enumerable.Range(1, 5).Select(i => ($"{home}many/{i} ü.csv", Bytes(i))), ($"{home}one/only.csv", Bytes(9))]);
+
+        var asked = new[] { $"{home}many/3 ü.csv", $"{home}many/0 ü.csv", $"{home}many/1 ü.csv", $"{home}many/5 ü.csv", $"{home}many/9 ü.csv", $"{home}one/only.csv", $"{home}one/other.csv", $"{home}none/x.csv" };
+        var existing = await OkAsync(PostAsync("/api/v1/files/uploads/existing", user, new { keys = asked }));
+        Assert.Equal([($"{home}many/3 ü.csv", 3L), ($"{home}many/1 ü.csv", 1L), ($"{home}many/5 ü.csv", 5L), ($"{home}one/only.csv", 9L)],
+            existing.GetProperty("existing").EnumerateArray().Select(e => (e.GetProperty("key").GetString()!, e.GetProperty("size").GetInt64())));
+
+        // Each form's policy allows exactly one key, one size and one content type, in this bucket.
+        var forms = await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "a.csv", size = 12, contentType = "text/csv" }, new { key = home + "b.txt", size = 0, contentType = "text/plain" } } }));
+        var policies = forms.GetProperty("uploads").EnumerateArray().Select(u => JsonDocument.Parse(Convert.FromBase64String(u.GetProperty("fields").GetProperty("Policy").GetString()!)).RootElement.GetProperty("conditions").ToString()).ToList();
+        Assert.Contains($"{{\"key\":{JsonSerializer.Serialize(home + "a.csv")}}}", policies[0]);
+        Assert.Contains("[\"content-length-range\",12,12]", policies[0]);
+        Assert.Contains("{\"Content-Type\":\"text/csv\"}", policies[0]);
+        Assert.Contains($"{{\"bucket\":\"{bucket}\"}}", policies[0]);
+        Assert.Contains("[\"content-length-range\",0,0]", policies[1]);
+        // Credential, algorithm and date once for the batch; key, content type, policy and signature per file.
+        Assert.Equal(new[] { "Content-Type", "key", "Policy", "x-amz-signature" }.Order(StringComparer.Ordinal),
+            forms.GetProperty("uploads")[1].GetProperty("fields").EnumerateObject().Select(f => f.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("x-amz-credential", forms.GetProperty("fields").EnumerateObject().Select(f => f.Name));
+    }
+
+    [Fact]
     public async Task The_bucket_lets_the_portals_pages_upload_and_read_and_no_other_origin()
     {
         _ = App().Services;
@@ -197,7 +229,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         var rules = (await s3.GetCORSConfigurationAsync(new GetCORSConfigurationRequest { BucketName = bucket }, Cancel)).Configuration.Rules;
         var rule = Assert.Single(rules);
         Assert.Equal([PortalOrigin], rule.AllowedOrigins);
-        Assert.Equal(["GET", "HEAD", "PUT"], rule.AllowedMethods.Order());
+        Assert.Equal(["GET", "HEAD", "POST", "PUT"], rule.AllowedMethods.Order());
         Assert.Equal(["ETag"], rule.ExposeHeaders);
 
         async Task<string?> PreflightAsync(string origin)
@@ -410,7 +442,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
             var (status, json) = await call;
             var detail = json.ValueKind == JsonValueKind.Object && json.TryGetProperty("detail", out var d) ? d.GetString() : null;
             if (status != expected || string.IsNullOrEmpty(detail)) failures.Add($"{what}: {(int)status} {json}");
-            else if (json.ToString().Contains("X-Amz-Signature", StringComparison.Ordinal)) failures.Add($"{what}: answered a presigned URL");
+            else if (json.ToString().Contains("X-Amz-Signature", StringComparison.OrdinalIgnoreCase)) failures.Add($"{what}: answered a presigned URL or form");
         }
 
         foreach (var (key, status) in keys)
@@ -419,6 +451,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
             await ExpectAsync($"upload {shown}", PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key, size = 1 } } }), status);
             await ExpectAsync($"upload {shown} beside one of mine", PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "fine.csv", size = 1 }, new { key, size = 1 } } }), status);
             await ExpectAsync($"upload done {shown}", PostAsync("/api/v1/files/uploads/done", user, new { keys = new[] { key } }), status);
+            await ExpectAsync($"is {shown} there", PostAsync("/api/v1/files/uploads/existing", user, new { keys = new[] { home + "fine.csv", key } }), status);
             await ExpectAsync($"multipart {shown}", PostAsync("/api/v1/files/multipart", user, new { key, size = 100 * 1024 * 1024 }), status);
             await ExpectAsync($"download {shown}", PostAsync("/api/v1/files/download", user, new { key }), status);
             await ExpectAsync($"preview {shown}", PostAsync("/api/v1/files/preview", user, new { key }), status);
