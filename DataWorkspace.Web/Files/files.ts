@@ -259,6 +259,11 @@ async function droppedFiles(entries: FileSystemEntry[]): Promise<{ picked: Picke
 }
 
 async function start() {
+  // A folder named in the address is listed while the roots are asked for (the web app checks it is the user's).
+  const initial = new URLSearchParams(location.search).get("prefix") ?? "";
+  const wanted = initial === "" ? "" : nfc(initial.endsWith("/") ? initial : `${initial}/`);
+  const prefetched = wanted === "" ? null : { prefix: wanted, listing: filesApi.list(wanted, null) };
+  prefetched?.listing.catch(() => undefined);
   let roots: Root[];
   try {
     roots = (await filesApi.roots()).roots;
@@ -272,6 +277,7 @@ async function start() {
   }
 
   const folders = new FolderView(roots, messages);
+  folders.prefetched = prefetched;
   const queueView = new QueueView();
   let refreshTimer = 0;
   const queue = new UploadQueue({
@@ -292,7 +298,6 @@ async function start() {
   });
   queueView.queue = queue;
 
-  const initial = new URLSearchParams(location.search).get("prefix") ?? "";
   folders.open(initial, false);
   history.replaceState({ prefix: folders.prefix }, "");
   window.addEventListener("popstate", (event) => {

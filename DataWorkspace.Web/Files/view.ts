@@ -1,6 +1,6 @@
 // The folder view: roots side by side, breadcrumbs, the sortable listing with "Show more", and what can be done to
 // its entries (new folder, download, preview, rename or move, delete). Text from users is only ever set as textContent.
-import { ApiError, filesApi, type Folder, type Root, type StoredFile } from "./api";
+import { ApiError, filesApi, type Folder, type Listing, type Root, type StoredFile } from "./api";
 import { bytes, count, date, lastName, nfc, pathProblem, plural } from "./names";
 import { preview } from "./preview";
 import { byTestId, element } from "./dom";
@@ -45,6 +45,9 @@ type SortColumn = "name" | "size" | "modified";
 type Entry = { folder: Folder; file?: undefined } | { file: StoredFile; folder?: undefined };
 const entryId = (entry: Entry) => entry.folder ? entry.folder.prefix : entry.file.key;
 const collator = new Intl.Collator("en-GB", { numeric: true, sensitivity: "base" });
+// The first rows (more than a screen) are drawn at once, the rest of a page a frame at a time after them.
+const firstRows = 150;
+const rowsPerFrame = 250;
 
 export class FolderView {
   prefix = "";
@@ -55,6 +58,9 @@ export class FolderView {
   private sort: { column: SortColumn; descending: boolean } = { column: "name", descending: false };
   private readonly selected = new Set<string>();
   private loadNumber = 0;
+  private drawNumber = 0;
+  /** The first folder's listing, asked for while the page was still learning the user's roots. */
+  prefetched: { prefix: string; listing: Promise<Listing> } | null = null;
   private pendingDelete: { keys: string[]; prefixes: string[] } | null = null;
   private moving: Entry | null = null;
   private returnFocus: HTMLElement | null = null;
@@ -200,7 +206,9 @@ export class FolderView {
     this.ui.showMore.disabled = true;
     if (!more && !quiet) this.messages.say(`Opening ${this.folderWords(prefix)}…`);
     try {
-      const listing = await filesApi.list(prefix, more ? this.continuation : null);
+      const prefetched = !more && this.prefetched?.prefix === prefix ? this.prefetched.listing : null;
+      this.prefetched = null;
+      const listing = await (prefetched ?? filesApi.list(prefix, more ? this.continuation : null));
       if (number !== this.loadNumber) return;
       if (more) {
         this.folders.push(...listing.folders);
@@ -255,7 +263,17 @@ export class FolderView {
       header.setAttribute("aria-sort", sorted ? (this.sort.descending ? "descending" : "ascending") : "none");
     }
     const entries = this.sortedEntries();
-    this.ui.body.replaceChildren(...entries.map((entry) => this.row(entry)));
+    const number = ++this.drawNumber;
+    this.ui.body.replaceChildren(...entries.slice(0, firstRows).map((entry) => this.row(entry)));
+    const drawFrom = (from: number) => {
+      if (from >= entries.length) return;
+      requestAnimationFrame(() => {
+        if (number !== this.drawNumber) return;
+        this.ui.body.append(...entries.slice(from, from + rowsPerFrame).map((entry) => this.row(entry)));
+        drawFrom(from + rowsPerFrame);
+      });
+    };
+    drawFrom(firstRows);
     this.ui.caption.textContent = `Files and folders in ${this.folderWords(this.prefix)}`;
     this.ui.empty.hidden = entries.length > 0;
     this.ui.showMore.hidden = this.continuation === null;

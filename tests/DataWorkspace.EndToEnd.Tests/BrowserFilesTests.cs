@@ -270,6 +270,87 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         }
     }
 
+    [Fact]
+    public async Task Uploading_names_that_are_already_there_asks_first_to_replace_skip_or_keep_both()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            string Write(string folder, string name, string text)
+            {
+                var path = Path.Combine(Directory.CreateDirectory(Path.Combine(local.FullName, folder)).FullName, name);
+                File.WriteAllText(path, text);
+                return path;
+            }
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"same names {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var folder = $"{home}{testFolder}/";
+            var uploads = page.GetByTestId("queue").GetByTestId("upload");
+            var panel = page.GetByTestId("exists-panel");
+
+            async Task PickAsync(params string[] paths)
+            {
+                var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+                await chooser.SetFilesAsync(paths);
+            }
+
+            async Task<string?> StoredAsync(string name) =>
+                await EmulatorObjectAsync(folder + name) is { } stored ? Convert.ToHexString(stored.Sha256) : null;
+            static string Sha(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+            await PickAsync(Write("old", "a.csv", "old a"), Write("old", "b.csv", "old b"), Write("old", "c.csv", "old c"));
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync("3 of 3 files uploaded");
+            await Assertions.Expect(panel).ToBeHiddenAsync();
+            await page.GetByTestId("clear-finished").ClickAsync();
+
+            // A name that is taken waits for the user; a new one beside it goes straight up.
+            await PickAsync(Write("new", "a.csv", "new a"), Write("new", "fresh.csv", "fresh"));
+            await Assertions.Expect(panel.GetByTestId("exists-summary")).ToHaveTextAsync(
+                $"A file of the same name is already there: {testFolder}/a.csv. Replace it, skip it, or keep both (the new one gets a number)?");
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(["Already there", "Uploaded"]);
+            Assert.Equal(Sha("old a"), await StoredAsync("a.csv"));
+            await Browser.SaveScreenshotAsync(page, "files-9-already-there");
+            await panel.GetByRole(AriaRole.Button, new() { Name = "Replace" }).ClickAsync();
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(["Uploaded", "Uploaded"]);
+            await Assertions.Expect(panel).ToBeHiddenAsync();
+            Assert.Equal(Sha("new a"), await StoredAsync("a.csv"));
+            await page.GetByTestId("clear-finished").ClickAsync();
+
+            await PickAsync(Write("new", "b.csv", "new b"));
+            await panel.GetByRole(AriaRole.Button, new() { Name = "Skip" }).ClickAsync();
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync("Skipped");
+            Assert.Equal(Sha("old b"), await StoredAsync("b.csv"));
+            await page.GetByTestId("clear-finished").ClickAsync();
+
+            // Keeping both gives the new file the first number not taken.
+            await PickAsync(Write("new", "c.csv", "new c"));
+            await panel.GetByRole(AriaRole.Button, new() { Name = "Keep both" }).ClickAsync();
+            await Assertions.Expect(uploads).ToHaveAttributeAsync("data-key", folder + "c (1).csv");
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
+            await page.GetByTestId("clear-finished").ClickAsync();
+            await PickAsync(Write("newer", "c.csv", "newer c"));
+            await panel.GetByRole(AriaRole.Button, new() { Name = "Keep both" }).ClickAsync();
+            await Assertions.Expect(uploads).ToHaveAttributeAsync("data-key", folder + "c (2).csv");
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
+            Assert.Equal(Sha("old c"), await StoredAsync("c.csv"));
+            Assert.Equal(Sha("new c"), await StoredAsync("c (1).csv"));
+            Assert.Equal(Sha("newer c"), await StoredAsync("c (2).csv"));
+            await Assertions.Expect(Row(page, "file-row", folder + "c (2).csv")).ToBeVisibleAsync();
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Whether a sidecar process of this machine still works on the tool home <paramref name="folder"/>.</summary>
     private static bool SidecarRunsFor(string folder) =>
         Directory.GetDirectories("/proc").Where(directory => int.TryParse(Path.GetFileName(directory), out _)).Any(directory =>
