@@ -301,6 +301,12 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
                 await chooser.SetFilesAsync(paths);
             }
 
+            async Task ClearAsync()
+            {
+                await page.GetByTestId("clear-finished").ClickAsync();
+                await Assertions.Expect(uploads).ToHaveCountAsync(0);
+            }
+
             async Task<string?> StoredAsync(string name) =>
                 await EmulatorObjectAsync(folder + name) is { } stored ? Convert.ToHexString(stored.Sha256) : null;
             static string Sha(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
@@ -308,7 +314,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await PickAsync(Write("old", "a.csv", "old a"), Write("old", "b.csv", "old b"), Write("old", "c.csv", "old c"));
             await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync("3 of 3 files uploaded");
             await Assertions.Expect(panel).ToBeHiddenAsync();
-            await page.GetByTestId("clear-finished").ClickAsync();
+            await ClearAsync();
 
             // A name that is taken waits for the user; a new one beside it goes straight up.
             await PickAsync(Write("new", "a.csv", "new a"), Write("new", "fresh.csv", "fresh"));
@@ -321,20 +327,20 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(["Uploaded", "Uploaded"]);
             await Assertions.Expect(panel).ToBeHiddenAsync();
             Assert.Equal(Sha("new a"), await StoredAsync("a.csv"));
-            await page.GetByTestId("clear-finished").ClickAsync();
+            await ClearAsync();
 
             await PickAsync(Write("new", "b.csv", "new b"));
             await panel.GetByRole(AriaRole.Button, new() { Name = "Skip" }).ClickAsync();
             await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync("Skipped");
             Assert.Equal(Sha("old b"), await StoredAsync("b.csv"));
-            await page.GetByTestId("clear-finished").ClickAsync();
+            await ClearAsync();
 
             // Keeping both gives the new file the first number not taken.
             await PickAsync(Write("new", "c.csv", "new c"));
             await panel.GetByRole(AriaRole.Button, new() { Name = "Keep both" }).ClickAsync();
             await Assertions.Expect(uploads).ToHaveAttributeAsync("data-key", folder + "c (1).csv");
             await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded");
-            await page.GetByTestId("clear-finished").ClickAsync();
+            await ClearAsync();
             await PickAsync(Write("newer", "c.csv", "newer c"));
             await panel.GetByRole(AriaRole.Button, new() { Name = "Keep both" }).ClickAsync();
             await Assertions.Expect(uploads).ToHaveAttributeAsync("data-key", folder + "c (2).csv");
@@ -442,7 +448,10 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
     {
         var path = Bucket + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
-        using var response = await http.GetAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), path), HttpCompletionOption.ResponseHeadersRead, Cancel);
+        using var get = new HttpRequestMessage(HttpMethod.Get, new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), path));
+        // Any Authorization will do: without one the emulator refuses objects with an ACL (those a form or a PUT stored).
+        get.Headers.TryAddWithoutValidation("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/s3/aws4_request, SignedHeaders=host, Signature=0");
+        using var response = await http.SendAsync(get, HttpCompletionOption.ResponseHeadersRead, Cancel);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
         response.EnsureSuccessStatusCode();
         await using var body = await response.Content.ReadAsStreamAsync(Cancel);
