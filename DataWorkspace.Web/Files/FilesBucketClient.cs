@@ -85,11 +85,13 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
                 string? continuation = null, seen = null;
                 // S3 lists in UTF-8 byte order; the wanted key shortened by a character sorts just before it.
                 var startAfter = wanted[0][..^(char.IsLowSurrogate(wanted[0][^1]) ? 2 : 1)];
-                for (var pages = 0; pages <= wanted.Count / 100; pages++)
+                // Pages about as long as the wanted keys are many: the keys of one upload lie side by side.
+                var pageSize = Math.Min(1000, 2 * wanted.Count + 20);
+                for (var pages = 0; pages < 2 + wanted.Count / 100; pages++)
                 {
                     var page = await s3.Value.ListObjectsV2Async(new ListObjectsV2Request
                     {
-                        BucketName = Bucket, Prefix = folder.Key, Delimiter = "/", MaxKeys = 1000,
+                        BucketName = Bucket, Prefix = folder.Key, Delimiter = "/", MaxKeys = pageSize,
                         StartAfter = continuation is null ? startAfter : null, ContinuationToken = continuation,
                     }, token);
                     foreach (var item in page.S3Objects ?? [])

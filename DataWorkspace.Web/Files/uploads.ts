@@ -7,6 +7,7 @@ import { ApiError, filesApi, type ExistingFile } from "./api";
 export const singlePutLimit = 64 * 1024 * 1024;
 const parallelPuts = 6;
 const presignBatch = 250;
+const firstPresignBatch = 30;
 // Forms are asked for ahead of the workers, so that none waits for the web app between files.
 const presignAhead = 100;
 const existingBatch = 1000;
@@ -149,7 +150,9 @@ export class UploadQueue {
   add(files: { file: File; key: string }[], resume?: UnfinishedUpload): Upload[] {
     const added: Upload[] = [];
     const queued = new Set(this.uploads.filter((u) => !UploadQueue.finished(u)).map((u) => u.key));
-    for (const { file, key } of files) {
+    // In the bucket's order of names, so that the files confirmed together lie side by side in one listing.
+    const sorted = [...files].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const { file, key } of sorted) {
       if (queued.has(key)) continue;
       queued.add(key);
       const upload: Upload = {
@@ -254,7 +257,8 @@ export class UploadQueue {
     const waiting = this.uploads.filter((u) => u.state === "waiting" && u.size <= singlePutLimit && !u.presignAlone);
     const ready = waiting.filter((u) => fresh(u) || u.presignRequest).length;
     if (ready >= presignAhead) return;
-    const batch = waiting.filter((u) => !fresh(u) && !u.presignRequest).slice(0, presignBatch);
+    // The first batch is small, so that the first files go while the next forms are being made.
+    const batch = waiting.filter((u) => !fresh(u) && !u.presignRequest).slice(0, ready === 0 ? firstPresignBatch : presignBatch);
     if (batch.length > 0) this.requestForms(batch).done.catch(() => undefined);
   }
 
@@ -501,7 +505,9 @@ export class UploadQueue {
     upload.state = "finishing";
     upload.message = "";
     this.doneKeys.push(upload);
-    this.scheduleDone(this.doneKeys.length >= doneBatch ? 0 : 300);
+    // Sent at once when the batch is full or nothing else is on its way: the user waits only for the last ones.
+    const more = this.uploads.some((u) => u.state === "waiting" || (u.state === "uploading" && !u.multipart));
+    this.scheduleDone(this.doneKeys.length >= doneBatch || !more ? 0 : 1000);
   }
 
   /** A fresh presigned POST form for the upload, asked for together with those of the next waiting files. */
@@ -550,12 +556,17 @@ export class UploadQueue {
     return shared;
   }
 
+  /** Confirms the finished files after at most {@link delay} ms: a later call does not put off one already due. */
   private scheduleDone(delay: number) {
+    if (this.doneTimer && delay > 0) return;
     clearTimeout(this.doneTimer);
-    this.doneTimer = window.setTimeout(() => void this.flushDone(), delay);
+    this.doneTimer = window.setTimeout(() => {
+      this.doneTimer = 0;
+      void this.flushDone();
+    }, delay);
   }
 
-  /** Tells the web app which PUTs finished (it checks them and writes the audit), a batch at a time. */
+  /** Tells the web app which files finished (it checks them and writes the audit), a batch at a time. */
   private async flushDone() {
     if (this.flushingDone || this.waitingForSignIn) return;
     this.flushingDone = true;

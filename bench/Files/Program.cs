@@ -77,7 +77,7 @@ try
         var clock = Stopwatch.StartNew();
         await page.GetByTestId(picker).SetInputFilesAsync(path);
         var done = $"{files.ToString("N0", CultureInfo.InvariantCulture)} of {files.ToString("N0", CultureInfo.InvariantCulture)} file{(files == 1 ? "" : "s")} uploaded";
-        await page.WaitForFunctionAsync("done => document.querySelector('[data-testid=overall-text]')?.textContent?.startsWith(done)", done, new() { PollingInterval = 50 });
+        await page.WaitForFunctionAsync("done => document.querySelector('[data-testid=overall-text]')?.textContent?.startsWith(done) && (window.benchDone = performance.now())", done, new() { PollingInterval = 50 });
         var elapsed = clock.Elapsed;
         await page.GetByTestId("clear-finished").ClickAsync();
         return elapsed;
@@ -118,7 +118,15 @@ try
     {
         Console.WriteLine($"Uploading {SmallFiles:N0} files with the page's folder picker ...");
         await OpenAsync(pagePrefix);
-        await page.EvaluateAsync("() => { performance.setResourceTimingBufferSize(20000); performance.clearResourceTimings(); }");
+        await page.EvaluateAsync("""
+            () => {
+              performance.setResourceTimingBufferSize(20000);
+              performance.clearResourceTimings();
+              window.benchPicked = 0;
+              document.querySelector('[data-testid=folder-picker]').addEventListener('change', () => window.benchPicked = performance.now(), { capture: true });
+              window.benchAsked = performance.now();
+            }
+            """);
         pageSmallUp = await PageUploadAsync("folder-picker", small, SmallFiles);
         Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
         // Where the page's time went: its PUTs to S3 (preflights are not listed) and its calls to the files API.
@@ -134,11 +142,16 @@ try
                 return total;
               };
               const first = Math.min(...puts.map(e => e.startTime), ...api.map(e => e.startTime));
-              return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first];
+              const firstPut = Math.min(...puts.map(e => e.startTime));
+              const lastPut = Math.max(...puts.map(e => e.responseEnd));
+              return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first - window.benchPicked,
+                window.benchPicked - window.benchAsked, firstPut - window.benchPicked, window.benchDone - lastPut];
             }
             """, emulator.GetLeftPart(UriPartial.Authority));
         Console.WriteLine($"  {timings[0]:N0} requests to S3 of {timings[1]:N1} ms on average, at least one in flight for {timings[2] / 1000:N1} s; " +
-            $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; the first request {timings[5] / 1000:N1} s after the page opened");
+            $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; " +
+            $"the files reached the page {timings[6] / 1000:N2} s after they were set on the picker, its first request went {timings[5] / 1000:N2} s later and its first to S3 {timings[7] / 1000:N2} s later; " +
+            $"{timings[8] / 1000:N2} s from the last answer from S3 to the page saying all were uploaded (seen by polling every 50 ms)");
         Console.WriteLine($"Uploading the same with aws s3 cp --recursive ...");
         cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
         Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s");
