@@ -13,7 +13,7 @@ const presignAhead = 100;
 const existingBatch = 1000;
 // A smaller file is sent without an upload progress listener: the listener would cost it a CORS preflight.
 const progressFrom = 1024 * 1024;
-const partUrlBatch = 16;
+const partUrlBatch = 64;
 const doneBatch = 200;
 const retries = 8;
 // Presigned URLs are valid for 15 minutes; one older than this is asked for again before it is used.
@@ -725,6 +725,18 @@ export class UploadQueue {
       multipart.urlRequest = request;
       await request;
       if (!fresh(part)) throw new ApiError(`Data Workspace gave no address for part ${part}.`, "refused", 0);
+    }
+    // The next addresses are asked for before the workers run out of them.
+    const ahead = multipart.pending.filter((n) => !fresh(n));
+    if (!multipart.urlRequest && ahead.length > 0 && multipart.pending.length - ahead.length < 2 * parallelPuts) {
+      const request = filesApi.partUrls(upload.key, multipart.uploadId, ahead.slice(0, partUrlBatch)).then((answer) => {
+        const at = Date.now();
+        for (const [n, url] of Object.entries(answer.urls)) multipart.urls.set(Number(n), { url, at });
+      }).finally(() => {
+        multipart.urlRequest = undefined;
+      });
+      multipart.urlRequest = request;
+      request.catch(() => undefined);
     }
     return multipart.urls.get(part)!.url;
   }
