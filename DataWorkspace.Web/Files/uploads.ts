@@ -6,6 +6,8 @@ import { ApiError, filesApi, type ExistingFile } from "./api";
 
 export const singlePutLimit = 64 * 1024 * 1024;
 const parallelPuts = 6;
+// Parts of large files in flight at once, across all uploads.
+const parallelParts = 4;
 const presignBatch = 250;
 const firstPresignBatch = 30;
 // Forms are asked for ahead of the workers, so that none waits for the web app between files.
@@ -337,8 +339,15 @@ export class UploadQueue {
   }
 
   private hasWork() {
+    const partsFree = this.partsInFlight() < parallelParts;
     return this.uploads.some((u) => (u.state === "waiting" && u.checked)
-      || (u.state === "uploading" && u.multipart?.ready === true && (u.multipart.pending.length > 0 || this.canComplete(u.multipart))));
+      || (u.state === "uploading" && u.multipart?.ready === true && ((partsFree && u.multipart.pending.length > 0) || this.canComplete(u.multipart))));
+  }
+
+  private partsInFlight() {
+    let count = 0;
+    for (const upload of this.uploads) if (upload.state === "uploading" && upload.multipart) count += upload.multipart.inFlight.size;
+    return count;
   }
 
   private canComplete(multipart: Multipart) {
@@ -356,10 +365,11 @@ export class UploadQueue {
 
   /** The next piece of work, claimed at once so that no other worker takes it. */
   private claim(): (() => Promise<void>) | null {
+    const partsFree = this.partsInFlight() < parallelParts;
     for (const upload of this.uploads) {
       const multipart = upload.multipart;
       if (upload.state !== "uploading" || !multipart?.ready) continue;
-      const part = multipart.pending.shift();
+      const part = partsFree ? multipart.pending.shift() : undefined;
       if (part !== undefined) {
         multipart.inFlight.set(part, 0);
         return () => this.guard(upload, (generation) => this.sendPart(upload, generation, multipart, part), () => {
