@@ -111,10 +111,10 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Row(page, "folder-row", folder).GetByRole(AriaRole.Button, new() { Name = $"Delete {folderName}" }).ClickAsync();
             var left = files.Where(f => f.Key != moved).Sum(f => f.Value.Length);
             await Assertions.Expect(page.GetByTestId("delete-summary")).ToHaveTextAsync(
-                new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in all, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
+                new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in 1 folder, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
             await Browser.SaveScreenshotAsync(page, "files-5-delete-confirmation");
             await page.GetByTestId("delete-confirm").ClickAsync();
-            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files.");
+            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files in 1 folder.");
             await Assertions.Expect(Row(page, "folder-row", folder)).ToHaveCountAsync(0);
             await Assertions.Expect(Row(page, "folder-row", $"{home}{testFolder}/archive/")).ToBeVisibleAsync();
             Assert.Null(await EmulatorObjectAsync(folder + "naïve café.csv"));
