@@ -120,9 +120,11 @@ export class FolderView {
     return this.roots.find((root) => keyOrPrefix.startsWith(root.prefix));
   }
 
-  /** Opens a folder (a prefix under one of the user's roots); with push, as a new entry in the browser's history. */
+  /**
+   * Opens a folder (a prefix under one of the user's roots); with push, as a new entry in the browser's history. The
+   * prefix is an existing key, taken as it is: a folder a tool named in NFD is reached under that name.
+   */
   open(prefix: string, push: boolean) {
-    prefix = nfc(prefix);
     if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
     const root = this.rootOf(prefix) ?? this.roots[0];
     if (!this.rootOf(prefix)) prefix = root.prefix;
