@@ -422,9 +422,9 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Assertions.Expect(page.GetByTestId("session-expired")).ToContainTextAsync("sign in again in another tab, then press Resume");
             var uploads = page.GetByTestId("queue").GetByTestId("upload");
             await Assertions.Expect(uploads).ToHaveCountAsync(3);
-            foreach (var name in small)
+            foreach (var name in small.Prepend(big))
             {
-                await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-state")).ToHaveTextAsync("Paused");
+                await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-state")).ToHaveTextAsync("Paused", new() { Timeout = 120_000 });
                 await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-text")).ToContainTextAsync("Waiting for you to sign in again.");
             }
             await Assertions.Expect(uploads.GetByTestId("upload-state").Filter(new() { HasText = "Not uploaded" })).ToHaveCountAsync(0);
@@ -447,7 +447,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             var stored = await EmulatorObjectAsync(folder + big);
             Assert.NotNull(stored);
             Assert.Equal(Convert.ToHexString(bigHash), Convert.ToHexString(stored.Value.Sha256));
-            foreach (var name in small) Assert.NotNull(await EmulatorObjectAsync(folder + name));
+            Assert.Equal([folder + big, .. small.Select(name => folder + name)], await EmulatorKeysAsync(folder));
             await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(3);
 
             Assert.Empty(problems);
@@ -501,8 +501,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await OpenFolderAsync(page, top);
             await Assertions.Expect(Row(page, "folder-row", survey + "regions/")).ToBeVisibleAsync();
             await Assertions.Expect(Row(page, "file-row", survey + composed).Locator("td").Nth(1)).ToHaveTextAsync(composed);
-            Assert.NotNull(await EmulatorObjectAsync(survey + composed));
-            Assert.Null(await EmulatorObjectAsync(survey + decomposed));
+            Assert.Equal([.. new[] { composed }.Concat(files.Keys.Skip(1)).Select(path => survey + path).Order(StringComparer.Ordinal)], await EmulatorKeysAsync(survey));
             await OpenFolderAsync(page, "regions");
             await Assertions.Expect(page.GetByTestId("folder-row")).ToHaveCountAsync(2);
             await Assertions.Expect(Row(page, "folder-row", survey + "regions/north/")).ToBeVisibleAsync();
@@ -587,8 +586,9 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
                 await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"{testFolder}: ");
 
                 // No half file is listed or stored; the upload is offered to carry on or to discard.
-                await Assertions.Expect(page.GetByTestId("empty")).ToBeVisibleAsync();
-                Assert.Null(await EmulatorObjectAsync(folder + name));
+                await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(name == first ? 0 : 1);
+                await Assertions.Expect(Row(page, "file-row", folder + name)).ToHaveCountAsync(0);
+                Assert.DoesNotContain(folder + name, await EmulatorKeysAsync(folder));
                 Assert.Equal(1, await EmulatorUploadsAsync(folder + name));
                 var unfinished = page.GetByTestId("unfinished").GetByTestId("unfinished-upload");
                 await Assertions.Expect(unfinished).ToHaveCountAsync(1);
@@ -611,12 +611,71 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
                     await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"The unfinished upload of {name} is discarded.");
                     await Assertions.Expect(page.GetByTestId("unfinished")).ToBeHiddenAsync();
                     Assert.Equal(0, await EmulatorUploadsAsync(folder + name));
-                    Assert.Null(await EmulatorObjectAsync(folder + name));
+                    Assert.DoesNotContain(folder + name, await EmulatorKeysAsync(folder));
                     await page.ReloadAsync();
                     await Assertions.Expect(page.GetByTestId("unfinished")).ToBeHiddenAsync();
                     await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(1);
                 }
             }
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task While_the_file_store_is_out_of_reach_the_page_says_so_and_its_retries_work_once_it_is_back()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string csvName = "while down.csv";
+            await File.WriteAllTextAsync(Path.Combine(local.FullName, csvName), "id,what\n1,sent while the store was down\n", Cancel);
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"store down {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var key = $"{home}{testFolder}/{csvName}";
+
+            // The file store (the emulator's address, where the browser sends and fetches the bytes) refuses connections.
+            var store = fixture.Platform.App.GetEndpoint("aws", "http");
+            var storeDown = true;
+            await page.RouteAsync(url => new Uri(url).Port == store.Port, async route =>
+            {
+                if (storeDown) await route.AbortAsync("connectionrefused");
+                else await route.ContinueAsync();
+            });
+
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(Path.Combine(local.FullName, csvName));
+            var upload = Row(page, "upload", key);
+            await Assertions.Expect(upload.GetByTestId("upload-text")).ToHaveTextAsync(
+                new Regex(@"^0% of \d+ bytes\. Could not reach the file store \(.*\): trying again in \d+ s\.$"), new() { Timeout = 60_000 });
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploading");
+            await Browser.SaveScreenshotAsync(page, "files-12-store-down");
+
+            // Back: the next retry goes through by itself.
+            storeDown = false;
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 120_000 });
+            await Assertions.Expect(Row(page, "file-row", key)).ToBeVisibleAsync();
+
+            // A preview while the store is down says so; asked again once it is back, it shows the file.
+            storeDown = true;
+            await Row(page, "file-row", key).GetByRole(AriaRole.Button, new() { Name = $"Preview {csvName}" }).ClickAsync();
+            await Assertions.Expect(page.GetByTestId("preview-note")).ToHaveTextAsync($"Could not preview {csvName}: Could not reach the file store to read the file. Try again in a moment.");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
+            storeDown = false;
+            await Row(page, "file-row", key).GetByRole(AriaRole.Button, new() { Name = $"Preview {csvName}" }).ClickAsync();
+            await Assertions.Expect(page.GetByTestId("preview").Locator("table tbody tr")).ToHaveTextAsync(["1sent while the store was down"]);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
 
             Assert.Empty(problems);
         }
@@ -656,6 +715,15 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         var xml = await http.GetStringAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), $"{Bucket}?uploads&prefix={Uri.EscapeDataString(key)}"), Cancel);
         return System.Xml.Linq.XDocument.Parse(xml).Descendants().Count(e => e.Name.LocalName == "Upload"
             && e.Elements().Any(k => k.Name.LocalName == "Key" && k.Value == key));
+    }
+
+    /// <summary>The files under <paramref name="prefix"/> the emulator holds (not folder markers), in S3's order: it answers a listing without a signature, unlike a private object.</summary>
+    private async Task<List<string>> EmulatorKeysAsync(string prefix)
+    {
+        using var http = new HttpClient();
+        var xml = await http.GetStringAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), $"{Bucket}?list-type=2&prefix={Uri.EscapeDataString(prefix)}"), Cancel);
+        return [.. System.Xml.Linq.XDocument.Parse(xml).Descendants().Where(e => e.Name.LocalName == "Contents")
+            .SelectMany(contents => contents.Elements().Where(e => e.Name.LocalName == "Key").Select(e => e.Value)).Where(key => !key.EndsWith('/'))];
     }
 
     private static string EmulatorPath(string key) => Bucket + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
