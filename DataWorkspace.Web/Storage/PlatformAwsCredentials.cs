@@ -38,7 +38,7 @@ public sealed class PlatformAwsCredentials : AWSCredentials
 public sealed class NoAwsCredentialsException(Exception search) : AmazonClientException(Advice, search)
 {
     public const string Advice = "The web app has no AWS credentials, so it cannot reach S3 or STS. Give it some: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-        + "(or AWS_PROFILE) in its environment, or an IAM role (the ECS task role when deployed). Nothing needs restarting: the next request uses them.";
+        + "(or AWS_PROFILE) in its environment, or an IAM role (the ECS task role when deployed). A role or a profile file is picked up at the next request.";
 
     /// <summary>This exception where the SDK may have wrapped it in one of its own, or null.</summary>
     public static NoAwsCredentialsException? In(Exception? exception)

@@ -5,6 +5,7 @@ using Amazon.S3;
 using DataWorkspace.Contracts;
 using DataWorkspace.TestSupport;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataWorkspace.Web.Tests;
 
@@ -101,6 +102,38 @@ public sealed class FilesWithoutAwsCredentialsTests(WebFixture web, MotoServer a
         Assert.True(created.Status == HttpStatusCode.Created, created.Json.ToString());
         var issued = await CallAsync(HttpMethod.Get, "/api/v1/aws_credentials");
         Assert.True(issued.Status == HttpStatusCode.OK, issued.Json.ToString());
+    }
+
+    [Fact]
+    public async Task Without_aws_credentials_a_web_app_that_launches_tools_on_ecs_starts_and_its_aws_calls_say_what_to_set()
+    {
+        foreach (var (name, value) in NoCredentials) Environment.SetEnvironmentVariable(name, value);
+        await using var app = web.Factory.WithWebHostBuilder(host => host
+            .UseSetting("Tools:LocalWorkDirectory", workDirectory)
+            .UseSetting("Tools:Launcher", "Ecs")
+            .UseSetting("Tools:Ecs:ServiceUrl", aws.Url.ToString())
+            .UseSetting("Tools:Ecs:Region", MotoServer.Region)
+            .UseSetting("Tools:Ecs:Cluster", "tools")
+            .UseSetting("Tools:Ecs:Subnets:0", "subnet-00000000")
+            .UseSetting("Tools:Ecs:SecurityGroups:0", "sg-00000000")
+            .UseSetting("Tools:Ecs:ExecutionRoleArn", "arn:aws:iam::000000000000:role/dataworkspace-tool-execution")
+            .UseSetting("Storage:Bucket", bucket)
+            .UseSetting("Aws:ServiceUrl", aws.Url.ToString())
+            .UseSetting("Aws:Region", MotoServer.Region));
+        using var client = app.CreateClient();
+        using (var health = await client.GetAsync("/health", Cancel)) Assert.NotEqual(HttpStatusCode.InternalServerError, health.StatusCode);
+
+        var ecs = app.Services.GetRequiredService<DataWorkspace.Web.Tools.Ecs.EcsClient>();
+        var described = await Assert.ThrowsAsync<DataWorkspace.Web.Storage.NoAwsCredentialsException>(() => ecs.DescribeTasksAsync("tools", ["none"], Cancel));
+        Assert.Contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", described.Message);
+        var tools = app.Services.GetRequiredService<DataWorkspace.Web.Tools.ToolCredentials>();
+        await Assert.ThrowsAsync<DataWorkspace.Web.Storage.NoAwsCredentialsException>(() => tools.IssueAsync("someone", new DataWorkspace.Web.Tools.ToolPrefixes("home/00000000/", []), Cancel));
+
+        // Given credentials, the same clients reach ECS and STS.
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", MotoServer.AccessKeyId);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", MotoServer.SecretAccessKey);
+        Assert.Equal("tools", (await ecs.CreateClusterAsync("tools", Cancel)).ClusterName);
+        Assert.False(string.IsNullOrEmpty((await tools.IssueAsync("someone", new DataWorkspace.Web.Tools.ToolPrefixes("home/00000000/", []), Cancel)).SessionToken));
     }
 
     public void Dispose()
