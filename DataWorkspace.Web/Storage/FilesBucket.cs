@@ -25,7 +25,7 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(10), MaxErrorRetry = 2 };
         if (emulator is null) config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         else (config.ServiceURL, config.ForcePathStyle, config.AuthenticationRegion) = (emulator, true, region);
-        using var s3 = new AmazonS3Client(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
+        using var s3 = new AmazonS3Client(PlatformAwsCredentials.Instance, config);
         try
         {
             await s3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken);
@@ -43,6 +43,11 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         catch (AmazonS3Exception exception) when (exception.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
             logger.LogError("The web app may not see the files bucket '{Bucket}' (Storage:Bucket): its role needs s3:ListBucket on arn:aws:s3:::{Bucket}.", bucket, bucket);
+        }
+        catch (Exception exception) when (NoAwsCredentialsException.In(exception) is { } missing)
+        {
+            logger.LogError(missing.InnerException, "Could not check the files bucket '{Bucket}' (Storage:Bucket) or set its CORS rule: {Advice} Its rules are set at the next start.",
+                bucket, NoAwsCredentialsException.Advice);
         }
         catch (Exception exception) when (exception is AmazonClientException or HttpRequestException)
         {
