@@ -3,13 +3,15 @@ using System.Text.Json.Serialization;
 
 namespace DataWorkspace.Deployment.Ecs;
 
-/// <summary>The JSON ECS takes and gives: camelCase names, absent values left out.</summary>
+/// <summary>Task definition documents as ECS reads them: camelCase names, absent values left out.</summary>
 public static class EcsJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
+        // Read by people too: shell commands and <, > and & stay as written.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 }
 
