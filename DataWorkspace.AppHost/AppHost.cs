@@ -203,7 +203,7 @@ if (publishing)
         .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"))
         // The files page's uploads and previews go to the bucket's virtual-hosted endpoint, which the portal's CSP allows.
         .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.{deployment.Region}.amazonaws.com"))
-        .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/health", isPublic: true);
+        .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/healthcheck", isPublic: true);
 
     // dns-rewrite: the tools' DNS server, answering only the allow-listed names (DnsRewrite in appsettings.json) by
     // asking the VPC's resolver (dns-upstream, e.g. 10.0.0.2).

@@ -34,7 +34,7 @@ public static class CloudFormationTemplate
         var resources = new JsonObject();
 
         // Every parameter the tasks name that the stack does not make itself is a parameter of the stack.
-        foreach (var name in tasks.SelectMany(t => EcsValues.ParametersIn(JsonSerializer.Serialize(t.Definition, EcsJson.Options)))
+        foreach (var name in tasks.SelectMany(t => StringsIn(JsonSerializer.SerializeToNode(t.Definition, EcsJson.Options)!)).SelectMany(EcsValues.ParametersIn)
                      .Where(name => !fromStack.ContainsKey(name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             parameters[LogicalId(name)] = Parameter("String", $"The graph's parameter {name}.");
 
@@ -267,6 +267,14 @@ public static class CloudFormationTemplate
             },
         };
     }
+
+    private static IEnumerable<string> StringsIn(JsonNode node) => node switch
+    {
+        JsonObject o => o.SelectMany(p => p.Value is null ? [] : StringsIn(p.Value)),
+        JsonArray a => a.SelectMany(item => item is null ? [] : StringsIn(item)),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+        _ => [],
+    };
 
     /// <summary>"proxy-migrations" → "ProxyMigrations".</summary>
     public static string LogicalId(string name) =>
