@@ -191,6 +191,8 @@ if (publishing)
         .WithEnvironment("Tools__Ecs__SecurityGroups__0", deployment.ToolsSecurityGroups)
         .WithEnvironment("Tools__Ecs__ExecutionRoleArn", deployment.ExecutionRole)
         .WithEnvironment("Tools__Ecs__SidecarImage", deployment.Image(Sidecars))
+        // An administrator from the first sign-in (Admin:Emails), so the deployed portal can be run at once.
+        .WithEnvironment("Admin__Emails__0", builder.AddParameter("admin-email"))
         .PublishAsEcsService(image: "dataworkspace-web", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/health", taskRole: deployment.WebTaskRole);
     migrations.PublishAsEcsOneOffTask(image: "dataworkspace-web", cpu: 512, memory: 1024);
     proxyMigrations.PublishAsEcsOneOffTask(image: "dataworkspace-proxy", cpu: 256, memory: 512);

@@ -34,6 +34,7 @@ public sealed partial class PublishedEcsDeployment : IAsyncLifetime
         ["oidc-client-id"] = "dataworkspace",
         ["ip-allow-list"] = "10.0.0.0/8",
         ["dns-upstream"] = "10.0.0.2",
+        ["admin-email"] = "platform-team@example.com",
     };
 
     private static readonly string[] LocalSecretNames = ["postgres-password", "identity-signing-key", "oidc-client-secret", "prometheus-password", "machine-api-demo-key"];
@@ -346,7 +347,7 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         Assert.Equal("${Cluster}", webEnvironment["Tools__Ecs__Cluster"].GetProperty("Fn::Sub").GetString());
 
         var parameters = published.Template.GetProperty("Parameters").EnumerateObject().Select(p => p.Name).ToHashSet();
-        foreach (var parameter in new[] { "VpcId", "PublicSubnets", "PrivateSubnets", "CertificateArn", "FilesBucketName", "RootDomain", "ImageRegistry", "ImageTag", "OidcAuthority", "OidcClientId", "IpAllowList", "DnsUpstream" })
+        foreach (var parameter in new[] { "VpcId", "PublicSubnets", "PrivateSubnets", "CertificateArn", "FilesBucketName", "RootDomain", "ImageRegistry", "ImageTag", "OidcAuthority", "OidcClientId", "IpAllowList", "DnsUpstream", "AdminEmail" })
             Assert.Contains(parameter, parameters);
     }
 
