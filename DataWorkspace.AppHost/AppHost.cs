@@ -159,8 +159,6 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
 
 if (publishing)
 {
-    // The sidecars image's repository: s3sync and metrics beside each tool, and dns-rewrite.
-    const string Sidecars = "dataworkspace-sidecars";
     // Deployed: Fargate tasks on real AWS (credentials from the task role) and the organisation's own single sign-on,
     // behind a load balancer that terminates TLS. The images are <image-registry>/<repository>:<image-tag>.
     var deployment = new EcsDeployment
@@ -190,7 +188,7 @@ if (publishing)
         .WithEnvironment("Tools__Ecs__Subnets__0", deployment.ToolsSubnets)
         .WithEnvironment("Tools__Ecs__SecurityGroups__0", deployment.ToolsSecurityGroups)
         .WithEnvironment("Tools__Ecs__ExecutionRoleArn", deployment.ExecutionRole)
-        .WithEnvironment("Tools__Ecs__SidecarImage", deployment.Image(Sidecars))
+        .WithEnvironment("Tools__Ecs__SidecarImage", deployment.Image(EcsDeployment.SidecarsRepository))
         // An administrator from the first sign-in (Admin:Emails), so the deployed portal can be run at once.
         .WithEnvironment("Admin__Emails__0", builder.AddParameter("admin-email"))
         .PublishAsEcsService(image: "dataworkspace-web", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/health", taskRole: deployment.WebTaskRole);
@@ -220,7 +218,7 @@ if (publishing)
         .WithEnvironment("DNS_REWRITE_RULES", LocalDnsRewrite.RulesJson(builder.Configuration))
         .WithEnvironment("DNS_REWRITE_HEALTH_NAME", LocalDnsRewrite.HealthName(builder.Configuration))
         .WithEnvironment("DNS_REWRITE_HEALTH_PORT", "8053")
-        .PublishAsEcsSidecarService(image: Sidecars, cpu: 256, memory: 512, desiredCount: 2, healthPort: 8053, healthPath: "/health",
+        .PublishAsEcsSidecarService(image: EcsDeployment.SidecarsRepository, cpu: 256, memory: 512, desiredCount: 2, healthPort: 8053, healthPath: "/health",
             ports: [new PortMapping(53, "udp"), new PortMapping(53, "tcp"), new PortMapping(8053)]);
 }
 else

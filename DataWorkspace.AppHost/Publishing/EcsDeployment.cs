@@ -26,8 +26,15 @@ public sealed class EcsDeployment
     public required IResourceBuilder<ParameterResource> ToolsSubnets { get; init; }
     public required IResourceBuilder<ParameterResource> ToolsSecurityGroups { get; init; }
 
-    /// <summary><c>&lt;registry&gt;/&lt;repository&gt;:&lt;tag&gt;</c>.</summary>
+    /// <summary>The sidecars image's repository: s3sync and metrics beside each tool, and dns-rewrite.</summary>
+    public const string SidecarsRepository = "dataworkspace-sidecars";
+
+    /// <summary><c>&lt;registry&gt;/&lt;repository&gt;:&lt;tag&gt;</c>, for a resource's environment.</summary>
     public ReferenceExpression Image(string repository) => ReferenceExpression.Create($"{ImageRegistry}/{repository}:{ImageTag}");
+
+    /// <summary>The same, with the parameters as placeholders, for a task definition's own fields.</summary>
+    public string ImagePlaceholder(string repository) =>
+        $"{EcsValues.Placeholder(ImageRegistry.Resource.Name)}/{repository}:{EcsValues.Placeholder(ImageTag.Resource.Name)}";
 
     /// <summary>The deployment parameters the CloudFormation template fills from what it creates (a Fn::Sub variable for each).</summary>
     public IReadOnlyDictionary<string, string> FromStack => new Dictionary<string, string>

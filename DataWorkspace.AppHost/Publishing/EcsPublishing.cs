@@ -39,6 +39,7 @@ public static class EcsPublishing
     public static void AddEcsPublishing(this IDistributedApplicationBuilder builder, EcsDeployment deployment)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        // "publish-manifest" is the step `--publisher manifest` runs; Publish is the pipeline's (`--operation publish --step publish`).
         builder.Pipeline.AddStep(StepName, context => PublishAsync(context, deployment), requiredBy: new[] { WellKnownPipelineSteps.Publish, "publish-manifest" });
     }
 
@@ -55,9 +56,11 @@ public static class EcsPublishing
             if (resource.TryGetLastAnnotation<EcsTaskAnnotation>(out var settings))
                 tasks.Add(await DescribeAsync(resource, settings, context.ExecutionContext, deployment, cancellationToken));
 
+        // A tool's task as the launcher registers it, at the default size (Medium: 1 vCPU, 8 GB); the image and port are
+        // the template's at each launch, here the sidecars image's (every deployment has it).
         var tool = ToolTaskDefinition.Build(new ToolTask(
             "tool-example",
-            EcsValues.Placeholder(deployment.ImageRegistry.Resource.Name) + "/dataworkspace-sidecars:" + EcsValues.Placeholder(deployment.ImageTag.Resource.Name),
+            deployment.ImagePlaceholder(EcsDeployment.SidecarsRepository),
             8888,
             [],
             1024,
@@ -65,7 +68,7 @@ public static class EcsPublishing
             EcsValues.Placeholder(deployment.Region.Resource.Name),
             EcsValues.Placeholder(deployment.ExecutionRole.Resource.Name),
             EcsValues.Placeholder(deployment.ToolsRole.Resource.Name),
-            EcsValues.Placeholder(deployment.ImageRegistry.Resource.Name) + "/dataworkspace-sidecars:" + EcsValues.Placeholder(deployment.ImageTag.Resource.Name)));
+            deployment.ImagePlaceholder(EcsDeployment.SidecarsRepository)));
 
         // Task definition files are registered as they are, so they take the parameters' publish-time values.
         var configuration = context.Services.GetRequiredService<IConfiguration>();
@@ -136,13 +139,14 @@ public static class EcsPublishing
         var container = new ContainerDefinition
         {
             Name = resource.Name,
-            Image = EcsValues.Placeholder(deployment.ImageRegistry.Resource.Name) + "/" + settings.Image + ":" + EcsValues.Placeholder(deployment.ImageTag.Resource.Name),
+            Image = deployment.ImagePlaceholder(settings.Image),
             Command = command.Count > 0 ? command : null,
             Environment = environment,
             Secrets = secrets.Count > 0 ? secrets : null,
             PortMappings = ports.Count > 0 ? ports : null,
             Memory = settings.Memory,
             HealthCheck = settings.HealthCheck,
+            SystemControls = settings.SystemControls,
             LogConfiguration = new("awslogs", new Dictionary<string, string>
             {
                 ["awslogs-group"] = LogGroup, ["awslogs-region"] = region, ["awslogs-stream-prefix"] = resource.Name,

@@ -34,6 +34,8 @@ public sealed class EcsTaskAnnotation : IResourceAnnotation
     /// <summary>The task's IAM role, when it calls AWS itself.</summary>
     public ParameterResource? TaskRole { get; init; }
 
+    public IReadOnlyList<SystemControl>? SystemControls { get; init; }
+
     public bool IsService => DesiredCount is not null;
 }
 
@@ -73,6 +75,8 @@ public static class EcsTaskExtensions
         {
             Image = image, Cpu = cpu, Memory = memory, DesiredCount = desiredCount, OtherPorts = ports, HealthPath = healthPath,
             HealthCheck = EcsHealthChecks.WithSidecar(healthPort, healthPath),
+            // The image runs as a non-root user, which may then listen on ports below 1024 too (DNS's 53).
+            SystemControls = ports.Any(p => p.ContainerPort < 1024) ? [new SystemControl("net.ipv4.ip_unprivileged_port_start", "0")] : null,
         });
     }
 }

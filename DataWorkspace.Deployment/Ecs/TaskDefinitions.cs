@@ -59,7 +59,12 @@ public sealed record ContainerDefinition
 
     public ContainerHealthCheck? HealthCheck { get; init; }
     public LogConfiguration? LogConfiguration { get; init; }
+
+    /// <summary>Namespaced kernel settings of the container (Fargate allows the network ones).</summary>
+    public IReadOnlyList<SystemControl>? SystemControls { get; init; }
 }
+
+public sealed record SystemControl(string Namespace, string Value);
 
 public sealed record EnvironmentVariable(string Name, string Value);
 

@@ -243,6 +243,8 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         Assert.Equal(["53/udp", "53/tcp", "8053/tcp"], dns.GetProperty("portMappings").EnumerateArray().Select(p => $"{p.GetProperty("containerPort").GetInt32()}/{p.GetProperty("protocol").GetString()}"));
         Assert.Equal(["CMD", "/app/dataworkspace-sidecar", "healthcheck", "--url", "http://localhost:8053/health"], dns.GetProperty("healthCheck").GetProperty("command").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(["dns-rewrite"], dns.GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        // Its image's user is not root, and DNS is on port 53.
+        Assert.Equal("net.ipv4.ip_unprivileged_port_start=0", string.Join(' ', dns.GetProperty("systemControls").EnumerateArray().Select(c => $"{c.GetProperty("namespace").GetString()}={c.GetProperty("value").GetString()}")));
 
         foreach (var name in new[] { "migrations", "proxy-migrations" })
         {
