@@ -2,6 +2,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using DataWorkspace.Deployment;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Storage;
@@ -78,17 +79,17 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
     }
 
     /// <summary>The id of the platform's own CORS and lifecycle rules, so that rules others set on the bucket stay.</summary>
-    public const string RuleId = "dataworkspace-files";
+    public const string RuleId = FilesBucketCors.RuleId;
 
-    /// <summary>The CORS rule the "Your files" page needs: presigned GET, PUT (single and multipart parts) and HEAD, with the ETag readable.</summary>
+    /// <summary>The CORS rule the "Your files" page needs (<see cref="FilesBucketCors"/>) for these origins.</summary>
     public static CORSRule BrowserRule(IReadOnlyList<string> origins) => new()
     {
         Id = RuleId,
         AllowedOrigins = [.. origins],
-        AllowedMethods = ["GET", "PUT", "HEAD"],
-        AllowedHeaders = ["*"],
-        ExposeHeaders = ["ETag"],
-        MaxAgeSeconds = 3000,
+        AllowedMethods = [.. FilesBucketCors.AllowedMethods],
+        AllowedHeaders = [.. FilesBucketCors.AllowedHeaders],
+        ExposeHeaders = [.. FilesBucketCors.ExposedHeaders],
+        MaxAgeSeconds = FilesBucketCors.MaxAgeSeconds,
     };
 
     private async Task SetRulesAsync(AmazonS3Client s3, string bucket, bool onEmulator, CancellationToken cancellationToken)
