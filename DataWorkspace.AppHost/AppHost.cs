@@ -1,4 +1,6 @@
 using DataWorkspace.AppHost.Infrastructure;
+using DataWorkspace.AppHost.Publishing;
+using DataWorkspace.Deployment.Ecs;
 using Microsoft.Extensions.Logging;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -21,23 +23,30 @@ IResourceBuilder<ParameterResource> Secret(string name) => state is null
     ? builder.AddParameter(name, secret: true)
     : builder.AddParameter(name, state.Secret(name), secret: true);
 
-var postgresPassword = Secret("postgres-password");
 var identitySigningKey = Secret("identity-signing-key");
 var oidcClientSecret = Secret("oidc-client-secret");
 
-// postgres: the catalogue database (the portal's own) and the datasets database (the tables datasets point at).
-IResourceBuilder<IResource> postgres;
+// The catalogue database (the portal's own) and the datasets database (the tables datasets point at): deployed, the
+// organisation's PostgreSQL (RDS or Aurora), given as connection strings; locally, a postgres of our own.
+IResourceBuilder<IResource>? postgres = null;
 IResourceBuilder<IResourceWithConnectionString> catalogue, datasets;
-if (infrastructure == InfrastructureMode.Containers)
+if (publishing)
 {
-    var server = builder.AddPostgres("postgres", password: postgresPassword).WithDataVolume("dataworkspace-postgres");
+    (catalogue, datasets) = (builder.AddConnectionString("catalogue"), builder.AddConnectionString("datasets"));
+}
+else if (infrastructure == InfrastructureMode.Containers)
+{
+    var server = builder.AddPostgres("postgres", password: Secret("postgres-password")).WithDataVolume("dataworkspace-postgres");
     (postgres, catalogue, datasets) = (server, server.AddDatabase("catalogue"), server.AddDatabase("datasets"));
 }
 else
 {
-    var server = builder.AddLocalPostgres("postgres", state!.PostgresData, postgresPassword);
+    var server = builder.AddLocalPostgres("postgres", state!.PostgresData, Secret("postgres-password"));
     (postgres, catalogue, datasets) = (server, server.AddDatabase("catalogue"), server.AddDatabase("datasets"));
 }
+
+// Deployed, the portal's domain is the deployment's; locally, the one above.
+var rootDomainValue = publishing ? builder.AddParameter("root-domain") : null;
 
 var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", options =>
     {
@@ -46,8 +55,7 @@ var migrations = builder.AddProject<Projects.DataWorkspace_Web>("migrations", op
     })
     .WithArgs(publishing ? ["migrate"] : ["migrate", "--demo-data"])
     .WithReference(catalogue)
-    .WithReference(datasets)
-    .WaitFor(postgres);
+    .WithReference(datasets);
 
 // A local database made by migrations from before a squash cannot be upgraded: the step says how to start afresh.
 if (state is not null)
@@ -62,8 +70,7 @@ var proxyMigrations = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy-mi
         options.ExcludeKestrelEndpoints = true;
     })
     .WithArgs("migrate")
-    .WithReference(catalogue)
-    .WaitFor(postgres);
+    .WithReference(catalogue);
 
 var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     .WithReference(catalogue)
@@ -72,13 +79,23 @@ var web = builder.AddProject<Projects.DataWorkspace_Web>("web")
     // Prometheus's service discovery of running tools (GET /api/v1/application) with basic auth.
     .WithEnvironment("Prometheus__Username", "prometheus")
     .WithEnvironment("Prometheus__Password", Secret("prometheus-password"))
-    // Links in emails are written outside any request, so the web app is told the portal's public address.
-    .WithEnvironment("Portal__PublicUrl", publishing ? $"https://{rootDomain}" : portalUrl)
-    // The "Your files" page sends uploads straight to the files bucket, whose CORS rules the web app sets for this origin.
-    .WithEnvironment("Storage__BrowserOrigins__0", publishing ? $"https://{rootDomain}" : portalUrl)
-    .WaitFor(postgres)
     .WaitForCompletion(migrations)
     .WithPromptHttpHealthCheck("/health");
+
+if (postgres is not null)
+{
+    migrations.WaitFor(postgres);
+    proxyMigrations.WaitFor(postgres);
+    web.WaitFor(postgres);
+}
+
+// Links in emails are written outside any request, so the web app is told the portal's public address. The "Your
+// files" page sends uploads straight to the files bucket, whose CORS rules are set for this origin.
+if (rootDomainValue is null)
+    web.WithEnvironment("Portal__PublicUrl", portalUrl).WithEnvironment("Storage__BrowserOrigins__0", portalUrl);
+else
+    web.WithEnvironment("Portal__PublicUrl", ReferenceExpression.Create($"https://{rootDomainValue}"))
+        .WithEnvironment("Storage__BrowserOrigins__0", ReferenceExpression.Create($"https://{rootDomainValue}"));
 
 if (state is not null)
 {
@@ -129,10 +146,8 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
     // A 64 MB first generation: the proxy allocates a little for every request it forwards, and a smaller budget
     // collects so often that the collections cost more than the memory (figures in bench/README).
     .WithEnvironment("DOTNET_GCgen0size", "0x4000000")
-    .WithEnvironment("Proxy__RootDomain", rootDomain)
     // The proxy asks the web app only when a request comes, so it starts beside it rather than after it.
     .WithEnvironment("Proxy__WebUrl", web.GetEndpoint("http"))
-    .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
     .WithEnvironment("Oidc__ClientSecret", oidcClientSecret)
     .WaitForCompletion(proxyMigrations)
     .WithPromptHttpHealthCheck("/health")
@@ -144,29 +159,67 @@ var proxy = builder.AddProject<Projects.DataWorkspace_Proxy>("proxy")
 
 if (publishing)
 {
-    // Deployed: real AWS (credentials from the task role) and the organisation's own single sign-on, behind a load
-    // balancer that terminates TLS.
-    var awsRegion = builder.AddParameter("aws-region");
-    var filesBucket = builder.AddParameter("files-bucket");
-    web.WithEnvironment("Aws__Region", awsRegion)
+    // Deployed: Fargate tasks on real AWS (credentials from the task role) and the organisation's own single sign-on,
+    // behind a load balancer that terminates TLS. The images are <image-registry>/<repository>:<image-tag>.
+    var deployment = new EcsDeployment
+    {
+        ImageRegistry = builder.AddParameter("image-registry"),
+        ImageTag = builder.AddParameter("image-tag"),
+        Region = builder.AddParameter("aws-region"),
+        RootDomain = rootDomainValue!,
+        FilesBucket = builder.AddParameter("files-bucket"),
+        ExecutionRole = builder.AddParameter("execution-role-arn"),
+        WebTaskRole = builder.AddParameter("web-task-role-arn"),
+        ToolsRole = builder.AddParameter("tools-role-arn"),
+        ToolsCluster = builder.AddParameter("tools-cluster"),
+        ToolsSubnets = builder.AddParameter("tools-subnets"),
+        ToolsSecurityGroups = builder.AddParameter("tools-security-groups"),
+    };
+    builder.AddEcsPublishing(deployment);
+
+    web.WithEnvironment("Aws__Region", deployment.Region)
         // Users' and teams' files, and the role each tool assumes (narrowed to the user's own prefixes) to reach them.
-        .WithEnvironment("Storage__Bucket", filesBucket)
-        .WithEnvironment("Storage__ToolRoleArn", builder.AddParameter("tools-role-arn"))
+        .WithEnvironment("Storage__Bucket", deployment.FilesBucket)
+        .WithEnvironment("Storage__ToolRoleArn", deployment.ToolsRole)
         // Users' tools run as Fargate tasks in the tools cluster's private subnets (comma-separated ids).
         .WithEnvironment("Tools__Launcher", "Ecs")
-        .WithEnvironment("Tools__Ecs__Region", awsRegion)
-        .WithEnvironment("Tools__Ecs__Cluster", builder.AddParameter("tools-cluster"))
-        .WithEnvironment("Tools__Ecs__Subnets__0", builder.AddParameter("tools-subnets"))
-        .WithEnvironment("Tools__Ecs__SecurityGroups__0", builder.AddParameter("tools-security-groups"))
-        .WithEnvironment("Tools__Ecs__ExecutionRoleArn", builder.AddParameter("tools-execution-role-arn"))
-        .WithEnvironment("Tools__Ecs__SidecarImage", builder.AddParameter("sidecars-image"));
-    proxy.WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
+        .WithEnvironment("Tools__Ecs__Region", deployment.Region)
+        .WithEnvironment("Tools__Ecs__Cluster", deployment.ToolsCluster)
+        .WithEnvironment("Tools__Ecs__Subnets__0", deployment.ToolsSubnets)
+        .WithEnvironment("Tools__Ecs__SecurityGroups__0", deployment.ToolsSecurityGroups)
+        .WithEnvironment("Tools__Ecs__ExecutionRoleArn", deployment.ExecutionRole)
+        .WithEnvironment("Tools__Ecs__SidecarImage", deployment.Image(EcsDeployment.SidecarsRepository))
+        // An administrator from the first sign-in (Admin:Emails), so the deployed portal can be run at once.
+        .WithEnvironment("Admin__Emails__0", builder.AddParameter("admin-email"))
+        .PublishAsEcsService(image: "dataworkspace-web", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/health", taskRole: deployment.WebTaskRole);
+    migrations.PublishAsEcsOneOffTask(image: "dataworkspace-web", cpu: 512, memory: 1024);
+    proxyMigrations.PublishAsEcsOneOffTask(image: "dataworkspace-proxy", cpu: 256, memory: 512);
+    proxy.WithEnvironment("Proxy__RootDomain", deployment.RootDomain)
+        .WithEnvironment("Oidc__Authority", builder.AddParameter("oidc-authority"))
+        .WithEnvironment("Oidc__ClientId", builder.AddParameter("oidc-client-id"))
         .WithEnvironment("Proxy__PublicScheme", "https")
         .WithEnvironment("Proxy__TrustedHops", "1")
         // Who reaches tools, the Data Explorer and files: CIDR ranges, comma-separated (e.g. the office and VPN ranges).
         .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"))
         // The files page's uploads and previews go to the bucket's virtual-hosted endpoint, which the portal's CSP allows.
-        .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{filesBucket}.s3.{awsRegion}.amazonaws.com"));
+        .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.{deployment.Region}.amazonaws.com"))
+        .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/healthcheck", isPublic: true);
+
+    // dns-rewrite: the tools' DNS server, answering only the allow-listed names (DnsRewrite in appsettings.json) by
+    // asking the VPC's resolver (dns-upstream, e.g. 10.0.0.2).
+    builder.AddProject<Projects.DataWorkspace_Sidecars>("dns-rewrite", options =>
+        {
+            options.ExcludeLaunchProfile = true;
+            options.ExcludeKestrelEndpoints = true;
+        })
+        .WithArgs("dns-rewrite")
+        .WithEnvironment("DNS_REWRITE_LISTEN", "0.0.0.0:53")
+        .WithEnvironment("DNS_REWRITE_UPSTREAM", builder.AddParameter("dns-upstream"))
+        .WithEnvironment("DNS_REWRITE_RULES", LocalDnsRewrite.RulesJson(builder.Configuration))
+        .WithEnvironment("DNS_REWRITE_HEALTH_NAME", LocalDnsRewrite.HealthName(builder.Configuration))
+        .WithEnvironment("DNS_REWRITE_HEALTH_PORT", "8053")
+        .PublishAsEcsSidecarService(image: EcsDeployment.SidecarsRepository, cpu: 256, memory: 512, desiredCount: 2, healthPort: 8053, healthPath: "/health",
+            ports: [new PortMapping(53, "udp"), new PortMapping(53, "tcp"), new PortMapping(8053)]);
 }
 else
 {
@@ -190,7 +243,9 @@ else
         .WithEnvironment("DevIdentity__StateDirectory", Path.Combine(state!.Root, "identity"))
         .WithPromptHttpHealthCheck("/health");
 
-    proxy.WithEnvironment("Oidc__Authority", identity.GetEndpoint("http"))
+    proxy.WithEnvironment("Proxy__RootDomain", rootDomain)
+        .WithEnvironment("Oidc__ClientId", "dataworkspace-proxy")
+        .WithEnvironment("Oidc__Authority", identity.GetEndpoint("http"))
         .WithEnvironment("Oidc__RequireHttpsMetadata", "false")
         .WithEnvironment("Proxy__PublicScheme", "http")
         .WithEnvironment("Proxy__TrustedHops", "0")

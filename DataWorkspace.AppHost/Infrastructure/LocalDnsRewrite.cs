@@ -18,9 +18,7 @@ public static class LocalDnsRewrite
     public static IResourceBuilder<ExecutableResource>? AddLocalDnsRewrite(this IDistributedApplicationBuilder builder, string name, string sidecars, out string? skipped)
     {
         var settings = builder.Configuration.GetSection(Section);
-        var rules = settings.GetSection("Rules").GetChildren()
-            .Select(rule => new { pattern = rule["Pattern"] ?? "", replacement = rule["Replacement"] ?? "" })
-            .ToList();
+        var rules = Rules(settings);
         var healthName = settings["HealthName"];
         var upstream = FirstNameserver(settings["ResolvConf"] ?? "/etc/resolv.conf");
         skipped = upstream is null ? $"there is no nameserver line in {settings["ResolvConf"] ?? "/etc/resolv.conf"} to look names up at"
@@ -38,6 +36,18 @@ public static class LocalDnsRewrite
             .WithHttpEndpoint(name: "http", env: "DNS_REWRITE_HEALTH_PORT")
             .WithPromptHttpHealthCheck("/health");
     }
+
+    /// <summary>The rules of the <c>DnsRewrite</c> section as dns-rewrite reads them (DNS_REWRITE_RULES): a JSON array of {pattern, replacement}.</summary>
+    public static string RulesJson(IConfiguration configuration) => JsonSerializer.Serialize(Rules(configuration.GetSection(Section)));
+
+    /// <summary>The name dns-rewrite's /health resolves to say it works.</summary>
+    public static string HealthName(IConfiguration configuration) =>
+        configuration.GetSection(Section)["HealthName"] is { Length: > 0 } name ? name : throw new InvalidOperationException($"{Section}:HealthName is not set: the name /health resolves to say the server works.");
+
+    private static List<DnsRewriteRule> Rules(IConfigurationSection settings) =>
+        [.. settings.GetSection("Rules").GetChildren().Select(rule => new DnsRewriteRule(rule["Pattern"] ?? "", rule["Replacement"] ?? ""))];
+
+    private sealed record DnsRewriteRule([property: System.Text.Json.Serialization.JsonPropertyName("pattern")] string Pattern, [property: System.Text.Json.Serialization.JsonPropertyName("replacement")] string Replacement);
 
     /// <summary>The address of the first <c>nameserver</c> line of a resolv.conf, or null when there is none.</summary>
     public static string? FirstNameserver(string resolvConf)

@@ -37,6 +37,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
     private Task? worker;
     private bool rescan;
     private bool afterOutage;
+    private bool bucketCreationUnreadable;
     private volatile bool finishingUp;
     private RenameSources? renames;
     private long lastProgressTicks;
@@ -194,7 +195,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
                 foreach (var path in ready)
                     MarkDirty(path);
                 failures++;
-                afterOutage = true;
+                afterOutage |= MayHaveLostObjects(exception);
                 var retry = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, failures - 1) * 0.5, Math.Max(30, settings.PollInterval.TotalSeconds)));
                 var reason = Describe(exception);
                 LastProblem = $"{reason} (at {time.GetUtcNow():u})";
@@ -316,27 +317,59 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         _ => exception.InnerException is { } inner ? $"{exception.Message} ({inner.Message})" : exception.Message,
     };
 
+    /// <summary>
+    /// Whether a failed round may mean S3 lost objects (it was unreachable, answered 5xx, or the bucket was gone), as
+    /// opposed to S3 answering that one request was wrong; unsure counts as lost, since that only uploads again.
+    /// </summary>
+    private static bool MayHaveLostObjects(Exception exception) =>
+        exception is not AmazonS3Exception { StatusCode: >= HttpStatusCode.BadRequest and < HttpStatusCode.InternalServerError } refused
+        || refused.ErrorCode is "NoSuchBucket";
+
     private async Task FullRoundAsync(CancellationToken cancellationToken)
     {
         var remote = await ListRemoteAsync(cancellationToken);
         var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
         WalkLocal("", local);
-        var knownFiles = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key));
-        // S3 coming back from an outage may have lost objects (an emulator restarted, a bucket recreated): what is missing
-        // then is uploaded again, not deleted locally; so is everything when a prefix that held files lists empty.
-        var remoteLost = afterOutage || (remote.Count == 0 && knownFiles > 0);
+        var missing = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key) && !remote.ContainsKey(key));
+        // Files gone from S3 were deleted there (the files page, another tool), unless S3 itself lost them: a bucket
+        // recreated (an emulator restarted) says so for certain; where its creation time cannot be read, having just
+        // been unavailable is taken as the sign. Lost files are uploaded again, not deleted here.
+        var recreated = (missing > 0 || state.BucketCreated is null) && !bucketCreationUnreadable ? await BucketRecreatedAsync(cancellationToken) : null;
+        var remoteLost = missing > 0 && (recreated ?? afterOutage);
         if (remoteLost)
-        {
-            var missing = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key) && !remote.ContainsKey(key));
-            if (missing > 0)
-                S3SyncLog.MissingAfterOutage(logger, settings.Bucket, Prefix, missing, afterOutage ? "the first listing after S3 was unavailable" : "the listing is empty");
-        }
+            S3SyncLog.MissingAfterOutage(logger, settings.Bucket, Prefix, missing, recreated is true ? "the bucket has been created again since" : "the first listing after S3 was unavailable");
 
         var paths = new HashSet<string>(local.Keys, StringComparer.Ordinal);
         paths.UnionWith(remote.Keys);
         paths.UnionWith(state.Entries.Keys);
         await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => Task.FromResult(remote.GetValueOrDefault(path)), remoteLost, finishing: false, cancellationToken);
         afterOutage = false;
+    }
+
+    /// <summary>
+    /// Whether the bucket was created again since the sidecar last looked (null: cannot tell, e.g. the credentials may
+    /// not list buckets). The first time, its creation time is only remembered.
+    /// </summary>
+    private async Task<bool?> BucketRecreatedAsync(CancellationToken cancellationToken)
+    {
+        DateTime? created;
+        try
+        {
+            var buckets = await s3.ListBucketsAsync(new ListBucketsRequest { Prefix = settings.Bucket }, cancellationToken);
+            created = buckets.Buckets?.FirstOrDefault(bucket => bucket.BucketName == settings.Bucket)?.CreationDate?.ToUniversalTime();
+        }
+        catch (AmazonS3Exception exception) when (exception.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotImplemented)
+        {
+            created = null;
+        }
+        if (created is null)
+        {
+            bucketCreationUnreadable = true;
+            return null;
+        }
+        var known = state.BucketCreated;
+        state.BucketCreated = created;
+        return known is null ? null : known != created;
     }
 
     private async Task LocalRoundAsync(List<string> changed, CancellationToken cancellationToken, bool finishing = false)
@@ -879,7 +912,18 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         long size;
         try
         {
-            using (var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken))
+            GetObjectResponse fetched;
+            try
+            {
+                fetched = await s3.GetObjectAsync(new GetObjectRequest { BucketName = settings.Bucket, Key = Prefix + path }, cancellationToken);
+            }
+            catch (AmazonS3Exception exception) when (exception.ErrorCode is "NoSuchKey")
+            {
+                // Deleted in S3 since it was listed: nothing to fetch, and the next round sees it gone.
+                S3SyncLog.GoneBeforeDownload(logger, path);
+                return;
+            }
+            using (var response = fetched)
             {
                 etag = SyncPaths.NormalETag(response.ETag);
                 await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))

@@ -59,6 +59,9 @@ internal static partial class S3SyncLog
     [LoggerMessage(19, LogLevel.Warning, "Cannot watch the folder for changes ({Problem}): local changes are found by walking it every poll interval instead")]
     public static partial void NoWatcher(ILogger logger, string problem);
 
+    [LoggerMessage(20, LogLevel.Information, "{Path} was deleted in S3 before it could be downloaded; not fetched")]
+    public static partial void GoneBeforeDownload(ILogger logger, string path);
+
     [LoggerMessage(17, LogLevel.Warning, "S3 refused {Operation} of {Path} ({ErrorCode}); skipped this round")]
     public static partial void Refused(ILogger logger, string operation, string path, string errorCode);
 }

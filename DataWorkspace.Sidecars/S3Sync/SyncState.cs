@@ -22,6 +22,18 @@ public sealed class SyncState
 
     public ConcurrentDictionary<string, SyncedEntry> Entries { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>When the bucket was created, as last seen: a different time means it was emptied and made again.</summary>
+    public DateTime? BucketCreated
+    {
+        get;
+        set
+        {
+            if (field != value)
+                Interlocked.Exchange(ref changed, 1);
+            field = value;
+        }
+    }
+
     private SyncState(string file, string bucket, string prefix) => (this.file, this.bucket, this.prefix) = (file, bucket, prefix);
 
     /// <summary>The state in <paramref name="file"/> if it is for this bucket and prefix; empty (everything unknown) otherwise.</summary>
@@ -41,6 +53,8 @@ public sealed class SyncState
             }
             foreach (var (key, entry) in stored.Entries)
                 state.Entries[key] = entry;
+            state.BucketCreated = stored.BucketCreated;
+            state.changed = 0;
         }
         catch (Exception exception) when (exception is JsonException or IOException or UnauthorizedAccessException)
         {
@@ -76,7 +90,7 @@ public sealed class SyncState
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             var temporary = file + ".tmp";
-            var stored = new StoredState(bucket, prefix, new SortedDictionary<string, SyncedEntry>(Entries, StringComparer.Ordinal));
+            var stored = new StoredState(bucket, prefix, new SortedDictionary<string, SyncedEntry>(Entries, StringComparer.Ordinal), BucketCreated);
             File.WriteAllText(temporary, JsonSerializer.Serialize(stored, Json));
             File.Move(temporary, file, overwrite: true);
         }
@@ -87,5 +101,5 @@ public sealed class SyncState
         }
     }
 
-    private sealed record StoredState(string Bucket, string Prefix, IDictionary<string, SyncedEntry> Entries);
+    private sealed record StoredState(string Bucket, string Prefix, IDictionary<string, SyncedEntry> Entries, DateTime? BucketCreated = null);
 }

@@ -28,10 +28,12 @@ public sealed class FilesRefusedException(int status, string detail, bool unsafe
 
 /// <summary>
 /// The rules every key and prefix the files API takes must pass, checked by our own code (the local emulator checks
-/// no policy): normalised to NFC (as far as the runtime can: with invariant globalization, .NET leaves non-ASCII text
-/// as it is, which cannot make a key reach a root it did not already start with, since roots are ASCII), at most 1,024 bytes of UTF-8 with names of at most 255, no leading <c>/</c>, no
+/// no policy): at most 1,024 bytes of UTF-8 with names of at most 255, no leading <c>/</c>, no
 /// <c>\</c>, no empty, <c>.</c> or <c>..</c> names, no control characters, no percent-escapes, no name that ends in a
-/// space or a dot, and under one of the user's own roots.
+/// space or a dot, and under one of the user's own roots. Keys are taken in the Unicode form they come in: the page
+/// writes new names in NFC, and a name a tool wrote in another form (NFD from a Mac) must stay reachable as it is. The
+/// web app runs with invariant globalization, where .NET cannot normalise non-ASCII text; roots are ASCII, so no form
+/// of a key reaches a root it does not start with.
 /// </summary>
 public static partial class FileKeys
 {
@@ -42,13 +44,13 @@ public static partial class FileKeys
         [new(prefixes.Home, "Your home folder", "home"), .. prefixes.Teams.Select(team => new FileRoot(team, team["teams/".Length..^1], "team"))];
 
     /// <summary>
-    /// The key in its NFC form when it passes every rule and lies under one of <paramref name="roots"/> (a root itself
+    /// The key when it passes every rule and lies under one of <paramref name="roots"/> (a root itself
     /// only when <paramref name="rootAllowed"/>); otherwise throws <see cref="FilesRefusedException"/>.
     /// </summary>
     public static string Check(string? value, KeyKind kind, IReadOnlyList<string> roots, bool rootAllowed = false, string what = "key")
     {
         if (Malformed(value, kind, what) is { } problem) throw problem;
-        var key = value!.Normalize(NormalizationForm.FormC);
+        var key = value!;
         var root = roots.FirstOrDefault(r => key.StartsWith(r, StringComparison.Ordinal));
         if (root is null)
             throw new FilesRefusedException(StatusCodes.Status403Forbidden,
@@ -64,8 +66,7 @@ public static partial class FileKeys
     {
         if (string.IsNullOrEmpty(value)) return Bad($"No {what} was given. Send the full key, like home/1a2b3c4d/{(kind == KeyKind.Folder ? "reports/" : "reports/q1.csv")}.");
         if (HasLoneSurrogate(value)) return Bad($"The {what} is not valid Unicode (it has half of a UTF-16 surrogate pair). Type the name again.");
-        var key = value.Normalize(NormalizationForm.FormC);
-
+        var key = value;
         foreach (var c in key)
             if (c < ' ' || c == '\u007F')
                 return Bad($"The {what} contains a control character (U+{(int)c:X4}). Remove it and try again.");

@@ -22,7 +22,8 @@ public sealed record FileEntry(string Name, string Key, long Size, DateTimeOffse
 
 public sealed record FileListing(string Prefix, IReadOnlyList<FolderEntry> Folders, IReadOnlyList<FileEntry> Files, string? Continuation);
 
-public sealed record FolderCount(string Prefix, long Objects, long Bytes);
+/// <summary>What is under a folder: its files (not the 0-byte markers of folders), the folders themselves (it and every sub-folder, marked or not), and their bytes.</summary>
+public sealed record FolderCount(string Prefix, long Files, long Folders, long Bytes);
 
 public sealed record FolderRequest(string? Prefix);
 
@@ -81,7 +82,8 @@ public sealed record PreviewLink(string Url, long Size, string ContentType);
 
 public sealed record DeleteRequest(List<string>? Keys, List<string>? Prefixes);
 
-public sealed record FilesDeleted(int Deleted);
+/// <summary>How many objects S3 deleted, and of them how many were files and how many folders (a folder is counted once, marked or not).</summary>
+public sealed record FilesDeleted(int Deleted, int Files, int Folders);
 
 public sealed record MoveRequest(string? From, string? To);
 
@@ -136,9 +138,9 @@ public static class FilesApi
         api.MapGet("/count", async Task<Ok<FolderCount>> (string? prefix, HttpContext http, FilesBucketClient files, ToolCredentials credentials, CancellationToken cancellationToken) =>
         {
             var folder = FileKeys.Check(prefix, KeyKind.Folder, await RootsAsync(http, credentials, cancellationToken), rootAllowed: true, what: "prefix");
-            long objects = 0, bytes = 0;
-            await foreach (var item in files.EveryObjectAsync(folder, cancellationToken)) (objects, bytes) = (objects + 1, bytes + item.Size);
-            return TypedResults.Ok(new FolderCount(folder, objects, bytes));
+            var contents = new FolderContents(folder);
+            await foreach (var item in files.EveryObjectAsync(folder, cancellationToken)) contents.Add(item);
+            return TypedResults.Ok(new FolderCount(folder, contents.Files, contents.Folders.Count, contents.Bytes));
         });
 
         api.MapPost("/folders", async Task<Created<FolderCreated>> (FolderRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
@@ -293,15 +295,29 @@ public static class FilesApi
             await Parallel.ForAsync(0, keys.Count, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
                 async (i, token) => present[i] = await files.HeadAsync(keys[i], token) is not null);
             var all = new HashSet<string>(keys.Where((_, i) => present[i]), StringComparer.Ordinal);
+            var folders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prefix in prefixes)
-                await foreach (var item in files.EveryObjectAsync(prefix, cancellationToken)) all.Add(item.Key);
-            if (all.Count == 0) return TypedResults.Ok(new FilesDeleted(0));
+            {
+                var contents = new FolderContents(prefix);
+                await foreach (var item in files.EveryObjectAsync(prefix, cancellationToken))
+                {
+                    all.Add(item.Key);
+                    contents.Add(item);
+                }
+
+                // A folder with nothing in it any more is not there to delete.
+                if (contents.Objects > 0) folders.UnionWith(contents.Folders);
+            }
+
+            if (all.Count == 0) return TypedResults.Ok(new FilesDeleted(0, 0, 0));
             var deleted = await files.DeleteAsync([.. all.Order(StringComparer.Ordinal)], cancellationToken);
+            var fileCount = all.Count(key => !key.EndsWith('/'));
             var what = string.Join(", ", prefixes.Concat(keys).Take(3)) + (prefixes.Count + keys.Count > 3 ? $" and {prefixes.Count + keys.Count - 3} more" : "");
-            audit.Add(AuditActions.FilesDeleted, Actor.Of(http.User), $"{http.User.DisplayName()} deleted {deleted:N0} files: {what}",
+            var counted = folders.Count == 0 ? $"{fileCount:N0} files" : $"{fileCount:N0} files in {folders.Count:N0} folders";
+            audit.Add(AuditActions.FilesDeleted, Actor.Of(http.User), $"{http.User.DisplayName()} deleted {counted}: {what}",
                 details: Details(all.Order(StringComparer.Ordinal)));
             await catalogue.SaveChangesAsync(CancellationToken.None);
-            return TypedResults.Ok(new FilesDeleted(deleted));
+            return TypedResults.Ok(new FilesDeleted(deleted, fileCount, folders.Count));
         }).Accepts<DeleteRequest>("application/json");
 
         api.MapPost("/move", async Task<Ok<FilesMoved>> (MoveRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
@@ -355,6 +371,10 @@ public static class FilesApi
             {
                 issued = await credentials.IssueAsync(user.Id(), prefixes, cancellationToken, CredentialLifetime);
             }
+            catch (Exception exception) when (NoAwsCredentialsException.In(exception) is not null)
+            {
+                return NoCredentials();
+            }
             catch (Exception exception) when (exception is LaunchException or AmazonClientException)
             {
                 return TypedResults.Problem(title: "No credentials now", detail: exception.Message, statusCode: StatusCodes.Status503ServiceUnavailable);
@@ -371,6 +391,30 @@ public static class FilesApi
             return TypedResults.Ok(new AwsCredentialsView(issued.AccessKeyId, issued.SecretAccessKey, issued.SessionToken, issued.Expiration, files.Bucket,
                 StorageOptions.Region(configuration), endpoint, prefixes.All));
         }).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>
+    /// Tallies the objects under a folder as a user sees them: a key ending in '/' is a folder's 0-byte marker, not a
+    /// file; every folder between the top one and a file is a folder, whether or not it has a marker.
+    /// </summary>
+    private sealed class FolderContents(string prefix)
+    {
+        public long Objects { get; private set; }
+
+        public long Files { get; private set; }
+
+        public long Bytes { get; private set; }
+
+        public HashSet<string> Folders { get; } = new(StringComparer.Ordinal) { prefix };
+
+        public void Add(StoredObject item)
+        {
+            Objects++;
+            if (item.Key.EndsWith('/')) Folders.Add(item.Key);
+            else (Files, Bytes) = (Files + 1, Bytes + item.Size);
+            for (var slash = item.Key.IndexOf('/', prefix.Length); slash >= 0 && slash < item.Key.Length - 1; slash = item.Key.IndexOf('/', slash + 1))
+                Folders.Add(item.Key[..(slash + 1)]);
+        }
     }
 
     private static async Task<IReadOnlyList<string>> RootsAsync(HttpContext http, ToolCredentials credentials, CancellationToken cancellationToken) =>
@@ -427,6 +471,9 @@ public static class FilesApi
     private static ProblemHttpResult NotSetUp() => TypedResults.Problem(title: "Files are not set up",
         detail: "This platform has no files bucket (Storage:Bucket is empty), so there are no files to see. Ask the platform team.", statusCode: StatusCodes.Status404NotFound);
 
+    private static ProblemHttpResult NoCredentials() => TypedResults.Problem(title: "Files are unavailable: the web app has no AWS credentials",
+        detail: NoAwsCredentialsException.Advice + " Until then, tell the platform team.", statusCode: StatusCodes.Status503ServiceUnavailable);
+
     private static FilesRefusedException Bad(string detail) => new(StatusCodes.Status400BadRequest, detail);
 
     private static FilesRefusedException NotFound(string detail) => new(StatusCodes.Status404NotFound, detail);
@@ -462,6 +509,12 @@ public static class FilesApi
         {
             return TypedResults.Problem(title: "S3 refused it", detail: $"S3 refused the request: {exception.Message} ({exception.ErrorCode}). Check what you sent, or start again.",
                 statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (Exception exception) when (NoAwsCredentialsException.In(exception) is not null)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FilesApi)).LogError("No AWS credentials for {Method} {Path}: {Advice}",
+                http.Request.Method, http.Request.Path, NoAwsCredentialsException.Advice);
+            return NoCredentials();
         }
         catch (Exception exception) when (exception is AmazonServiceException or AmazonClientException or HttpRequestException
             || (exception is OperationCanceledException && !http.RequestAborted.IsCancellationRequested))

@@ -28,7 +28,7 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
         var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(30), MaxErrorRetry = 2 };
         if (configuration["Aws:ServiceUrl"] is { Length: > 0 } emulatorUrl) (config.ServiceURL, config.ForcePathStyle, config.AuthenticationRegion) = (emulatorUrl, true, region);
         else config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
-        return new AmazonS3Client(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
+        return new AmazonS3Client(PlatformAwsCredentials.Instance, config);
     });
 
     public string Bucket => options.Value.Bucket;

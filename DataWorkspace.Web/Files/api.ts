@@ -5,7 +5,8 @@ export interface Roots { bucket: string; roots: Root[] }
 export interface Folder { name: string; prefix: string }
 export interface StoredFile { name: string; key: string; size: number; lastModified: string }
 export interface Listing { prefix: string; folders: Folder[]; files: StoredFile[]; continuation: string | null }
-export interface Count { prefix: string; objects: number; bytes: number }
+/** What is under a folder: its files (folder markers are not files), the folders (it and every sub-folder), their bytes. */
+export interface Count { prefix: string; files: number; folders: number; bytes: number }
 /** S3 POST forms: the shared fields, then each file's own fields, then the file as the last field. */
 export interface PresignedPosts { url: string; fields: Record<string, string>; uploads: { key: string; fields: Record<string, string> }[] }
 export interface ExistingFile { key: string; size: number }
@@ -92,6 +93,6 @@ export const filesApi = {
   abortMultipart: (key: string, uploadId: string) => call<{ aborted: boolean }>("POST", "multipart/abort", { key, uploadId }),
   download: (key: string) => call<{ url: string }>("POST", "download", { key }),
   preview: (key: string) => call<Preview>("POST", "preview", { key }),
-  remove: (keys: string[], prefixes: string[]) => call<{ deleted: number }>("POST", "delete", { keys, prefixes }),
+  remove: (keys: string[], prefixes: string[]) => call<{ deleted: number; files: number; folders: number }>("POST", "delete", { keys, prefixes }),
   move: (from: string, to: string) => call<{ moved: number }>("POST", "move", { from, to }),
 };

@@ -182,7 +182,9 @@ class QueueView {
     // A file kept beside one of the same name has a new one.
     row.name.textContent = upload.key.split("/").slice(2).join("/");
     row.item.dataset.key = upload.key;
-    const words = stateWords[upload.state];
+    // Nothing new starts while the user is signed out: an upload with no request under way waits, as the paused ones do.
+    const held = this.queue.signedOut && upload.state === "uploading" && upload.requests.size === 0;
+    const words = stateWords[held ? "paused" : upload.state];
     row.tag.className = `govuk-tag ${words.tag}`;
     row.tag.textContent = words.text;
     row.bar.max = Math.max(upload.size, 1);
@@ -190,7 +192,8 @@ class QueueView {
     const percent = upload.size === 0 ? (upload.state === "done" ? 100 : 0) : Math.floor((100 * upload.loaded) / upload.size);
     row.bar.setAttribute("aria-valuetext", `${percent}%`);
     const progress = upload.state === "done" ? bytes(upload.size) : `${percent}% of ${bytes(upload.size)}`;
-    row.text.textContent = upload.message ? `${progress}. ${upload.message}` : progress;
+    const message = upload.message || (held ? "Waiting for you to sign in again." : "");
+    row.text.textContent = message ? `${progress}. ${message}` : progress;
     row.cancel.hidden = !UploadQueue.cancellable(upload);
   }
 

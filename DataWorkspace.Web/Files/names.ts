@@ -28,6 +28,7 @@ export function pathProblem(root: string, path: string): string | null {
   return null;
 }
 
+/** A name the user typed, picked or dropped, in the one Unicode form new keys have (NFC: "é" as one character, not "e" and an accent). */
 export const nfc = (text: string) => text.normalize("NFC");
 
 /** The last name of a key or a prefix. */

@@ -41,6 +41,9 @@ export const downloads = { startedUntil: 0 };
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** "12 files in 3 folders", or "2 files" when no folder goes with them: a folder's 0-byte marker is never a file. */
+const filesInFolders = (files: number, folders: number) => (folders > 0 ? `${plural(files, "file")} in ${plural(folders, "folder")}` : plural(files, "file"));
+
 type SortColumn = "name" | "size" | "modified";
 type Entry = { folder: Folder; file?: undefined } | { file: StoredFile; folder?: undefined };
 const entryId = (entry: Entry) => entry.folder ? entry.folder.prefix : entry.file.key;
@@ -123,9 +126,11 @@ export class FolderView {
     return this.roots.find((root) => keyOrPrefix.startsWith(root.prefix));
   }
 
-  /** Opens a folder (a prefix under one of the user's roots); with push, as a new entry in the browser's history. */
+  /**
+   * Opens a folder (a prefix under one of the user's roots); with push, as a new entry in the browser's history. The
+   * prefix is an existing key, taken as it is: a folder a tool named in NFD is reached under that name.
+   */
   open(prefix: string, push: boolean) {
-    prefix = nfc(prefix);
     if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
     const root = this.rootOf(prefix) ?? this.roots[0];
     if (!this.rootOf(prefix)) prefix = root.prefix;
@@ -452,13 +457,15 @@ export class FolderView {
     this.messages.clear();
     const keys = entries.flatMap((entry) => (entry.file ? [entry.file.key] : []));
     const prefixes = entries.flatMap((entry) => (entry.folder ? [entry.folder.prefix] : []));
-    let objects = keys.length;
+    let files = keys.length;
+    let folders = 0;
     let size = entries.reduce((sum, entry) => sum + (entry.file?.size ?? 0), 0);
     this.messages.say("Counting what would be deleted…");
     try {
       const counts = await Promise.all(prefixes.map((prefix) => filesApi.count(prefix)));
       for (const counted of counts) {
-        objects += counted.objects;
+        files += counted.files;
+        folders += counted.folders;
         size += counted.bytes;
       }
     } catch (error) {
@@ -473,7 +480,7 @@ export class FolderView {
     const what = entries.length === 1
       ? entries[0].folder ? `the folder ${entries[0].folder.name} and everything in it` : `${entries[0].file!.name}`
       : parts.join(" and ");
-    const total = prefixes.length > 0 ? ` (${plural(objects, "file")} in all, ${bytes(size)})` : ` (${bytes(size)})`;
+    const total = prefixes.length > 0 ? ` (${filesInFolders(files, folders)}${entries.length > 1 ? " in all" : ""}, ${bytes(size)})` : ` (${bytes(size)})`;
     this.pendingDelete = { keys, prefixes };
     this.ui.deleteSummary.textContent = `Delete ${what}${total}? This cannot be undone.`;
     this.ui.deletePanel.hidden = false;
@@ -493,10 +500,10 @@ export class FolderView {
     if (!pending) return;
     this.ui.deleteConfirm.disabled = true;
     try {
-      const { deleted } = await filesApi.remove(pending.keys, pending.prefixes);
+      const { files, folders } = await filesApi.remove(pending.keys, pending.prefixes);
       this.returnFocus = this.ui.deleteSelected;
       this.closeDelete();
-      this.messages.say(`Deleted ${plural(deleted, "file")}.`);
+      this.messages.say(`Deleted ${filesInFolders(files, folders)}.`);
       this.refresh();
     } catch (error) {
       this.closeDelete();

@@ -2,6 +2,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using DataWorkspace.Deployment;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Storage;
@@ -25,7 +26,7 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(10), MaxErrorRetry = 2 };
         if (emulator is null) config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         else (config.ServiceURL, config.ForcePathStyle, config.AuthenticationRegion) = (emulator, true, region);
-        using var s3 = new AmazonS3Client(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
+        using var s3 = new AmazonS3Client(PlatformAwsCredentials.Instance, config);
         try
         {
             await s3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken);
@@ -43,6 +44,11 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
         catch (AmazonS3Exception exception) when (exception.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
             logger.LogError("The web app may not see the files bucket '{Bucket}' (Storage:Bucket): its role needs s3:ListBucket on arn:aws:s3:::{Bucket}.", bucket, bucket);
+        }
+        catch (Exception exception) when (NoAwsCredentialsException.In(exception) is { } missing)
+        {
+            logger.LogError(missing.InnerException, "Could not check the files bucket '{Bucket}' (Storage:Bucket) or set its CORS rule: {Advice} Its rules are set at the next start.",
+                bucket, NoAwsCredentialsException.Advice);
         }
         catch (Exception exception) when (exception is AmazonClientException or HttpRequestException)
         {
@@ -73,17 +79,17 @@ public sealed class FilesBucket(IOptions<StorageOptions> options, IConfiguration
     }
 
     /// <summary>The id of the platform's own CORS and lifecycle rules, so that rules others set on the bucket stay.</summary>
-    public const string RuleId = "dataworkspace-files";
+    public const string RuleId = FilesBucketCors.RuleId;
 
-    /// <summary>The CORS rule the "Your files" page needs: presigned GET, POST (whole files), PUT (parts of large ones) and HEAD, with the ETag readable.</summary>
+    /// <summary>The CORS rule the "Your files" page needs (<see cref="FilesBucketCors"/>) for these origins.</summary>
     public static CORSRule BrowserRule(IReadOnlyList<string> origins) => new()
     {
         Id = RuleId,
         AllowedOrigins = [.. origins],
-        AllowedMethods = ["GET", "POST", "PUT", "HEAD"],
-        AllowedHeaders = ["*"],
-        ExposeHeaders = ["ETag"],
-        MaxAgeSeconds = 3000,
+        AllowedMethods = [.. FilesBucketCors.AllowedMethods],
+        AllowedHeaders = [.. FilesBucketCors.AllowedHeaders],
+        ExposeHeaders = [.. FilesBucketCors.ExposedHeaders],
+        MaxAgeSeconds = FilesBucketCors.MaxAgeSeconds,
     };
 
     private async Task SetRulesAsync(AmazonS3Client s3, string bucket, bool onEmulator, CancellationToken cancellationToken)

@@ -29,7 +29,7 @@ public sealed class ToolCredentials(IOptions<StorageOptions> options, IConfigura
     {
         var config = new AmazonSecurityTokenServiceConfig { RegionEndpoint = RegionEndpoint.GetBySystemName(StorageOptions.Region(configuration)) };
         if (configuration["Aws:ServiceUrl"] is { Length: > 0 } endpoint) config.ServiceURL = endpoint;
-        return new AmazonSecurityTokenServiceClient(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
+        return new AmazonSecurityTokenServiceClient(PlatformAwsCredentials.Instance, config);
     });
 
     public async Task<ToolPrefixes> PrefixesAsync(string userId, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using DataWorkspace.Web.DatabaseAccess;
+using DataWorkspace.Web.Storage;
 using DataWorkspace.Web.Tools.Ecs;
 using DataWorkspace.Web.Users;
 using Microsoft.Extensions.Options;
@@ -26,8 +27,7 @@ public static class ToolsSetup
             builder.Services.AddOptions<EcsOptions>().Bind(builder.Configuration.GetSection(EcsOptions.Section))
                 .ValidateDataAnnotations().ValidateOnStart();
             builder.Services.AddSingleton(services => new EcsClient(
-                services.GetRequiredService<IOptions<EcsOptions>>().Value,
-                Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials()));
+                services.GetRequiredService<IOptions<EcsOptions>>().Value, PlatformAwsCredentials.Instance));
             builder.Services.AddSingleton<ILauncher, EcsLauncher>();
         }
         else

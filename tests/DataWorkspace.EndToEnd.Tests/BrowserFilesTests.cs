@@ -111,10 +111,10 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Row(page, "folder-row", folder).GetByRole(AriaRole.Button, new() { Name = $"Delete {folderName}" }).ClickAsync();
             var left = files.Where(f => f.Key != moved).Sum(f => f.Value.Length);
             await Assertions.Expect(page.GetByTestId("delete-summary")).ToHaveTextAsync(
-                new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in all, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
+                new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in 1 folder, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
             await Browser.SaveScreenshotAsync(page, "files-5-delete-confirmation");
             await page.GetByTestId("delete-confirm").ClickAsync();
-            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files.");
+            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files in 1 folder.");
             await Assertions.Expect(Row(page, "folder-row", folder)).ToHaveCountAsync(0);
             await Assertions.Expect(Row(page, "folder-row", $"{home}{testFolder}/archive/")).ToBeVisibleAsync();
             Assert.Null(await EmulatorObjectAsync(folder + "naïve café.csv"));
@@ -466,4 +466,355 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         }
         return (size, hash.GetHashAndReset());
     }
+
+    [Fact]
+    public async Task A_session_that_expires_mid_upload_asks_to_sign_in_again_and_the_queue_carries_on_after_signing_in_in_another_tab()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string big = "big 70 MB.bin";
+            var bigHash = await RandomFileAsync(Path.Combine(local.FullName, big), 70);
+            var small = new[] { "later one.txt", "later two.txt" };
+            foreach (var name in small) await File.WriteAllTextAsync(Path.Combine(local.FullName, name), $"added while signed out: {name}\n", Cancel);
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"session expiry {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var folder = $"{home}{testFolder}/";
+
+            // The session ends (its cookies gone, as when it times out) while the first part of the large file is on its way.
+            var signedOut = new TaskCompletionSource();
+            await page.RouteAsync(url => url.Contains("partNumber=", StringComparison.Ordinal), async route =>
+            {
+                if (route.Request.Method == "PUT" && !signedOut.Task.IsCompleted)
+                {
+                    await context.ClearCookiesAsync();
+                    signedOut.TrySetResult();
+                }
+                await route.ContinueAsync();
+            });
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(Path.Combine(local.FullName, big));
+            await signedOut.Task.WaitAsync(TimeSpan.FromSeconds(60), Cancel);
+
+            // More files join the queue meanwhile.
+            chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(small.Select(name => Path.Combine(local.FullName, name)));
+
+            // The page asks the user to sign in again, and nothing in the queue is lost or marked failed.
+            await Assertions.Expect(page.GetByTestId("session-expired")).ToBeVisibleAsync(new() { Timeout = 120_000 });
+            await Assertions.Expect(page.GetByTestId("session-expired")).ToContainTextAsync("sign in again in another tab, then press Resume");
+            var uploads = page.GetByTestId("queue").GetByTestId("upload");
+            await Assertions.Expect(uploads).ToHaveCountAsync(3);
+            foreach (var name in small.Prepend(big))
+            {
+                await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-state")).ToHaveTextAsync("Paused", new() { Timeout = 120_000 });
+                await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-text")).ToContainTextAsync("Waiting for you to sign in again.");
+            }
+            await Assertions.Expect(uploads.GetByTestId("upload-state").Filter(new() { HasText = "Not uploaded" })).ToHaveCountAsync(0);
+            await Assertions.Expect(page.GetByTestId("resume")).ToBeVisibleAsync();
+            Assert.Null(await EmulatorObjectAsync(folder + big));
+            await Browser.SaveScreenshotAsync(page, "files-9-session-expired");
+
+            // Signed in again in another tab of the same browser, then Resume: the whole queue goes up.
+            var tab = await context.NewPageAsync();
+            await tab.GotoAsync(fixture.Platform.PortalUrl.ToString());
+            await tab.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
+            await Assertions.Expect(tab.GetByTestId("welcome")).ToBeVisibleAsync();
+            await tab.CloseAsync();
+            await page.UnrouteAllAsync();
+            await page.GetByTestId("resume").ClickAsync();
+
+            await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(["Uploaded", "Uploaded", "Uploaded"], new() { Timeout = 180_000 });
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync("3 of 3 files uploaded");
+            await Assertions.Expect(page.GetByTestId("session-expired")).ToBeHiddenAsync();
+            var stored = await EmulatorObjectAsync(folder + big);
+            Assert.NotNull(stored);
+            Assert.Equal(Convert.ToHexString(bigHash), Convert.ToHexString(stored.Value.Sha256));
+            Assert.Equal([folder + big, .. small.Select(name => folder + name)], await EmulatorKeysAsync(folder));
+            await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(3);
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_folder_with_sub_folders_keeps_them_new_names_are_stored_composed_and_a_tools_decomposed_names_stay_reachable()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            // "café" as the file system of a Mac writes it: "e" and a combining accent (NFD).
+            const string decomposed = "cafe\u0301 notes.txt";
+            const string composed = "caf\u00e9 notes.txt";
+            const string top = "Survey 2025";
+            var files = new Dictionary<string, string>
+            {
+                [decomposed] = "notes\n",
+                ["regions/readme.txt"] = "two regions\n",
+                ["regions/north/data.csv"] = "id,value\n1,10\n",
+                ["regions/south/data.csv"] = "id,value\n2,20\n",
+            };
+            foreach (var (path, text) in files)
+            {
+                var full = Path.Combine(local.FullName, top, path);
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                await File.WriteAllTextAsync(full, text, Cancel);
+            }
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"folders and unicode {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var survey = $"{home}{testFolder}/{top}/";
+
+            // Chromium cannot be made to drop a real folder here (synthetic drops carry files only, and CDP's drag events
+            // reach no page in headless Chromium), so the folder goes up through the folder picker.
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload a folder" }).ClickAsync());
+            await chooser.SetFilesAsync(Path.Combine(local.FullName, top));
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync($"{files.Count} of {files.Count} files uploaded", new() { Timeout = 60_000 });
+
+            await OpenFolderAsync(page, top);
+            await Assertions.Expect(Row(page, "folder-row", survey + "regions/")).ToBeVisibleAsync();
+            await Assertions.Expect(Row(page, "file-row", survey + composed).Locator("td").Nth(1)).ToHaveTextAsync(composed);
+            Assert.Equal([.. new[] { composed }.Concat(files.Keys.Skip(1)).Select(path => survey + path).Order(StringComparer.Ordinal)], await EmulatorKeysAsync(survey));
+            await OpenFolderAsync(page, "regions");
+            await Assertions.Expect(page.GetByTestId("folder-row")).ToHaveCountAsync(2);
+            await Assertions.Expect(Row(page, "folder-row", survey + "regions/north/")).ToBeVisibleAsync();
+            await Assertions.Expect(Row(page, "folder-row", survey + "regions/south/")).ToBeVisibleAsync();
+            await Assertions.Expect(Row(page, "file-row", survey + "regions/readme.txt")).ToBeVisibleAsync();
+            await OpenFolderAsync(page, "north");
+            await Assertions.Expect(Row(page, "file-row", survey + "regions/north/data.csv")).ToBeVisibleAsync();
+
+            // A new folder typed in NFD is made in NFC.
+            await page.GetByTestId("breadcrumbs").GetByRole(AriaRole.Link, new() { Name = testFolder }).ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "New folder" }).ClickAsync();
+            await page.GetByLabel("Name of the new folder").FillAsync("re\u0301sume\u0301s");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Create folder" }).ClickAsync();
+            await Assertions.Expect(Row(page, "folder-row", $"{home}{testFolder}/r\u00e9sum\u00e9s/")).ToBeVisibleAsync();
+
+            // A tool wrote a folder with an NFD name: the page opens it under that very name and lists what is in it.
+            var fromTool = $"{home}{testFolder}/e\u0301te\u0301/";
+            await EmulatorPutAsync(fromTool + "plan.txt", "written by a tool\n");
+            await page.ReloadAsync();
+            await Assertions.Expect(Row(page, "folder-row", fromTool)).ToBeVisibleAsync();
+            await Row(page, "folder-row", fromTool).GetByRole(AriaRole.Link).ClickAsync();
+            await Assertions.Expect(Row(page, "file-row", fromTool + "plan.txt")).ToBeVisibleAsync();
+            await Browser.SaveScreenshotAsync(page, "files-10-decomposed-folder");
+
+            // Deleting the uploaded folder counts its files and its folders apart.
+            await page.GetByTestId("breadcrumbs").GetByRole(AriaRole.Link, new() { Name = testFolder }).ClickAsync();
+            await Row(page, "folder-row", survey).GetByRole(AriaRole.Button, new() { Name = $"Delete {top}" }).ClickAsync();
+            var size = files.Values.Sum(text => Encoding.UTF8.GetByteCount(text));
+            await Assertions.Expect(page.GetByTestId("delete-summary")).ToHaveTextAsync(
+                $"Delete the folder {top} and everything in it ({files.Count} files in 4 folders, {Bytes(size)})? This cannot be undone.");
+            await page.GetByTestId("delete-confirm").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count} files in 4 folders.");
+            await Assertions.Expect(Row(page, "folder-row", survey)).ToHaveCountAsync(0);
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_page_reloaded_mid_upload_leaves_no_half_file_and_the_upload_can_be_carried_on_or_discarded()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string first = "carried on 70 MB.bin";
+            const string second = "discarded 70 MB.bin";
+            var firstHash = await RandomFileAsync(Path.Combine(local.FullName, first), 70);
+            await RandomFileAsync(Path.Combine(local.FullName, second), 70);
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            // Leaving a page with uploads under way asks first: the user says leave.
+            page.Dialog += (sender, dialog) => dialog.AcceptAsync();
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"reloaded mid upload {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var folder = $"{home}{testFolder}/";
+
+            foreach (var name in new[] { first, second })
+            {
+                // One part reaches S3; the others cannot, and the page is reloaded meanwhile.
+                var partsSeen = 0;
+                await page.RouteAsync(url => url.Contains("partNumber=", StringComparison.Ordinal), async route =>
+                {
+                    if (route.Request.Method == "PUT" && Interlocked.Increment(ref partsSeen) > 1) await route.AbortAsync("internetdisconnected");
+                    else await route.ContinueAsync();
+                });
+                var partStored = page.WaitForResponseAsync(response => response.Url.Contains("partNumber=", StringComparison.Ordinal) && response.Request.Method == "PUT" && response.Status == 200,
+                    new() { Timeout = 120_000 });
+                var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+                await chooser.SetFilesAsync(Path.Combine(local.FullName, name));
+                await partStored;
+                await page.ReloadAsync();
+                await page.UnrouteAllAsync();
+                await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"{testFolder}: ");
+
+                // No half file is listed or stored; the upload is offered to carry on or to discard.
+                await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(name == first ? 0 : 1);
+                await Assertions.Expect(Row(page, "file-row", folder + name)).ToHaveCountAsync(0);
+                Assert.DoesNotContain(folder + name, await EmulatorKeysAsync(folder));
+                Assert.Equal(1, await EmulatorUploadsAsync(folder + name));
+                var unfinished = page.GetByTestId("unfinished").GetByTestId("unfinished-upload");
+                await Assertions.Expect(unfinished).ToHaveCountAsync(1);
+                await Assertions.Expect(unfinished).ToContainTextAsync($"{testFolder}/{name} (70 MB)");
+                if (name == first)
+                {
+                    await Browser.SaveScreenshotAsync(page, "files-11-unfinished-upload");
+                    chooser = await page.RunAndWaitForFileChooserAsync(() => unfinished.GetByTestId("unfinished-resume").ClickAsync());
+                    await chooser.SetFilesAsync(Path.Combine(local.FullName, name));
+                    await Assertions.Expect(Row(page, "upload", folder + name).GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 180_000 });
+                    await Assertions.Expect(page.GetByTestId("unfinished")).ToBeHiddenAsync();
+                    await Assertions.Expect(Row(page, "file-row", folder + name).Locator("td").Nth(2)).ToHaveTextAsync("70 MB");
+                    var stored = await EmulatorObjectAsync(folder + name);
+                    Assert.NotNull(stored);
+                    Assert.Equal(Convert.ToHexString(firstHash), Convert.ToHexString(stored.Value.Sha256));
+                }
+                else
+                {
+                    await unfinished.GetByTestId("unfinished-discard").ClickAsync();
+                    await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"The unfinished upload of {name} is discarded.");
+                    await Assertions.Expect(page.GetByTestId("unfinished")).ToBeHiddenAsync();
+                    Assert.Equal(0, await EmulatorUploadsAsync(folder + name));
+                    Assert.DoesNotContain(folder + name, await EmulatorKeysAsync(folder));
+                    await page.ReloadAsync();
+                    await Assertions.Expect(page.GetByTestId("unfinished")).ToBeHiddenAsync();
+                    await Assertions.Expect(page.GetByTestId("file-row")).ToHaveCountAsync(1);
+                }
+            }
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task While_the_file_store_is_out_of_reach_the_page_says_so_and_its_retries_work_once_it_is_back()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            const string csvName = "while down.csv";
+            await File.WriteAllTextAsync(Path.Combine(local.FullName, csvName), "id,what\n1,sent while the store was down\n", Cancel);
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"store down {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+            var key = $"{home}{testFolder}/{csvName}";
+
+            // The file store (the emulator's address, where the browser sends and fetches the bytes) refuses connections.
+            var store = fixture.Platform.App.GetEndpoint("aws", "http");
+            var storeDown = true;
+            await page.RouteAsync(url => new Uri(url).Port == store.Port, async route =>
+            {
+                if (storeDown) await route.AbortAsync("connectionrefused");
+                else await route.ContinueAsync();
+            });
+
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync(Path.Combine(local.FullName, csvName));
+            var upload = Row(page, "upload", key);
+            await Assertions.Expect(upload.GetByTestId("upload-text")).ToHaveTextAsync(
+                new Regex(@"^0% of \d+ bytes\. Could not reach the file store \(.*\): trying again in \d+ s\.$"), new() { Timeout = 60_000 });
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploading");
+            await Browser.SaveScreenshotAsync(page, "files-12-store-down");
+
+            // Back: the next retry goes through by itself.
+            storeDown = false;
+            await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 120_000 });
+            await Assertions.Expect(Row(page, "file-row", key)).ToBeVisibleAsync();
+
+            // A preview while the store is down says so; asked again once it is back, it shows the file.
+            storeDown = true;
+            await Row(page, "file-row", key).GetByRole(AriaRole.Button, new() { Name = $"Preview {csvName}" }).ClickAsync();
+            await Assertions.Expect(page.GetByTestId("preview-note")).ToHaveTextAsync($"Could not preview {csvName}: Could not reach the file store to read the file. Try again in a moment.");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
+            storeDown = false;
+            await Row(page, "file-row", key).GetByRole(AriaRole.Button, new() { Name = $"Preview {csvName}" }).ClickAsync();
+            await Assertions.Expect(page.GetByTestId("preview").Locator("table tbody tr")).ToHaveTextAsync(["1sent while the store was down"]);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Writes <paramref name="megabytes"/> MiB of random bytes; their SHA-256.</summary>
+    private static async Task<byte[]> RandomFileAsync(string path, int megabytes)
+    {
+        await using var file = File.Create(path);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var block = new byte[1 << 20];
+        for (var i = 0; i < megabytes; i++)
+        {
+            RandomNumberGenerator.Fill(block);
+            hash.AppendData(block);
+            await file.WriteAsync(block, Cancel);
+        }
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>An object written straight into the emulator, as a tool's own S3 client writes it.</summary>
+    private async Task EmulatorPutAsync(string key, string text)
+    {
+        using var http = new HttpClient();
+        using var response = await http.PutAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), EmulatorPath(key)), new StringContent(text), Cancel);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>How many multipart uploads to <paramref name="key"/> the emulator holds unfinished.</summary>
+    private async Task<int> EmulatorUploadsAsync(string key)
+    {
+        using var http = new HttpClient();
+        var xml = await http.GetStringAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), $"{Bucket}?uploads&prefix={Uri.EscapeDataString(key)}"), Cancel);
+        return System.Xml.Linq.XDocument.Parse(xml).Descendants().Count(e => e.Name.LocalName == "Upload"
+            && e.Elements().Any(k => k.Name.LocalName == "Key" && k.Value == key));
+    }
+
+    /// <summary>The files under <paramref name="prefix"/> the emulator holds (not folder markers), in S3's order: it answers a listing without a signature, unlike a private object.</summary>
+    private async Task<List<string>> EmulatorKeysAsync(string prefix)
+    {
+        using var http = new HttpClient();
+        var xml = await http.GetStringAsync(new Uri(fixture.Platform.App.GetEndpoint("aws", "http"), $"{Bucket}?list-type=2&prefix={Uri.EscapeDataString(prefix)}"), Cancel);
+        return [.. System.Xml.Linq.XDocument.Parse(xml).Descendants().Where(e => e.Name.LocalName == "Contents")
+            .SelectMany(contents => contents.Elements().Where(e => e.Name.LocalName == "Key").Select(e => e.Value)).Where(key => !key.EndsWith('/'))];
+    }
+
+    private static string EmulatorPath(string key) => Bucket + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
 }

@@ -38,14 +38,25 @@ public sealed class ManifestTests
             Assert.Equal("project.v0", resources["proxy"]);
             Assert.Equal("project.v0", resources["migrations"]);
             Assert.Equal("project.v0", resources["proxy-migrations"]);
-            Assert.StartsWith("container", resources["postgres"]);
-            Assert.Equal("value.v0", resources["catalogue"]);
-            Assert.Equal("value.v0", resources["datasets"]);
-            foreach (var parameter in new[] { "postgres-password", "identity-signing-key", "oidc-client-secret", "oidc-authority", "aws-region", "ip-allow-list", "files-bucket", "tools-role-arn", "tools-cluster", "tools-subnets", "tools-security-groups", "tools-execution-role-arn", "sidecars-image" })
+            Assert.Equal("project.v0", resources["dns-rewrite"]);
+            // The organisation's PostgreSQL is given as two secret connection strings; the deployment runs none of its own.
+            Assert.DoesNotContain("postgres", resources.Keys);
+            Assert.DoesNotContain("postgres-password", resources.Keys);
+            foreach (var database in new[] { "catalogue", "datasets" })
+            {
+                var resource = manifest.RootElement.GetProperty("resources").GetProperty(database);
+                Assert.Equal("parameter.v0", resources[database]);
+                Assert.Equal($"{{{database}.value}}", resource.GetProperty("connectionString").GetString());
+                Assert.True(resource.GetProperty("inputs").GetProperty("value").GetProperty("secret").GetBoolean(), $"{database} is not secret");
+            }
+
+            foreach (var parameter in new[] { "identity-signing-key", "oidc-client-secret", "oidc-authority", "oidc-client-id", "root-domain", "aws-region", "ip-allow-list", "files-bucket", "tools-role-arn", "tools-cluster", "tools-subnets", "tools-security-groups", "execution-role-arn", "web-task-role-arn", "image-registry", "image-tag", "dns-upstream" })
                 Assert.Equal("parameter.v0", resources[parameter]);
             // The development identity provider and the AWS emulator are for local runs only.
             Assert.DoesNotContain("identity", resources.Keys);
             Assert.DoesNotContain("aws", resources.Keys);
+            // Publishing with no parameter values still writes the ECS deployment, beside the manifest.
+            Assert.True(File.Exists(Path.Combine(output, "ecs", "cloudformation.json")), "ecs/cloudformation.json was not written beside the manifest");
         }
         finally
         {

@@ -266,6 +266,45 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task Everything_deleted_in_S3_while_it_runs_is_deleted_here_too_and_not_uploaded_again()
+    {
+        WriteLocal("a.txt", "a");
+        WriteLocal("notes/b.txt", "b");
+        await StartAsync();
+        await EventuallyAsync(async () => await RemoteTextAsync("a.txt") == "a" && await RemoteTextAsync("notes/b.txt") == "b", "the files are uploaded");
+
+        // As the files page does when the analyst deletes every file in their home.
+        await DeleteRemoteAsync(await RemoteKeysAsync());
+
+        await EventuallyAsync(() => Task.FromResult(!File.Exists(Local("a.txt")) && !File.Exists(Local("notes/b.txt"))), "the deletions reach the tool's home");
+        await Task.Delay(TimeSpan.FromSeconds(3), Cancellation);
+        Assert.Empty(await RemoteKeysAsync());
+    }
+
+    [Fact]
+    public async Task Objects_deleted_in_S3_in_the_middle_of_a_round_do_not_bring_back_files_deleted_there()
+    {
+        WriteLocal("known.txt", "synced before");
+        await StartAsync();
+        await EventuallyAsync(async () => await RemoteTextAsync("known.txt") == "synced before", "the file is uploaded");
+
+        // Many new objects, so that some are still to be fetched when they and the known file are deleted (as on the files page).
+        var batch = Enumerable.Range(0, 400).Select(i => $"batch/{i:D3}.txt").ToList();
+        await Parallel.ForEachAsync(batch, Cancellation, async (path, _) => await PutRemoteAsync(path, path, OldMtime));
+        await EventuallyAsync(() => Task.FromResult(Directory.Exists(Local("batch")) && Directory.EnumerateFiles(Local("batch")).Any()), "the download of the new objects begins");
+        await DeleteRemoteAsync([.. batch, "batch/", "known.txt"]);
+
+        await EventuallyAsync(async () =>
+        {
+            var keys = await RemoteKeysAsync();
+            return keys.Count == 0 && !File.Exists(Local("known.txt")) && !Directory.Exists(Local("batch"));
+        }, "the deletions win on both sides");
+        await Task.Delay(TimeSpan.FromSeconds(3), Cancellation);
+        Assert.Empty(await RemoteKeysAsync());
+        Assert.False(File.Exists(Local("known.txt")));
+    }
+
+    [Fact]
     public async Task A_file_changed_within_the_quiet_period_is_not_overwritten_from_S3()
     {
         var sidecar = await StartAsync("--quiet-period", "600");
@@ -512,6 +551,12 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
         {
             return null;
         }
+    }
+
+    private async Task DeleteRemoteAsync(IEnumerable<string> paths)
+    {
+        foreach (var chunk in paths.Chunk(1000))
+            await s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = bucket, Objects = [.. chunk.Select(path => new KeyVersion { Key = Prefix + path })] }, Cancellation);
     }
 
     private async Task<List<string>> RemoteKeysAsync()

@@ -8,6 +8,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
 using DataWorkspace.Contracts;
+using DataWorkspace.Deployment.Ecs;
 using DataWorkspace.TestSupport;
 using DataWorkspace.Web.Tools;
 using DataWorkspace.Web.Tools.Ecs;

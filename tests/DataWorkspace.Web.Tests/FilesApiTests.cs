@@ -259,27 +259,30 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         var created = await OkAsync(PostAsync("/api/v1/files/folders", user, new { prefix = home + "reports/" }), HttpStatusCode.Created);
         Assert.Equal(home + "reports/", created.GetProperty("prefix").GetString());
         await OkAsync(PostAsync("/api/v1/files/folders", user, new { prefix = home + "reports/2025/" }), HttpStatusCode.Created);
-        await UploadAsync(user, (home + "reports/q1.csv", [1, 2, 3]), (home + "reports/2025/q2.csv", [4, 5]), (home + "keep.txt", [6]));
+        await UploadAsync(user, (home + "reports/q1.csv", [1, 2, 3]), (home + "reports/2025/q2.csv", [4, 5]), (home + "reports/unmarked/r.csv", [7]), (home + "keep.txt", [6]));
 
         var top = await OkAsync(GetAsync($"/api/v1/files/list?prefix={home}", user));
         Assert.Equal([("reports", home + "reports/")], top.GetProperty("folders").EnumerateArray().Select(f => (f.GetProperty("name").GetString(), f.GetProperty("prefix").GetString())));
         var reports = await OkAsync(GetAsync($"/api/v1/files/list?prefix={home}reports/", user));
         // The folder's own 0-byte marker is not a file in it.
         Assert.Equal([home + "reports/q1.csv"], reports.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("key").GetString()));
-        Assert.Equal([home + "reports/2025/"], reports.GetProperty("folders").EnumerateArray().Select(f => f.GetProperty("prefix").GetString()));
+        Assert.Equal([home + "reports/2025/", home + "reports/unmarked/"], reports.GetProperty("folders").EnumerateArray().Select(f => f.GetProperty("prefix").GetString()));
 
+        // Files are files and folders folders: the 0-byte markers of reports/ and 2025/ are not files, and unmarked/ is a folder without one.
         var count = await OkAsync(GetAsync($"/api/v1/files/count?prefix={home}reports/", user));
-        Assert.Equal((4, 5), (count.GetProperty("objects").GetInt32(), count.GetProperty("bytes").GetInt32()));
+        Assert.Equal((3, 3, 6), (count.GetProperty("files").GetInt32(), count.GetProperty("folders").GetInt32(), count.GetProperty("bytes").GetInt32()));
+        var leaf = await OkAsync(GetAsync($"/api/v1/files/count?prefix={home}reports/2025/", user));
+        Assert.Equal((1, 1, 2), (leaf.GetProperty("files").GetInt32(), leaf.GetProperty("folders").GetInt32(), leaf.GetProperty("bytes").GetInt32()));
 
         var deleted = await OkAsync(PostAsync("/api/v1/files/delete", user, new { prefixes = new[] { home + "reports/" }, keys = Array.Empty<string>() }));
-        Assert.Equal(4, deleted.GetProperty("deleted").GetInt32());
+        Assert.Equal((5, 3, 3), (deleted.GetProperty("deleted").GetInt32(), deleted.GetProperty("files").GetInt32(), deleted.GetProperty("folders").GetInt32()));
         Assert.Equal([home + "keep.txt"], await KeysAsync(home));
-        Assert.Contains($"files.deleted | Test User deleted 4 files: {home}reports/", await AuditAsync(user));
+        Assert.Contains($"files.deleted | Test User deleted 3 files in 3 folders: {home}reports/", await AuditAsync(user));
         Assert.Contains(home + "reports/2025/q2.csv", await AuditAsync(user));
 
         // Only what was there is counted.
         var single = await OkAsync(PostAsync("/api/v1/files/delete", user, new { keys = new[] { home + "keep.txt", home + "never-was.txt" } }));
-        Assert.Equal(1, single.GetProperty("deleted").GetInt32());
+        Assert.Equal((1, 1, 0), (single.GetProperty("deleted").GetInt32(), single.GetProperty("files").GetInt32(), single.GetProperty("folders").GetInt32()));
         Assert.Empty(await KeysAsync(home));
     }
 

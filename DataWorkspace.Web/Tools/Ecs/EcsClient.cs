@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
+using DataWorkspace.Deployment.Ecs;
 
 namespace DataWorkspace.Web.Tools.Ecs;
 
@@ -189,53 +190,6 @@ public static class EcsTaskAddress
             .FirstOrDefault(networkInterface => !string.IsNullOrEmpty(networkInterface.PrivateIpv4Address))?.PrivateIpv4Address;
     }
 }
-
-public sealed record RegisterTaskDefinitionRequest
-{
-    public required string Family { get; init; }
-    public string NetworkMode => "awsvpc";
-    public IReadOnlyList<string> RequiresCompatibilities => ["FARGATE"];
-
-    /// <summary>CPU units as ECS writes them ("256" = 0.25 vCPU).</summary>
-    public required string Cpu { get; init; }
-
-    /// <summary>MiB as ECS writes them ("512").</summary>
-    public required string Memory { get; init; }
-
-    public required string ExecutionRoleArn { get; init; }
-    public string? TaskRoleArn { get; init; }
-    public required IReadOnlyList<ContainerDefinition> ContainerDefinitions { get; init; }
-
-    /// <summary>Volumes the containers share; one with no host is on the task's own ephemeral storage.</summary>
-    public IReadOnlyList<TaskVolume>? Volumes { get; init; }
-}
-
-public sealed record TaskVolume(string Name);
-
-public sealed record MountPoint(string SourceVolume, string ContainerPath, bool ReadOnly = false);
-
-public sealed record ContainerDefinition
-{
-    public required string Name { get; init; }
-    public required string Image { get; init; }
-    public bool Essential { get; init; } = true;
-    public IReadOnlyList<string>? Command { get; init; }
-    public IReadOnlyList<EnvironmentVariable>? Environment { get; init; }
-    public IReadOnlyList<PortMapping>? PortMappings { get; init; }
-    public IReadOnlyList<MountPoint>? MountPoints { get; init; }
-
-    /// <summary>The container's hard memory limit in MiB.</summary>
-    public int? Memory { get; init; }
-
-    public LogConfiguration? LogConfiguration { get; init; }
-}
-
-public sealed record EnvironmentVariable(string Name, string Value);
-
-public sealed record PortMapping(int ContainerPort, string Protocol = "tcp");
-
-/// <summary>A container's log driver, e.g. awslogs with awslogs-group, awslogs-region and awslogs-stream-prefix.</summary>
-public sealed record LogConfiguration(string LogDriver, IReadOnlyDictionary<string, string>? Options = null);
 
 public sealed record TaskDefinition
 {

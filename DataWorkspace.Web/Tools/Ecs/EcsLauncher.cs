@@ -1,5 +1,6 @@
 using System.Globalization;
 using DataWorkspace.Contracts;
+using DataWorkspace.Deployment.Ecs;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools.Ecs;
@@ -11,16 +12,10 @@ namespace DataWorkspace.Web.Tools.Ecs;
 /// </summary>
 public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILogger<EcsLauncher> logger) : ILauncher
 {
-    public const string ToolContainer = "tool";
-    public const string S3SyncContainer = "s3sync";
-
-    /// <summary>The port of the metrics sidecar beside each tool, which Prometheus scrapes.</summary>
-    public const int MetricsPort = 8889;
-
-    /// <summary>The tool's home folder, a volume of the task shared with the s3sync sidecar, which keeps it in step with the user's S3 prefix.</summary>
-    public const string HomeFolder = "/home/analyst";
-
-    private const string HomeVolume = "home";
+    public const string ToolContainer = ToolTaskDefinition.ToolContainer;
+    public const string S3SyncContainer = ToolTaskDefinition.S3SyncContainer;
+    public const int MetricsPort = ToolTaskDefinition.MetricsPort;
+    public const string HomeFolder = ToolTaskDefinition.HomeFolder;
 
     public string Name => "Ecs";
 
@@ -32,46 +27,18 @@ public sealed class EcsLauncher(EcsClient ecs, IOptions<EcsOptions> options, ILo
         var settings = options.Value;
         var template = request.Template;
         stage.Report(ToolStage.Provisioning);
-        // Each container gets a hard memory limit (ECS needs one per container here): the sidecars a little, the tool the rest.
         var sidecars = !string.IsNullOrWhiteSpace(settings.SidecarImage);
-        const int SidecarMemoryMb = 128;
-        var containers = new List<ContainerDefinition>
-        {
-            new()
-            {
-                Name = ToolContainer,
-                Image = template.Image ?? throw new LaunchException(Unavailable(template)!),
-                PortMappings = [new PortMapping(template.Port)],
-                Memory = request.Size.MemoryMb - (sidecars ? 2 * SidecarMemoryMb : 0),
-                Environment = [.. template.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value)), .. sidecars ? [new EnvironmentVariable("HOME", HomeFolder)] : Array.Empty<EnvironmentVariable>()],
-                MountPoints = sidecars ? [new MountPoint(HomeVolume, HomeFolder)] : null,
-                LogConfiguration = new("awslogs", new Dictionary<string, string>
-                {
-                    ["awslogs-group"] = "dataworkspace-tools", ["awslogs-region"] = settings.Region, ["awslogs-stream-prefix"] = request.Host,
-                }),
-            },
-        };
-        if (sidecars)
-        {
-            // s3sync gets the tool's S3 settings with the run (below); metrics reads the task's figures from ECS_CONTAINER_METADATA_URI_V4, which ECS sets.
-            containers.Add(new()
-            {
-                Name = S3SyncContainer, Image = settings.SidecarImage!, Essential = false, Command = ["s3sync", "--local", HomeFolder], Memory = SidecarMemoryMb,
-                MountPoints = [new MountPoint(HomeVolume, HomeFolder)],
-            });
-            containers.Add(new() { Name = "metrics", Image = settings.SidecarImage!, Essential = false, Command = ["metrics"], Memory = SidecarMemoryMb, PortMappings = [new PortMapping(MetricsPort)] });
-        }
-
-        var definition = await ecs.RegisterTaskDefinitionAsync(new RegisterTaskDefinitionRequest
-        {
-            Family = request.Host,
-            Cpu = request.Size.CpuUnits.ToString(CultureInfo.InvariantCulture),
-            Memory = request.Size.MemoryMb.ToString(CultureInfo.InvariantCulture),
-            ExecutionRoleArn = settings.ExecutionRoleArn,
-            TaskRoleArn = settings.TaskRoleArn,
-            ContainerDefinitions = containers,
-            Volumes = sidecars ? [new TaskVolume(HomeVolume)] : null,
-        }, cancellationToken);
+        var definition = await ecs.RegisterTaskDefinitionAsync(ToolTaskDefinition.Build(new ToolTask(
+            request.Host,
+            template.Image ?? throw new LaunchException(Unavailable(template)!),
+            template.Port,
+            template.Environment,
+            request.Size.CpuUnits,
+            request.Size.MemoryMb,
+            settings.Region,
+            settings.ExecutionRoleArn,
+            settings.TaskRoleArn,
+            settings.SidecarImage)), cancellationToken);
 
         stage.Report(ToolStage.Pulling);
         var task = await ecs.RunTaskAsync(new RunTaskRequest
