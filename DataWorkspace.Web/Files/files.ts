@@ -26,7 +26,7 @@ const stateWords: Record<UploadState, { text: string; tag: string }> = {
 
 /**
  * The queue on the page: one row per file, the overall bar with speed and time left. Redrawn a few times a second at
- * most: a redraw on every progress event would keep the main thread from starting the next PUTs.
+ * most: a redraw on every progress event would keep the main thread from starting the next requests.
  */
 class QueueView {
   private readonly rows = new Map<number, { item: HTMLLIElement; name: HTMLElement; tag: HTMLElement; bar: HTMLProgressElement; text: HTMLElement; cancel: HTMLButtonElement }>();

@@ -83,7 +83,7 @@ export interface UnfinishedUpload {
 
 class Cancelled extends Error {}
 
-/** S3 answered a PUT with an error: its status and its message. */
+/** S3 answered a POST or PUT with an error: its status and its message. */
 class StorageError extends Error {
   constructor(message: string, readonly status: number) {
     super(message);
@@ -442,7 +442,7 @@ export class UploadQueue {
       this.waitingForSignIn = true;
       this.events.signedOut(message);
     }
-    // PUTs already under way need no session and go on; nothing new starts until Resume.
+    // Requests to S3 already under way need no session and go on; nothing new starts until Resume.
     const paused = this.uploads.filter((u) => u.state === "waiting");
     for (const upload of paused) {
       upload.state = "paused";
