@@ -87,5 +87,5 @@ internal sealed record Bench(MotoServer Moto, IAmazonS3 S3, string Bucket, AwsCl
     }
 
     public static void Row(string measure, string s3sync, string aws, string ratio, string target, bool? met) =>
-        Console.WriteLine($"| {measure,-58} | {s3sync,-26} | {aws,-22} | {ratio,-11} | {target,-18} | {(met is null ? "" : met.Value ? "met" : "NOT MET"),-7} |");
+        Console.WriteLine($"| {measure,-58} | {s3sync,-26} | {aws,-22} | {ratio,-12} | {target,-18} | {(met is null ? "Met?" : met.Value ? "met" : "NOT MET"),-7} |");
 }

@@ -16,12 +16,12 @@ internal static class ScaleBench
     // Below this much free memory the bench stops moto rather than let the machine, shared with others, run out.
     private const long MemoryFloor = 2L * 1024 * 1024 * 1024;
 
-    public static async Task RunAsync(Bench bench, int many, int largeGb)
+    public static async Task RunAsync(Bench bench, int many, int largeGb, bool largePeer)
     {
         if (many > 0)
             await ManyFilesAsync(bench, many);
         if (largeGb > 0)
-            await LargeFileAsync(bench, largeGb);
+            await LargeFileAsync(bench, largeGb, largePeer);
     }
 
     private static async Task ManyFilesAsync(Bench bench, int many)
@@ -102,7 +102,7 @@ internal static class ScaleBench
         }
     }
 
-    private static async Task LargeFileAsync(Bench bench, int gigabytes)
+    private static async Task LargeFileAsync(Bench bench, int gigabytes, bool peer)
     {
         const string Prefix = "large-home/";
         var size = gigabytes * 1024L * 1024 * 1024;
@@ -142,6 +142,18 @@ internal static class ScaleBench
             Console.WriteLine(read.AsSpan().SequenceEqual(written)
                 ? $"  the downloaded file's SHA-256 is the original's ({Convert.ToHexStringLower(read)[..16]}...; hashed in {clock.Elapsed.TotalSeconds:N1} s)"
                 : throw new InvalidOperationException($"the downloaded file differs: SHA-256 {Convert.ToHexStringLower(read)}, the original {Convert.ToHexStringLower(written)}"));
+            TestDirectories.Delete(down);
+
+            if (peer)
+            {
+                // The same file with `aws s3 cp` (parts of 8 MB, 10 at a time), for the throughput moto allows.
+                await bench.DeletePrefixAsync(Prefix);
+                await using var watch = new MemoryWatch(bench.Moto.ProcessId);
+                var upload = await bench.Aws.RunAsync("s3", "cp", Path.Combine(up, "big.bin"), $"s3://{bench.Bucket}/{Prefix}big.bin");
+                var download = await bench.Aws.RunAsync("s3", "cp", $"s3://{bench.Bucket}/{Prefix}big.bin", Path.Combine(bench.Folder("large-down"), "big.bin"));
+                Console.WriteLine($"  aws s3 cp: up in {upload.TotalSeconds:N1} s ({size / 1024.0 / 1024 / upload.TotalSeconds:N0} MB/s), down in {download.TotalSeconds:N1} s "
+                    + $"({size / 1024.0 / 1024 / download.TotalSeconds:N0} MB/s); moto peak {Bench.Megabytes(watch.MotoPeak)}; least memory available {Bench.Megabytes(watch.LeastAvailable)}");
+            }
         }
         finally
         {

@@ -74,7 +74,7 @@ internal static class SpeedBench
         Console.WriteLine();
         Console.WriteLine($"s3sync against {bench.Aws.Version()} (`aws s3 sync`), same moto, {files:N0} files of {FileSize / 1024} KB, median of {rounds} round(s):");
         Bench.Row("Measure", "s3sync", "aws s3 sync", "aws / s3sync", "Target", null);
-        Console.WriteLine($"|{new string('-', 60)}|{new string('-', 28)}|{new string('-', 24)}|{new string('-', 13)}|{new string('-', 20)}|{new string('-', 9)}|");
+        Console.WriteLine($"|{new string('-', 60)}|{new string('-', 28)}|{new string('-', 24)}|{new string('-', 14)}|{new string('-', 20)}|{new string('-', 9)}|");
         foreach (var (name, times) in new[] { ("Initial download into an empty folder", downloads), ("Initial upload into an empty prefix", uploads) })
         {
             var (mine, theirs) = (Bench.Median(times.S3Sync), Bench.Median(times.Aws));
