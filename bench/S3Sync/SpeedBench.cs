@@ -99,15 +99,22 @@ internal static class SpeedBench
         return elapsed;
     }
 
-    /// <summary>
-    /// Writes a 10 KB file (every other sample a new one, otherwise an overwrite of the last) at a random moment between
-    /// poll rounds, and times from the write until S3 has the object with the new content (its MD5 as the ETag).
-    /// </summary>
     private static async Task<List<TimeSpan>> LocalChangeAsync(Bench bench, int samples)
     {
         var home = bench.Folder("latency");
         await using var sidecar = bench.StartSidecar("latency/", home, "latency");
         await sidecar.FirstRoundDoneAsync(RoundTimeout);
+        var latencies = await ChangesReachS3Async(bench, sidecar, home, "latency/", samples);
+        await sidecar.StopAsync();
+        return latencies;
+    }
+
+    /// <summary>
+    /// Writes a 10 KB file (every other sample a new one, otherwise an overwrite of the last) at a random moment between
+    /// poll rounds, and times from the write until S3 has the object with the new content (its MD5 as the ETag).
+    /// </summary>
+    public static async Task<List<TimeSpan>> ChangesReachS3Async(Bench bench, SidecarProcess sidecar, string home, string prefix, int samples)
+    {
         var latencies = new List<TimeSpan>();
         var random = new Random(1018);
         var content = new byte[FileSize];
@@ -119,15 +126,14 @@ internal static class SpeedBench
             var etag = Convert.ToHexStringLower(MD5.HashData(content));
             var clock = Stopwatch.StartNew();
             await File.WriteAllBytesAsync(Path.Combine(home, name), content);
-            while (!await HasAsync(bench, "latency/" + name, etag))
+            while (!await HasAsync(bench, prefix + name, etag))
             {
-                if (clock.Elapsed > TimeSpan.FromMinutes(1))
-                    throw new TimeoutException($"{name} did not reach S3 within a minute:\n{sidecar.LastLines()}");
+                if (clock.Elapsed > TimeSpan.FromMinutes(2))
+                    throw new TimeoutException($"{name} did not reach S3 within two minutes:\n{sidecar.LastLines()}");
                 await Task.Delay(10);
             }
             latencies.Add(clock.Elapsed);
         }
-        await sidecar.StopAsync();
         return latencies;
     }
 
