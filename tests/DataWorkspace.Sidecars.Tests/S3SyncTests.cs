@@ -389,6 +389,30 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task After_SIGTERM_an_upload_held_up_by_a_slow_S3_is_still_finished_before_the_sidecar_exits()
+    {
+        var sidecar = await StartAsync("--poll-interval", "600");
+        await EventuallyAsync(async () => (await sidecar.HealthAsync()).Body.Contains("last succeeded"), "the first round is done");
+
+        WriteLocal("saved-while-S3-is-slow.txt", "do not lose me either");
+        Signal("STOP", aws.ProcessId);
+        Task<int> exit;
+        try
+        {
+            exit = sidecar.StopAsync();
+            // S3 answers only after a few seconds, longer than a command-line library's grace period after SIGTERM.
+            await Task.Delay(TimeSpan.FromSeconds(4), Cancellation);
+        }
+        finally
+        {
+            Signal("CONT", aws.ProcessId);
+        }
+
+        Assert.Equal(0, await exit);
+        Assert.Equal("do not lose me either", await RemoteTextAsync("saved-while-S3-is-slow.txt"));
+    }
+
+    [Fact]
     public async Task A_file_and_a_folder_of_the_same_name_are_both_kept_and_the_rest_still_syncs()
     {
         WriteLocal("results/local.txt", "in the local folder");
