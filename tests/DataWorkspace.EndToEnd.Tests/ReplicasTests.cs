@@ -104,10 +104,10 @@ public sealed partial class ReplicasTests
     {
         var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
         var proxy = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy");
-        var webB = SecondOf(builder, web).WithHttpEndpoint()
+        var webB = SecondOf(builder, web).WithHttpEndpoint().WithHttpHealthCheck("/health")
             // Local tools are the processes of the web app that started them: each replica keeps its own.
             .WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(dataDirectory, "tools-b"));
-        SecondOf(builder, proxy).WithHttpEndpoint(port: proxyPort, isProxied: false)
+        SecondOf(builder, proxy).WithHttpEndpoint(port: proxyPort, isProxied: false).WithHttpHealthCheck("/health")
             .WithEnvironment("Proxy__WebUrl", webB.GetEndpoint("http"));
         var portalB = $"http://dataworkspace.localhost:{proxyPort}";
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "identity"))
@@ -129,8 +129,7 @@ public sealed partial class ReplicasTests
                 foreach (var callback in original.Annotations.OfType<EnvironmentCallbackAnnotation>()) await callback.Callback(theirs);
                 foreach (var (name, value) in theirs.EnvironmentVariables)
                     if (!OwnAddresses.Contains(name) && !context.EnvironmentVariables.ContainsKey(name)) context.EnvironmentVariables[name] = value;
-            })
-            .WithHttpHealthCheck("/health");
+            });
         foreach (var wait in original.Annotations.OfType<WaitAnnotation>()) second.Resource.Annotations.Add(wait);
         return second;
     }
