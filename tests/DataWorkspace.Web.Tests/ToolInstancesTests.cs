@@ -278,6 +278,14 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         await culler.CullAsync(Cancel);
         Assert.Equal(("Stopped", "it reached the maximum lifetime of 7 days"), await InstanceAsync(id));
 
+        // A tool still starting long after the spawn timeout (30 seconds here) was left by a replica that stopped mid-spawn.
+        id = await StartedAsync();
+        await web.ScalarAsync<object>("UPDATE tool_instances SET state = 'Spawning', created_at = now() - interval '2 minutes' WHERE id = $1", id);
+        await culler.CullAsync(Cancel);
+        (state, reason) = await InstanceAsync(id);
+        Assert.Equal("Stopped", state);
+        Assert.StartsWith("it failed to start: it was still starting 90 seconds after it was asked for", reason);
+
         // An admin sees every running tool, whose it is, and stops it; others cannot see the page.
         id = await StartedAsync();
         var admin = await UserAsync(toolsAccess: false) with { Roles = [PlatformIdentity.AdminRole] };
