@@ -237,7 +237,7 @@ public sealed class UnpackedImage : IAsyncDisposable
         Directory.CreateDirectory(layout);
         await TarFile.ExtractToDirectoryAsync(archive, layout, overwriteFiles: false, cancellationToken);
         var tag = ImageArchive.Read(archive).Tag;
-        var (exitCode, output) = await RunAsync("umoci", [.. (IsRoot ? Array.Empty<string>() : ["--rootless"]), "unpack", "--image", $"{layout}:{tag}", Path.Combine(folder, "bundle")], null, cancellationToken);
+        var (exitCode, output) = await RunAsync("umoci", ["unpack", .. (IsRoot ? Array.Empty<string>() : ["--rootless"]), "--image", $"{layout}:{tag}", Path.Combine(folder, "bundle")], null, cancellationToken);
         Assert.True(exitCode == 0, $"umoci unpack failed ({exitCode}): {output}");
         var bundle = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "bundle", "config.json"), cancellationToken)).RootElement;
         return new UnpackedImage(folder, bundle.GetProperty("process"));
