@@ -10,6 +10,7 @@ using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using DataWorkspace.Sidecars.DnsRewrite;
 using DataWorkspace.TestSupport;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -28,11 +29,14 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         @"^(.+)\.dataworkspace\.internal$=>$1.internal-lb.test",
     ];
 
+    // Ports found free can be taken by another process before the sidecar binds them: it then tries others.
+    private const int StartAttempts = 5;
+
     private readonly TestUpstream upstream = new();
     private readonly CollectedLogs logs = new();
     private readonly ConcurrentDictionary<string, long> counters = new();
-    private readonly int port = FreeDnsPort();
-    private readonly int healthPort = Ports.Free();
+    private int port;
+    private int healthPort;
     private IHost sidecar = null!;
     private MeterListener meters = null!;
 
@@ -41,7 +45,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         upstream.Start();
-        sidecar = await StartSidecarAsync("health.dataworkspace.internal", port, healthPort);
+        (sidecar, port, healthPort) = await StartSidecarAsync("health.dataworkspace.internal");
     }
 
     public async ValueTask DisposeAsync()
@@ -52,27 +56,41 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         upstream.Dispose();
     }
 
-    private async Task<IHost> StartSidecarAsync(string healthName, int dnsPort, int httpPort)
+    /// <summary>A sidecar in front of <paramref name="upstreamPort"/> (the test upstream if null), started on ports free at the time.</summary>
+    private async Task<(IHost Host, int DnsPort, int HttpPort)> StartSidecarAsync(string healthName, int? upstreamPort = null, int upstreamTimeoutMilliseconds = 3000)
     {
-        var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{upstream.Port}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), healthName, 3000, out var problems)
-            ?? throw new InvalidOperationException(string.Join(" ", problems));
-        var host = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        if (meters is null)
+        for (var attempt = 1; ; attempt++)
         {
-            var factory = host.Services.GetRequiredService<IMeterFactory>();
-            meters = new MeterListener
+            var (dnsPort, httpPort) = (FreeDnsPort(), Ports.Free());
+            var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{upstreamPort ?? upstream.Port}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), healthName, upstreamTimeoutMilliseconds, out var problems)
+                ?? throw new InvalidOperationException(string.Join(" ", problems));
+            var host = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+            try
             {
-                InstrumentPublished = (instrument, listener) =>
+                await host.StartAsync(Cancellation);
+            }
+            catch (Exception exception) when (attempt < StartAttempts && exception is SocketException or IOException or AddressInUseException)
+            {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
+                continue;
+            }
+            if (meters is null)
+            {
+                var factory = host.Services.GetRequiredService<IMeterFactory>();
+                meters = new MeterListener
                 {
-                    if (instrument.Meter.Scope == factory)
-                        listener.EnableMeasurementEvents(instrument);
-                },
-            };
-            meters.SetMeasurementEventCallback<long>((instrument, value, _, _) => counters.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
-            meters.Start();
+                    InstrumentPublished = (instrument, listener) =>
+                    {
+                        if (instrument.Meter.Scope == factory)
+                            listener.EnableMeasurementEvents(instrument);
+                    },
+                };
+                meters.SetMeasurementEventCallback<long>((instrument, value, _, _) => counters.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
+                meters.Start();
+            }
+            return (host, dnsPort, httpPort);
         }
-        await host.StartAsync(Cancellation);
-        return host;
     }
 
     [Fact]
@@ -192,11 +210,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     [Fact]
     public async Task A_silent_upstream_gives_servfail_and_an_unhealthy_health_endpoint()
     {
-        var dnsPort = FreeDnsPort();
-        var httpPort = Ports.Free();
-        var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{FreeDnsPort()}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), "health.dataworkspace.internal", 300, out _)!;
-        using var silent = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs));
-        await silent.StartAsync(Cancellation);
+        var (silent, dnsPort, httpPort) = await StartSidecarAsync("health.dataworkspace.internal", upstreamPort: FreeDnsPort(), upstreamTimeoutMilliseconds: 300);
+        using var disposeSilent = silent;
         using var http = new HttpClient();
 
         var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
@@ -297,10 +312,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         using var http = new HttpClient();
         using var healthy = await http.GetAsync($"http://127.0.0.1:{healthPort}/health", Cancellation);
 
-        var missingPort = Ports.Free();
-        var unmatchedPort = Ports.Free();
-        var missing = await StartSidecarAsync("missing.dataworkspace.internal", FreeDnsPort(), missingPort);
-        var unmatched = await StartSidecarAsync("example.com", FreeDnsPort(), unmatchedPort);
+        var (missing, _, missingPort) = await StartSidecarAsync("missing.dataworkspace.internal");
+        var (unmatched, _, unmatchedPort) = await StartSidecarAsync("example.com");
         try
         {
             using var nxdomain = await http.GetAsync($"http://127.0.0.1:{missingPort}/health", Cancellation);
@@ -325,27 +338,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     [Fact]
     public async Task The_command_answers_until_sigterm_then_stops_cleanly_with_json_logs()
     {
-        var dnsPort = FreeDnsPort();
-        var executable = Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll");
-        var start = new ProcessStartInfo("dotnet", [executable, "dns-rewrite", "--listen", $"127.0.0.1:{dnsPort}", "--upstream", $"127.0.0.1:{upstream.Port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["DNS_REWRITE_RULES"] = """[{"pattern": "^(.+)\\.dataworkspace\\.internal$", "replacement": "$1.internal-lb.test"}]""";
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var listening = new TaskCompletionSource();
-        process.OutputDataReceived += (_, line) =>
-        {
-            lock (output)
-                output.AppendLine(line.Data);
-            if (line.Data?.Contains("listening on") == true)
-                listening.TrySetResult();
-        };
-        process.BeginOutputReadLine();
-        var errors = process.StandardError.ReadToEndAsync(Cancellation);
-        await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), Cancellation);
+        var (process, dnsPort, output, errors) = await StartCommandAsync();
+        using var disposeProcess = process;
 
         var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
         using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
@@ -378,6 +372,41 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         Assert.Contains("--upstream must be an IP address", bad.Output);
         Assert.Equal(DnsRewriteCommand.BadSettingsExitCode, none.ExitCode);
         Assert.Contains("No rules", none.Output);
+    }
+
+    /// <summary>The dns-rewrite command as a process, listening on a port free at the time: another is tried if it cannot listen there.</summary>
+    private async Task<(Process Process, int DnsPort, StringBuilder Output, Task<string> Errors)> StartCommandAsync()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var dnsPort = FreeDnsPort();
+            var executable = Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll");
+            var start = new ProcessStartInfo("dotnet", [executable, "dns-rewrite", "--listen", $"127.0.0.1:{dnsPort}", "--upstream", $"127.0.0.1:{upstream.Port}"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            start.Environment["DNS_REWRITE_RULES"] = """[{"pattern": "^(.+)\\.dataworkspace\\.internal$", "replacement": "$1.internal-lb.test"}]""";
+            var process = Process.Start(start)!;
+            var output = new StringBuilder();
+            var listening = new TaskCompletionSource();
+            process.OutputDataReceived += (_, line) =>
+            {
+                lock (output)
+                    output.AppendLine(line.Data);
+                if (line.Data?.Contains("listening on") == true)
+                    listening.TrySetResult();
+            };
+            process.BeginOutputReadLine();
+            var errors = process.StandardError.ReadToEndAsync(Cancellation);
+            await Task.WhenAny(listening.Task, process.WaitForExitAsync(Cancellation)).WaitAsync(TimeSpan.FromSeconds(60), Cancellation);
+            if (listening.Task.IsCompleted)
+                return (process, dnsPort, output, errors);
+            await process.WaitForExitAsync(Cancellation);
+            if (process.ExitCode != DnsRewriteCommand.CannotListenExitCode || attempt == StartAttempts)
+                Assert.Fail($"dns-rewrite exited with {process.ExitCode} before listening: {output}{await errors}");
+            process.Dispose();
+        }
     }
 
     private Task<DigAnswer> DigAsync(string name, string type, params string[] options) => DigAsync(port, name, type, options);
@@ -475,32 +504,44 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     /// <summary>An authoritative server for the rewritten names: fixed records, a CNAME chain, NXDOMAIN and SERVFAIL.</summary>
     private sealed class TestUpstream : IDisposable
     {
-        private readonly DnsServer server;
+        private DnsServer? server;
 
-        public TestUpstream()
-        {
-            Port = FreeDnsPort();
-            var endpoint = new IPEndPoint(IPAddress.Loopback, Port);
-            server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
-            server.QueryReceived += (_, e) =>
-            {
-                var query = (DnsMessage)e.Query;
-                var question = query.Questions[0];
-                var name = question.Name.ToString(false).ToLowerInvariant();
-                Asked.Enqueue($"{name} {question.RecordType.ToString().ToUpperInvariant()}");
-                var response = query.CreateResponseInstance();
-                response.IsAuthoritiveAnswer = true;
-                Answer(response, question.Name, name, question.RecordType);
-                e.Response = response;
-                return Task.CompletedTask;
-            };
-        }
-
-        public int Port { get; }
+        public int Port { get; private set; }
 
         public ConcurrentQueue<string> Asked { get; } = new();
 
-        public void Start() => server.Start();
+        /// <summary>Starts on a port free at the time, trying another if it was taken meanwhile.</summary>
+        public void Start()
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                Port = FreeDnsPort();
+                var endpoint = new IPEndPoint(IPAddress.Loopback, Port);
+                try
+                {
+                    server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
+                    server.QueryReceived += (_, e) =>
+                    {
+                        var query = (DnsMessage)e.Query;
+                        var question = query.Questions[0];
+                        var name = question.Name.ToString(false).ToLowerInvariant();
+                        Asked.Enqueue($"{name} {question.RecordType.ToString().ToUpperInvariant()}");
+                        var response = query.CreateResponseInstance();
+                        response.IsAuthoritiveAnswer = true;
+                        Answer(response, question.Name, name, question.RecordType);
+                        e.Response = response;
+                        return Task.CompletedTask;
+                    };
+                    server.Start();
+                    return;
+                }
+                catch (SocketException) when (attempt < StartAttempts)
+                {
+                    (server as IDisposable)?.Dispose();
+                    server = null;
+                }
+            }
+        }
 
         private static void Answer(DnsMessage response, DomainName asked, string name, RecordType type)
         {
@@ -548,7 +589,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
             }
         }
 
-        public void Dispose() => ((IDisposable)server).Dispose();
+        public void Dispose() => (server as IDisposable)?.Dispose();
     }
 
     /// <summary>Keeps every log message, so a test can check what an operator would read.</summary>
