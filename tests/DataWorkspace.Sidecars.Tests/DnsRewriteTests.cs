@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using static DataWorkspace.Sidecars.Tests.PrometheusText;
 
 namespace DataWorkspace.Sidecars.Tests;
 
@@ -333,6 +334,29 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
             await unmatched.StopAsync(CancellationToken.None);
             unmatched.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task The_health_port_serves_the_query_counters_by_outcome_as_prometheus_text()
+    {
+        using var http = new HttpClient();
+        var before = Parse(await http.GetStringAsync($"http://127.0.0.1:{healthPort}/metrics", Cancellation));
+        await DigAsync("web.dataworkspace.internal", "A");
+        await DigAsync("web.dataworkspace.internal", "AAAA");
+        await DigAsync("example.com", "A");
+        await DigAsync("missing.dataworkspace.internal", "A", "+tcp");
+        var text = await http.GetStringAsync($"http://127.0.0.1:{healthPort}/metrics", Cancellation);
+        var after = Parse(text);
+
+        Assert.DoesNotContain(before, series => series.Name.StartsWith("dns_rewrite_", StringComparison.Ordinal));
+        Assert.Equal(3, Value(after, "dns_rewrite_queries_total", KeyValuePair.Create("transport", "udp")));
+        Assert.Equal(1, Value(after, "dns_rewrite_queries_total", KeyValuePair.Create("transport", "tcp")));
+        Assert.Equal(1, Value(after, "dns_rewrite_answers_total", KeyValuePair.Create("record_type", "A")));
+        Assert.Equal(1, Value(after, "dns_rewrite_answers_total", KeyValuePair.Create("record_type", "AAAA")));
+        Assert.Equal(1, Value(after, "dns_rewrite_refused_total", KeyValuePair.Create("reason", "no_rule")));
+        Assert.Equal(1, Value(after, "dns_rewrite_errors_total", KeyValuePair.Create("rcode", "NXDOMAIN")));
+        Assert.Equal(1, Value(after, "target_info", KeyValuePair.Create("service_name", "dataworkspace-dns-rewrite-sidecar")));
+        await AssertPromtoolAcceptsAsync(text);
     }
 
     [Fact]
