@@ -36,7 +36,9 @@ public static class LocalDnsRewrite
             .WithEnvironment("DNS_REWRITE_RULES", JsonSerializer.Serialize(rules))
             .WithEnvironment("DNS_REWRITE_HEALTH_NAME", healthName!)
             .WithHttpEndpoint(name: "http", env: "DNS_REWRITE_HEALTH_PORT")
-            .WithPromptHttpHealthCheck("/health");
+            .WithPromptHttpHealthCheck("/health")
+            // Its counters and logs on the dashboard, as the project resources' are.
+            .WithOtlpExporter();
     }
 
     /// <summary>The address of the first <c>nameserver</c> line of a resolv.conf, or null when there is none.</summary>

@@ -10,7 +10,10 @@ using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using DataWorkspace.Sidecars.DnsRewrite;
 using DataWorkspace.TestSupport;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -381,6 +384,36 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_an_otlp_endpoint_set_the_command_sends_its_counters_and_logs_there()
+    {
+        await using var collector = await OtlpCollector.StartAsync();
+        var (process, dnsPort, output, _) = await StartCommandAsync(new()
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
+        });
+        using var disposeProcess = process;
+        try
+        {
+            var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
+
+            Assert.Equal("NOERROR", answer.Status);
+            // Protocol buffers keep strings as they are: the counter's name, the service and the log line are readable in the bodies.
+            await WaitUntilAsync(() => collector.Received("/v1/metrics", "dns_rewrite.answers") && collector.Received("/v1/logs", $"dns-rewrite listening on 127.0.0.1:{dnsPort}"));
+            Assert.True(collector.Received("/v1/metrics", "dataworkspace-dns-rewrite-sidecar"));
+        }
+        finally
+        {
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
+                await kill.WaitForExitAsync(CancellationToken.None);
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+        Assert.Equal(0, process.ExitCode);
+    }
+
+    [Fact]
     public async Task The_command_explains_its_rules_with_an_example_and_rejects_bad_settings_saying_what_to_do()
     {
         var help = await RunSidecarAsync("dns-rewrite", "--help");
@@ -399,7 +432,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     }
 
     /// <summary>The dns-rewrite command as a process, listening on a port free at the time: another is tried if it cannot listen there.</summary>
-    private async Task<(Process Process, int DnsPort, StringBuilder Output, Task<string> Errors)> StartCommandAsync()
+    private async Task<(Process Process, int DnsPort, StringBuilder Output, Task<string> Errors)> StartCommandAsync(Dictionary<string, string>? environment = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -411,6 +444,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
                 RedirectStandardError = true,
             };
             start.Environment["DNS_REWRITE_RULES"] = """[{"pattern": "^(.+)\\.dataworkspace\\.internal$", "replacement": "$1.internal-lb.test"}]""";
+            foreach (var (name, value) in environment ?? [])
+                start.Environment[name] = value;
             var process = Process.Start(start)!;
             var output = new StringBuilder();
             var listening = new TaskCompletionSource();
@@ -614,6 +649,42 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         }
 
         public void Dispose() => (server as IDisposable)?.Dispose();
+    }
+
+    /// <summary>An OTLP/HTTP receiver on a loopback port: keeps each request's path and body as sent.</summary>
+    private sealed class OtlpCollector : IAsyncDisposable
+    {
+        private readonly WebApplication app;
+        private readonly ConcurrentQueue<(string Path, byte[] Body)> requests = new();
+
+        private OtlpCollector(WebApplication app) => this.app = app;
+
+        public string Url => app.Urls.First();
+
+        public static async Task<OtlpCollector> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var collector = new OtlpCollector(builder.Build());
+            collector.app.MapPost("/v1/{signal}", async (HttpRequest request) =>
+            {
+                using var body = new MemoryStream();
+                await request.Body.CopyToAsync(body);
+                collector.requests.Enqueue((request.Path.Value!, body.ToArray()));
+                return Results.Bytes([], "application/x-protobuf");
+            });
+            await collector.app.StartAsync(Cancellation);
+            return collector;
+        }
+
+        public bool Received(string path, string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            return requests.Any(request => request.Path == path && request.Body.AsSpan().IndexOf(bytes) >= 0);
+        }
+
+        public async ValueTask DisposeAsync() => await app.DisposeAsync();
     }
 
     /// <summary>Keeps every log message, so a test can check what an operator would read.</summary>
