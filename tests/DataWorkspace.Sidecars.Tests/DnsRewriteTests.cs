@@ -182,6 +182,45 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
 
         Assert.Equal("NOERROR", answer.Status);
         Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], answer.Answers);
+        var overTcp = await DigAsync("web.dataworkspace.internal", "A", $"+ednsopt=65001:{new string('a', 1200)}", "+tcp");
+        Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], overTcp.Answers);
+    }
+
+    [Fact]
+    public async Task A_truncated_query_over_tcp_is_dropped_and_logged_and_the_next_connection_is_answered()
+    {
+        var whole = Query(0x0102, "web.dataworkspace.internal");
+
+        // A message cut inside its question, whole as far as its length prefix goes.
+        using (var cut = new TcpClient())
+        {
+            await cut.ConnectAsync(IPAddress.Loopback, port, Cancellation);
+            var framed = new byte[22];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, 20);
+            whole.AsSpan(0, 20).CopyTo(framed.AsSpan(2));
+            await cut.GetStream().WriteAsync(framed, Cancellation);
+
+            Assert.Equal(0, await cut.GetStream().ReadAsync(new byte[2], Cancellation));
+        }
+
+        // A length prefix promising more than the client sends before it stops sending.
+        using (var unfinished = new TcpClient())
+        {
+            await unfinished.ConnectAsync(IPAddress.Loopback, port, Cancellation);
+            var framed = new byte[2 + whole.Length - 10];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)whole.Length);
+            whole.AsSpan(0, whole.Length - 10).CopyTo(framed.AsSpan(2));
+            var stream = unfinished.GetStream();
+            await stream.WriteAsync(framed, Cancellation);
+            unfinished.Client.Shutdown(SocketShutdown.Send);
+
+            Assert.Equal(0, await stream.ReadAsync(new byte[2], Cancellation));
+        }
+
+        await WaitUntilAsync(() => counters.GetValueOrDefault("dns_rewrite.malformed") == 2);
+        Assert.Contains(logs.Messages, message => message.Contains("Dropped a tcp packet of 20 bytes") && message.Contains("its question cannot be read"));
+        Assert.Contains(logs.Messages, message => message.Contains($"Dropped a tcp packet of {whole.Length} bytes") && message.Contains("cut short"));
+        Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], (await DigAsync("web.dataworkspace.internal", "A", "+tcp")).Answers);
     }
 
     [Fact]
