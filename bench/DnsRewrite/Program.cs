@@ -2,6 +2,7 @@
 // third dnsmasq answering from a hosts file), measured with dnsperf. Target (issue 18): queries per second with 20
 // rules at least 0.5x dnsmasq forwarding on this machine.
 // Run: dotnet run -c Release --project bench/DnsRewrite [--seconds 20] [--rounds 3] [--clients 8] [--outstanding 100]
+//      [--compare path/to/another/dataworkspace-sidecar.dll] (a build to measure beside this one, e.g. before a change)
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
@@ -17,6 +18,7 @@ var seconds = Option("--seconds", 20);
 var rounds = Option("--rounds", 3);
 var clients = Option("--clients", 8);
 var outstanding = Option("--outstanding", 100);
+var compare = args.SkipWhile(a => a != "--compare").Skip(1).FirstOrDefault();
 
 foreach (var (tool, package) in new[] { ("dnsperf", "dnsperf"), ("dnsmasq", "dnsmasq") })
 {
@@ -31,7 +33,7 @@ var work = Directory.CreateTempSubdirectory("dw-bench-dns-").FullName;
 var started = new List<Server>();
 try
 {
-    var (upstreamPort, dnsmasqPort, sidecarPort) = (FreeDnsPort(), FreeDnsPort(), FreeDnsPort());
+    var (upstreamPort, dnsmasqPort, sidecarPort, comparedPort) = (FreeDnsPort(), FreeDnsPort(), FreeDnsPort(), FreeDnsPort());
 
     // The upstream knows every asked name (for dnsmasq, which forwards it as asked) and every rewritten name (for the
     // sidecar), with an IPv4 and an IPv6 address each.
@@ -59,13 +61,22 @@ try
         // No cache: every query is forwarded, as every query of the sidecar is; the sidecar's own ceiling of lookups in flight (4,096) instead of dnsmasq's 150.
         Server.Start("dnsmasq forwarding", "dnsmasq",
             [.. common, $"--port={dnsmasqPort}", "--cache-size=0", "--dns-forward-max=4096", .. domains.Select(domain => $"--server=/{domain}/127.0.0.1#{upstreamPort}")]),
-        Server.Start("dns-rewrite", "dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll"), "dns-rewrite", "--listen", $"127.0.0.1:{sidecarPort}", "--upstream", $"127.0.0.1:{upstreamPort}",
-             .. Enumerable.Range(1, Rules - 1).SelectMany(team => new[] { "--rule", $@"^(.+)\.team{team:D2}\.internal$=>$1.lb{team:D2}.test" }),
-             "--rule", @"^(.+)\.tools\.internal$=>$1.lb.test"]),
+        Server.Start("dns-rewrite", "dotnet", Sidecar(Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll"), sidecarPort)),
     };
-    started.AddRange(targets);
     var ports = new Dictionary<Server, int> { [targets[0]] = dnsmasqPort, [targets[1]] = sidecarPort };
+    if (compare is not null)
+    {
+        targets.Add(Server.Start("dns-rewrite compared", "dotnet", Sidecar(Path.GetFullPath(compare), comparedPort)));
+        ports[targets[2]] = comparedPort;
+    }
+    started.AddRange(targets);
+
+    // As deployed: with its health endpoint and so its metrics, whose counters then count every query.
+    string[] Sidecar(string dll, int port) =>
+        [dll, "dns-rewrite", "--listen", $"127.0.0.1:{port}", "--upstream", $"127.0.0.1:{upstreamPort}",
+         "--health-port", FreeDnsPort().ToString(CultureInfo.InvariantCulture), "--health-name", "tool-0001.tools.internal",
+         .. Enumerable.Range(1, Rules - 1).SelectMany(team => new[] { "--rule", $@"^(.+)\.team{team:D2}\.internal$=>$1.lb{team:D2}.test" }),
+         "--rule", @"^(.+)\.tools\.internal$=>$1.lb.test"];
 
     foreach (var server in targets)
     {
@@ -73,13 +84,17 @@ try
         if (answer != "10.1.0.42")
             throw new InvalidOperationException($"{server.Name} answered tool-0042.tools.internal A with '{answer}', not 10.1.0.42:\n{server.Output}");
     }
-    Console.WriteLine($"Upstream on 127.0.0.1:{upstreamPort}, dnsmasq forwarding on {dnsmasqPort}, dns-rewrite on {sidecarPort}; {Rules} rules, {Names:N0} names x A and AAAA, all matched by the last rule.");
-    Console.WriteLine($"dnsperf -c {clients} -q {outstanding} -l {seconds}, {rounds} rounds, the two alternating. Load average now: {LoadAverage()}.");
+    Console.WriteLine($"Upstream on 127.0.0.1:{upstreamPort}, dnsmasq forwarding on {dnsmasqPort}, dns-rewrite on {sidecarPort}"
+        + (compare is null ? "" : $", the compared build ({compare}) on {comparedPort}") + $"; {Rules} rules, {Names:N0} names x A and AAAA, all matched by the last rule.");
+    Console.WriteLine($"dnsperf -c {clients} -q {outstanding} -l {seconds}, {rounds} rounds, the servers taking turns. Load average now: {LoadAverage()}.");
 
     // The sidecar's JIT compiles its hot paths again with profile data during the first tens of seconds under load.
-    Console.WriteLine("Warming up: dns-rewrite 2 x 10 s, dnsmasq 5 s ...");
-    await DnsperfAsync(sidecarPort, 10);
-    await DnsperfAsync(sidecarPort, 10);
+    Console.WriteLine("Warming up: each dns-rewrite 2 x 10 s, dnsmasq 5 s ...");
+    foreach (var server in targets.Skip(1))
+    {
+        await DnsperfAsync(ports[server], 10);
+        await DnsperfAsync(ports[server], 10);
+    }
     await DnsperfAsync(dnsmasqPort, 5);
 
     var results = new List<Result>();
@@ -87,7 +102,7 @@ try
     Console.WriteLine($"{"Round",-6}{"Server",-20}{"queries/s",12}{"answered",10}{"lost",7}{"avg ms",9}{"sd ms",8}{"us CPU/q",10}{"upstream us/q",15}{"load",7}{"stolen s",10}  response codes");
     for (var round = 1; round <= rounds; round++)
     {
-        foreach (var server in round % 2 == 1 ? targets : Enumerable.Reverse(targets))
+        foreach (var server in targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)))
         {
             var (load, stolenBefore) = (LoadAverage(), StolenSeconds());
             var (serverCpu, upstreamCpu) = (server.CpuSeconds(), upstream.CpuSeconds());
@@ -106,16 +121,19 @@ try
         var sorted = results.Where(r => r.Server == name).Select(value).Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
-    var (dnsmasqName, sidecarName) = (targets[0].Name, targets[1].Name);
-    var ratio = Median(sidecarName, r => r.Run.QueriesPerSecond) / Median(dnsmasqName, r => r.Run.QueriesPerSecond);
-    var ratios = Enumerable.Range(1, rounds).Select(round =>
-        results.Single(r => r.Round == round && r.Server == sidecarName).Run.QueriesPerSecond / results.Single(r => r.Round == round && r.Server == dnsmasqName).Run.QueriesPerSecond);
+    var dnsmasqName = targets[0].Name;
     Console.WriteLine();
-    foreach (var name in new[] { dnsmasqName, sidecarName })
+    foreach (var name in targets.Select(server => server.Name))
         Console.WriteLine($"{name,-20} median {Median(name, r => r.Run.QueriesPerSecond),8:N0} queries/s, avg latency {Median(name, r => r.Run.AverageMilliseconds):0.00} ms, "
             + $"{Median(name, r => r.ServerMicroseconds):0.0} us of its CPU and {Median(name, r => r.UpstreamMicroseconds):0.0} us of the upstream's a query");
-    Console.WriteLine($"dns-rewrite / dnsmasq forwarding: {ratio:0.00}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)))}); "
-        + $"target >= {Target:0.0}x: {(ratio >= Target ? "met" : "NOT met")}");
+    foreach (var sidecarName in targets.Skip(1).Select(server => server.Name))
+    {
+        var ratio = Median(sidecarName, r => r.Run.QueriesPerSecond) / Median(dnsmasqName, r => r.Run.QueriesPerSecond);
+        var ratios = Enumerable.Range(1, rounds).Select(round =>
+            results.Single(r => r.Round == round && r.Server == sidecarName).Run.QueriesPerSecond / results.Single(r => r.Round == round && r.Server == dnsmasqName).Run.QueriesPerSecond);
+        Console.WriteLine($"{sidecarName} / dnsmasq forwarding: {ratio:0.00}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)))}); "
+            + $"target >= {Target:0.0}x: {(ratio >= Target ? "met" : "NOT met")}");
+    }
     return 0;
 }
 finally
