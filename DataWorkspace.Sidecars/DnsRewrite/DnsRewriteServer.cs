@@ -29,8 +29,9 @@ public sealed class DnsRewriteServer(DnsRewriteSettings settings, RewritingResol
         {
             if (e.Exception.Message == ParseFailure)
             {
-                metrics.Malformed("unparsable");
+                // Logged before counted, as the transports do: whoever sees the counter move finds the line that says why.
                 DnsRewriteLog.Unparsable(logger, e.Exception.InnerException?.Message ?? e.Exception.Message);
+                metrics.Malformed("unparsable");
             }
             else
             {
