@@ -17,7 +17,9 @@ public static class DnsRewriteCommand
         Regex.Replace ($1 for a group), looked up upstream, and the addresses are answered under the asked name (A and
         AAAA; CNAME chains flattened). Names no rule matches, and all other query types, are answered REFUSED; the
         upstream's errors (NXDOMAIN, SERVFAIL...) are passed on; packets that are not DNS queries are dropped and logged.
-        Logs are JSON lines on standard output; the counters are on the meter DataWorkspace.Sidecars.DnsRewrite.
+        Logs are JSON lines on standard output; the counters are on the meter DataWorkspace.Sidecars.DnsRewrite, as
+        Prometheus text at GET /metrics on the health port, and sent with the logs over OTLP when
+        OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
         Every option can instead come from the environment: DNS_REWRITE_RULES (a JSON array of
         {"pattern": ..., "replacement": ...} objects), DNS_REWRITE_UPSTREAM, DNS_REWRITE_LISTEN, DNS_REWRITE_HEALTH_PORT,

@@ -10,4 +10,6 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
     DnsRewriteCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync();
+// SIGTERM is left to each command's host, which stops within its own shutdown timeout: the library's default would
+// end the process two seconds after SIGTERM, cutting off s3sync's last uploads.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

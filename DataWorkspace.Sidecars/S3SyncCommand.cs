@@ -29,8 +29,9 @@ public static class S3SyncCommand
         finished, then it exits 0.
 
         Logs are JSON lines on standard output; the counters and the heartbeat (s3sync.last_success) are on the meter
-        DataWorkspace.Sidecars.S3Sync. GET /health answers 503 with the reason once no sync round has succeeded for three
-        poll intervals.
+        DataWorkspace.Sidecars.S3Sync, as Prometheus text at GET /metrics on the health port, and sent with the logs
+        over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. GET /health answers 503 with the reason once no sync round
+        has succeeded for three poll intervals.
 
         Credentials come from the AWS SDK's default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, or
         AWS_CONTAINER_CREDENTIALS_FULL_URI (with AWS_CONTAINER_AUTHORIZATION_TOKEN), which renews them, as tools get.

@@ -34,7 +34,9 @@ public static class LocalDnsRewrite
             .WithEnvironment("DNS_REWRITE_RULES", JsonSerializer.Serialize(rules))
             .WithEnvironment("DNS_REWRITE_HEALTH_NAME", healthName!)
             .WithHttpEndpoint(name: "http", env: "DNS_REWRITE_HEALTH_PORT")
-            .WithPromptHttpHealthCheck("/health");
+            .WithPromptHttpHealthCheck("/health")
+            // Its counters and logs on the dashboard, as the project resources' are.
+            .WithOtlpExporter();
     }
 
     /// <summary>The rules of the <c>DnsRewrite</c> section as dns-rewrite reads them (DNS_REWRITE_RULES): a JSON array of {pattern, replacement}.</summary>

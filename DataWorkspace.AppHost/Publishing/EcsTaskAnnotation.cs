@@ -83,8 +83,8 @@ public static class EcsTaskExtensions
 
 /// <summary>
 /// Container health checks run inside the container, and the platform's images carry neither curl nor a shell tool
-/// that speaks HTTP: the .NET apps' images (runtime-deps, Debian) have bash, whose /dev/tcp asks the app's own
-/// health endpoint; the sidecars image has its own <c>healthcheck</c> command. Both address the task itself.
+/// that speaks HTTP: the .NET apps' images (runtime-deps, Ubuntu, not chiseled) have bash, whose /dev/tcp asks the
+/// app's own health endpoint; the sidecars image has its own <c>healthcheck</c> command. Both address the task itself.
 /// </summary>
 public static class EcsHealthChecks
 {

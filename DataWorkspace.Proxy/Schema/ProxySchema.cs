@@ -1,4 +1,5 @@
 using System.Reflection;
+using DataWorkspace.DataProtection;
 using DataWorkspace.Migrations;
 using Npgsql;
 
@@ -6,7 +7,7 @@ namespace DataWorkspace.Proxy.Schema;
 
 /// <summary>
 /// The proxy's own tables, in the <c>proxy</c> schema of the catalogue database: its sessions and its Data Protection
-/// keys. Nothing else writes them, and the proxy writes no other project's tables. They are made by the SQL scripts in
+/// keys (the step also makes the key ring's first key, see <see cref="CatalogueKeyRing"/>). Nothing else writes them, and the proxy writes no other project's tables. They are made by the SQL scripts in
 /// <c>Schema/Migrations</c> (embedded in the assembly), applied in the order of their names by
 /// <c>DataWorkspace.Proxy migrate</c> (the AppHost's <c>proxy-migrations</c> step) and recorded in
 /// <c>proxy.schema_migrations</c>. A script that has been applied anywhere is never edited: a change is a new script.
@@ -35,6 +36,8 @@ public static class ProxySchema
                 ?? throw new InvalidOperationException("ConnectionStrings:catalogue is not set: the proxy's migration step needs the catalogue database.");
             await PostgresDatabase.EnsureExistsAsync(connectionString, logger, stopping);
             await ApplyAsync(connectionString, logger, stopping);
+            if (await CatalogueKeyRing.EnsureKeyAsync(connectionString, DataProtectionKeys, stopping))
+                logger.LogInformation("Made the first Data Protection key of the proxy's key ring");
             return 0;
         }
         catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)

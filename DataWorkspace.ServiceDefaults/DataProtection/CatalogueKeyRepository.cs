@@ -51,3 +51,36 @@ public static class CatalogueKeyRepositoryExtensions
         return builder;
     }
 }
+
+/// <summary>
+/// The first key of a service's key ring, made by its migration step before any replica starts. Replicas that start
+/// together on an empty table would each make a key of their own and, once past Data Protection's first two minutes,
+/// refuse each other's cookies and antiforgery tokens until their daily key ring refresh; one key made beforehand
+/// is the one they all read. Later keys are made by the running replicas, days before they are used.
+/// </summary>
+public static class CatalogueKeyRing
+{
+    /// <summary>Makes a key, in use from now, when <paramref name="table"/> has none in use now; true when it made one.</summary>
+    public static async Task<bool> EnsureKeyAsync(string connectionString, string table, CancellationToken cancellationToken)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Steps started together make one key between them: the later one waits here and finds it.
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext($1))", connection))
+        {
+            take.Parameters.Add(new NpgsqlParameter { Value = "DataWorkspace data protection " + table });
+            await take.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDataProtection();
+        services.Configure<KeyManagementOptions>(options => options.XmlRepository = new CatalogueKeyRepository(dataSource, table));
+        await using var provider = services.BuildServiceProvider();
+        var keys = provider.GetRequiredService<IKeyManager>();
+        var now = DateTimeOffset.UtcNow;
+        if (keys.GetAllKeys().Any(key => !key.IsRevoked && key.ActivationDate <= now && key.ExpirationDate > now)) return false;
+        keys.CreateNewKey(now, now + provider.GetRequiredService<IOptions<KeyManagementOptions>>().Value.NewKeyLifetime);
+        return true;
+    }
+}

@@ -29,8 +29,9 @@ public sealed class DnsRewriteServer(DnsRewriteSettings settings, RewritingResol
         {
             if (e.Exception.Message == ParseFailure)
             {
-                metrics.Malformed("unparsable");
+                // Logged before counted, as the transports do: whoever sees the counter move finds the line that says why.
                 DnsRewriteLog.Unparsable(logger, e.Exception.InnerException?.Message ?? e.Exception.Message);
+                metrics.Malformed("unparsable");
             }
             else
             {
@@ -70,7 +71,7 @@ public sealed class DnsRewriteServer(DnsRewriteSettings settings, RewritingResol
     }
 }
 
-/// <summary>The dns-rewrite sidecar as a host: the DNS server, and the HTTP health endpoint when a health port is set.</summary>
+/// <summary>The dns-rewrite sidecar as a host: the DNS server, and the HTTP health endpoint and metrics when a health port is set.</summary>
 public static class DnsRewriteHost
 {
     public const string HealthPath = "/health";
@@ -78,6 +79,7 @@ public static class DnsRewriteHost
     /// <summary>The sidecar, not yet started. <paramref name="configureLogging"/> replaces the JSON console log (tests collect the events).</summary>
     public static IHost Build(DnsRewriteSettings settings, Action<ILoggingBuilder>? configureLogging = null) => SidecarHosting.Build(
         settings.HealthPort is { } healthPort ? new System.Net.IPEndPoint(settings.Listen.Address, healthPort) : null,
+        new SidecarTelemetry("dataworkspace-dns-rewrite-sidecar", DnsRewriteMetrics.MeterName),
         builder =>
         {
             builder.Services.AddMetrics();

@@ -233,7 +233,14 @@ internal sealed class TcpQueryTransport(IPEndPoint endpoint, DnsRewriteMetrics m
             var packet = new byte[length + DnsRawPackage.LENGTH_HEADER_LENGTH];
             lengthBytes.CopyTo(packet, 0);
             if (!await ReadExactlyAsync(packet.AsMemory(DnsRawPackage.LENGTH_HEADER_LENGTH), ReadTimeout, token))
+            {
+                if (!token.IsCancellationRequested)
+                {
+                    DnsRewriteLog.Malformed(transport.Logger, "tcp", RemoteEndPoint, length, "cut short: the connection ended or stalled before the whole message came");
+                    transport.Metrics.Malformed("cut_short");
+                }
                 return Hangup();
+            }
 
             transport.Metrics.Query("tcp");
             var package = QueryPacket.Read(packet, RemoteEndPoint, LocalEndPoint, out var problem);

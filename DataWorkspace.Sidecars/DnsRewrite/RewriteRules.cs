@@ -8,8 +8,12 @@ public sealed record RewriteRule(Regex Pattern, string Replacement)
 {
     public const string Separator = "=>";
 
-    // Names come from the tools, so a pathological pattern must not let one query hold a thread.
-    private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
+
+    // Only for patterns the linear-time engine cannot run (lookarounds, backreferences): names come from the tools, so
+    // such a pattern must not let one query hold a thread; long, since a CPU-throttled container stalls threads for
+    // up to a whole 100 ms quota period and a name the rule matches would then be refused.
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>A rule from its pattern and replacement, or the reason it is not one.</summary>
     public static RewriteRule? Create(string pattern, string replacement, out string? problem)
@@ -23,7 +27,12 @@ public sealed record RewriteRule(Regex Pattern, string Replacement)
             return null;
         try
         {
-            return new RewriteRule(new Regex(pattern, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout), replacement);
+            // Linear in the name's length whatever the pattern, so it needs no timeout.
+            return new RewriteRule(new Regex(pattern, Options | RegexOptions.NonBacktracking), replacement);
+        }
+        catch (NotSupportedException)
+        {
+            return new RewriteRule(new Regex(pattern, Options | RegexOptions.Compiled, MatchTimeout), replacement);
         }
         catch (ArgumentException exception)
         {

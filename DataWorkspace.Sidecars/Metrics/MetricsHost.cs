@@ -4,15 +4,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 
 namespace DataWorkspace.Sidecars.Metrics;
 
 /// <summary>The metrics sidecar as a web host: the Prometheus exporter at /metrics and /__metrics, each scrape reading the source first.</summary>
 public static class MetricsHost
 {
-    public const string MetricsPath = "/metrics";
+    public const string MetricsPath = SidecarHosting.MetricsPath;
 
     /// <summary>The path the original Data Workspace's metrics sidecar served, which existing Prometheus configurations scrape.</summary>
     public const string OriginalMetricsPath = "/__metrics";
@@ -20,6 +18,12 @@ public static class MetricsHost
     /// <summary>The sidecar, not yet started, logging JSON lines to standard output.</summary>
     public static WebApplication Build(MetricsSettings settings) => (WebApplication)SidecarHosting.Build(
         new System.Net.IPEndPoint(settings.Address, settings.Port),
+        new SidecarTelemetry("dataworkspace-metrics-sidecar", ToolUsageMeter.MeterName)
+        {
+            MetricsPaths = [MetricsPath, OriginalMetricsPath],
+            // Every scrape reads the source afresh, so a cached answer would only hide a change or an error.
+            BeforeScrape = context => context.RequestServices.GetRequiredService<ToolUsage>().RefreshAsync(),
+        },
         builder =>
         {
             builder.Services.AddSingleton(settings);
@@ -35,27 +39,12 @@ public static class MetricsHost
                     settings.ExcludedContainers));
             builder.Services.AddSingleton<ToolUsage>();
             builder.Services.AddSingleton<ToolUsageMeter>();
-            builder.Services.AddOpenTelemetry()
-                .ConfigureResource(resource => resource.AddService("dataworkspace-metrics-sidecar"))
-                .WithMetrics(metrics => metrics
-                    .AddMeter(ToolUsageMeter.MeterName)
-                    // Every scrape reads the source afresh, so a cached answer would only hide a change or an error.
-                    .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
         },
         Map(settings));
 
     private static Action<WebApplication> Map(MetricsSettings settings) => app =>
     {
         app.Services.GetRequiredService<ToolUsageMeter>();
-        foreach (var path in new[] { MetricsPath, OriginalMetricsPath })
-        {
-            app.MapPrometheusScrapingEndpoint(path, meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
-            {
-                await context.RequestServices.GetRequiredService<ToolUsage>().RefreshAsync();
-                await next(context);
-            }), optionsName: null);
-        }
-
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MetricsHost).FullName!);
         var source = app.Services.GetRequiredService<IUsageSource>();
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -327,10 +327,18 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
 
     private async Task FullRoundAsync(CancellationToken cancellationToken)
     {
-        var remote = await ListRemoteAsync(cancellationToken);
+        var handledMeanwhile = new HashSet<string>(StringComparer.Ordinal);
+        var remote = await ListRemoteAsync(handledMeanwhile, cancellationToken);
         var local = new Dictionary<string, LocalItem>(StringComparer.Ordinal);
         WalkLocal("", local);
-        var missing = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key) && !remote.ContainsKey(key));
+        // What local rounds sent while the listing went on is newer than the listing says: left as they left it.
+        bool Listed(string path) => !handledMeanwhile.Contains(path.TrimEnd('/'));
+        foreach (var path in handledMeanwhile)
+        {
+            local.Remove(path);
+            local.Remove(path + "/");
+        }
+        var missing = state.Entries.Keys.Count(key => !SyncPaths.IsDirectory(key) && !remote.ContainsKey(key) && Listed(key));
         // Files gone from S3 were deleted there (the files page, another tool), unless S3 itself lost them: a bucket
         // recreated (an emulator restarted) says so for certain; where its creation time cannot be read, having just
         // been unavailable is taken as the sign. Lost files are uploaded again, not deleted here.
@@ -342,6 +350,7 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         var paths = new HashSet<string>(local.Keys, StringComparer.Ordinal);
         paths.UnionWith(remote.Keys);
         paths.UnionWith(state.Entries.Keys);
+        paths.RemoveWhere(path => !Listed(path) || handledMeanwhile.Any(handled => path.StartsWith(handled + "/", StringComparison.Ordinal)));
         await ReconcileAllAsync(paths, path => local.GetValueOrDefault(path), path => Task.FromResult(remote.GetValueOrDefault(path)), remoteLost, finishing: false, cancellationToken);
         afterOutage = false;
     }
@@ -607,7 +616,11 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
         Progressed();
     }
 
-    private async Task<Dictionary<string, RemoteItem>> ListRemoteAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Everything under the prefix. A long listing (a home of many thousand files) is paused between pages to send the
+    /// local changes that have become due, so a save does not wait minutes for it; <paramref name="handled"/> gets their paths.
+    /// </summary>
+    private async Task<Dictionary<string, RemoteItem>> ListRemoteAsync(HashSet<string> handled, CancellationToken cancellationToken)
     {
         var found = new Dictionary<string, RemoteItem>(StringComparer.Ordinal);
         var request = new ListObjectsV2Request { BucketName = settings.Bucket, Prefix = Prefix };
@@ -632,6 +645,22 @@ public sealed class HomeFolderSync(S3SyncSettings settings, IAmazonS3 s3, S3Sync
             Progressed();
             if (page.IsTruncated != true)
                 break;
+            List<string> due;
+            lock (gate)
+                due = TakeReady(time.GetUtcNow(), all: false, out _);
+            if (due.Count == 0)
+                continue;
+            try
+            {
+                await LocalRoundAsync(due, cancellationToken);
+            }
+            catch
+            {
+                foreach (var path in due)
+                    MarkDirty(path);
+                throw;
+            }
+            handled.UnionWith(due);
         }
         while (true);
         return found;

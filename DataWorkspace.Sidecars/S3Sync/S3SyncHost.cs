@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DataWorkspace.Sidecars.S3Sync;
 
-/// <summary>The s3sync sidecar as a host: the sync, and the HTTP health endpoint when a health port is set.</summary>
+/// <summary>The s3sync sidecar as a host: the sync, and the HTTP health endpoint and metrics when a health port is set.</summary>
 public static class S3SyncHost
 {
     public const string HealthPath = "/health";
@@ -19,6 +19,7 @@ public static class S3SyncHost
     /// <summary>The sidecar, not yet started. <paramref name="configureLogging"/> replaces the JSON console log (tests collect the events).</summary>
     public static IHost Build(S3SyncSettings settings, Action<ILoggingBuilder>? configureLogging = null) => SidecarHosting.Build(
         settings.HealthPort is { } healthPort ? new IPEndPoint(IPAddress.Parse(settings.HealthAddress), healthPort) : null,
+        new SidecarTelemetry("dataworkspace-s3sync-sidecar", S3SyncMetrics.MeterName),
         builder =>
         {
             // The upload under way finishes before the sidecar exits; the orchestrator's own stop timeout is the real bound.

@@ -90,8 +90,9 @@ public sealed class SyncState
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             var temporary = file + ".tmp";
-            var stored = new StoredState(bucket, prefix, new SortedDictionary<string, SyncedEntry>(Entries, StringComparer.Ordinal), BucketCreated);
-            File.WriteAllText(temporary, JsonSerializer.Serialize(stored, Json));
+            // Streamed to the file as it is: a large home's state would otherwise be sorted and built as one string each time.
+            using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                JsonSerializer.Serialize(output, new StoredState(bucket, prefix, Entries, BucketCreated), Json);
             File.Move(temporary, file, overwrite: true);
         }
         catch

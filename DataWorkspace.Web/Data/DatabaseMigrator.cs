@@ -1,3 +1,4 @@
+using DataWorkspace.DataProtection;
 using DataWorkspace.Migrations;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -7,7 +8,7 @@ namespace DataWorkspace.Web.Data;
 /// <summary>
 /// The migration step: run as <c>DataWorkspace.Web migrate</c> (the AppHost's <c>migrations</c> resource) before the
 /// web app and the proxy start. Creates the catalogue and datasets databases if they are missing, applies the EF Core
-/// migrations, then exits. The migrations were squashed into one Initial before anything was deployed; a database made
+/// migrations, makes the first Data Protection key (see <see cref="CatalogueKeyRing"/>), then exits. The migrations were squashed into one Initial before anything was deployed; a database made
 /// by the migrations from before cannot be upgraded, and the step says so and what to do (<see cref="PredatesSquash"/>).
 /// To squash them again: delete Data/Migrations/, run <c>dotnet ef migrations add Initial --project DataWorkspace.Web
 /// --startup-project tests/DataWorkspace.Web.Tests --output-dir Data/Migrations</c>, and end the new Initial's Up and Down with <see cref="InitialCatalogueSql"/>'s.
@@ -54,6 +55,8 @@ public static class DatabaseMigrator
             logger.LogInformation("Catalogue database: {Count} migration(s) to apply {Migrations}", pending.Count, pending);
             await catalogue.Database.MigrateAsync(lifetime.ApplicationStopping);
             logger.LogInformation("Catalogue database is up to date");
+            if (await CatalogueKeyRing.EnsureKeyAsync(builder.Configuration.GetConnectionString("catalogue")!, CatalogueKeyRepository.Table, lifetime.ApplicationStopping))
+                logger.LogInformation("Made the first Data Protection key of the web app's key ring");
 
             if (seed is not null)
                 await seed(catalogue, builder.Configuration.GetConnectionString("datasets")!, logger, lifetime.ApplicationStopping);

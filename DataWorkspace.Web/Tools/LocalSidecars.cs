@@ -116,6 +116,13 @@ public sealed class LocalSidecars(IOptions<ToolsOptions> options, ILogger<LocalS
             if (Environment.GetEnvironmentVariable(name) is { } value) start.Environment[name] = value;
         foreach (var (name, value) in environment) start.Environment[name] = value;
         start.Environment["HOME"] = home;
+        // Its counters and logs go where the web app's go (the Aspire dashboard locally), under a name per tool.
+        if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
+        {
+            foreach (var name in new[] { "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS" })
+                if (Environment.GetEnvironmentVariable(name) is { } value) start.Environment[name] = value;
+            start.Environment["OTEL_SERVICE_NAME"] = $"{command}-{host}";
+        }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var sidecar = new Sidecar(process);

@@ -10,12 +10,16 @@ namespace DataWorkspace.Web.Tools;
 
 /// <summary>
 /// Every <c>Tools:CullInterval</c>, stops running instances that have had no traffic for their idle timeout, any
-/// instance older than the maximum lifetime, and any of a deactivated user's own.
+/// instance older than the maximum lifetime, any still starting long after its spawn timeout, and any of a deactivated
+/// user's own. Every replica culls: each stop is made and audited once (see <see cref="ToolInstances.StopAsync"/>).
 /// </summary>
 public sealed class ToolCuller(
     IServiceScopeFactory scopes, ToolInstances tools, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<ToolCuller> logger)
     : PeriodicJob(logger)
 {
+    /// <summary>How long past the spawn timeout a tool may still be starting before it counts as left behind.</summary>
+    public static readonly TimeSpan AbandonedAfter = TimeSpan.FromMinutes(1);
+
     protected override TimeSpan Interval => options.Value.CullInterval;
 
     protected override string Description => "Checking tools for idleness";
@@ -53,6 +57,11 @@ public sealed class ToolCuller(
                 ? ToolStop.OwnerDeactivated
                 : now - instance.CreatedAt >= settings.MaxLifetime
                 ? ToolStop.ReachedMaxLifetime(settings.MaxLifetime)
+                // A spawn runs in the replica that started it, which gives up after the spawn timeout: one still starting
+                // well after that was left behind by a replica that stopped (a deployment, a restart).
+                : instance.State == ToolInstanceState.Spawning && now - instance.CreatedAt >= settings.SpawnTimeout + AbandonedAfter
+                ? ToolStop.FailedToStart($"it was still starting {ToolStop.Describe(settings.SpawnTimeout + AbandonedAfter)} after it was asked for, " +
+                    "so the platform server starting it has stopped (a deployment or a restart). Start it again.")
                 : instance.State == ToolInstanceState.Running && now - instance.LastActivityAt >= idleTimeout
                     ? ToolStop.Idle(idleTimeout, instance.LastActivityAt)
                     : null;

@@ -128,19 +128,28 @@ public sealed class ToolInstances(
     {
         await using var scope = scopes.CreateAsyncScope();
         var catalogue = scope.ServiceProvider.GetRequiredService<CatalogueDbContext>();
-        var instance = await catalogue.Set<ToolInstance>()
-            .FirstOrDefaultAsync(i => i.Id == id && i.State != ToolInstanceState.Stopped && (byUserId == null || i.OwnerId == byUserId), cancellationToken);
+        // The row stays locked until the stop is recorded: another replica's culler, or the user's own stop, waits and
+        // then finds it stopped, so each stop is made and audited once.
+        var instance = await catalogue.InTransactionAsync(async token =>
+        {
+            var found = await catalogue.Set<ToolInstance>()
+                .FromSql($"SELECT * FROM tool_instances WHERE id = {id} AND state <> 'Stopped' FOR UPDATE")
+                .FirstOrDefaultAsync(i => byUserId == null || i.OwnerId == byUserId, token);
+            if (found is null) return null;
+
+            await launcher.StopAsync(found, token);
+            found.State = ToolInstanceState.Stopped;
+            found.StoppedAt = time.GetUtcNow();
+            found.StopCause = stop.Cause;
+            found.StopReason = Clip(stop.Reason, 500);
+            found.Stage = null;
+            scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ToolStopped, actor,
+                $"{found.TemplateName} of {found.Host} stopped: {stop.Reason}", subjectUserId: found.OwnerId, details: found.Host);
+            await catalogue.SaveChangesAsync(CancellationToken.None);
+            return found;
+        }, cancellationToken);
         if (instance is null) return false;
 
-        await launcher.StopAsync(instance, cancellationToken);
-        instance.State = ToolInstanceState.Stopped;
-        instance.StoppedAt = time.GetUtcNow();
-        instance.StopCause = stop.Cause;
-        instance.StopReason = Clip(stop.Reason, 500);
-        instance.Stage = null;
-        scope.ServiceProvider.GetRequiredService<AuditLog>().Add(AuditActions.ToolStopped, actor,
-            $"{instance.TemplateName} of {instance.Host} stopped: {stop.Reason}", subjectUserId: instance.OwnerId, details: instance.Host);
-        await catalogue.SaveChangesAsync(CancellationToken.None);
         records.Changed(instance.Host);
         if (instance.LoginRole is { } role) await logins.RetireAsync(role, CancellationToken.None);
         return true;

@@ -1,4 +1,7 @@
+using DataWorkspace.DataProtection;
 using DataWorkspace.Proxy.Schema;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
 using DataWorkspace.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -36,6 +39,36 @@ public sealed class ProxySchemaTests(PostgresCluster postgres) : IClassFixture<P
         await Sql.ScalarAsync<object>(connectionString, $"INSERT INTO {ProxySchema.DataProtectionKeys} (friendly_name, xml) VALUES ('key-1', '<key/>')");
         // The web app's tables are not the proxy's to make.
         Assert.Equal(0L, await Sql.ScalarAsync<long>(connectionString, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"));
+    }
+
+    [Fact]
+    public async Task The_key_ring_gets_one_first_key_which_every_replica_protects_and_reads_with()
+    {
+        var connectionString = postgres.ConnectionString("catalogue_" + Guid.NewGuid().ToString("N")[..12]);
+        await DataWorkspace.Migrations.PostgresDatabase.EnsureExistsAsync(connectionString, NullLogger.Instance, Cancel);
+        await ProxySchema.ApplyAsync(connectionString, NullLogger.Instance, Cancel);
+
+        // Migration steps started together (a deployment's one-off task run twice) make one key between them.
+        var made = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => CatalogueKeyRing.EnsureKeyAsync(connectionString, ProxySchema.DataProtectionKeys, Cancel)));
+        // Two replicas then start together: each reads that key rather than making its own.
+        await using var replicaA = Replica(connectionString);
+        await using var replicaB = Replica(connectionString);
+        var protectedByA = replicaA.GetDataProtector("sessions").Protect("a session");
+
+        Assert.Equal([false, false, true], made.Order());
+        Assert.Equal("a session", replicaB.GetDataProtector("sessions").Unprotect(protectedByA));
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(connectionString, $"SELECT count(*) FROM {ProxySchema.DataProtectionKeys}"));
+        Assert.False(await CatalogueKeyRing.EnsureKeyAsync(connectionString, ProxySchema.DataProtectionKeys, Cancel));
+    }
+
+    /// <summary>The proxy's Data Protection as Program.cs sets it up, on its own data source.</summary>
+    private static ServiceProvider Replica(string connectionString)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddDataProtection().SetApplicationName("DataWorkspace.Proxy").PersistKeysToCatalogue(ProxySchema.DataProtectionKeys);
+        return services.BuildServiceProvider();
     }
 
     [Fact]

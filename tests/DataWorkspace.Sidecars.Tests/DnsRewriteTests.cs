@@ -10,9 +10,14 @@ using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using DataWorkspace.Sidecars.DnsRewrite;
 using DataWorkspace.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using static DataWorkspace.Sidecars.Tests.PrometheusText;
 
 namespace DataWorkspace.Sidecars.Tests;
 
@@ -28,11 +33,14 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         @"^(.+)\.dataworkspace\.internal$=>$1.internal-lb.test",
     ];
 
+    // Ports found free can be taken by another process before the sidecar binds them: it then tries others.
+    private const int StartAttempts = 5;
+
     private readonly TestUpstream upstream = new();
     private readonly CollectedLogs logs = new();
     private readonly ConcurrentDictionary<string, long> counters = new();
-    private readonly int port = FreeDnsPort();
-    private readonly int healthPort = Ports.Free();
+    private int port;
+    private int healthPort;
     private IHost sidecar = null!;
     private MeterListener meters = null!;
 
@@ -41,7 +49,7 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         upstream.Start();
-        sidecar = await StartSidecarAsync("health.dataworkspace.internal", port, healthPort);
+        (sidecar, port, healthPort) = await StartSidecarAsync("health.dataworkspace.internal");
     }
 
     public async ValueTask DisposeAsync()
@@ -52,27 +60,41 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         upstream.Dispose();
     }
 
-    private async Task<IHost> StartSidecarAsync(string healthName, int dnsPort, int httpPort)
+    /// <summary>A sidecar in front of <paramref name="upstreamPort"/> (the test upstream if null), started on ports free at the time.</summary>
+    private async Task<(IHost Host, int DnsPort, int HttpPort)> StartSidecarAsync(string healthName, int? upstreamPort = null, int upstreamTimeoutMilliseconds = 3000)
     {
-        var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{upstream.Port}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), healthName, 3000, out var problems)
-            ?? throw new InvalidOperationException(string.Join(" ", problems));
-        var host = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        if (meters is null)
+        for (var attempt = 1; ; attempt++)
         {
-            var factory = host.Services.GetRequiredService<IMeterFactory>();
-            meters = new MeterListener
+            var (dnsPort, httpPort) = (FreeDnsPort(), Ports.Free());
+            var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{upstreamPort ?? upstream.Port}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), healthName, upstreamTimeoutMilliseconds, out var problems)
+                ?? throw new InvalidOperationException(string.Join(" ", problems));
+            var host = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+            try
             {
-                InstrumentPublished = (instrument, listener) =>
+                await host.StartAsync(Cancellation);
+            }
+            catch (Exception exception) when (attempt < StartAttempts && exception is SocketException or IOException or AddressInUseException)
+            {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
+                continue;
+            }
+            if (meters is null)
+            {
+                var factory = host.Services.GetRequiredService<IMeterFactory>();
+                meters = new MeterListener
                 {
-                    if (instrument.Meter.Scope == factory)
-                        listener.EnableMeasurementEvents(instrument);
-                },
-            };
-            meters.SetMeasurementEventCallback<long>((instrument, value, _, _) => counters.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
-            meters.Start();
+                    InstrumentPublished = (instrument, listener) =>
+                    {
+                        if (instrument.Meter.Scope == factory)
+                            listener.EnableMeasurementEvents(instrument);
+                    },
+                };
+                meters.SetMeasurementEventCallback<long>((instrument, value, _, _) => counters.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
+                meters.Start();
+            }
+            return (host, dnsPort, httpPort);
         }
-        await host.StartAsync(Cancellation);
-        return host;
     }
 
     [Fact]
@@ -160,6 +182,45 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
 
         Assert.Equal("NOERROR", answer.Status);
         Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], answer.Answers);
+        var overTcp = await DigAsync("web.dataworkspace.internal", "A", $"+ednsopt=65001:{new string('a', 1200)}", "+tcp");
+        Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], overTcp.Answers);
+    }
+
+    [Fact]
+    public async Task A_truncated_query_over_tcp_is_dropped_and_logged_and_the_next_connection_is_answered()
+    {
+        var whole = Query(0x0102, "web.dataworkspace.internal");
+
+        // A message cut inside its question, whole as far as its length prefix goes.
+        using (var cut = new TcpClient())
+        {
+            await cut.ConnectAsync(IPAddress.Loopback, port, Cancellation);
+            var framed = new byte[22];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, 20);
+            whole.AsSpan(0, 20).CopyTo(framed.AsSpan(2));
+            await cut.GetStream().WriteAsync(framed, Cancellation);
+
+            Assert.Equal(0, await cut.GetStream().ReadAsync(new byte[2], Cancellation));
+        }
+
+        // A length prefix promising more than the client sends before it stops sending.
+        using (var unfinished = new TcpClient())
+        {
+            await unfinished.ConnectAsync(IPAddress.Loopback, port, Cancellation);
+            var framed = new byte[2 + whole.Length - 10];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)whole.Length);
+            whole.AsSpan(0, whole.Length - 10).CopyTo(framed.AsSpan(2));
+            var stream = unfinished.GetStream();
+            await stream.WriteAsync(framed, Cancellation);
+            unfinished.Client.Shutdown(SocketShutdown.Send);
+
+            Assert.Equal(0, await stream.ReadAsync(new byte[2], Cancellation));
+        }
+
+        await WaitUntilAsync(() => counters.GetValueOrDefault("dns_rewrite.malformed") == 2);
+        Assert.Contains(logs.Messages, message => message.Contains("Dropped a tcp packet of 20 bytes") && message.Contains("its question cannot be read"));
+        Assert.Contains(logs.Messages, message => message.Contains($"Dropped a tcp packet of {whole.Length} bytes") && message.Contains("cut short"));
+        Assert.Equal(["web.dataworkspace.internal. 300 IN A 10.0.0.1"], (await DigAsync("web.dataworkspace.internal", "A", "+tcp")).Answers);
     }
 
     [Fact]
@@ -192,11 +253,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     [Fact]
     public async Task A_silent_upstream_gives_servfail_and_an_unhealthy_health_endpoint()
     {
-        var dnsPort = FreeDnsPort();
-        var httpPort = Ports.Free();
-        var settings = DnsRewriteSettings.Create(Rules, null, $"127.0.0.1:{FreeDnsPort()}", $"127.0.0.1:{dnsPort}", httpPort.ToString(), "health.dataworkspace.internal", 300, out _)!;
-        using var silent = DnsRewriteHost.Build(settings, logging => logging.AddProvider(logs));
-        await silent.StartAsync(Cancellation);
+        var (silent, dnsPort, httpPort) = await StartSidecarAsync("health.dataworkspace.internal", upstreamPort: FreeDnsPort(), upstreamTimeoutMilliseconds: 300);
+        using var disposeSilent = silent;
         using var http = new HttpClient();
 
         var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
@@ -297,10 +355,8 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         using var http = new HttpClient();
         using var healthy = await http.GetAsync($"http://127.0.0.1:{healthPort}/health", Cancellation);
 
-        var missingPort = Ports.Free();
-        var unmatchedPort = Ports.Free();
-        var missing = await StartSidecarAsync("missing.dataworkspace.internal", FreeDnsPort(), missingPort);
-        var unmatched = await StartSidecarAsync("example.com", FreeDnsPort(), unmatchedPort);
+        var (missing, _, missingPort) = await StartSidecarAsync("missing.dataworkspace.internal");
+        var (unmatched, _, unmatchedPort) = await StartSidecarAsync("example.com");
         try
         {
             using var nxdomain = await http.GetAsync($"http://127.0.0.1:{missingPort}/health", Cancellation);
@@ -323,29 +379,33 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_health_port_serves_the_query_counters_by_outcome_as_prometheus_text()
+    {
+        using var http = new HttpClient();
+        var before = Parse(await http.GetStringAsync($"http://127.0.0.1:{healthPort}/metrics", Cancellation));
+        await DigAsync("web.dataworkspace.internal", "A");
+        await DigAsync("web.dataworkspace.internal", "AAAA");
+        await DigAsync("example.com", "A");
+        await DigAsync("missing.dataworkspace.internal", "A", "+tcp");
+        var text = await http.GetStringAsync($"http://127.0.0.1:{healthPort}/metrics", Cancellation);
+        var after = Parse(text);
+
+        Assert.DoesNotContain(before, series => series.Name.StartsWith("dns_rewrite_", StringComparison.Ordinal));
+        Assert.Equal(3, Value(after, "dns_rewrite_queries_total", KeyValuePair.Create("transport", "udp")));
+        Assert.Equal(1, Value(after, "dns_rewrite_queries_total", KeyValuePair.Create("transport", "tcp")));
+        Assert.Equal(1, Value(after, "dns_rewrite_answers_total", KeyValuePair.Create("record_type", "A")));
+        Assert.Equal(1, Value(after, "dns_rewrite_answers_total", KeyValuePair.Create("record_type", "AAAA")));
+        Assert.Equal(1, Value(after, "dns_rewrite_refused_total", KeyValuePair.Create("reason", "no_rule")));
+        Assert.Equal(1, Value(after, "dns_rewrite_errors_total", KeyValuePair.Create("rcode", "NXDOMAIN")));
+        Assert.Equal(1, Value(after, "target_info", KeyValuePair.Create("service_name", "dataworkspace-dns-rewrite-sidecar")));
+        await AssertPromtoolAcceptsAsync(text);
+    }
+
+    [Fact]
     public async Task The_command_answers_until_sigterm_then_stops_cleanly_with_json_logs()
     {
-        var dnsPort = FreeDnsPort();
-        var executable = Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll");
-        var start = new ProcessStartInfo("dotnet", [executable, "dns-rewrite", "--listen", $"127.0.0.1:{dnsPort}", "--upstream", $"127.0.0.1:{upstream.Port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["DNS_REWRITE_RULES"] = """[{"pattern": "^(.+)\\.dataworkspace\\.internal$", "replacement": "$1.internal-lb.test"}]""";
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var listening = new TaskCompletionSource();
-        process.OutputDataReceived += (_, line) =>
-        {
-            lock (output)
-                output.AppendLine(line.Data);
-            if (line.Data?.Contains("listening on") == true)
-                listening.TrySetResult();
-        };
-        process.BeginOutputReadLine();
-        var errors = process.StandardError.ReadToEndAsync(Cancellation);
-        await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), Cancellation);
+        var (process, dnsPort, output, errors) = await StartCommandAsync();
+        using var disposeProcess = process;
 
         var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
         using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
@@ -360,6 +420,36 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
             lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.All(lines, line => Assert.StartsWith("{", line));
         Assert.Contains(lines, line => line.Contains("\"Category\":\"DataWorkspace.Sidecars.DnsRewrite.DnsRewriteServer\"") && line.Contains("dns-rewrite stopped"));
+    }
+
+    [Fact]
+    public async Task With_an_otlp_endpoint_set_the_command_sends_its_counters_and_logs_there()
+    {
+        await using var collector = await OtlpCollector.StartAsync();
+        var (process, dnsPort, output, _) = await StartCommandAsync(new()
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
+        });
+        using var disposeProcess = process;
+        try
+        {
+            var answer = await DigAsync(dnsPort, "web.dataworkspace.internal", "A");
+
+            Assert.Equal("NOERROR", answer.Status);
+            // Protocol buffers keep strings as they are: the counter's name, the service and the log line are readable in the bodies.
+            await WaitUntilAsync(() => collector.Received("/v1/metrics", "dns_rewrite.answers") && collector.Received("/v1/logs", $"dns-rewrite listening on 127.0.0.1:{dnsPort}"));
+            Assert.True(collector.Received("/v1/metrics", "dataworkspace-dns-rewrite-sidecar"));
+        }
+        finally
+        {
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
+                await kill.WaitForExitAsync(CancellationToken.None);
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+        Assert.Equal(0, process.ExitCode);
     }
 
     [Fact]
@@ -378,6 +468,43 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
         Assert.Contains("--upstream must be an IP address", bad.Output);
         Assert.Equal(DnsRewriteCommand.BadSettingsExitCode, none.ExitCode);
         Assert.Contains("No rules", none.Output);
+    }
+
+    /// <summary>The dns-rewrite command as a process, listening on a port free at the time: another is tried if it cannot listen there.</summary>
+    private async Task<(Process Process, int DnsPort, StringBuilder Output, Task<string> Errors)> StartCommandAsync(Dictionary<string, string>? environment = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var dnsPort = FreeDnsPort();
+            var executable = Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll");
+            var start = new ProcessStartInfo("dotnet", [executable, "dns-rewrite", "--listen", $"127.0.0.1:{dnsPort}", "--upstream", $"127.0.0.1:{upstream.Port}"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            start.Environment["DNS_REWRITE_RULES"] = """[{"pattern": "^(.+)\\.dataworkspace\\.internal$", "replacement": "$1.internal-lb.test"}]""";
+            foreach (var (name, value) in environment ?? [])
+                start.Environment[name] = value;
+            var process = Process.Start(start)!;
+            var output = new StringBuilder();
+            var listening = new TaskCompletionSource();
+            process.OutputDataReceived += (_, line) =>
+            {
+                lock (output)
+                    output.AppendLine(line.Data);
+                if (line.Data?.Contains("listening on") == true)
+                    listening.TrySetResult();
+            };
+            process.BeginOutputReadLine();
+            var errors = process.StandardError.ReadToEndAsync(Cancellation);
+            await Task.WhenAny(listening.Task, process.WaitForExitAsync(Cancellation)).WaitAsync(TimeSpan.FromSeconds(60), Cancellation);
+            if (listening.Task.IsCompleted)
+                return (process, dnsPort, output, errors);
+            await process.WaitForExitAsync(Cancellation);
+            if (process.ExitCode != DnsRewriteCommand.CannotListenExitCode || attempt == StartAttempts)
+                Assert.Fail($"dns-rewrite exited with {process.ExitCode} before listening: {output}{await errors}");
+            process.Dispose();
+        }
     }
 
     private Task<DigAnswer> DigAsync(string name, string type, params string[] options) => DigAsync(port, name, type, options);
@@ -475,32 +602,44 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
     /// <summary>An authoritative server for the rewritten names: fixed records, a CNAME chain, NXDOMAIN and SERVFAIL.</summary>
     private sealed class TestUpstream : IDisposable
     {
-        private readonly DnsServer server;
+        private DnsServer? server;
 
-        public TestUpstream()
-        {
-            Port = FreeDnsPort();
-            var endpoint = new IPEndPoint(IPAddress.Loopback, Port);
-            server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
-            server.QueryReceived += (_, e) =>
-            {
-                var query = (DnsMessage)e.Query;
-                var question = query.Questions[0];
-                var name = question.Name.ToString(false).ToLowerInvariant();
-                Asked.Enqueue($"{name} {question.RecordType.ToString().ToUpperInvariant()}");
-                var response = query.CreateResponseInstance();
-                response.IsAuthoritiveAnswer = true;
-                Answer(response, question.Name, name, question.RecordType);
-                e.Response = response;
-                return Task.CompletedTask;
-            };
-        }
-
-        public int Port { get; }
+        public int Port { get; private set; }
 
         public ConcurrentQueue<string> Asked { get; } = new();
 
-        public void Start() => server.Start();
+        /// <summary>Starts on a port free at the time, trying another if it was taken meanwhile.</summary>
+        public void Start()
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                Port = FreeDnsPort();
+                var endpoint = new IPEndPoint(IPAddress.Loopback, Port);
+                try
+                {
+                    server = new DnsServer(new UdpServerTransport(endpoint), new TcpServerTransport(endpoint));
+                    server.QueryReceived += (_, e) =>
+                    {
+                        var query = (DnsMessage)e.Query;
+                        var question = query.Questions[0];
+                        var name = question.Name.ToString(false).ToLowerInvariant();
+                        Asked.Enqueue($"{name} {question.RecordType.ToString().ToUpperInvariant()}");
+                        var response = query.CreateResponseInstance();
+                        response.IsAuthoritiveAnswer = true;
+                        Answer(response, question.Name, name, question.RecordType);
+                        e.Response = response;
+                        return Task.CompletedTask;
+                    };
+                    server.Start();
+                    return;
+                }
+                catch (SocketException) when (attempt < StartAttempts)
+                {
+                    (server as IDisposable)?.Dispose();
+                    server = null;
+                }
+            }
+        }
 
         private static void Answer(DnsMessage response, DomainName asked, string name, RecordType type)
         {
@@ -548,7 +687,43 @@ public sealed partial class DnsRewriteTests : IAsyncLifetime
             }
         }
 
-        public void Dispose() => ((IDisposable)server).Dispose();
+        public void Dispose() => (server as IDisposable)?.Dispose();
+    }
+
+    /// <summary>An OTLP/HTTP receiver on a loopback port: keeps each request's path and body as sent.</summary>
+    private sealed class OtlpCollector : IAsyncDisposable
+    {
+        private readonly WebApplication app;
+        private readonly ConcurrentQueue<(string Path, byte[] Body)> requests = new();
+
+        private OtlpCollector(WebApplication app) => this.app = app;
+
+        public string Url => app.Urls.First();
+
+        public static async Task<OtlpCollector> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var collector = new OtlpCollector(builder.Build());
+            collector.app.MapPost("/v1/{signal}", async (HttpRequest request) =>
+            {
+                using var body = new MemoryStream();
+                await request.Body.CopyToAsync(body);
+                collector.requests.Enqueue((request.Path.Value!, body.ToArray()));
+                return Results.Bytes([], "application/x-protobuf");
+            });
+            await collector.app.StartAsync(Cancellation);
+            return collector;
+        }
+
+        public bool Received(string path, string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            return requests.Any(request => request.Path == path && request.Body.AsSpan().IndexOf(bytes) >= 0);
+        }
+
+        public async ValueTask DisposeAsync() => await app.DisposeAsync();
     }
 
     /// <summary>Keeps every log message, so a test can check what an operator would read.</summary>

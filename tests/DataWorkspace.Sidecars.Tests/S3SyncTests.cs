@@ -305,6 +305,46 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
     }
 
     [Fact]
+    public async Task Local_changes_made_while_a_listing_of_several_pages_goes_on_end_up_in_S3_as_they_are_here()
+    {
+        // Excluded objects are listed but never fetched: every full round reads three pages of them.
+        var listedOnly = Enumerable.Range(0, 2100).Select(i => $"__pycache__/m{i:D4}.pyc").ToList();
+        await Parallel.ForEachAsync(listedOnly, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = Cancellation }, async (path, _) => await PutRemoteAsync(path, "x"));
+        for (var i = 0; i < 20; i++)
+            WriteLocal($"work/f{i:D2}.txt", "first");
+        await StartAsync("--poll-interval", "0.1", "--quiet-period", "0");
+        await EventuallyAsync(async () => (await RemoteKeysAsync()).Count(key => key.StartsWith("work/f", StringComparison.Ordinal)) == 20, "the first files are uploaded");
+
+        // Edits, new files, renames and deletions, spread over rounds that spend most of their time listing.
+        for (var round = 0; round < 10; round++)
+        {
+            WriteLocal($"work/f{round:D2}.txt", $"edited in round {round}");
+            WriteLocal($"work/new{round:D2}.txt", $"new in round {round}");
+            File.Move(Local($"work/f{round + 10:D2}.txt"), Local($"work/renamed{round:D2}.txt"));
+            if (round % 2 == 0)
+                File.Delete(Local($"work/new{round:D2}.txt"));
+            await Task.Delay(TimeSpan.FromMilliseconds(150), Cancellation);
+        }
+
+        var expected = Directory.EnumerateFiles(Local("work")).ToDictionary(file => "work/" + Path.GetFileName(file), File.ReadAllText);
+        await EventuallyAsync(async () =>
+        {
+            var keys = (await RemoteKeysAsync()).Where(key => key.StartsWith("work/", StringComparison.Ordinal) && !key.EndsWith('/')).ToHashSet();
+            if (!keys.SetEquals(expected.Keys))
+                return false;
+            foreach (var (key, text) in expected)
+            {
+                if (await RemoteTextAsync(key) != text)
+                    return false;
+            }
+            return true;
+        }, "S3 holds the folder as it is here");
+        Assert.Equal(expected.Keys.Order(), Directory.EnumerateFiles(Local("work")).Select(file => "work/" + Path.GetFileName(file)).Order());
+        Assert.All(expected, pair => Assert.Equal(pair.Value, File.ReadAllText(Local(pair.Key))));
+        Assert.False(Directory.Exists(Local("__pycache__")));
+    }
+
+    [Fact]
     public async Task A_file_changed_within_the_quiet_period_is_not_overwritten_from_S3()
     {
         var sidecar = await StartAsync("--quiet-period", "600");
@@ -386,6 +426,30 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
         Assert.Equal(0, await sidecar.StopAsync());
 
         Assert.Equal("do not lose me", await RemoteTextAsync("saved-at-the-last-moment.txt"));
+    }
+
+    [Fact]
+    public async Task After_SIGTERM_an_upload_held_up_by_a_slow_S3_is_still_finished_before_the_sidecar_exits()
+    {
+        var sidecar = await StartAsync("--poll-interval", "600");
+        await EventuallyAsync(async () => (await sidecar.HealthAsync()).Body.Contains("last succeeded"), "the first round is done");
+
+        WriteLocal("saved-while-S3-is-slow.txt", "do not lose me either");
+        Signal("STOP", aws.ProcessId);
+        Task<int> exit;
+        try
+        {
+            exit = sidecar.StopAsync();
+            // S3 answers only after a few seconds, longer than a command-line library's grace period after SIGTERM.
+            await Task.Delay(TimeSpan.FromSeconds(4), Cancellation);
+        }
+        finally
+        {
+            Signal("CONT", aws.ProcessId);
+        }
+
+        Assert.Equal(0, await exit);
+        Assert.Equal("do not lose me either", await RemoteTextAsync("saved-while-S3-is-slow.txt"));
     }
 
     [Fact]

@@ -26,13 +26,16 @@ public sealed class RunningPlatform : IAsyncDisposable
     /// Tests get a movable clock and one-second expiry and outbox intervals; a benchmark measures the settings a
     /// deployment runs with.
     /// </param>
-    public static async Task<RunningPlatform> StartAsync<TAppHost>(string dataDirectory, int portalPort, CancellationToken cancellationToken, bool testSettings = true)
+    /// <param name="addResources">Adds resources to the graph (a second web app and proxy), before the settings every project gets.</param>
+    public static async Task<RunningPlatform> StartAsync<TAppHost>(string dataDirectory, int portalPort, CancellationToken cancellationToken, bool testSettings = true,
+        Action<IDistributedApplicationTestingBuilder>? addResources = null)
         where TAppHost : class
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<TAppHost>(
             ["Infrastructure=Local", $"DataDirectory={dataDirectory}", $"Portal:Port={portalPort}"],
             (options, _) => options.DisableDashboard = true,
             cancellationToken);
+        addResources?.Invoke(builder);
 
         // The graph's own logs go to the dashboard in a real run; tests show only its warnings.
         builder.Services.AddLogging(logging => logging

@@ -59,6 +59,8 @@ public sealed class MigrationStepTests(WebFixture web)
         await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(catalogue, "TRUNCATE audit_events"));
         // The proxy's tables are the proxy's to make (its own migration step).
         Assert.Equal(0L, await Sql.ScalarAsync<long>(catalogue, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%session%'"));
+        // The key ring's first key, so web replicas that start together share it (see CatalogueKeyRing).
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(catalogue, "SELECT count(*) FROM data_protection_keys"));
     }
 
     [Fact]

@@ -163,6 +163,25 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
     }
 
     [Fact]
+    public async Task Two_replicas_stopping_the_same_tool_at_once_stop_and_audit_it_once()
+    {
+        var user = await UserAsync();
+        var (_, started) = await SendAsync(HttpMethod.Post, "/api/v1/tools/files/start", user);
+        var id = started.GetProperty("id").GetGuid();
+        var tools = App.Services.GetRequiredService<ToolInstances>();
+        await tools.SpawnedAsync(id);
+
+        // Each replica's culler (or one's culler and the user's stop on another) finds the same idle tool.
+        var stops = await Task.WhenAll(
+            tools.StopAsync(id, null, DataWorkspace.Web.Audit.Actor.System, ToolStop.Idle(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow), Cancel),
+            tools.StopAsync(id, null, DataWorkspace.Web.Audit.Actor.System, ToolStop.Idle(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow), Cancel));
+
+        Assert.Equal([false, true], stops.Order());
+        Assert.Equal("Stopped", (await ToolAsync(user, "files")).GetProperty("state").GetString());
+        Assert.Equal(1L, await web.ScalarAsync<long>("SELECT count(*) FROM audit_events WHERE subject_user_id = $1 AND action = 'tool.stopped'", user.UserId));
+    }
+
+    [Fact]
     public async Task A_tool_that_dies_while_starting_is_stopped_with_its_own_words()
     {
         var user = await UserAsync();
@@ -258,6 +277,14 @@ public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncD
         await web.ScalarAsync<object>("UPDATE tool_instances SET created_at = now() - interval '7 days 1 minute' WHERE id = $1", id);
         await culler.CullAsync(Cancel);
         Assert.Equal(("Stopped", "it reached the maximum lifetime of 7 days"), await InstanceAsync(id));
+
+        // A tool still starting long after the spawn timeout (30 seconds here) was left by a replica that stopped mid-spawn.
+        id = await StartedAsync();
+        await web.ScalarAsync<object>("UPDATE tool_instances SET state = 'Spawning', created_at = now() - interval '2 minutes' WHERE id = $1", id);
+        await culler.CullAsync(Cancel);
+        (state, reason) = await InstanceAsync(id);
+        Assert.Equal("Stopped", state);
+        Assert.StartsWith("it failed to start: it was still starting 90 seconds after it was asked for", reason);
 
         // An admin sees every running tool, whose it is, and stops it; others cannot see the page.
         id = await StartedAsync();
