@@ -27,12 +27,20 @@ public sealed class LocalToolsReconciler(IServiceScopeFactory scopes, ILauncher 
         var stalled = await catalogue.Set<ToolInstance>()
             .Where(i => i.Launcher == "Local" && i.State != ToolInstanceState.Stopped && i.LauncherHandle == null && i.CreatedAt < DateTimeOffset.UtcNow - spawnTimeout)
             .Select(i => i.Id).ToListAsync(cancellationToken);
-        var gone = active.Where(i => i.LauncherHandle is { } handle ? !ProcessExists(handle) : stalled.Contains(i.Id)).ToList();
+        var gone = active.Where(i => i.LauncherHandle is { } handle ? !ProcessExists(handle) : stalled.Contains(i.Id)).Select(i => i.Id).ToList();
+        if (gone.Count == 0) return;
         var stop = ToolStop.PlatformRestarted;
-        foreach (var instance in gone)
-            (instance.State, instance.StoppedAt, instance.Stage, instance.StopCause, instance.StopReason) = (ToolInstanceState.Stopped, now, null, stop.Cause, stop.Reason);
-        await catalogue.SaveChangesAsync(cancellationToken);
-        if (gone.Count > 0) logger.LogInformation("Marked {Count} local tool instances stopped: they ended with the previous run", gone.Count);
+        // Only those still not stopped when the update runs: another web app on the same database may be stopping one
+        // of them right now (its process already gone), and its own reason is the one to keep.
+        var marked = await catalogue.Set<ToolInstance>()
+            .Where(i => gone.Contains(i.Id) && i.State != ToolInstanceState.Stopped)
+            .ExecuteUpdateAsync(update => update
+                .SetProperty(i => i.State, ToolInstanceState.Stopped)
+                .SetProperty(i => i.StoppedAt, now)
+                .SetProperty(i => i.Stage, (ToolStage?)null)
+                .SetProperty(i => i.StopCause, stop.Cause)
+                .SetProperty(i => i.StopReason, stop.Reason), cancellationToken);
+        if (marked > 0) logger.LogInformation("Marked {Count} local tool instances stopped: they ended with the previous run", marked);
     }
 
     // Registered after LocalToolServices, so this stops first: the tools' sidecars still reach their credentials as they stop.

@@ -207,6 +207,10 @@ public sealed partial class MetricsTests
         Assert.True(Value(running, "container_memory_usage_bytes", labels) > 0);
         Assert.Equal(Value(running, "container_memory_usage_bytes", labels), Value(exited, "container_memory_usage_bytes", labels));
         Assert.Equal(1, Value(exited, "metrics_sidecar_scrape_errors_total"));
+        // The log line reaches the test through the sidecar's standard output, which may come after the scrape's answer.
+        var logged = Stopwatch.StartNew();
+        while (!sidecar.Logs.Any(line => line.Contains($"Process {tool.Id} is not running", StringComparison.Ordinal)) && logged.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50, Cancellation);
         Assert.Contains(sidecar.Logs, line => line.Contains($"Process {tool.Id} is not running", StringComparison.Ordinal));
     }
 
