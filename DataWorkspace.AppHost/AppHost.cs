@@ -205,6 +205,18 @@ if (publishing)
         .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.{deployment.Region}.amazonaws.com"))
         .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/healthcheck", isPublic: true);
 
+    // healthcheck: what an external uptime monitor calls, at https://healthcheck.<root domain>/check (the portal's
+    // health through the web app's /health) and /check_alb (the load balancer's own check of it).
+    builder.AddProject<Projects.DataWorkspace_Sidecars>("healthcheck", options =>
+        {
+            options.ExcludeLaunchProfile = true;
+            options.ExcludeKestrelEndpoints = true;
+        })
+        .WithArgs("healthcheck-server")
+        .WithEnvironment("HEALTHCHECK_LISTEN", "0.0.0.0:8080")
+        .WithEnvironment("HEALTHCHECK_CHECK_URL", ReferenceExpression.Create($"{web.GetEndpoint("http")}/health"))
+        .PublishAsEcsSidecarWebService(image: EcsDeployment.SidecarsRepository, cpu: 256, memory: 512, desiredCount: 2, healthPath: "/check_alb", loadBalancerHost: "healthcheck");
+
     // dns-rewrite: the tools' DNS server, answering only the allow-listed names (DnsRewrite in appsettings.json) by
     // asking the VPC's resolver (dns-upstream, e.g. 10.0.0.2).
     builder.AddProject<Projects.DataWorkspace_Sidecars>("dns-rewrite", options =>

@@ -180,7 +180,9 @@ public static class CloudFormationTemplate
             }),
         });
 
-        var priority = 1;
+        // A service's own host (healthcheck.<root domain>) is tried before the proxy's wildcard, which would match it too.
+        var hostPriority = 1;
+        var priority = 100;
         foreach (var task in tasks)
         {
             var id = LogicalId(task.Name);
@@ -226,22 +228,22 @@ public static class CloudFormationTemplate
             var dependsOn = new JsonArray("PlatformLogGroup");
             if (task.Settings is { Public: true, HttpPort: { } publicPort })
             {
-                resources[id + "TargetGroup"] = Resource("AWS::ElasticLoadBalancingV2::TargetGroup", new JsonObject
-                {
-                    ["TargetType"] = "ip",
-                    ["Protocol"] = "HTTP",
-                    ["Port"] = publicPort,
-                    ["VpcId"] = Ref("VpcId"),
-                    ["HealthCheckPath"] = task.Settings.HealthPath,
-                    ["Matcher"] = new JsonObject { ["HttpCode"] = "200" },
-                    ["TargetGroupAttributes"] = new JsonArray(new JsonObject { ["Key"] = "deregistration_delay.timeout_seconds", ["Value"] = "30" }),
-                });
+                resources[id + "TargetGroup"] = TargetGroup(publicPort, task.Settings.HealthPath);
                 resources[id + "RootHostRule"] = ListenerRule(id, priority++, Text(EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
                 resources[id + "ToolHostsRule"] = ListenerRule(id, priority++, Text("*." + EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
                 service["LoadBalancers"] = new JsonArray(new JsonObject { ["ContainerName"] = task.Name, ["ContainerPort"] = publicPort, ["TargetGroupArn"] = Ref(id + "TargetGroup") });
                 service["HealthCheckGracePeriodSeconds"] = 120;
                 dependsOn.Add(id + "RootHostRule");
                 dependsOn.Add(id + "ToolHostsRule");
+            }
+
+            if (task.Settings is { LoadBalancerHost: { } host, HttpPort: { } hostPort })
+            {
+                resources[id + "TargetGroup"] = TargetGroup(hostPort, task.Settings.HealthPath);
+                resources[id + "HostRule"] = ListenerRule(id, hostPriority++, Text(host + "." + EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
+                service["LoadBalancers"] = new JsonArray(new JsonObject { ["ContainerName"] = task.Name, ["ContainerPort"] = hostPort, ["TargetGroupArn"] = Ref(id + "TargetGroup") });
+                service["HealthCheckGracePeriodSeconds"] = 60;
+                dependsOn.Add(id + "HostRule");
             }
 
             var serviceResource = Resource("AWS::ECS::Service", service);
@@ -305,6 +307,17 @@ public static class CloudFormationTemplate
             ? new JsonObject { ["Fn::Sub"] = new JsonArray(template, new JsonObject { [PrivateSubnetIds] = new JsonObject { ["Fn::Join"] = new JsonArray(",", Ref("PrivateSubnets")) } }) }
             : new JsonObject { ["Fn::Sub"] = template };
     }
+
+    private static JsonObject TargetGroup(int port, string? healthPath) => Resource("AWS::ElasticLoadBalancingV2::TargetGroup", new JsonObject
+    {
+        ["TargetType"] = "ip",
+        ["Protocol"] = "HTTP",
+        ["Port"] = port,
+        ["VpcId"] = Ref("VpcId"),
+        ["HealthCheckPath"] = healthPath,
+        ["Matcher"] = new JsonObject { ["HttpCode"] = "200" },
+        ["TargetGroupAttributes"] = new JsonArray(new JsonObject { ["Key"] = "deregistration_delay.timeout_seconds", ["Value"] = "30" }),
+    });
 
     private static JsonObject ListenerRule(string service, int priority, JsonNode host) => Resource("AWS::ElasticLoadBalancingV2::ListenerRule", new JsonObject
     {

@@ -31,6 +31,9 @@ public sealed class EcsTaskAnnotation : IResourceAnnotation
     /// <summary>Whether the public load balancer sends the portal's hosts (the root domain and every tool's) here.</summary>
     public bool Public { get; init; }
 
+    /// <summary>The host under the root domain (e.g. <c>healthcheck</c> for healthcheck.&lt;root domain&gt;) the public load balancer sends here alone.</summary>
+    public string? LoadBalancerHost { get; init; }
+
     /// <summary>The task's IAM role, when it calls AWS itself.</summary>
     public ParameterResource? TaskRole { get; init; }
 
@@ -63,6 +66,22 @@ public static class EcsTaskExtensions
     {
         ArgumentNullException.ThrowIfNull(resource);
         return resource.WithAnnotation(new EcsTaskAnnotation { Image = image, Cpu = cpu, Memory = memory });
+    }
+
+    /// <summary>
+    /// Published as an ECS service of the sidecars image serving HTTP on <see cref="ContainerHttpPort"/>, which the public
+    /// load balancer reaches at <c>&lt;host&gt;.&lt;root domain&gt;</c> only, checking <paramref name="healthPath"/>.
+    /// </summary>
+    public static IResourceBuilder<T> PublishAsEcsSidecarWebService<T>(this IResourceBuilder<T> resource, string image, int cpu, int memory, int desiredCount,
+        string healthPath, string loadBalancerHost)
+        where T : IResource
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return resource.WithAnnotation(new EcsTaskAnnotation
+        {
+            Image = image, Cpu = cpu, Memory = memory, DesiredCount = desiredCount, HttpPort = ContainerHttpPort, HealthPath = healthPath,
+            HealthCheck = EcsHealthChecks.WithSidecar(ContainerHttpPort, healthPath), LoadBalancerHost = loadBalancerHost,
+        });
     }
 
     /// <summary>Published as an ECS service of the sidecars image, checked by the image's own <c>healthcheck</c> command.</summary>

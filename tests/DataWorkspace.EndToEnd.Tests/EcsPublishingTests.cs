@@ -143,7 +143,7 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
     public async Task Every_published_task_definition_registers_on_ECS_as_written()
     {
         var files = Directory.GetFiles(published.Ecs, "*.json", SearchOption.AllDirectories).Where(path => !path.EndsWith("cloudformation.json", StringComparison.Ordinal)).Order().ToList();
-        Assert.Equal(["dns-rewrite", "migrations", "proxy", "proxy-migrations", "tool-example", "web"], files.Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal));
+        Assert.Equal(["dns-rewrite", "healthcheck", "migrations", "proxy", "proxy-migrations", "tool-example", "web"], files.Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal));
 
         foreach (var file in files)
         {
@@ -246,6 +246,15 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         // Its image's user is not root, and DNS is on port 53.
         Assert.Equal("net.ipv4.ip_unprivileged_port_start=0", string.Join(' ', dns.GetProperty("systemControls").EnumerateArray().Select(c => $"{c.GetProperty("namespace").GetString()}={c.GetProperty("value").GetString()}")));
 
+        // The healthcheck sidecar an uptime monitor calls: HTTP on 8080, checked on /check_alb, asking the web app's health.
+        var healthcheck = Container(published.TaskDefinitions["healthcheck"]);
+        var healthcheckPort = Assert.Single(healthcheck.GetProperty("portMappings").EnumerateArray());
+        Assert.Equal((8080, "http"), (healthcheckPort.GetProperty("containerPort").GetInt32(), healthcheckPort.GetProperty("name").GetString()));
+        Assert.Equal(["CMD", "/app/dataworkspace-sidecar", "healthcheck", "--url", "http://localhost:8080/check_alb"], healthcheck.GetProperty("healthCheck").GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["healthcheck-server"], healthcheck.GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal($"http://web.{PublishedEcsDeployment.Namespace}:8080/health", EnvironmentOf(published.TaskDefinitions["healthcheck"])["HEALTHCHECK_CHECK_URL"]);
+        Assert.Equal("0.0.0.0:8080", EnvironmentOf(published.TaskDefinitions["healthcheck"])["HEALTHCHECK_LISTEN"]);
+
         foreach (var name in new[] { "migrations", "proxy-migrations" })
         {
             var container = Container(published.TaskDefinitions[name]);
@@ -300,12 +309,12 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         var resources = published.Template.GetProperty("Resources").EnumerateObject().ToDictionary(r => r.Name, r => r.Value);
         string Type(string id) => resources[id].GetProperty("Type").GetString()!;
         Assert.Equal("AWS::ECS::Cluster", Type("Cluster"));
-        foreach (var name in new[] { "Web", "Proxy", "Migrations", "ProxyMigrations", "DnsRewrite" })
+        foreach (var name in new[] { "Web", "Proxy", "Migrations", "ProxyMigrations", "DnsRewrite", "Healthcheck" })
             Assert.Equal("AWS::ECS::TaskDefinition", Type(name + "TaskDefinition"));
 
         // Services: desired counts, circuit breakers that roll back, private subnets.
         var services = resources.Where(r => Type(r.Key) == "AWS::ECS::Service").ToDictionary(r => r.Value.GetProperty("Properties").GetProperty("ServiceName").GetString()!, r => r.Value.GetProperty("Properties"));
-        Assert.Equal(["dns-rewrite", "proxy", "web"], services.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["dns-rewrite", "healthcheck", "proxy", "web"], services.Keys.Order(StringComparer.Ordinal));
         foreach (var service in services.Values)
         {
             Assert.Equal(2, service.GetProperty("DesiredCount").GetInt32());
@@ -324,7 +333,14 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         var hosts = resources.Where(r => Type(r.Key) == "AWS::ElasticLoadBalancingV2::ListenerRule")
             .Select(r => r.Value.GetProperty("Properties").GetProperty("Conditions")[0].GetProperty("HostHeaderConfig").GetProperty("Values")[0].GetProperty("Fn::Sub").GetString()!)
             .OrderBy(host => host.Length);
-        Assert.Equal(["${RootDomain}", "*.${RootDomain}"], hosts);
+        Assert.Equal(["${RootDomain}", "*.${RootDomain}", "healthcheck.${RootDomain}"], hosts);
+
+        // healthcheck.<root domain> goes to the healthcheck service, tried before the proxy's wildcard that matches it too.
+        int Priority(string rule) => resources[rule].GetProperty("Properties").GetProperty("Priority").GetInt32();
+        Assert.True(Priority("HealthcheckHostRule") < Priority("ProxyToolHostsRule"), "the healthcheck host rule must come before the proxy's wildcard rule");
+        Assert.Equal("HealthcheckTargetGroup", resources["HealthcheckHostRule"].GetProperty("Properties").GetProperty("Actions")[0].GetProperty("TargetGroupArn").GetProperty("Ref").GetString());
+        Assert.Equal("/check_alb", resources["HealthcheckTargetGroup"].GetProperty("Properties").GetProperty("HealthCheckPath").GetString());
+        Assert.Equal("HealthcheckTargetGroup", services["healthcheck"].GetProperty("LoadBalancers")[0].GetProperty("TargetGroupArn").GetProperty("Ref").GetString());
 
         foreach (var group in new[] { "LoadBalancerSecurityGroup", "ServiceSecurityGroup", "ToolsSecurityGroup", "DnsSecurityGroup" })
             Assert.Equal("AWS::EC2::SecurityGroup", Type(group));
@@ -394,8 +410,8 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         Assert.All(resources.Values, r => Assert.Equal("CREATE_COMPLETE", r.GetProperty("ResourceStatus").GetString()));
 
         // What moto made: the services at their desired counts, the tasks registered from the template, the host rules.
-        var services = (await AwsAsync("ecs", "describe-services", "--cluster", stack, "--services", "web", "proxy", "dns-rewrite")).GetProperty("services").EnumerateArray().ToList();
-        Assert.Equal(["dns-rewrite", "proxy", "web"], services.Select(service => service.GetProperty("serviceName").GetString()).Order(StringComparer.Ordinal));
+        var services = (await AwsAsync("ecs", "describe-services", "--cluster", stack, "--services", "web", "proxy", "dns-rewrite", "healthcheck")).GetProperty("services").EnumerateArray().ToList();
+        Assert.Equal(["dns-rewrite", "healthcheck", "proxy", "web"], services.Select(service => service.GetProperty("serviceName").GetString()).Order(StringComparer.Ordinal));
         Assert.All(services, service => Assert.Equal(2, service.GetProperty("desiredCount").GetInt32()));
         var proxy = (await AwsAsync("ecs", "describe-task-definition", "--task-definition", resources["ProxyTaskDefinition"].GetProperty("PhysicalResourceId").GetString()!)).GetProperty("taskDefinition");
         Assert.Contains(proxy.GetProperty("containerDefinitions")[0].GetProperty("environment").EnumerateArray(),
@@ -403,7 +419,7 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         var rules = (await AwsAsync("elbv2", "describe-rules", "--listener-arn", resources["HttpsListener"].GetProperty("PhysicalResourceId").GetString()!)).GetProperty("Rules").EnumerateArray()
             .SelectMany(rule => rule.GetProperty("Conditions").EnumerateArray())
             .SelectMany(condition => condition.GetProperty("HostHeaderConfig").GetProperty("Values").EnumerateArray()).Select(value => value.GetString());
-        Assert.Equal([PublishedEcsDeployment.RootDomain, "*." + PublishedEcsDeployment.RootDomain], rules);
+        Assert.Equal([PublishedEcsDeployment.RootDomain, "*." + PublishedEcsDeployment.RootDomain, "healthcheck." + PublishedEcsDeployment.RootDomain], rules.OrderBy(host => host!.Length));
         // moto's CloudFormation makes the bucket but applies only its encryption and tags of the properties: it passes
         // over CorsConfiguration and LifecycleConfiguration (the template test checks the CORS rule; the web app also sets it at start).
         await AwsAsync("s3api", "head-bucket", "--bucket", bucket);
