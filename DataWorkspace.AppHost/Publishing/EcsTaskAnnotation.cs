@@ -39,6 +39,12 @@ public sealed class EcsTaskAnnotation : IResourceAnnotation
 
     public IReadOnlyList<SystemControl>? SystemControls { get; init; }
 
+    /// <summary>The container port (UDP and TCP) the tools' DNS load balancer forwards their port 53 to; null when the service serves no DNS.</summary>
+    public int? ToolsDnsPort { get; init; }
+
+    /// <summary>The port of the container's HTTP health endpoint at <see cref="HealthPath"/>, when it is not <see cref="HttpPort"/>.</summary>
+    public int? HealthPort { get; init; }
+
     public bool IsService => DesiredCount is not null;
 }
 
@@ -86,14 +92,14 @@ public static class EcsTaskExtensions
 
     /// <summary>Published as an ECS service of the sidecars image, checked by the image's own <c>healthcheck</c> command.</summary>
     public static IResourceBuilder<T> PublishAsEcsSidecarService<T>(this IResourceBuilder<T> resource, string image, int cpu, int memory, int desiredCount,
-        int healthPort, string healthPath, IReadOnlyList<PortMapping> ports)
+        int healthPort, string healthPath, IReadOnlyList<PortMapping> ports, int? toolsDnsPort = null)
         where T : IResource
     {
         ArgumentNullException.ThrowIfNull(resource);
         return resource.WithAnnotation(new EcsTaskAnnotation
         {
             Image = image, Cpu = cpu, Memory = memory, DesiredCount = desiredCount, OtherPorts = ports, HealthPath = healthPath,
-            HealthCheck = EcsHealthChecks.WithSidecar(healthPort, healthPath),
+            HealthCheck = EcsHealthChecks.WithSidecar(healthPort, healthPath), HealthPort = healthPort, ToolsDnsPort = toolsDnsPort,
             // The image runs as a non-root user, which may then listen on ports below 1024 too (DNS's 53).
             SystemControls = ports.Any(p => p.ContainerPort < 1024) ? [new SystemControl("net.ipv4.ip_unprivileged_port_start", "0")] : null,
         });
