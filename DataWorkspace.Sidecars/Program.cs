@@ -5,6 +5,7 @@ var root = new RootCommand("Data Workspace sidecars: one executable, one command
 {
     HealthcheckCommand.Create(),
     HealthcheckServerCommand.Create(),
+    HomeOwnerCommand.Create(),
     SampleAppCommand.Create(),
     MetricsCommand.Create(),
     S3SyncCommand.Create(),

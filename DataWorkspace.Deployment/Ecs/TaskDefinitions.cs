@@ -60,12 +60,20 @@ public sealed record ContainerDefinition
     /// <summary>The container's hard memory limit in MiB.</summary>
     public int? Memory { get; init; }
 
+    /// <summary>The memory in MiB the task keeps for the container, which it may exceed when the task has more free.</summary>
+    public int? MemoryReservation { get; init; }
+
     public ContainerHealthCheck? HealthCheck { get; init; }
     public LogConfiguration? LogConfiguration { get; init; }
 
     /// <summary>Namespaced kernel settings of the container (Fargate allows the network ones).</summary>
     public IReadOnlyList<SystemControl>? SystemControls { get; init; }
+
+    /// <summary>Containers of the task that must reach a state (START, COMPLETE, SUCCESS, HEALTHY) before this one starts.</summary>
+    public IReadOnlyList<ContainerDependency>? DependsOn { get; init; }
 }
+
+public sealed record ContainerDependency(string ContainerName, string Condition);
 
 public sealed record SystemControl(string Namespace, string Value);
 

@@ -27,6 +27,7 @@ public static class ToolTaskDefinition
     public const string ToolContainer = "tool";
     public const string S3SyncContainer = "s3sync";
     public const string MetricsContainer = "metrics";
+    public const string HomeOwnerContainer = "home-owner";
 
     /// <summary>The port of the metrics sidecar beside each tool, which Prometheus scrapes.</summary>
     public const int MetricsPort = 8889;
@@ -40,6 +41,9 @@ public static class ToolTaskDefinition
     /// <summary>Each sidecar's hard memory limit; the tool gets the rest of the task's memory.</summary>
     public const int SidecarMemoryMb = 128;
 
+    /// <summary>What the task keeps for home-owner, which has finished before the tool starts.</summary>
+    public const int HomeOwnerMemoryMb = 64;
+
     /// <summary>
     /// The user owning the home folder, as uid:gid: the tool images' user, the same as the platform's own images'
     /// (ContainerUser in Directory.Build.props, the .NET images' "app" user).
@@ -52,6 +56,9 @@ public static class ToolTaskDefinition
     {
         ArgumentNullException.ThrowIfNull(tool);
         var sidecars = !string.IsNullOrWhiteSpace(tool.SidecarImage);
+        // Fargate makes a task's volume root-owned: a first container, as root, gives it to the tool's user before the
+        // tool and s3sync start, so no tool image has to declare the folder as a VOLUME owned by that user.
+        IReadOnlyList<ContainerDependency>? afterHomeOwner = sidecars ? [new ContainerDependency(HomeOwnerContainer, "SUCCESS")] : null;
         var containers = new List<ContainerDefinition>
         {
             new()
@@ -59,26 +66,32 @@ public static class ToolTaskDefinition
                 Name = ToolContainer,
                 Image = tool.Image,
                 PortMappings = [new PortMapping(tool.Port)],
-                Memory = tool.MemoryMb - (sidecars ? 2 * SidecarMemoryMb : 0),
+                Memory = tool.MemoryMb - (sidecars ? 2 * SidecarMemoryMb + HomeOwnerMemoryMb : 0),
                 Environment = [.. tool.Environment.Select(e => new EnvironmentVariable(e.Key, e.Value)), .. sidecars ? [new EnvironmentVariable("HOME", HomeFolder)] : Array.Empty<EnvironmentVariable>()],
                 MountPoints = sidecars ? [new MountPoint(HomeVolume, HomeFolder)] : null,
                 LogConfiguration = new("awslogs", new Dictionary<string, string>
                 {
                     ["awslogs-group"] = LogGroup, ["awslogs-region"] = tool.Region, ["awslogs-stream-prefix"] = tool.Family,
                 }),
+                DependsOn = afterHomeOwner,
             },
         };
         if (sidecars)
         {
+            containers.Add(new()
+            {
+                Name = HomeOwnerContainer, Image = tool.SidecarImage!, Essential = false, User = "0", MemoryReservation = HomeOwnerMemoryMb,
+                Command = ["home-owner", "--path", HomeFolder, "--owner", HomeOwner],
+                MountPoints = [new MountPoint(HomeVolume, HomeFolder)],
+            });
             // s3sync gets the tool's S3 settings with the run; metrics reads the task's figures from ECS_CONTAINER_METADATA_URI_V4, which ECS sets.
             containers.Add(new()
             {
                 Name = S3SyncContainer, Image = tool.SidecarImage!, Essential = false, Command = ["s3sync", "--local", HomeFolder], Memory = SidecarMemoryMb,
                 MountPoints = [new MountPoint(HomeVolume, HomeFolder)],
-                // Fargate makes a task's bind-mount volume root-owned 0755, unless the image declares a VOLUME at the mount
-                // path, whose contents and ownership ECS copies in: the tool image's home, owned by its user. s3sync runs as
-                // that user, so it can write there and the tool can change what it downloads.
+                // As the tool's user, so the tool can change what s3sync downloads.
                 User = HomeOwner,
+                DependsOn = afterHomeOwner,
             });
             containers.Add(new()
             {

@@ -263,10 +263,13 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
             Assert.False(container.TryGetProperty("healthCheck", out _), $"{name} is a one-off task and is not checked");
         }
 
-        // The tools' task as the launcher registers it: the tool, and the s3sync and metrics sidecars beside it.
+        // The tools' task as the launcher registers it: the tool, and the s3sync and metrics sidecars beside it, after
+        // home-owner has given the home volume to the tool's user.
         using var tool = JsonDocument.Parse(File.ReadAllText(Path.Combine(published.Ecs, "tools", "tool-example.json")));
         var containers = tool.RootElement.GetProperty("containerDefinitions").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
-        Assert.Equal(["tool", "s3sync", "metrics"], containers.Keys);
+        Assert.Equal(["tool", "home-owner", "s3sync", "metrics"], containers.Keys);
+        Assert.Equal("0", containers["home-owner"].GetProperty("user").GetString());
+        Assert.Equal("home-owner", containers["s3sync"].GetProperty("dependsOn")[0].GetProperty("containerName").GetString());
         Assert.Equal(["s3sync", "--local", "/home/analyst"], containers["s3sync"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("1654:1654", containers["s3sync"].GetProperty("user").GetString());
         Assert.Equal(8889, containers["metrics"].GetProperty("portMappings")[0].GetProperty("containerPort").GetInt32());

@@ -14,7 +14,7 @@ public sealed class SidecarCommandLineTests
         var (exitCode, output) = await RunAsync("--help");
 
         Assert.Equal(0, exitCode);
-        foreach (var command in new[] { "healthcheck", "sample-app", "metrics", "s3sync", "dns-rewrite" })
+        foreach (var command in new[] { "healthcheck", "home-owner", "sample-app", "metrics", "s3sync", "dns-rewrite" })
             Assert.Contains(command, output);
     }
 
@@ -51,6 +51,57 @@ public sealed class SidecarCommandLineTests
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("--url must be an absolute http or https address", output);
+    }
+
+    [Fact]
+    public async Task Home_owner_gives_the_home_folder_and_everything_in_it_to_the_tool_user_without_following_links_out()
+    {
+        // As a task's first container runs it: as root (the tests run as root, as CI does), on a root-owned volume.
+        var home = Directory.CreateTempSubdirectory("home-owner-").FullName;
+        var outside = Directory.CreateTempSubdirectory("outside-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(home, "notebooks", "drafts"));
+            await File.WriteAllTextAsync(Path.Combine(home, "notebooks", "drafts", "a.ipynb"), "{}", TestContext.Current.CancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(outside, "secret"), "root's", TestContext.Current.CancellationToken);
+            File.CreateSymbolicLink(Path.Combine(home, "link-out"), Path.Combine(outside, "secret"));
+            Directory.CreateSymbolicLink(Path.Combine(home, "folder-out"), outside);
+
+            var (exitCode, output) = await RunAsync("home-owner", "--path", home, "--owner", "1654:1654");
+
+            Assert.True(exitCode == 0, output);
+            Assert.Contains("6 entries now owned by 1654:1654", output);
+            foreach (var path in new[] { home, Path.Combine(home, "notebooks"), Path.Combine(home, "notebooks", "drafts", "a.ipynb"), Path.Combine(home, "link-out"), Path.Combine(home, "folder-out") })
+                Assert.Equal("1654:1654", Owner(path));
+            Assert.Equal("0:0", Owner(outside));
+            Assert.Equal("0:0", Owner(Path.Combine(outside, "secret")));
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Home_owner_refuses_a_named_owner_and_a_missing_folder_with_a_message()
+    {
+        var named = await RunAsync("home-owner", "--path", Path.GetTempPath(), "--owner", "analyst");
+        var missing = await RunAsync("home-owner", "--path", Path.Combine(Path.GetTempPath(), "no-such-home-" + Guid.NewGuid()), "--owner", "1654:1654");
+
+        Assert.NotEqual(0, named.ExitCode);
+        Assert.Contains("--owner must be a numeric uid:gid", named.Output);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("is not a folder: mount the task's home volume there", missing.Output);
+    }
+
+    // stat -c prints lstat's answer, so a link's own owner rather than its target's.
+    private static string Owner(string path)
+    {
+        using var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%u:%g", path]) { RedirectStandardOutput = true })!;
+        var owner = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        return owner;
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)

@@ -97,21 +97,32 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         // serves the task's figures on 8889 from the metadata endpoint ECS gives every container.
         var registered = JsonDocument.Parse(recorder.Bodies.Single(body => body.Contains("\"containerDefinitions\"", StringComparison.Ordinal))).RootElement;
         var containers = registered.GetProperty("containerDefinitions").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
-        Assert.Equal(["tool", "s3sync", "metrics"], containers.Keys);
+        Assert.Equal(["tool", "home-owner", "s3sync", "metrics"], containers.Keys);
         Assert.Equal("home", registered.GetProperty("volumes").EnumerateArray().Single().GetProperty("name").GetString());
-        foreach (var name in new[] { "tool", "s3sync" })
+        foreach (var name in new[] { "tool", "home-owner", "s3sync" })
         {
             var mount = containers[name].GetProperty("mountPoints").EnumerateArray().Single();
             Assert.Equal(("home", EcsLauncher.HomeFolder), (mount.GetProperty("sourceVolume").GetString(), mount.GetProperty("containerPath").GetString()));
         }
         Assert.Contains(containers["tool"].GetProperty("environment").EnumerateArray(), e => e.GetProperty("name").GetString() == "HOME" && e.GetProperty("value").GetString() == EcsLauncher.HomeFolder);
         Assert.Equal(["s3sync", "--local", EcsLauncher.HomeFolder], containers["s3sync"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
-        // The home volume is the tool image's (root's, if it declares none): s3sync runs as the tool images' user to write there.
+        // Fargate makes the home volume root's: home-owner, as root, gives it to the tool images' user before the tool and
+        // s3sync start, and s3sync runs as that user.
+        Assert.Equal("0", containers["home-owner"].GetProperty("user").GetString());
+        Assert.Equal(["home-owner", "--path", EcsLauncher.HomeFolder, "--owner", "1654:1654"], containers["home-owner"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        foreach (var name in new[] { "tool", "s3sync" })
+        {
+            var dependency = containers[name].GetProperty("dependsOn").EnumerateArray().Single();
+            Assert.Equal(("home-owner", "SUCCESS"), (dependency.GetProperty("containerName").GetString(), dependency.GetProperty("condition").GetString()));
+        }
         Assert.Equal("1654:1654", containers["s3sync"].GetProperty("user").GetString());
         Assert.False(containers["tool"].TryGetProperty("user", out _), "the tool runs as its image's own user");
         Assert.Equal(["metrics"], containers["metrics"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(EcsLauncher.MetricsPort, containers["metrics"].GetProperty("portMappings").EnumerateArray().Single().GetProperty("containerPort").GetInt32());
         Assert.All(containers.Values.Where(c => c.GetProperty("name").GetString() != "tool"), c => Assert.False(c.GetProperty("essential").GetBoolean()));
+        // ECS refuses a task whose containers' memory, hard or kept, adds up to more than the task's.
+        var kept = containers.Values.Sum(c => c.TryGetProperty("memory", out var hard) ? hard.GetInt32() : c.GetProperty("memoryReservation").GetInt32());
+        Assert.InRange(kept, 1, int.Parse(registered.GetProperty("memory").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
         // The run gives s3sync the tool's S3 settings, and none of its database login.
         var overrides = JsonDocument.Parse(recorder.Bodies.Single(body => body.Contains("\"clientToken\"", StringComparison.Ordinal))).RootElement
             .GetProperty("overrides").GetProperty("containerOverrides").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!, o => o.GetProperty("environment").EnumerateArray()
