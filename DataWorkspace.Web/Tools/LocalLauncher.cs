@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using DataWorkspace.Contracts;
+using DataWorkspace.Web.Time;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools;
@@ -16,7 +17,7 @@ namespace DataWorkspace.Web.Tools;
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
 public sealed class LocalLauncher(
-    IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, ILoggerFactory loggers, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+    IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, [FromKeyedServices(Clock.Real)] TimeProvider time, ILoggerFactory loggers, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
 {
     /// <summary>The log category of what local tools write to their stdout and stderr.</summary>
     public const string OutputCategory = "DataWorkspace.Web.Tools.LocalToolOutput";
@@ -66,7 +67,7 @@ public sealed class LocalLauncher(
         start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var output = new LocalToolOutput(outputLogger, template.Name, request.Host,
+        var output = new LocalToolOutput(outputLogger, time, template.Name, request.Host,
             template.Kind == ToolKind.Tool ? UserHash.Of(request.UserId) : null, request.InstanceId);
         try
         {

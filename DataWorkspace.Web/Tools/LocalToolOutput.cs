@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text;
 
 namespace DataWorkspace.Web.Tools;
@@ -23,13 +22,16 @@ public sealed class LocalToolOutput
     private readonly Dictionary<string, object?> scope;
     private readonly ConcurrentQueue<string> kept = new();
     private readonly Lock gate = new();
+    private readonly TimeProvider time;
     private double tokens = Burst;
-    private long refilledAt = Stopwatch.GetTimestamp();
+    private long refilledAt;
     private long dropped;
 
-    public LocalToolOutput(ILogger logger, string toolName, string host, string? userHash, Guid instanceId)
+    public LocalToolOutput(ILogger logger, TimeProvider time, string toolName, string host, string? userHash, Guid instanceId)
     {
         this.logger = logger;
+        this.time = time;
+        refilledAt = time.GetTimestamp();
         this.host = host;
         scope = new Dictionary<string, object?>
         {
@@ -84,8 +86,8 @@ public sealed class LocalToolOutput
         long droppedBefore;
         lock (gate)
         {
-            var now = Stopwatch.GetTimestamp();
-            tokens = Math.Min(Burst, tokens + Stopwatch.GetElapsedTime(refilledAt, now).TotalSeconds * LinesPerSecond);
+            var now = time.GetTimestamp();
+            tokens = Math.Min(Burst, tokens + time.GetElapsedTime(refilledAt, now).TotalSeconds * LinesPerSecond);
             refilledAt = now;
             if (tokens < 1)
             {
