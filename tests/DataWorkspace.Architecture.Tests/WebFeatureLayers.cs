@@ -22,7 +22,7 @@ public sealed partial class WebFeatureLayers
         ("catalogue", ["Catalogue"]),
         ("access and storage", ["AccessRequests", "DatabaseAccess", "ToolsAccess", "ReferenceData", "Storage", "MachineApi"]),
         ("work on data", ["Tools", "Explorer", "Files"]),
-        ("the app", ["Pages", "Demo"]),
+        ("the app", ["Pages", "Demo", "Operations"]),
     ];
 
     private static readonly Lazy<ArchUnitNET.Domain.Architecture> Web = new(() =>
