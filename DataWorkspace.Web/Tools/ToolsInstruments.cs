@@ -73,22 +73,26 @@ public sealed class ToolsInstruments : IHostedService
 }
 
 /// <summary>
-/// The stages of one spawn as they pass: each gets a span under the spawn's and, when it ends, a measurement of how long
-/// it took. Stages come from the spawner and, synchronously, from the launcher (ECS's pulling).
+/// The stages of one spawn as they pass: each gets a span under the spawn's, and when the spawn ends, a measurement of
+/// the whole time it spent in each stage (ECS may go back from pulling to provisioning, so a stage can come twice).
+/// Stages come from the spawner and, synchronously, from the launcher (ECS's provisioning and pulling).
 /// </summary>
 public sealed class SpawnStages(ToolsInstruments instruments, string launcher, Activity? spawn) : IDisposable
 {
     private readonly Lock gate = new();
+    private readonly Dictionary<ToolStage, TimeSpan> spent = [];
     private ToolStage? current;
     private long startedAt;
     private Activity? activity;
+    private (ToolStage Stage, string ErrorType)? failed;
+    private bool ended;
 
     public void Enter(ToolStage stage)
     {
         lock (gate)
         {
-            if (current == stage) return;
-            EndCurrent(null);
+            if (current == stage || ended) return;
+            Leave();
             (current, startedAt) = (stage, Stopwatch.GetTimestamp());
             activity = WebTelemetry.Activities.StartActivity("tool spawn " + ToolsInstruments.TagOf(stage), ActivityKind.Internal, spawn?.Context ?? default);
             activity?.SetTag("dataworkspace.tools.stage", ToolsInstruments.TagOf(stage));
@@ -100,21 +104,29 @@ public sealed class SpawnStages(ToolsInstruments instruments, string launcher, A
     {
         lock (gate)
         {
+            if (current is { } stage) failed = (stage, exception is OperationCanceledException ? "timeout" : exception.GetType().FullName ?? "error");
             activity.Failed(exception);
-            EndCurrent(exception is OperationCanceledException ? "timeout" : exception.GetType().FullName);
+            Leave();
         }
     }
 
-    private void EndCurrent(string? errorType)
+    private void Leave()
     {
         if (current is not { } stage) return;
-        instruments.StageTook(stage, launcher, Stopwatch.GetElapsedTime(startedAt), errorType);
+        spent[stage] = spent.GetValueOrDefault(stage) + Stopwatch.GetElapsedTime(startedAt);
         activity?.Dispose();
         (current, activity) = (null, null);
     }
 
     public void Dispose()
     {
-        lock (gate) EndCurrent(null);
+        lock (gate)
+        {
+            if (ended) return;
+            Leave();
+            ended = true;
+            foreach (var (stage, duration) in spent)
+                instruments.StageTook(stage, launcher, duration, failed is { } failure && failure.Stage == stage ? failure.ErrorType : null);
+        }
     }
 }

@@ -36,6 +36,11 @@ public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
         .UseSetting("Tools:Templates:0:Command:0", "sh")
         .UseSetting("Tools:Templates:0:Command:1", "-c")
         .UseSetting("Tools:Templates:0:Command:2", "echo 'echo tool listening on {port}' && echo 'echo tool warning' >&2 && exec python3 -m http.server {port} --bind 127.0.0.1")
+        .UseSetting("Tools:Templates:1:Name", "Broken")
+        .UseSetting("Tools:Templates:1:HostBasename", "broken")
+        .UseSetting("Tools:Templates:1:Command:0", "sh")
+        .UseSetting("Tools:Templates:1:Command:1", "-c")
+        .UseSetting("Tools:Templates:1:Command:2", "echo 'no licence for this tool' >&2; exit 3")
         .ConfigureLogging(logging => logging.AddProvider(logs)));
 
     [Fact]
@@ -47,6 +52,10 @@ public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
         var toolId = started.GetProperty("id").GetGuid();
         await App.Services.GetRequiredService<ToolInstances>().SpawnedAsync(toolId);
         Assert.Equal("Running", await web.ScalarAsync<string>("SELECT state FROM tool_instances WHERE id = $1", toolId));
+
+        // And one that dies while the platform waits for it to answer.
+        var (_, broken) = await SendAsync(HttpMethod.Post, "/api/v1/tools/broken/start", user, new { });
+        await App.Services.GetRequiredService<ToolInstances>().SpawnedAsync(broken.GetProperty("id").GetGuid());
 
         var (_, completed) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/run", user, new { sql = "SELECT n, 'row ' || n AS label FROM generate_series(1, 500) AS n" });
         Assert.Equal("completed", completed.GetProperty("status").GetString());
@@ -90,6 +99,8 @@ public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
         Assert.True(Value(metrics, "dataworkspace_tools_spawn_duration_seconds_count", ("stage", "starting"), ("launcher", "Local")) >= 1, Dump(metrics, "spawn"));
         Assert.True(Value(metrics, "dataworkspace_tools_spawn_duration_seconds_count", ("stage", "waiting_for_the_app"), ("launcher", "Local")) >= 1, Dump(metrics, "spawn"));
         Assert.True(Value(metrics, "dataworkspace_tools_spawn_duration_seconds_sum", ("stage", "waiting_for_the_app"), ("launcher", "Local")) > 0, Dump(metrics, "spawn"));
+        Assert.True(Value(metrics, "dataworkspace_tools_spawn_duration_seconds_count", ("stage", "waiting_for_the_app"), ("launcher", "Local"),
+            ("error_type", typeof(LaunchException).FullName!)) >= 1, Dump(metrics, "spawn"));
         Assert.True(Value(metrics, "dataworkspace_explorer_query_duration_seconds_count", ("status", "completed")) >= 1, Dump(metrics, "explorer"));
         Assert.True(Value(metrics, "dataworkspace_explorer_query_duration_seconds_count", ("status", "failed")) >= 1, Dump(metrics, "explorer"));
         Assert.True(Value(metrics, "dataworkspace_explorer_query_duration_seconds_count", ("status", "cancelled")) >= 1, Dump(metrics, "explorer"));
