@@ -104,6 +104,10 @@ if (state is not null)
     // from the build the AppHost itself runs from (bin/<configuration>/net10.0).
     var sidecarsBuild = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
     var sidecars = Path.Combine(Path.GetDirectoryName(new Projects.DataWorkspace_Sidecars().ProjectPath)!, "bin", sidecarsBuild, "net10.0", "dataworkspace-sidecar.dll");
+    // The dashboard's commands on the web resource (run the permission sync, cull idle tools, reload the demo data),
+    // through the web app's operations API with a key of their own.
+    web.WithOperationCommands(Secret("operations-key"));
+
     web.WithEnvironment("Tools__LocalWorkDirectory", Path.Combine(state.Root, "tools"))
         // Each local tool's sidecars (its metrics) run from the same build.
         .WithEnvironment("Tools__LocalSidecars", sidecars);

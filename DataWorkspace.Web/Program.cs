@@ -11,6 +11,7 @@ using DataWorkspace.Web.Health;
 using DataWorkspace.Web.Identity;
 using DataWorkspace.Web.MachineApi;
 using DataWorkspace.Web.Notifications;
+using DataWorkspace.Web.Operations;
 using DataWorkspace.Web.Pages;
 using DataWorkspace.Web.Portal;
 using DataWorkspace.Web.ReferenceData;
@@ -73,6 +74,7 @@ app.MapMachineApi();
 app.MapExplorer();
 app.MapTools();
 app.MapFiles();
+app.MapOperations();
 app.MapApiDocuments();
 
 await app.RunAsync();

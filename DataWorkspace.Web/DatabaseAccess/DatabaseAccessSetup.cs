@@ -16,6 +16,7 @@ public static class DatabaseAccessSetup
         builder.Services.AddSingleton<IInterceptor>(services => services.GetRequiredService<AccessChangeInterceptor>());
         builder.Services.AddOptions<DataAccessOptions>().Bind(builder.Configuration.GetSection(DataAccessOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RoleSync>();
+        builder.Services.AddSingleton<DownloadedBytes>();
         builder.Services.AddSingleton<DatabaseLogins>();
         builder.Services.AddSingleton<IDeactivationStep>(services => services.GetRequiredService<DatabaseLogins>());
         builder.Services.AddSingleton<DataAccessJob>();

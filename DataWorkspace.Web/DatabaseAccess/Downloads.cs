@@ -158,6 +158,7 @@ public sealed class DatasetDownload(
         await using var _ = connection;
         var user = http.User;
         long rows;
+        using (http.RequestServices.GetRequiredService<DownloadedBytes>().Count(http, "csv", "dataset"))
         using (copy)
         {
             http.Response.ContentType = "text/csv; charset=utf-8";

@@ -1,7 +1,10 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
+using DataWorkspace.Web.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using static DataWorkspace.Web.DatabaseAccess.DatabaseRoleNames;
@@ -24,8 +27,13 @@ public sealed class RoleSync(
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     TimeProvider time,
     Microsoft.Extensions.Options.IOptions<DataAccessOptions> options,
+    IMeterFactory meters,
     ILogger<RoleSync> logger)
 {
+    private readonly Histogram<double> duration = meters.WebMeter().CreateHistogram("dataworkspace.permissions.sync.duration", "s",
+        "How long a synchronisation of the datasets database's roles and grants with the catalogue took; error.type when it failed.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+
     /// <summary>Taken by everything that changes roles or the database's ACL (sync, login create and drop): concurrent ACL updates fail in PostgreSQL.</summary>
     internal const long LockKey = 0x44575f726f6c6573; // "DW_roles"
 
@@ -39,6 +47,25 @@ public sealed class RoleSync(
         List<(string Team, string Member)> TeamWriters);
 
     public async Task<RoleSyncResult> SyncAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = WebTelemetry.Activities.StartActivity("permission sync");
+        try
+        {
+            var result = await SyncOnceAsync(cancellationToken);
+            activity?.SetTag("dataworkspace.permissions.changes", result.Statements);
+            duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            return result;
+        }
+        catch (Exception exception)
+        {
+            activity.Failed(exception);
+            duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("error.type", exception.GetType().FullName));
+            throw;
+        }
+    }
+
+    private async Task<RoleSyncResult> SyncOnceAsync(CancellationToken cancellationToken)
     {
         var desired = await DesiredAsync(cancellationToken);
         await using var connection = await datasets.OpenConnectionAsync(cancellationToken);

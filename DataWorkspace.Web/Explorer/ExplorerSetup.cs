@@ -7,6 +7,7 @@ public static class ExplorerSetup
     /// <summary>The Data Explorer: queries run with the user's own login, their results kept for a while.</summary>
     public static WebApplicationBuilder AddExplorer(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<ExplorerInstruments>();
         builder.Services.AddSingleton<QueryRunner>();
         builder.Services.AddSingleton<IDatasetsCleanup, OldResultsCleanup>();
         return builder;

@@ -22,6 +22,7 @@ public sealed class QueryResultDownload(Guid id, string format, NpgsqlConnection
         var cancellationToken = http.RequestAborted;
         var user = http.User;
         var started = Stopwatch.GetTimestamp();
+        using var counted = http.RequestServices.GetRequiredService<DownloadedBytes>().Count(http, format, "explorer");
         long rows;
         await using (connection)
         {

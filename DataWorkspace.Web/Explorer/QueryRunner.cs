@@ -6,6 +6,7 @@ using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
+using DataWorkspace.Web.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using static DataWorkspace.Web.DatabaseAccess.DatabaseRoleNames;
@@ -34,6 +35,7 @@ public sealed class QueryRunner(
     DatabaseLogins logins,
     [FromKeyedServices(DatasetsDatabase.ConnectionName)] NpgsqlDataSource datasets,
     TimeProvider time,
+    ExplorerInstruments instruments,
     ILogger<QueryRunner> logger)
 {
     public const int MaxSqlLength = 100_000;
@@ -115,9 +117,23 @@ public sealed class QueryRunner(
     private async Task RunAsync(Guid id, string userId, string userName, Actor actor, string sql, UserLogin login, TaskCompletionSource firstPage, CancellationToken stop)
     {
         var started = Stopwatch.GetTimestamp();
+        using var activity = WebTelemetry.Activities.StartActivity("explorer query");
+        activity?.SetTag("dataworkspace.explorer.query_id", id.ToString());
+        instruments.Started();
         var statement = Prepare(id, userId, sql);
-        var run = await ExecuteAsync(id, statement, login, firstPage, stop);
+        var run = new RunResult { Status = QueryStatus.Failed };
+        try
+        {
+            run = await ExecuteAsync(id, statement, login, firstPage, stop);
+        }
+        finally
+        {
+            instruments.Ended(run.Status, Stopwatch.GetElapsedTime(started));
+        }
+
         var elapsed = Stopwatch.GetElapsedTime(started);
+        activity?.SetTag("dataworkspace.explorer.status", ExplorerInstruments.StatusTag(run.Status));
+        if (run.Status == QueryStatus.Failed) activity?.SetStatus(ActivityStatusCode.Error, run.Failure?.SqlState);
         try
         {
             await RecordAsync(id, userName, actor, sql, statement, run, elapsed);

@@ -13,6 +13,7 @@ public static class NotificationsSetup
             builder.Services.AddSingleton<IEmailSender, LogEmailSender>();
         builder.Services.AddSingleton<OutboxDispatcher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OutboxDispatcher>());
+        builder.Services.AddHostedService<OutboxBacklog>();
         return builder;
     }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using DataWorkspace.Contracts;
+using DataWorkspace.Web.Time;
 using Microsoft.Extensions.Options;
 
 namespace DataWorkspace.Web.Tools;
@@ -15,9 +16,12 @@ namespace DataWorkspace.Web.Tools;
 /// tools that check the Origin of the browser's requests against their own address (the proxy asks them for 127.0.0.1).
 /// For development and tests: a local tool is as isolated as the machine's user accounts make it.
 /// </summary>
-public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
+public sealed class LocalLauncher(
+    IOptions<ToolsOptions> options, LocalToolServices services, LocalSidecars sidecars, [FromKeyedServices(Clock.Real)] TimeProvider time, ILoggerFactory loggers, ILogger<LocalLauncher> logger) : ILauncher, IDisposable
 {
-    private const int OutputLinesKept = 40;
+    /// <summary>The log category of what local tools write to their stdout and stderr.</summary>
+    public const string OutputCategory = "DataWorkspace.Web.Tools.LocalToolOutput";
+    private readonly ILogger outputLogger = loggers.CreateLogger(OutputCategory);
     private readonly ConcurrentDictionary<Guid, RunningProcess> processes = new();
 
     public string Name => "Local";
@@ -63,16 +67,8 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
         start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var running = new RunningProcess(process, new ConcurrentQueue<string>());
-        void Keep(string? line)
-        {
-            if (line is null) return;
-            running.Output.Enqueue(line);
-            while (running.Output.Count > OutputLinesKept) running.Output.TryDequeue(out _);
-        }
-
-        process.OutputDataReceived += (_, e) => Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        var output = new LocalToolOutput(outputLogger, time, template.Name, request.Host,
+            template.Kind == ToolKind.Tool ? UserHash.Of(request.UserId) : null, request.InstanceId);
         try
         {
             process.Start();
@@ -83,9 +79,10 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
             throw new LaunchException($"{template.Name} could not be started: {exception.Message}.");
         }
 
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        processes[request.InstanceId] = running;
+        var reading = Task.WhenAll(
+            Task.Run(() => output.ReadAsync(process.StandardOutput.BaseStream, "stdout")),
+            Task.Run(() => output.ReadAsync(process.StandardError.BaseStream, "stderr")));
+        processes[request.InstanceId] = new RunningProcess(process, output, reading);
         logger.LogInformation("Started {Tool} for {Host} as process {Pid} on port {Port}", template.Name, request.Host, process.Id, port);
         sidecars.StartFor(request.InstanceId, request.Host, process.Id, home, request.Environment);
         return Task.FromResult(new LaunchedTool(process.Id.ToString(CultureInfo.InvariantCulture), $"http://127.0.0.1:{port}"));
@@ -96,13 +93,15 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
     /// <summary>The web app's own loopback endpoint, as a container's SDK finds ECS's: local tools are processes of the web app.</summary>
     public IReadOnlyDictionary<string, string>? RenewingCredentials(Guid instanceId) => services.EnvironmentFor(instanceId);
 
-    public Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken)
+    public async Task<(bool Alive, string? Reason)> AliveAsync(ToolInstance instance, CancellationToken cancellationToken)
     {
         if (!processes.TryGetValue(instance.Id, out var running))
-            return Task.FromResult<(bool, string?)>((false, "it is no longer running on this machine (the platform was restarted)"));
-        if (!running.Process.HasExited) return Task.FromResult<(bool, string?)>((true, null));
-        var output = string.Join('\n', running.Output.TakeLast(5));
-        return Task.FromResult<(bool, string?)>((false, $"the tool's process exited with code {running.Process.ExitCode}" + (output.Length > 0 ? $": {output}" : "")));
+            return (false, "it is no longer running on this machine (the platform was restarted)");
+        if (!running.Process.HasExited) return (true, null);
+        // Its last words may still be in the pipes.
+        await Task.WhenAny(running.Reading, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
+        var output = string.Join('\n', running.Output.LastLines(5));
+        return (false, $"the tool's process exited with code {running.Process.ExitCode}" + (output.Length > 0 ? $": {output}" : ""));
     }
 
     public Task StopAsync(ToolInstance instance, CancellationToken cancellationToken) => StopAsync(instance.Id, cancellationToken);
@@ -164,7 +163,7 @@ public sealed class LocalLauncher(IOptions<ToolsOptions> options, LocalToolServi
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private sealed record RunningProcess(Process Process, ConcurrentQueue<string> Output);
+    private sealed record RunningProcess(Process Process, LocalToolOutput Output, Task Reading);
 }
 
 /// <summary>A launch that cannot happen, with the reason in words for the user.</summary>

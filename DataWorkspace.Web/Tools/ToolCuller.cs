@@ -14,7 +14,7 @@ namespace DataWorkspace.Web.Tools;
 /// user's own. Every replica culls: each stop is made and audited once (see <see cref="ToolInstances.StopAsync"/>).
 /// </summary>
 public sealed class ToolCuller(
-    IServiceScopeFactory scopes, ToolInstances tools, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<ToolCuller> logger)
+    IServiceScopeFactory scopes, ToolInstances tools, ToolsInstruments instruments, IOptions<ToolsOptions> options, [FromKeyedServices(Clock.Real)] TimeProvider time, ILogger<ToolCuller> logger)
     : PeriodicJob(logger)
 {
     /// <summary>How long past the spawn timeout a tool may still be starting before it counts as left behind.</summary>
@@ -68,7 +68,12 @@ public sealed class ToolCuller(
             if (stop is null) continue;
             try
             {
-                if (await tools.StopAsync(instance.Id, null, Actor.System, stop, cancellationToken)) stopped++;
+                if (await tools.StopAsync(instance.Id, null, Actor.System, stop, cancellationToken))
+                {
+                    stopped++;
+                    instruments.Culled(stop.Cause);
+                }
+
                 logger.LogInformation("Stopped {Host} ({Id}): {Reason}", instance.Host, instance.Id, stop.Reason);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)

@@ -2,6 +2,7 @@ using DataWorkspace.Contracts;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Portal;
+using DataWorkspace.Web.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using DataWorkspace.Web.Time;
@@ -21,6 +22,7 @@ public sealed class ToolSpawner(
     PortalLinks links,
     IOptions<ToolsOptions> options,
     [FromKeyedServices(Clock.Real)] TimeProvider time,
+    ToolsInstruments instruments,
     ILogger<ToolSpawner> logger)
 {
     /// <summary>Asks a starting tool whether it answers: once per try, no retries or resilience pipeline of its own.</summary>
@@ -30,14 +32,20 @@ public sealed class ToolSpawner(
     public async Task<string?> SpawnAsync(Guid id, ToolTemplate template, ToolSize size, PlatformIdentity user)
     {
         using var timeout = new CancellationTokenSource(options.Value.SpawnTimeout);
+        using var spawn = WebTelemetry.Activities.StartActivity("tool spawn");
+        spawn?.SetTag("dataworkspace.tool.name", template.Name);
+        spawn?.SetTag("dataworkspace.tool.instance_id", id.ToString());
+        spawn?.SetTag("dataworkspace.tools.launcher", launcher.Name);
+        using var stages = new SpawnStages(instruments, launcher.Name, spawn);
         try
         {
+            stages.Enter(ToolStage.Provisioning);
             await records.SetAsync(id, i => i.Stage = ToolStage.Provisioning);
             // A user's tool reads as its user; a visualisation as itself, whoever opened it first.
             var runsAs = template.Kind == ToolKind.Visualisation ? ToolHosts.AppUserId(template.HostBasename) : user.UserId;
             var login = await LoginAsync(id, runsAs, timeout.Token);
             var environment = await EnvironmentAsync(id, template, user, login, timeout.Token);
-            await LaunchAsync(id, template, size, user, runsAs, environment, timeout.Token);
+            await LaunchAsync(id, template, size, user, runsAs, environment, stages, timeout.Token);
             var instance = await records.FindAsync(id) ?? throw new LaunchException("The tool was stopped while it started.");
             await WaitUntilAnsweringAsync(instance, timeout.Token);
             await MarkRunningAsync(id);
@@ -45,6 +53,8 @@ public sealed class ToolSpawner(
         }
         catch (Exception exception)
         {
+            stages.Fail(exception);
+            spawn.Failed(exception);
             logger.LogWarning(exception, "Spawning {Tool} instance {Id} failed", template.Name, id);
             return exception switch
             {
@@ -71,12 +81,23 @@ public sealed class ToolSpawner(
     }
 
     private async Task LaunchAsync(Guid id, ToolTemplate template, ToolSize size, PlatformIdentity user, string runsAs,
-        Dictionary<string, string> environment, CancellationToken cancellationToken)
+        Dictionary<string, string> environment, SpawnStages stages, CancellationToken cancellationToken)
     {
         var host = ToolHosts.HostFor(template, user.UserId);
-        var stages = new Progress<ToolStage>(stage => _ = records.SetAsync(id, i => { if (i.State == ToolInstanceState.Spawning) i.Stage = stage; }));
-        var launched = await launcher.StartAsync(new LaunchRequest(id, host, ToolHosts.UrlOf(host, links.Root), template, size, runsAs, environment), stages, cancellationToken);
+        var reports = new StageReports(stage =>
+        {
+            stages.Enter(stage);
+            _ = records.SetAsync(id, i => { if (i.State == ToolInstanceState.Spawning) i.Stage = stage; });
+        });
+        var launched = await launcher.StartAsync(new LaunchRequest(id, host, ToolHosts.UrlOf(host, links.Root), template, size, runsAs, environment), reports, cancellationToken);
+        stages.Enter(ToolStage.WaitingForTheApp);
         await records.SetAsync(id, i => (i.LauncherHandle, i.Address, i.Stage) = (launched.Handle, launched.Address, ToolStage.WaitingForTheApp));
+    }
+
+    /// <summary>A launcher's stages as it reports them, in order (<see cref="Progress{T}"/> would post them to the thread pool).</summary>
+    private sealed class StageReports(Action<ToolStage> report) : IProgress<ToolStage>
+    {
+        public void Report(ToolStage value) => report(value);
     }
 
     /// <summary>Polls the tool's address until it answers HTTP (any status), failing at once if the tool has died.</summary>

@@ -40,6 +40,8 @@ public static class ToolsSetup
         }
 
         builder.Services.AddSingleton<ToolInstanceRecords>();
+        builder.Services.AddSingleton<ToolsInstruments>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ToolsInstruments>());
         builder.Services.AddSingleton<ToolSpawner>();
         builder.Services.AddSingleton<VisualisationAccess>();
         builder.Services.AddSingleton<ToolList>();

@@ -17,12 +17,12 @@ public sealed partial class WebFeatureLayers
     /// <summary>The layers, lowest first, and the folders of the web app (namespaces under DataWorkspace.Web) in each.</summary>
     public static readonly IReadOnlyList<(string Layer, string[] Folders)> Layers =
     [
-        ("foundations", ["Data", "Security", "Background", "Time", "Health", "Documentation", "Text", "Portal"]),
+        ("foundations", ["Data", "Security", "Background", "Time", "Health", "Documentation", "Text", "Portal", "Telemetry"]),
         ("people and records", ["Identity", "Users", "Audit", "Notifications"]),
         ("catalogue", ["Catalogue"]),
         ("access and storage", ["AccessRequests", "DatabaseAccess", "ToolsAccess", "ReferenceData", "Storage", "MachineApi"]),
         ("work on data", ["Tools", "Explorer", "Files"]),
-        ("the app", ["Pages", "Demo"]),
+        ("the app", ["Pages", "Demo", "Operations"]),
     ];
 
     private static readonly Lazy<ArchUnitNET.Domain.Architecture> Web = new(() =>
