@@ -20,6 +20,7 @@ namespace DataWorkspace.Web.Tests;
 /// culled, Data Explorer queries that complete, fail and are cancelled, a download, an email waiting in the outbox, a
 /// permission sync and a refused request; and what a local tool writes reaching the log with its tool and user.
 /// </summary>
+[Collection(typeof(ToolCulling))]
 public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;

@@ -15,9 +15,17 @@ using Npgsql;
 namespace DataWorkspace.Web.Tests;
 
 /// <summary>
+/// The classes that cull idle tools: a cull stops every idle tool in the shared database, so one class's cull would stop
+/// the tools another has just made look idle, and each would miss what it expects. They run one after the other.
+/// </summary>
+[CollectionDefinition]
+public sealed class ToolCulling;
+
+/// <summary>
 /// Launching tools with the Local launcher, against a real PostgreSQL: each tool is a real process (Python's HTTP
 /// server) started with the user's own short-lived database login and nothing else of the platform's configuration.
 /// </summary>
+[Collection(typeof(ToolCulling))]
 public sealed class ToolInstancesTests(WebFixture web, MotoServer aws) : IAsyncDisposable, IClassFixture<MotoServer>
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
