@@ -1,11 +1,11 @@
-// The upload queue: straight to S3, at most six requests at a time (Chromium's connections to one host): whole files as
-// presigned POST forms, parts of files over 64 MiB as presigned PUTs. Names already in the bucket wait for the user's
+// The upload queue: straight to S3, at most six requests at a time to each of the bucket's browser addresses (Chromium's
+// connections to one host name): whole files as presigned POST forms, parts of files over 64 MiB as presigned PUTs. Names already in the bucket wait for the user's
 // choice first. Retries after network errors, resumption of multipart uploads, and their state kept in localStorage so
 // a reload can carry on or clean up.
 import { ApiError, filesApi, type ExistingFile } from "./api";
 
 export const singlePutLimit = 64 * 1024 * 1024;
-const parallelPuts = 6;
+const parallelPerEndpoint = 6;
 // Parts of large files in flight at once, across all uploads.
 const parallelParts = 4;
 const presignBatch = 250;
@@ -29,7 +29,7 @@ export type UploadState = "waiting" | "exists" | "uploading" | "finishing" | "pa
 /** What to do with files whose names are already in the bucket. */
 export type ExistsChoice = "replace" | "skip" | "keep-both";
 
-interface PresignedPost { url: string; fields: Record<string, string>; at: number }
+interface PresignedPost { urls: string[]; fields: Record<string, string>; at: number }
 
 interface Multipart {
   uploadId: string;
@@ -118,6 +118,8 @@ export class UploadQueue {
   sentBytes = 0;
   private nextId = 1;
   private workers = 0;
+  /** Forms on their way to each of the bucket's browser addresses (one until the web app names more). */
+  private readonly postsInFlight: number[] = [0];
   private waitingForSignIn = false;
   private doneKeys: Upload[] = [];
   private doneTimer = 0;
@@ -328,9 +330,9 @@ export class UploadQueue {
     this.events.changed([]);
   }
 
-  /** Starts workers, up to six, while there is work for them. */
+  /** Starts workers, up to six for each of the bucket's addresses, while there is work for them. */
   private run() {
-    while (!this.waitingForSignIn && this.workers < parallelPuts && this.hasWork()) {
+    while (!this.waitingForSignIn && this.workers < parallelPerEndpoint * this.postsInFlight.length && this.hasWork()) {
       this.workers++;
       void this.work().finally(() => {
         this.workers--;
@@ -553,7 +555,7 @@ export class UploadQueue {
         batch.forEach((u, i) => {
           // A file renamed meanwhile (to keep both) needs a form for its new name.
           const form = u.key === keys[i] ? byKey.get(u.key) : undefined;
-          if (form) u.presigned = { url: answer.url, fields: { ...answer.fields, ...form.fields }, at };
+          if (form) u.presigned = { urls: answer.urls?.length ? answer.urls : [answer.url], fields: { ...answer.fields, ...form.fields }, at };
         });
       }, (error) => {
         // One refused name refuses the whole batch: each file then asks on its own, so only that one fails.
@@ -645,6 +647,7 @@ export class UploadQueue {
     if (!multipart) {
       const started = await this.retrying(upload, generation, "Data Workspace", () => filesApi.startMultipart(upload.key, upload.size, upload.contentType));
       multipart = this.newMultipart(started.uploadId, started.partSize, started.partCount);
+      this.knowEndpoints(started.endpoints);
       if (upload.state === "cancelled") {
         void filesApi.abortMultipart(upload.key, started.uploadId).catch(() => undefined);
         throw new Cancelled();
@@ -738,7 +741,7 @@ export class UploadQueue {
     }
     // The next addresses are asked for before the workers run out of them.
     const ahead = multipart.pending.filter((n) => !fresh(n));
-    if (!multipart.urlRequest && ahead.length > 0 && multipart.pending.length - ahead.length < 2 * parallelPuts) {
+    if (!multipart.urlRequest && ahead.length > 0 && multipart.pending.length - ahead.length < 2 * parallelPerEndpoint * this.postsInFlight.length) {
       const request = filesApi.partUrls(upload.key, multipart.uploadId, ahead.slice(0, partUrlBatch)).then((answer) => {
         const at = Date.now();
         for (const [n, url] of Object.entries(answer.urls)) multipart.urls.set(Number(n), { url, at });
@@ -781,7 +784,12 @@ export class UploadQueue {
       form.append("file", upload.file, upload.key.includes("${filename}") ? "${filename}" : lastNameOf(upload.key));
       const request = new XMLHttpRequest();
       let reported = 0;
-      request.open("POST", target.url);
+      this.knowEndpoints(target.urls.length);
+      // To the address with the fewest forms on their way, so that each keeps its own connections busy.
+      const endpoint = this.postsInFlight.indexOf(Math.min(...this.postsInFlight.slice(0, target.urls.length)));
+      this.postsInFlight[endpoint]++;
+      request.addEventListener("loadend", () => this.postsInFlight[endpoint]--);
+      request.open("POST", target.urls[endpoint]);
       if (upload.size >= progressFrom) {
         request.upload.onprogress = (event) => {
           const loaded = Math.min(upload.size, event.loaded);
@@ -814,6 +822,11 @@ export class UploadQueue {
       upload.requests.add(request);
       request.send(form);
     });
+  }
+
+  /** Learns how many addresses the bucket has for the browser: the workers grow with them. */
+  private knowEndpoints(count: number) {
+    while (this.postsInFlight.length < count) this.postsInFlight.push(0);
   }
 
   /** One PUT to S3, with progress; resolves with the ETag S3 answered. */
