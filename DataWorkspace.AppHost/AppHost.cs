@@ -232,11 +232,12 @@ else
     var aws = builder.AddAwsEmulator("aws", infrastructure);
     // The emulator under a second name too: Chromium keeps six connections to each host name, so the files page's
     // uploads, spread over both, get twelve.
-    var awsAsLocalhost = ReferenceExpression.Create($"http://localhost:{aws.GetEndpoint("http").Property(EndpointProperty.Port)}");
+    // Aspire gives the emulator's address as localhost; the second name is its IP address.
+    var awsByAddress = ReferenceExpression.Create($"http://127.0.0.1:{aws.GetEndpoint("http").Property(EndpointProperty.Port)}");
     web.WithAwsEmulator(aws)
         .WithEnvironment("Storage__Bucket", "dataworkspace-local")
         .WithEnvironment("Storage__BrowserEndpoints__0", aws.GetEndpoint("http"))
-        .WithEnvironment("Storage__BrowserEndpoints__1", awsAsLocalhost);
+        .WithEnvironment("Storage__BrowserEndpoints__1", awsByAddress);
 
     // A demo machine API client, so calls from another system can be tried locally: sign with Hawk as id "demo" and
     // the key in <data directory>/secrets/machine-api-demo-key. It reads what a partner.example user could.
@@ -265,7 +266,7 @@ else
         .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
         // The files page's presigned uploads and previews go to the emulator itself.
         .WithEnvironment("Proxy__FilesOrigin", aws.GetEndpoint("http"))
-        .WithEnvironment("Proxy__FilesOrigins__0", awsAsLocalhost)
+        .WithEnvironment("Proxy__FilesOrigins__0", awsByAddress)
         .WaitFor(identity);
 
     builder.AnnounceWhenReady([proxy.Resource, web.Resource, identity.Resource], logger => logger.LogInformation(

@@ -131,9 +131,11 @@ try
         Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
         // Where the page's time went: its PUTs to S3 (preflights are not listed) and its calls to the files API.
         var timings = await page.EvaluateAsync<double[]>("""
-            origin => {
+            port => {
               const entries = performance.getEntriesByType('resource');
-              const puts = entries.filter(e => e.name.startsWith(origin));
+              // The emulator under each of its names (the page spreads its uploads over them).
+              const puts = entries.filter(e => new URL(e.name).port === port);
+              window.benchHosts = [...new Set(puts.map(e => new URL(e.name).host))].map(h => `${h}: ${puts.filter(e => new URL(e.name).host === h).length}`).join(', ');
               const api = entries.filter(e => e.name.includes('/api/v1/files/'));
               const busy = list => {
                 const spans = list.map(e => [e.startTime, e.responseEnd]).sort((a, b) => a[0] - b[0]);
@@ -147,11 +149,12 @@ try
               return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first - window.benchPicked,
                 window.benchPicked - window.benchAsked, firstPut - window.benchPicked, window.benchDone - lastPut];
             }
-            """, emulator.GetLeftPart(UriPartial.Authority));
+            """, emulator.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Console.WriteLine($"  {timings[0]:N0} requests to S3 of {timings[1]:N1} ms on average, at least one in flight for {timings[2] / 1000:N1} s; " +
             $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; " +
             $"the files reached the page {timings[6] / 1000:N2} s after they were set on the picker, its first request went {timings[5] / 1000:N2} s later and its first to S3 {timings[7] / 1000:N2} s later; " +
             $"{timings[8] / 1000:N2} s from the last answer from S3 to the page saying all were uploaded (seen by polling every 50 ms)");
+        Console.WriteLine($"  requests by host name: {await page.EvaluateAsync<string>("window.benchHosts")}");
         Console.WriteLine($"Uploading the same with aws s3 cp --recursive ...");
         cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
         Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s");
