@@ -210,21 +210,34 @@ if (publishing)
         .WithEnvironment("Proxy__FilesOrigins__0", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.dualstack.{deployment.Region}.amazonaws.com"))
         .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/healthcheck", isPublic: true);
 
+    // healthcheck: what an external uptime monitor calls, at https://healthcheck.<root domain>/check (the portal's
+    // health through the web app's /health) and /check_alb (the load balancer's own check of it).
+    builder.AddProject<Projects.DataWorkspace_Sidecars>("healthcheck", options =>
+        {
+            options.ExcludeLaunchProfile = true;
+            options.ExcludeKestrelEndpoints = true;
+        })
+        .WithArgs("healthcheck-server")
+        .WithEnvironment("HEALTHCHECK_LISTEN", "0.0.0.0:8080")
+        .WithEnvironment("HEALTHCHECK_CHECK_URL", ReferenceExpression.Create($"{web.GetEndpoint("http")}/health"))
+        .PublishAsEcsSidecarWebService(image: EcsDeployment.SidecarsRepository, cpu: 256, memory: 512, desiredCount: 2, healthPath: "/check_alb", loadBalancerHost: "healthcheck");
+
     // dns-rewrite: the tools' DNS server, answering only the allow-listed names (DnsRewrite in appsettings.json) by
-    // asking the VPC's resolver (dns-upstream, e.g. 10.0.0.2).
+    // asking the VPC's resolver (dns-upstream, e.g. 10.0.0.2). The tools reach it on port 53 of an internal network
+    // load balancer at fixed addresses (their VPC's DNS servers), which forwards to 5353: a port its non-root user may take.
     builder.AddProject<Projects.DataWorkspace_Sidecars>("dns-rewrite", options =>
         {
             options.ExcludeLaunchProfile = true;
             options.ExcludeKestrelEndpoints = true;
         })
         .WithArgs("dns-rewrite")
-        .WithEnvironment("DNS_REWRITE_LISTEN", "0.0.0.0:53")
+        .WithEnvironment("DNS_REWRITE_LISTEN", "0.0.0.0:5353")
         .WithEnvironment("DNS_REWRITE_UPSTREAM", builder.AddParameter("dns-upstream"))
         .WithEnvironment("DNS_REWRITE_RULES", LocalDnsRewrite.RulesJson(builder.Configuration))
         .WithEnvironment("DNS_REWRITE_HEALTH_NAME", LocalDnsRewrite.HealthName(builder.Configuration))
         .WithEnvironment("DNS_REWRITE_HEALTH_PORT", "8053")
         .PublishAsEcsSidecarService(image: EcsDeployment.SidecarsRepository, cpu: 256, memory: 512, desiredCount: 2, healthPort: 8053, healthPath: "/health",
-            ports: [new PortMapping(53, "udp"), new PortMapping(53, "tcp"), new PortMapping(8053)]);
+            ports: [new PortMapping(5353, "udp"), new PortMapping(5353, "tcp"), new PortMapping(8053)], toolsDnsPort: 5353);
 }
 else
 {

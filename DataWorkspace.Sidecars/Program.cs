@@ -4,6 +4,7 @@ using DataWorkspace.Sidecars;
 var root = new RootCommand("Data Workspace sidecars: one executable, one command per sidecar, run beside each tool container.")
 {
     HealthcheckCommand.Create(),
+    HealthcheckServerCommand.Create(),
     SampleAppCommand.Create(),
     MetricsCommand.Create(),
     S3SyncCommand.Create(),

@@ -15,8 +15,8 @@ namespace DataWorkspace.AppHost.Publishing;
 /// </summary>
 public static class CloudFormationTemplate
 {
-    /// <summary>The Fn::Sub variable holding the private subnets joined with commas (the tools' subnets setting).</summary>
-    public const string PrivateSubnetIds = "PrivateSubnetIds";
+    /// <summary>The Fn::Sub variable holding the tools' subnets joined with commas (the web app's tools subnets setting).</summary>
+    public const string ToolsSubnetIds = "ToolsSubnetIds";
 
     public static JsonObject Build(IReadOnlyList<EcsTask> tasks, EcsDeployment deployment, IReadOnlyList<string> browserOrigins)
     {
@@ -30,6 +30,9 @@ public static class CloudFormationTemplate
             ["PrivateSubnets"] = Parameter("List<AWS::EC2::Subnet::Id>", "Private subnets for the platform's and the tools' tasks (with a route to the internet through NAT)."),
             ["CertificateArn"] = Parameter("String", "The ACM certificate for the root domain and *.<root domain>."),
             ["FilesBucketName"] = Parameter("String", "The name of the files bucket (users' home folders and team folders) to create."),
+            ["ToolsVpcId"] = Parameter("AWS::EC2::VPC::Id", "The tools' own VPC, peered with VpcId: its DHCP options make dns-rewrite every tool's DNS server."),
+            ["ToolsSubnets"] = Parameter("List<AWS::EC2::Subnet::Id>", "Private subnets of the tools VPC, where the tools' tasks run."),
+            ["DnsAddresses"] = Parameter("CommaDelimitedList", "Two free private IPv4 addresses, one in each of the first two PrivateSubnets: dns-rewrite's load balancer, the tools VPC's DNS servers."),
         };
         var resources = new JsonObject();
 
@@ -106,7 +109,7 @@ public static class CloudFormationTemplate
         resources["ToolsSecurityGroup"] = Resource("AWS::EC2::SecurityGroup", new JsonObject
         {
             ["GroupDescription"] = "Data Workspace tools: reached only from the platform's services (the proxy, Prometheus)",
-            ["VpcId"] = Ref("VpcId"),
+            ["VpcId"] = Ref("ToolsVpcId"),
         });
         resources["ToolsFromServices"] = Resource("AWS::EC2::SecurityGroupIngress", new JsonObject
         {
@@ -117,8 +120,6 @@ public static class CloudFormationTemplate
             ["GroupDescription"] = "Data Workspace dns-rewrite: DNS from the tools",
             ["VpcId"] = Ref("VpcId"),
         });
-        resources["DnsFromToolsUdp"] = GroupIngress("DnsSecurityGroup", "udp", 53, "ToolsSecurityGroup");
-        resources["DnsFromToolsTcp"] = GroupIngress("DnsSecurityGroup", "tcp", 53, "ToolsSecurityGroup");
 
         resources["FilesBucket"] = Resource("AWS::S3::Bucket", new JsonObject
         {
@@ -180,7 +181,9 @@ public static class CloudFormationTemplate
             }),
         });
 
-        var priority = 1;
+        // A service's own host (healthcheck.<root domain>) is tried before the proxy's wildcard, which would match it too.
+        var hostPriority = 1;
+        var priority = 100;
         foreach (var task in tasks)
         {
             var id = LogicalId(task.Name);
@@ -226,22 +229,30 @@ public static class CloudFormationTemplate
             var dependsOn = new JsonArray("PlatformLogGroup");
             if (task.Settings is { Public: true, HttpPort: { } publicPort })
             {
-                resources[id + "TargetGroup"] = Resource("AWS::ElasticLoadBalancingV2::TargetGroup", new JsonObject
-                {
-                    ["TargetType"] = "ip",
-                    ["Protocol"] = "HTTP",
-                    ["Port"] = publicPort,
-                    ["VpcId"] = Ref("VpcId"),
-                    ["HealthCheckPath"] = task.Settings.HealthPath,
-                    ["Matcher"] = new JsonObject { ["HttpCode"] = "200" },
-                    ["TargetGroupAttributes"] = new JsonArray(new JsonObject { ["Key"] = "deregistration_delay.timeout_seconds", ["Value"] = "30" }),
-                });
+                resources[id + "TargetGroup"] = TargetGroup(publicPort, task.Settings.HealthPath);
                 resources[id + "RootHostRule"] = ListenerRule(id, priority++, Text(EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
                 resources[id + "ToolHostsRule"] = ListenerRule(id, priority++, Text("*." + EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
                 service["LoadBalancers"] = new JsonArray(new JsonObject { ["ContainerName"] = task.Name, ["ContainerPort"] = publicPort, ["TargetGroupArn"] = Ref(id + "TargetGroup") });
                 service["HealthCheckGracePeriodSeconds"] = 120;
                 dependsOn.Add(id + "RootHostRule");
                 dependsOn.Add(id + "ToolHostsRule");
+            }
+
+            if (task.Settings is { LoadBalancerHost: { } host, HttpPort: { } hostPort })
+            {
+                resources[id + "TargetGroup"] = TargetGroup(hostPort, task.Settings.HealthPath);
+                resources[id + "HostRule"] = ListenerRule(id, hostPriority++, Text(host + "." + EcsValues.Placeholder(deployment.RootDomain.Resource.Name)));
+                service["LoadBalancers"] = new JsonArray(new JsonObject { ["ContainerName"] = task.Name, ["ContainerPort"] = hostPort, ["TargetGroupArn"] = Ref(id + "TargetGroup") });
+                service["HealthCheckGracePeriodSeconds"] = 60;
+                dependsOn.Add(id + "HostRule");
+            }
+
+            if (task.Settings is { ToolsDnsPort: { } dnsPort, HealthPort: { } dnsHealthPort })
+            {
+                AddToolsDns(resources, dnsPort, dnsHealthPort, task.Settings.HealthPath);
+                service["LoadBalancers"] = new JsonArray(new JsonObject { ["ContainerName"] = task.Name, ["ContainerPort"] = dnsPort, ["TargetGroupArn"] = Ref("ToolsDnsTargetGroup") });
+                service["HealthCheckGracePeriodSeconds"] = 60;
+                dependsOn.Add("ToolsDnsListener");
             }
 
             var serviceResource = Resource("AWS::ECS::Service", service);
@@ -301,10 +312,80 @@ public static class CloudFormationTemplate
         var names = EcsValues.ParametersIn(text).ToList();
         if (names.Count == 0) return JsonValue.Create(text);
         var template = EcsValues.Fill(text, name => "${" + (fromStack.TryGetValue(name, out var made) ? made : LogicalId(name)) + "}", literal => literal.Replace("${", "${!", StringComparison.Ordinal));
-        return template.Contains("${" + PrivateSubnetIds + "}", StringComparison.Ordinal)
-            ? new JsonObject { ["Fn::Sub"] = new JsonArray(template, new JsonObject { [PrivateSubnetIds] = new JsonObject { ["Fn::Join"] = new JsonArray(",", Ref("PrivateSubnets")) } }) }
+        return template.Contains("${" + ToolsSubnetIds + "}", StringComparison.Ordinal)
+            ? new JsonObject { ["Fn::Sub"] = new JsonArray(template, new JsonObject { [ToolsSubnetIds] = new JsonObject { ["Fn::Join"] = new JsonArray(",", Ref("ToolsSubnets")) } }) }
             : new JsonObject { ["Fn::Sub"] = template };
     }
+
+    /// <summary>
+    /// The tools' DNS: on Fargate a task cannot name its own DNS servers, so the tools VPC's DHCP options name two fixed
+    /// addresses of an internal network load balancer, which forwards UDP and TCP 53 to the DNS service's port. UDP keeps
+    /// the tools' addresses as the source, so the service's group allows the tools' group as well as the load balancer's.
+    /// dns-rewrite asks the VPC's resolver itself, which security groups do not filter.
+    /// </summary>
+    private static void AddToolsDns(JsonObject resources, int port, int healthPort, string? healthPath)
+    {
+        resources["ToolsDnsSecurityGroup"] = Resource("AWS::EC2::SecurityGroup", new JsonObject
+        {
+            ["GroupDescription"] = "Data Workspace tools' DNS load balancer: DNS from the tools",
+            ["VpcId"] = Ref("VpcId"),
+            ["SecurityGroupIngress"] = new JsonArray(
+                new JsonObject { ["IpProtocol"] = "udp", ["FromPort"] = 53, ["ToPort"] = 53, ["SourceSecurityGroupId"] = Ref("ToolsSecurityGroup") },
+                new JsonObject { ["IpProtocol"] = "tcp", ["FromPort"] = 53, ["ToPort"] = 53, ["SourceSecurityGroupId"] = Ref("ToolsSecurityGroup") }),
+        });
+        resources["DnsFromLoadBalancerUdp"] = GroupIngress("DnsSecurityGroup", "udp", port, "ToolsDnsSecurityGroup");
+        resources["DnsFromLoadBalancerTcp"] = GroupIngress("DnsSecurityGroup", "tcp", port, "ToolsDnsSecurityGroup");
+        resources["DnsHealthFromLoadBalancer"] = GroupIngress("DnsSecurityGroup", "tcp", healthPort, "ToolsDnsSecurityGroup");
+        resources["DnsFromToolsUdp"] = GroupIngress("DnsSecurityGroup", "udp", port, "ToolsSecurityGroup");
+        resources["DnsFromToolsTcp"] = GroupIngress("DnsSecurityGroup", "tcp", port, "ToolsSecurityGroup");
+
+        JsonObject Mapping(int index) => new()
+        {
+            ["SubnetId"] = new JsonObject { ["Fn::Select"] = new JsonArray(index, Ref("PrivateSubnets")) },
+            ["PrivateIPv4Address"] = new JsonObject { ["Fn::Select"] = new JsonArray(index, Ref("DnsAddresses")) },
+        };
+        resources["ToolsDnsLoadBalancer"] = Resource("AWS::ElasticLoadBalancingV2::LoadBalancer", new JsonObject
+        {
+            ["Type"] = "network",
+            ["Scheme"] = "internal",
+            ["SubnetMappings"] = new JsonArray(Mapping(0), Mapping(1)),
+            ["SecurityGroups"] = new JsonArray(Ref("ToolsDnsSecurityGroup")),
+        });
+        resources["ToolsDnsTargetGroup"] = Resource("AWS::ElasticLoadBalancingV2::TargetGroup", new JsonObject
+        {
+            ["TargetType"] = "ip",
+            ["Protocol"] = "TCP_UDP",
+            ["Port"] = port,
+            ["VpcId"] = Ref("VpcId"),
+            ["HealthCheckProtocol"] = "HTTP",
+            ["HealthCheckPort"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["HealthCheckPath"] = healthPath,
+            ["TargetGroupAttributes"] = new JsonArray(new JsonObject { ["Key"] = "deregistration_delay.timeout_seconds", ["Value"] = "30" }),
+        });
+        resources["ToolsDnsListener"] = Resource("AWS::ElasticLoadBalancingV2::Listener", new JsonObject
+        {
+            ["LoadBalancerArn"] = Ref("ToolsDnsLoadBalancer"),
+            ["Port"] = 53,
+            ["Protocol"] = "TCP_UDP",
+            ["DefaultActions"] = new JsonArray(new JsonObject { ["Type"] = "forward", ["TargetGroupArn"] = Ref("ToolsDnsTargetGroup") }),
+        });
+        resources["ToolsDhcpOptions"] = Resource("AWS::EC2::DHCPOptions", new JsonObject { ["DomainNameServers"] = Ref("DnsAddresses") });
+        resources["ToolsDhcpOptionsAssociation"] = Resource("AWS::EC2::VPCDHCPOptionsAssociation", new JsonObject
+        {
+            ["VpcId"] = Ref("ToolsVpcId"), ["DhcpOptionsId"] = Ref("ToolsDhcpOptions"),
+        });
+    }
+
+    private static JsonObject TargetGroup(int port, string? healthPath) => Resource("AWS::ElasticLoadBalancingV2::TargetGroup", new JsonObject
+    {
+        ["TargetType"] = "ip",
+        ["Protocol"] = "HTTP",
+        ["Port"] = port,
+        ["VpcId"] = Ref("VpcId"),
+        ["HealthCheckPath"] = healthPath,
+        ["Matcher"] = new JsonObject { ["HttpCode"] = "200" },
+        ["TargetGroupAttributes"] = new JsonArray(new JsonObject { ["Key"] = "deregistration_delay.timeout_seconds", ["Value"] = "30" }),
+    });
 
     private static JsonObject ListenerRule(string service, int priority, JsonNode host) => Resource("AWS::ElasticLoadBalancingV2::ListenerRule", new JsonObject
     {

@@ -44,7 +44,7 @@ public sealed class EcsDeployment
         [WebTaskRole.Resource.Name] = "WebTaskRole.Arn",
         [ToolsRole.Resource.Name] = "ToolsRole.Arn",
         [ToolsCluster.Resource.Name] = "Cluster",
-        [ToolsSubnets.Resource.Name] = CloudFormationTemplate.PrivateSubnetIds,
+        [ToolsSubnets.Resource.Name] = CloudFormationTemplate.ToolsSubnetIds,
         [ToolsSecurityGroups.Resource.Name] = "ToolsSecurityGroup",
         [FilesBucket.Resource.Name] = "FilesBucket",
     };

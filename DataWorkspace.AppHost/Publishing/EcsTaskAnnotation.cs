@@ -31,10 +31,19 @@ public sealed class EcsTaskAnnotation : IResourceAnnotation
     /// <summary>Whether the public load balancer sends the portal's hosts (the root domain and every tool's) here.</summary>
     public bool Public { get; init; }
 
+    /// <summary>The host under the root domain (e.g. <c>healthcheck</c> for healthcheck.&lt;root domain&gt;) the public load balancer sends here alone.</summary>
+    public string? LoadBalancerHost { get; init; }
+
     /// <summary>The task's IAM role, when it calls AWS itself.</summary>
     public ParameterResource? TaskRole { get; init; }
 
     public IReadOnlyList<SystemControl>? SystemControls { get; init; }
+
+    /// <summary>The container port (UDP and TCP) the tools' DNS load balancer forwards their port 53 to; null when the service serves no DNS.</summary>
+    public int? ToolsDnsPort { get; init; }
+
+    /// <summary>The port of the container's HTTP health endpoint at <see cref="HealthPath"/>, when it is not <see cref="HttpPort"/>.</summary>
+    public int? HealthPort { get; init; }
 
     public bool IsService => DesiredCount is not null;
 }
@@ -65,16 +74,32 @@ public static class EcsTaskExtensions
         return resource.WithAnnotation(new EcsTaskAnnotation { Image = image, Cpu = cpu, Memory = memory });
     }
 
+    /// <summary>
+    /// Published as an ECS service of the sidecars image serving HTTP on <see cref="ContainerHttpPort"/>, which the public
+    /// load balancer reaches at <c>&lt;host&gt;.&lt;root domain&gt;</c> only, checking <paramref name="healthPath"/>.
+    /// </summary>
+    public static IResourceBuilder<T> PublishAsEcsSidecarWebService<T>(this IResourceBuilder<T> resource, string image, int cpu, int memory, int desiredCount,
+        string healthPath, string loadBalancerHost)
+        where T : IResource
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return resource.WithAnnotation(new EcsTaskAnnotation
+        {
+            Image = image, Cpu = cpu, Memory = memory, DesiredCount = desiredCount, HttpPort = ContainerHttpPort, HealthPath = healthPath,
+            HealthCheck = EcsHealthChecks.WithSidecar(ContainerHttpPort, healthPath), LoadBalancerHost = loadBalancerHost,
+        });
+    }
+
     /// <summary>Published as an ECS service of the sidecars image, checked by the image's own <c>healthcheck</c> command.</summary>
     public static IResourceBuilder<T> PublishAsEcsSidecarService<T>(this IResourceBuilder<T> resource, string image, int cpu, int memory, int desiredCount,
-        int healthPort, string healthPath, IReadOnlyList<PortMapping> ports)
+        int healthPort, string healthPath, IReadOnlyList<PortMapping> ports, int? toolsDnsPort = null)
         where T : IResource
     {
         ArgumentNullException.ThrowIfNull(resource);
         return resource.WithAnnotation(new EcsTaskAnnotation
         {
             Image = image, Cpu = cpu, Memory = memory, DesiredCount = desiredCount, OtherPorts = ports, HealthPath = healthPath,
-            HealthCheck = EcsHealthChecks.WithSidecar(healthPort, healthPath),
+            HealthCheck = EcsHealthChecks.WithSidecar(healthPort, healthPath), HealthPort = healthPort, ToolsDnsPort = toolsDnsPort,
             // The image runs as a non-root user, which may then listen on ports below 1024 too (DNS's 53).
             SystemControls = ports.Any(p => p.ContainerPort < 1024) ? [new SystemControl("net.ipv4.ip_unprivileged_port_start", "0")] : null,
         });

@@ -54,6 +54,9 @@ public sealed record ContainerDefinition
     public IReadOnlyList<PortMapping>? PortMappings { get; init; }
     public IReadOnlyList<MountPoint>? MountPoints { get; init; }
 
+    /// <summary>The user (uid or uid:gid) the container runs as instead of its image's USER.</summary>
+    public string? User { get; init; }
+
     /// <summary>The container's hard memory limit in MiB.</summary>
     public int? Memory { get; init; }
 

@@ -40,6 +40,12 @@ public static class ToolTaskDefinition
     /// <summary>Each sidecar's hard memory limit; the tool gets the rest of the task's memory.</summary>
     public const int SidecarMemoryMb = 128;
 
+    /// <summary>
+    /// The user owning the home folder, as uid:gid: the tool images' user, the same as the platform's own images'
+    /// (ContainerUser in Directory.Build.props, the .NET images' "app" user).
+    /// </summary>
+    public const string HomeOwner = "1654:1654";
+
     private const string HomeVolume = "home";
 
     public static RegisterTaskDefinitionRequest Build(ToolTask tool)
@@ -69,6 +75,10 @@ public static class ToolTaskDefinition
             {
                 Name = S3SyncContainer, Image = tool.SidecarImage!, Essential = false, Command = ["s3sync", "--local", HomeFolder], Memory = SidecarMemoryMb,
                 MountPoints = [new MountPoint(HomeVolume, HomeFolder)],
+                // Fargate makes a task's bind-mount volume root-owned 0755, unless the image declares a VOLUME at the mount
+                // path, whose contents and ownership ECS copies in: the tool image's home, owned by its user. s3sync runs as
+                // that user, so it can write there and the tool can change what it downloads.
+                User = HomeOwner,
             });
             containers.Add(new()
             {

@@ -263,7 +263,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         // Its s3sync sends its last changes after the stop answers; the other tests start once it has gone.
         var toolHome = Path.Combine(fixture.Platform.DataDirectory, "tools", $"files-{UserHash.Of(id)}");
         var until = DateTime.UtcNow.AddMinutes(1);
-        while (SidecarRunsFor(toolHome))
+        while (SidecarProcesses.RunFor(toolHome))
         {
             Assert.True(DateTime.UtcNow < until, "the tool's s3sync was still running a minute after the tool stopped");
             await Task.Delay(200, Cancel);
@@ -356,21 +356,6 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             local.Delete(recursive: true);
         }
     }
-
-    /// <summary>Whether a sidecar process of this machine still works on the tool home <paramref name="folder"/>.</summary>
-    private static bool SidecarRunsFor(string folder) =>
-        Directory.GetDirectories("/proc").Where(directory => int.TryParse(Path.GetFileName(directory), out _)).Any(directory =>
-        {
-            try
-            {
-                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline"));
-                return commandLine.Contains("dataworkspace-sidecar", StringComparison.Ordinal) && commandLine.Contains(folder, StringComparison.Ordinal);
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                return false;
-            }
-        });
 
     private async Task<(IBrowserContext Context, IPage Page, List<string> Problems)> SignedInAsync(BrowserNewContextOptions options)
     {

@@ -169,28 +169,13 @@ public sealed class SidecarsInThePlatformTests(PlatformFixture fixture)
 
         // Stopped (its sidecars with it), its folder gone, and started again: the file is back in the tool's home.
         await ChangeAsync("stop", "Stopped");
-        await UntilAsync("its s3sync stopped", () => Task.FromResult(!SidecarRunsFor(folder)));
+        await UntilAsync("its s3sync stopped", () => Task.FromResult(!SidecarProcesses.RunFor(folder)));
         Directory.Delete(folder, recursive: true);
         await ChangeAsync("start", "Running");
         await UntilAsync("note.txt back in the tool's home", () => Task.FromResult(File.Exists(Path.Combine(folder, "note.txt"))));
         Assert.Equal("kept in S3", await File.ReadAllTextAsync(Path.Combine(folder, "note.txt"), Cancel));
         await ChangeAsync("stop", "Stopped");
     }
-
-    /// <summary>Whether a sidecar process of this machine still works on the tool home <paramref name="folder"/> (s3sync names it).</summary>
-    private static bool SidecarRunsFor(string folder) =>
-        Directory.GetDirectories("/proc").Where(directory => int.TryParse(Path.GetFileName(directory), out _)).Any(directory =>
-        {
-            try
-            {
-                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline"));
-                return commandLine.Contains("dataworkspace-sidecar", StringComparison.Ordinal) && commandLine.Contains(folder, StringComparison.Ordinal);
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                return false;
-            }
-        });
 
     /// <summary>Asks until <paramref name="condition"/> holds; two minutes without it fails the test with what was awaited.</summary>
     private static async Task UntilAsync(string what, Func<Task<bool>> condition)

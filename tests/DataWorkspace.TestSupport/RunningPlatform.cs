@@ -114,10 +114,54 @@ public sealed class RunningPlatform : IAsyncDisposable
 
         var app = await builder.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
-        // The proxy and the web app start side by side: the platform answers once both do.
-        await Task.WhenAll(app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", cancellationToken),
-            app.ResourceNotifications.WaitForResourceHealthyAsync("web", cancellationToken));
+        // The proxy and the web app start side by side: the platform answers once both do. A start that never gets
+        // there (a step that failed, so what waits for it never starts) fails the test saying which, not hangs it.
+        using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        starting.CancelAfter(StartTimeout);
+        try
+        {
+            await Task.WhenAll(app.ResourceNotifications.WaitForResourceHealthyAsync("proxy", starting.Token),
+                app.ResourceNotifications.WaitForResourceHealthyAsync("web", starting.Token));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var report = await DescribeResourcesAsync(app);
+            await app.DisposeAsync();
+            throw new TimeoutException($"The platform did not become healthy within {StartTimeout.TotalSeconds:0} s. Resources:\n{report}");
+        }
         return new RunningPlatform(app, new Uri($"http://dataworkspace.localhost:{portalPort}/"), dataDirectory);
+    }
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    /// <summary>Each resource's state and exit code, and the last lines of those not running, for a start that failed.</summary>
+    private static async Task<string> DescribeResourcesAsync(DistributedApplication app)
+    {
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        var report = new System.Text.StringBuilder();
+        foreach (var resource in model.Resources)
+        {
+            if (!app.ResourceNotifications.TryGetCurrentState(resource.Name, out var current))
+                continue;
+            var state = current.Snapshot.State?.Text ?? "(none)";
+            report.AppendLine($"- {resource.Name}: {state}{(current.Snapshot.ExitCode is { } code ? $", exit code {code}" : "")}");
+            if (state is "Running" or "(none)")
+                continue;
+            using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            var lines = new List<string>();
+            try
+            {
+                await foreach (var batch in logs.GetAllAsync(resource.Name).WithCancellation(enough.Token))
+                    lines.AddRange(batch.Select(line => line.Content));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            foreach (var line in lines.TakeLast(15))
+                report.AppendLine("    " + line);
+        }
+        return report.ToString();
     }
 
     public PortalClient Client(bool followRedirects = true) => new(PortalUrl, followRedirects);

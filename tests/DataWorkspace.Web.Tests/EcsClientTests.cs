@@ -106,6 +106,9 @@ public sealed class EcsClientTests(EcsMoto moto) : IClassFixture<EcsMoto>
         }
         Assert.Contains(containers["tool"].GetProperty("environment").EnumerateArray(), e => e.GetProperty("name").GetString() == "HOME" && e.GetProperty("value").GetString() == EcsLauncher.HomeFolder);
         Assert.Equal(["s3sync", "--local", EcsLauncher.HomeFolder], containers["s3sync"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        // The home volume is the tool image's (root's, if it declares none): s3sync runs as the tool images' user to write there.
+        Assert.Equal("1654:1654", containers["s3sync"].GetProperty("user").GetString());
+        Assert.False(containers["tool"].TryGetProperty("user", out _), "the tool runs as its image's own user");
         Assert.Equal(["metrics"], containers["metrics"].GetProperty("command").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(EcsLauncher.MetricsPort, containers["metrics"].GetProperty("portMappings").EnumerateArray().Single().GetProperty("containerPort").GetInt32());
         Assert.All(containers.Values.Where(c => c.GetProperty("name").GetString() != "tool"), c => Assert.False(c.GetProperty("essential").GetBoolean()));
