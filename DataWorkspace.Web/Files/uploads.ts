@@ -6,8 +6,9 @@ import { ApiError, filesApi, type ExistingFile } from "./api";
 
 export const singlePutLimit = 64 * 1024 * 1024;
 const parallelPerEndpoint = 6;
-// Parts of large files in flight at once, across all uploads.
-const parallelParts = 4;
+// Parts of large files in flight at once to each of the bucket's addresses, across all uploads: every connection, as a
+// part's own stream from the browser is far slower than the link.
+const parallelPartsPerEndpoint = 6;
 const presignBatch = 250;
 const firstPresignBatch = 30;
 // Forms are asked for ahead of the workers, so that none waits for the web app between files.
@@ -16,7 +17,10 @@ const existingBatch = 1000;
 // A smaller file is sent without an upload progress listener: the listener would cost it a CORS preflight.
 const progressFrom = 1024 * 1024;
 const partUrlBatch = 64;
-const doneBatch = 200;
+// Finished files are confirmed to the web app (which checks them in S3 and writes the audit) in large batches: each
+// confirmation costs S3 a listing, which slows the uploads still on their way.
+const doneBatch = 1000;
+const doneEvery = 3000;
 const retries = 8;
 // Presigned URLs are valid for 15 minutes; one older than this is asked for again before it is used.
 const urlFreshFor = 10 * 60 * 1000;
@@ -341,7 +345,7 @@ export class UploadQueue {
   }
 
   private hasWork() {
-    const partsFree = this.partsInFlight() < parallelParts;
+    const partsFree = this.partsInFlight() < parallelPartsPerEndpoint * this.postsInFlight.length;
     return this.uploads.some((u) => (u.state === "waiting" && u.checked)
       || (u.state === "uploading" && u.multipart?.ready === true && ((partsFree && u.multipart.pending.length > 0) || this.canComplete(u.multipart))));
   }
@@ -367,7 +371,7 @@ export class UploadQueue {
 
   /** The next piece of work, claimed at once so that no other worker takes it. */
   private claim(): (() => Promise<void>) | null {
-    const partsFree = this.partsInFlight() < parallelParts;
+    const partsFree = this.partsInFlight() < parallelPartsPerEndpoint * this.postsInFlight.length;
     for (const upload of this.uploads) {
       const multipart = upload.multipart;
       if (upload.state !== "uploading" || !multipart?.ready) continue;
@@ -517,9 +521,13 @@ export class UploadQueue {
     upload.state = "finishing";
     upload.message = "";
     this.doneKeys.push(upload);
-    // Sent at once when the batch is full or nothing else is on its way: the user waits only for the last ones.
+    this.scheduleDone(this.doneDelay());
+  }
+
+  /** Confirmed at once when a batch is full or nothing else is on its way (the user waits only for the last ones); else a few seconds on. */
+  private doneDelay() {
     const more = this.uploads.some((u) => u.state === "waiting" || (u.state === "uploading" && !u.multipart));
-    this.scheduleDone(this.doneKeys.length >= doneBatch || !more ? 0 : 1000);
+    return this.doneKeys.length >= doneBatch || !more ? 0 : doneEvery;
   }
 
   /** A fresh presigned POST form for the upload, asked for together with those of the next waiting files. */
@@ -582,9 +590,12 @@ export class UploadQueue {
   private async flushDone() {
     if (this.flushingDone || this.waitingForSignIn) return;
     this.flushingDone = true;
+    // Only the files finished by now: those finishing meanwhile wait for a batch of their own.
+    let due = this.doneKeys.length;
     try {
-      while (this.doneKeys.length > 0) {
-        const batch = this.doneKeys.slice(0, doneBatch);
+      while (due > 0 && this.doneKeys.length > 0) {
+        const batch = this.doneKeys.slice(0, Math.min(doneBatch, due));
+        due -= batch.length;
         try {
           await this.retrying(null, 0, "Data Workspace", () => filesApi.uploaded(batch.map((u) => u.key)));
         } catch (error) {
@@ -614,6 +625,7 @@ export class UploadQueue {
       }
     } finally {
       this.flushingDone = false;
+      if (this.doneKeys.length > 0 && !this.doneStalled && !this.waitingForSignIn) this.scheduleDone(this.doneDelay());
     }
   }
 
