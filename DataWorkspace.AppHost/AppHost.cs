@@ -185,6 +185,9 @@ if (publishing)
         // Users' and teams' files, and the role each tool assumes (narrowed to the user's own prefixes) to reach them.
         .WithEnvironment("Storage__Bucket", deployment.FilesBucket)
         .WithEnvironment("Storage__ToolRoleArn", deployment.ToolsRole)
+        // The files page spreads its uploads over two host names of the bucket: a browser keeps six connections to each.
+        .WithEnvironment("Storage__BrowserEndpoints__0", ReferenceExpression.Create($"https://s3.{deployment.Region}.amazonaws.com"))
+        .WithEnvironment("Storage__BrowserEndpoints__1", ReferenceExpression.Create($"https://s3.dualstack.{deployment.Region}.amazonaws.com"))
         // Users' tools run as Fargate tasks in the tools cluster's private subnets (comma-separated ids).
         .WithEnvironment("Tools__Launcher", "Ecs")
         .WithEnvironment("Tools__Ecs__Region", deployment.Region)
@@ -205,8 +208,10 @@ if (publishing)
         .WithEnvironment("Proxy__TrustedHops", "1")
         // Who reaches tools, the Data Explorer and files: CIDR ranges, comma-separated (e.g. the office and VPN ranges).
         .WithEnvironment("Proxy__IpAllowList__0", builder.AddParameter("ip-allow-list"))
-        // The files page's uploads and previews go to the bucket's virtual-hosted endpoint, which the portal's CSP allows.
+        // The files page's uploads and previews go to the bucket's virtual-hosted endpoints (regional and dual-stack:
+        // two host names, twice the browser's connections), which the portal's CSP allows.
         .WithEnvironment("Proxy__FilesOrigin", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.{deployment.Region}.amazonaws.com"))
+        .WithEnvironment("Proxy__FilesOrigins__0", ReferenceExpression.Create($"https://{deployment.FilesBucket}.s3.dualstack.{deployment.Region}.amazonaws.com"))
         .PublishAsEcsService(image: "dataworkspace-proxy", cpu: 1024, memory: 2048, desiredCount: 2, healthPath: "/healthcheck", isPublic: true);
 
     // healthcheck: what an external uptime monitor calls, at https://healthcheck.<root domain>/check (the portal's
@@ -242,8 +247,14 @@ else
 {
     // aws: S3, STS and ECS from LocalStack or moto; identity: the development OpenID Connect provider with the demo users.
     var aws = builder.AddAwsEmulator("aws", infrastructure);
+    // The emulator under a second name too: Chromium keeps six connections to each host name, so the files page's
+    // uploads, spread over both, get twelve.
+    // Aspire gives the emulator's address as localhost; the second name is its IP address.
+    var awsByAddress = ReferenceExpression.Create($"http://127.0.0.1:{aws.GetEndpoint("http").Property(EndpointProperty.Port)}");
     web.WithAwsEmulator(aws)
-        .WithEnvironment("Storage__Bucket", "dataworkspace-local");
+        .WithEnvironment("Storage__Bucket", "dataworkspace-local")
+        .WithEnvironment("Storage__BrowserEndpoints__0", aws.GetEndpoint("http"))
+        .WithEnvironment("Storage__BrowserEndpoints__1", awsByAddress);
 
     // A demo machine API client, so calls from another system can be tried locally: sign with Hawk as id "demo" and
     // the key in <data directory>/secrets/machine-api-demo-key. It reads what a partner.example user could.
@@ -272,6 +283,7 @@ else
         .WithEnvironment("Proxy__IpAllowList__0", "this-machine")
         // The files page's presigned uploads and previews go to the emulator itself.
         .WithEnvironment("Proxy__FilesOrigin", aws.GetEndpoint("http"))
+        .WithEnvironment("Proxy__FilesOrigins__0", awsByAddress)
         .WaitFor(identity);
 
     builder.AnnounceWhenReady([proxy.Resource, web.Resource, identity.Resource], logger => logger.LogInformation(

@@ -57,6 +57,17 @@ public sealed class ProxyOptions : IValidatableObject
     [RegularExpression(@"^https?://[^/?#\s]+$", ErrorMessage = "Proxy:FilesOrigin must be an origin: a scheme and a host, with a port if needed, and no path.")]
     public string FilesOrigin { get; set; } = "";
 
+    /// <summary>
+    /// More origins of the files bucket beside <see cref="FilesOrigin"/>: the page spreads its uploads over all of
+    /// them (a second host name gives the browser six more connections), so each must be allowed.
+    /// </summary>
+    public List<string> FilesOrigins { get; set; } = [];
+
+    /// <summary>Every origin of the files bucket, <see cref="FilesOrigin"/> first, each once.</summary>
+    public IEnumerable<string> AllFilesOrigins => new[] { FilesOrigin }.Concat(FilesOrigins).Where(origin => origin.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase);
+
+    private static readonly System.Text.RegularExpressions.Regex Origin = new(@"^https?://[^/?#\s]+$");
+
     public bool IsSecure => PublicScheme == "https";
 
     /// <summary>The origin of <paramref name="host"/> as the browser reached it (on <paramref name="port"/>, when it named one).</summary>
@@ -66,7 +77,9 @@ public sealed class ProxyOptions : IValidatableObject
     public string PortalOrigin(int? port) => OriginOf(RootDomain, port);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
-        ClientAddress.IpPolicy.Problems(this).Select(problem => new ValidationResult(problem));
+        ClientAddress.IpPolicy.Problems(this).Select(problem => new ValidationResult(problem))
+            .Concat(FilesOrigins.Where(origin => !Origin.IsMatch(origin)).Select(origin => new ValidationResult(
+                $"Each of Proxy:FilesOrigins must be an origin: a scheme and a host, with a port if needed, and no path; not '{origin}'.")));
 }
 
 public sealed class OidcOptions

@@ -5,12 +5,12 @@ public static class SecurityHeaders
 {
     /// <summary>
     /// The portal serves only its own scripts, styles and images, frames only its own tools and visualisations (the
-    /// wrapped ones), and may not be framed itself. The files bucket's origin, when there is one, is where the "Your
+    /// wrapped ones), and may not be framed itself. The files bucket's origins, when there are any, are where the "Your
     /// files" page sends uploads and reads previews from.
     /// </summary>
     public static string PortalContentSecurityPolicy(ProxyOptions options)
     {
-        var files = options.FilesOrigin.Length > 0 ? " " + options.FilesOrigin : "";
+        var files = string.Concat(options.AllFilesOrigins.Select(origin => " " + origin));
         return $"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{files}; font-src 'self'; " +
             $"connect-src 'self'{files}; frame-src 'self' {options.PublicScheme}://*.{options.RootDomain}:*; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
     }

@@ -39,8 +39,10 @@ public sealed record PresignedUpload(string Key, Dictionary<string, string> Fiel
 /// <summary>
 /// S3 POST forms: each file goes to <paramref name="Url"/> as multipart/form-data with <paramref name="Fields"/> (the
 /// same for every file of this answer), then its own fields, then the file itself as the last field, <c>file</c>.
+/// <paramref name="Urls"/> are the same bucket under each of its browser addresses (the first is <paramref name="Url"/>):
+/// any form may go to any of them, so a browser can spread its uploads over more connections.
 /// </summary>
-public sealed record PresignedUploads(string Url, Dictionary<string, string> Fields, IReadOnlyList<PresignedUpload> Uploads);
+public sealed record PresignedUploads(string Url, Dictionary<string, string> Fields, IReadOnlyList<PresignedUpload> Uploads, IReadOnlyList<string> Urls);
 
 public sealed record ExistingRequest(List<string>? Keys);
 
@@ -56,7 +58,8 @@ public sealed record UploadedFiles(IReadOnlyList<UploadedFile> Files);
 
 public sealed record MultipartRequest(string? Key, long? Size, string? ContentType);
 
-public sealed record MultipartStarted(string Key, string UploadId, long PartSize, int PartCount);
+/// <summary>A multipart upload begun; its part URLs alternate over the bucket's <paramref name="Endpoints"/> browser addresses.</summary>
+public sealed record MultipartStarted(string Key, string UploadId, long PartSize, int PartCount, int Endpoints);
 
 public sealed record PartUrlsRequest(string? Key, string? UploadId, List<int>? PartNumbers);
 
@@ -176,7 +179,7 @@ public static class FilesApi
                 .ToDictionary(field => field.Key, field => field.Value, StringComparer.Ordinal);
             var uploads = forms.Select((form, i) => new PresignedUpload(checkedFiles[i].Key,
                 form.Fields.Where(field => !shared.ContainsKey(field.Key)).ToDictionary(field => field.Key, field => field.Value, StringComparer.Ordinal))).ToList();
-            return TypedResults.Ok(new PresignedUploads(forms[0].Url, shared, uploads));
+            return TypedResults.Ok(new PresignedUploads(forms[0].Url, shared, uploads, await files.PostUrlsAsync()));
         }).Accepts<UploadsRequest>("application/json");
 
         api.MapPost("/uploads/existing", async Task<Ok<ExistingFiles>> (ExistingRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
@@ -210,7 +213,7 @@ public static class FilesApi
             if (size > MaxFileSize) throw Bad($"'{key}' is {size:N0} bytes: S3 takes files of at most 5 TiB.");
             var partSize = FilePartSizes.PartSize(size);
             var uploadId = await files.StartMultipartAsync(key, ContentTypeOf(request.ContentType, key), cancellationToken);
-            return TypedResults.Ok(new MultipartStarted(key, uploadId, partSize, FilePartSizes.PartCount(size, partSize)));
+            return TypedResults.Ok(new MultipartStarted(key, uploadId, partSize, FilePartSizes.PartCount(size, partSize), files.BrowserEndpointCount));
         }).Accepts<MultipartRequest>("application/json");
 
         api.MapPost("/multipart/parts", async Task<Ok<PartUrls>> (PartUrlsRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
@@ -226,7 +229,7 @@ public static class FilesApi
                 {
                     r.UploadId = uploadId;
                     r.PartNumber = number;
-                });
+                }, endpoint: number);
             return TypedResults.Ok(new PartUrls(urls));
         }).Accepts<PartUrlsRequest>("application/json");
 

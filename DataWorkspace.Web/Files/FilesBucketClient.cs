@@ -31,12 +31,36 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
         return new AmazonS3Client(PlatformAwsCredentials.Instance, config);
     });
 
+    /// <summary>
+    /// One client per address the browser is sent to (<c>Storage:BrowserEndpoints</c>; the web app's own when none):
+    /// a presigned URL's signature covers its host, so each address signs its own.
+    /// </summary>
+    private readonly Lazy<AmazonS3Client>[] browser = BrowserClients(options.Value, configuration);
+
+    private Lazy<AmazonS3Client>[]? browserOrDefault;
+
+    private readonly string?[] postUrls = new string?[Math.Max(1, options.Value.BrowserEndpoints.Count)];
+
+    private static Lazy<AmazonS3Client>[] BrowserClients(StorageOptions storage, IConfiguration configuration) =>
+        [.. storage.BrowserEndpoints.Select(endpoint => new Lazy<AmazonS3Client>(() =>
+        {
+            var region = StorageOptions.Region(configuration);
+            // The emulator answers path-style requests; S3's own endpoints put the bucket in the host name.
+            var config = new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = configuration["Aws:ServiceUrl"] is { Length: > 0 }, AuthenticationRegion = region };
+            return new AmazonS3Client(PlatformAwsCredentials.Instance, config);
+        }))];
+
+    private Lazy<AmazonS3Client>[] Browser => browserOrDefault ??= browser.Length > 0 ? browser : [s3];
+
+    /// <summary>How many addresses of the bucket the browser spreads its uploads over.</summary>
+    public int BrowserEndpointCount => Browser.Length;
+
     public string Bucket => options.Value.Bucket;
 
     public bool IsConfigured => options.Value.IsConfigured;
 
     /// <summary>A presigned URL for one request on <paramref name="key"/>, valid for <paramref name="lifetime"/>.</summary>
-    public Task<string> PresignAsync(string key, HttpVerb verb, TimeSpan lifetime, Action<GetPreSignedUrlRequest>? more = null)
+    public Task<string> PresignAsync(string key, HttpVerb verb, TimeSpan lifetime, Action<GetPreSignedUrlRequest>? more = null, int endpoint = 0)
     {
         var request = new GetPreSignedUrlRequest
         {
@@ -48,7 +72,7 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
             Protocol = emulator is not null && emulator.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? Protocol.HTTP : Protocol.HTTPS,
         };
         more?.Invoke(request);
-        return s3.Value.GetPreSignedURLAsync(request);
+        return Browser[endpoint % Browser.Length].Value.GetPreSignedURLAsync(request);
     }
 
     /// <summary>
@@ -62,7 +86,21 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
         request.Fields["Content-Type"] = contentType;
         request.Conditions.Add(S3PostCondition.ExactMatch("Content-Type", contentType));
         request.Conditions.Add(S3PostCondition.ContentLengthRange(size, size));
-        return s3.Value.CreatePresignedPostAsync(request);
+        return Browser[0].Value.CreatePresignedPostAsync(request);
+    }
+
+    /// <summary>
+    /// The bucket's POST address at each browser endpoint. A form's signature covers its policy, not the host, so one
+    /// form may go to any of them.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PostUrlsAsync()
+    {
+        for (var i = 0; i < postUrls.Length; i++)
+            postUrls[i] ??= (await Browser[i].Value.CreatePresignedPostAsync(new CreatePresignedPostRequest
+            {
+                BucketName = Bucket, Key = "${filename}", Expires = time.GetUtcNow().UtcDateTime.AddMinutes(1),
+            })).Url;
+        return [.. postUrls!];
     }
 
     /// <summary>
@@ -257,6 +295,8 @@ public sealed class FilesBucketClient(IOptions<StorageOptions> options, IConfigu
     public void Dispose()
     {
         if (s3.IsValueCreated) s3.Value.Dispose();
+        foreach (var client in browser)
+            if (client.IsValueCreated) client.Value.Dispose();
     }
 }
 

@@ -8,9 +8,9 @@ export interface Listing { prefix: string; folders: Folder[]; files: StoredFile[
 /** What is under a folder: its files (folder markers are not files), the folders (it and every sub-folder), their bytes. */
 export interface Count { prefix: string; files: number; folders: number; bytes: number }
 /** S3 POST forms: the shared fields, then each file's own fields, then the file as the last field. */
-export interface PresignedPosts { url: string; fields: Record<string, string>; uploads: { key: string; fields: Record<string, string> }[] }
+export interface PresignedPosts { url: string; urls: string[]; fields: Record<string, string>; uploads: { key: string; fields: Record<string, string> }[] }
 export interface ExistingFile { key: string; size: number }
-export interface MultipartStart { key: string; uploadId: string; partSize: number; partCount: number }
+export interface MultipartStart { key: string; uploadId: string; partSize: number; partCount: number; endpoints: number }
 export interface StoredPart { partNumber: number; etag: string; size: number }
 export interface Preview { url: string; size: number; contentType: string }
 

@@ -1,13 +1,14 @@
-// The upload queue: straight to S3, at most six requests at a time (Chromium's connections to one host): whole files as
-// presigned POST forms, parts of files over 64 MiB as presigned PUTs. Names already in the bucket wait for the user's
+// The upload queue: straight to S3, at most six requests at a time to each of the bucket's browser addresses (Chromium's
+// connections to one host name): whole files as presigned POST forms, parts of files over 64 MiB as presigned PUTs. Names already in the bucket wait for the user's
 // choice first. Retries after network errors, resumption of multipart uploads, and their state kept in localStorage so
 // a reload can carry on or clean up.
 import { ApiError, filesApi, type ExistingFile } from "./api";
 
 export const singlePutLimit = 64 * 1024 * 1024;
-const parallelPuts = 6;
-// Parts of large files in flight at once, across all uploads.
-const parallelParts = 4;
+const parallelPerEndpoint = 6;
+// Parts of large files in flight at once to each of the bucket's addresses, across all uploads: every connection, as a
+// part's own stream from the browser is far slower than the link.
+const parallelPartsPerEndpoint = 6;
 const presignBatch = 250;
 const firstPresignBatch = 30;
 // Forms are asked for ahead of the workers, so that none waits for the web app between files.
@@ -16,7 +17,10 @@ const existingBatch = 1000;
 // A smaller file is sent without an upload progress listener: the listener would cost it a CORS preflight.
 const progressFrom = 1024 * 1024;
 const partUrlBatch = 64;
-const doneBatch = 200;
+// Finished files are confirmed to the web app (which checks them in S3 and writes the audit) in large batches: each
+// confirmation costs S3 a listing, which slows the uploads still on their way.
+const doneBatch = 1000;
+const doneEvery = 3000;
 const retries = 8;
 // Presigned URLs are valid for 15 minutes; one older than this is asked for again before it is used.
 const urlFreshFor = 10 * 60 * 1000;
@@ -29,7 +33,7 @@ export type UploadState = "waiting" | "exists" | "uploading" | "finishing" | "pa
 /** What to do with files whose names are already in the bucket. */
 export type ExistsChoice = "replace" | "skip" | "keep-both";
 
-interface PresignedPost { url: string; fields: Record<string, string>; at: number }
+interface PresignedPost { urls: string[]; fields: Record<string, string>; at: number }
 
 interface Multipart {
   uploadId: string;
@@ -118,6 +122,8 @@ export class UploadQueue {
   sentBytes = 0;
   private nextId = 1;
   private workers = 0;
+  /** Forms on their way to each of the bucket's browser addresses (one until the web app names more). */
+  private readonly postsInFlight: number[] = [0];
   private waitingForSignIn = false;
   private doneKeys: Upload[] = [];
   private doneTimer = 0;
@@ -328,9 +334,9 @@ export class UploadQueue {
     this.events.changed([]);
   }
 
-  /** Starts workers, up to six, while there is work for them. */
+  /** Starts workers, up to six for each of the bucket's addresses, while there is work for them. */
   private run() {
-    while (!this.waitingForSignIn && this.workers < parallelPuts && this.hasWork()) {
+    while (!this.waitingForSignIn && this.workers < parallelPerEndpoint * this.postsInFlight.length && this.hasWork()) {
       this.workers++;
       void this.work().finally(() => {
         this.workers--;
@@ -339,7 +345,7 @@ export class UploadQueue {
   }
 
   private hasWork() {
-    const partsFree = this.partsInFlight() < parallelParts;
+    const partsFree = this.partsInFlight() < parallelPartsPerEndpoint * this.postsInFlight.length;
     return this.uploads.some((u) => (u.state === "waiting" && u.checked)
       || (u.state === "uploading" && u.multipart?.ready === true && ((partsFree && u.multipart.pending.length > 0) || this.canComplete(u.multipart))));
   }
@@ -365,7 +371,7 @@ export class UploadQueue {
 
   /** The next piece of work, claimed at once so that no other worker takes it. */
   private claim(): (() => Promise<void>) | null {
-    const partsFree = this.partsInFlight() < parallelParts;
+    const partsFree = this.partsInFlight() < parallelPartsPerEndpoint * this.postsInFlight.length;
     for (const upload of this.uploads) {
       const multipart = upload.multipart;
       if (upload.state !== "uploading" || !multipart?.ready) continue;
@@ -515,9 +521,13 @@ export class UploadQueue {
     upload.state = "finishing";
     upload.message = "";
     this.doneKeys.push(upload);
-    // Sent at once when the batch is full or nothing else is on its way: the user waits only for the last ones.
+    this.scheduleDone(this.doneDelay());
+  }
+
+  /** Confirmed at once when a batch is full or nothing else is on its way (the user waits only for the last ones); else a few seconds on. */
+  private doneDelay() {
     const more = this.uploads.some((u) => u.state === "waiting" || (u.state === "uploading" && !u.multipart));
-    this.scheduleDone(this.doneKeys.length >= doneBatch || !more ? 0 : 1000);
+    return this.doneKeys.length >= doneBatch || !more ? 0 : doneEvery;
   }
 
   /** A fresh presigned POST form for the upload, asked for together with those of the next waiting files. */
@@ -553,7 +563,7 @@ export class UploadQueue {
         batch.forEach((u, i) => {
           // A file renamed meanwhile (to keep both) needs a form for its new name.
           const form = u.key === keys[i] ? byKey.get(u.key) : undefined;
-          if (form) u.presigned = { url: answer.url, fields: { ...answer.fields, ...form.fields }, at };
+          if (form) u.presigned = { urls: answer.urls?.length ? answer.urls : [answer.url], fields: { ...answer.fields, ...form.fields }, at };
         });
       }, (error) => {
         // One refused name refuses the whole batch: each file then asks on its own, so only that one fails.
@@ -580,9 +590,12 @@ export class UploadQueue {
   private async flushDone() {
     if (this.flushingDone || this.waitingForSignIn) return;
     this.flushingDone = true;
+    // Only the files finished by now: those finishing meanwhile wait for a batch of their own.
+    let due = this.doneKeys.length;
     try {
-      while (this.doneKeys.length > 0) {
-        const batch = this.doneKeys.slice(0, doneBatch);
+      while (due > 0 && this.doneKeys.length > 0) {
+        const batch = this.doneKeys.slice(0, Math.min(doneBatch, due));
+        due -= batch.length;
         try {
           await this.retrying(null, 0, "Data Workspace", () => filesApi.uploaded(batch.map((u) => u.key)));
         } catch (error) {
@@ -612,6 +625,7 @@ export class UploadQueue {
       }
     } finally {
       this.flushingDone = false;
+      if (this.doneKeys.length > 0 && !this.doneStalled && !this.waitingForSignIn) this.scheduleDone(this.doneDelay());
     }
   }
 
@@ -645,6 +659,7 @@ export class UploadQueue {
     if (!multipart) {
       const started = await this.retrying(upload, generation, "Data Workspace", () => filesApi.startMultipart(upload.key, upload.size, upload.contentType));
       multipart = this.newMultipart(started.uploadId, started.partSize, started.partCount);
+      this.knowEndpoints(started.endpoints);
       if (upload.state === "cancelled") {
         void filesApi.abortMultipart(upload.key, started.uploadId).catch(() => undefined);
         throw new Cancelled();
@@ -738,7 +753,7 @@ export class UploadQueue {
     }
     // The next addresses are asked for before the workers run out of them.
     const ahead = multipart.pending.filter((n) => !fresh(n));
-    if (!multipart.urlRequest && ahead.length > 0 && multipart.pending.length - ahead.length < 2 * parallelPuts) {
+    if (!multipart.urlRequest && ahead.length > 0 && multipart.pending.length - ahead.length < 2 * parallelPerEndpoint * this.postsInFlight.length) {
       const request = filesApi.partUrls(upload.key, multipart.uploadId, ahead.slice(0, partUrlBatch)).then((answer) => {
         const at = Date.now();
         for (const [n, url] of Object.entries(answer.urls)) multipart.urls.set(Number(n), { url, at });
@@ -781,7 +796,12 @@ export class UploadQueue {
       form.append("file", upload.file, upload.key.includes("${filename}") ? "${filename}" : lastNameOf(upload.key));
       const request = new XMLHttpRequest();
       let reported = 0;
-      request.open("POST", target.url);
+      this.knowEndpoints(target.urls.length);
+      // To the address with the fewest forms on their way, so that each keeps its own connections busy.
+      const endpoint = this.postsInFlight.indexOf(Math.min(...this.postsInFlight.slice(0, target.urls.length)));
+      this.postsInFlight[endpoint]++;
+      request.addEventListener("loadend", () => this.postsInFlight[endpoint]--);
+      request.open("POST", target.urls[endpoint]);
       if (upload.size >= progressFrom) {
         request.upload.onprogress = (event) => {
           const loaded = Math.min(upload.size, event.loaded);
@@ -814,6 +834,11 @@ export class UploadQueue {
       upload.requests.add(request);
       request.send(form);
     });
+  }
+
+  /** Learns how many addresses the bucket has for the browser: the workers grow with them. */
+  private knowEndpoints(count: number) {
+    while (this.postsInFlight.length < count) this.postsInFlight.push(0);
   }
 
   /** One PUT to S3, with progress; resolves with the ETag S3 answered. */

@@ -26,6 +26,13 @@ public sealed class StorageOptions : IValidatableObject
     /// </summary>
     public List<string> BrowserOrigins { get; set; } = [];
 
+    /// <summary>
+    /// The S3 service addresses the browser sends uploads to, spread over all of them: a browser keeps at most six
+    /// HTTP/1.1 connections to one host name. Locally the emulator under two names, deployed S3's regional and
+    /// dual-stack endpoints; empty means the web app's own endpoint.
+    /// </summary>
+    public List<string> BrowserEndpoints { get; set; } = [];
+
     public bool IsConfigured => Bucket.Length > 0;
 
     /// <summary>The AWS region of the bucket, which tools are told to use too (<c>Aws:Region</c>).</summary>
@@ -44,5 +51,8 @@ public sealed class StorageOptions : IValidatableObject
         foreach (var origin in BrowserOrigins)
             if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/'))
                 yield return new($"Each of Storage:BrowserOrigins must be an origin (scheme, host and port if any, no path or trailing slash), like https://dataworkspace.example.com, not '{origin}'.");
+        foreach (var endpoint in BrowserEndpoints)
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/")
+                yield return new($"Each of Storage:BrowserEndpoints must be an S3 service address (scheme, host and port if any, no path), like https://s3.dualstack.eu-west-2.amazonaws.com, not '{endpoint}'.");
     }
 }

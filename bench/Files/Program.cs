@@ -19,7 +19,8 @@ var largeBytes = (long)largeMb << 20;
 var only = args.SkipWhile(a => a != "--only").Skip(1).Take(1).SelectMany(a => a.Split(',')).ToHashSet();
 bool Measures(string part) => only.Count == 0 || only.Contains(part);
 TimeSpan pageSmallUp = default, cliSmallUp = default, pageLargeUp = default, cliLargeUp = default, pageLargeDown = default, cliLargeDown = default, pageSmallDown = default, cliSmallDown = default;
-TimeSpan pageListing = default, cliListing = default;
+TimeSpan pageListing = default, cliListing = default, ceilingSmallUp = default;
+List<(int Parallel, TimeSpan Time)> ceilingLargeUp = [];
 List<TimeSpan> pageListings = [], pageWholePages = [], cliListings = [];
 List<double[]> listingParts = [];
 
@@ -113,6 +114,84 @@ try
         return aws.ExitCode == 0 ? elapsed : throw new InvalidOperationException($"aws {string.Join(' ', arguments)} failed ({aws.ExitCode}): {errors}");
     }
 
+    // The browser's own ceiling: the same S3 requests from the same Chromium and origin, every form and part URL asked
+    // of the files API before the clock starts, sent by the simplest loop. What the page takes beyond it is its own.
+    async Task<ILocator> CeilingInputAsync(string[] paths)
+    {
+        await page.EvaluateAsync("() => { document.getElementById('bench-ceiling')?.remove(); const input = Object.assign(document.createElement('input'), { type: 'file', multiple: true, id: 'bench-ceiling' }); document.body.append(input); }");
+        var input = page.Locator("#bench-ceiling");
+        await input.SetInputFilesAsync(paths);
+        return input;
+    }
+
+    async Task<TimeSpan> CeilingSmallAsync(string prefix)
+    {
+        await OpenAsync(prefix);
+        await CeilingInputAsync(Directory.GetFiles(small).Order(StringComparer.Ordinal).ToArray());
+        var milliseconds = await page.EvaluateAsync<double>("""
+            async ({ prefix, perHost }) => {
+              const files = [...document.getElementById('bench-ceiling').files];
+              const forms = [];
+              for (let i = 0; i < files.length; i += 250) {
+                const batch = files.slice(i, i + 250);
+                const answer = await fetch('/api/v1/files/uploads', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+                  body: JSON.stringify({ files: batch.map(f => ({ key: prefix + f.name, size: f.size })) }) }).then(r => r.json());
+                answer.uploads.forEach((u, j) => forms.push({ file: batch[j], fields: { ...answer.fields, ...u.fields }, urls: answer.urls?.length ? answer.urls : [answer.url] }));
+              }
+              const hosts = forms[0].urls.length;
+              let next = 0;
+              const worker = async (host) => {
+                while (next < forms.length) {
+                  const f = forms[next++];
+                  const form = new FormData();
+                  for (const [name, value] of Object.entries(f.fields)) form.append(name, value);
+                  form.append('file', f.file, f.file.name);
+                  const answer = await fetch(f.urls[host % hosts], { method: 'POST', body: form });
+                  if (!answer.ok) throw new Error(`S3 answered ${answer.status}: ${await answer.text()}`);
+                }
+              };
+              const start = performance.now();
+              await Promise.all(Array.from({ length: perHost * hosts }, (_, i) => worker(i)));
+              return performance.now() - start;
+            }
+            """, new { prefix, perHost = 6 });
+        return TimeSpan.FromMilliseconds(milliseconds);
+    }
+
+    async Task<TimeSpan> CeilingLargeAsync(string key, int parallel)
+    {
+        await CeilingInputAsync([large]);
+        var milliseconds = await page.EvaluateAsync<double>("""
+            async ({ key, parallel }) => {
+              const file = document.getElementById('bench-ceiling').files[0];
+              const call = (path, body) => fetch('/api/v1/files/' + path, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) })
+                .then(async r => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); return r.json(); });
+              const started = await call('multipart', { key, size: file.size });
+              const urls = {};
+              for (let n = 1; n <= started.partCount; n += 64) {
+                const numbers = Array.from({ length: Math.min(64, started.partCount - n + 1) }, (_, i) => n + i);
+                Object.assign(urls, (await call('multipart/parts', { key, uploadId: started.uploadId, partNumbers: numbers })).urls);
+              }
+              const etags = [];
+              let next = 1;
+              const worker = async () => {
+                while (next <= started.partCount) {
+                  const n = next++;
+                  const body = file.slice((n - 1) * started.partSize, Math.min(file.size, n * started.partSize));
+                  const answer = await fetch(urls[n], { method: 'PUT', body });
+                  if (!answer.ok) throw new Error(`S3 answered ${answer.status} to part ${n}`);
+                  etags.push({ partNumber: n, etag: answer.headers.get('ETag') });
+                }
+              };
+              const start = performance.now();
+              await Promise.all(Array.from({ length: parallel }, worker));
+              await call('multipart/complete', { key, uploadId: started.uploadId, parts: etags.sort((a, b) => a.partNumber - b.partNumber) });
+              return performance.now() - start;
+            }
+            """, new { key, parallel });
+        return TimeSpan.FromMilliseconds(milliseconds);
+    }
+
     var downloads = Directory.CreateDirectory(Path.Combine(work, "downloads")).FullName;
     if (Measures("small"))
     {
@@ -127,14 +206,29 @@ try
               window.benchAsked = performance.now();
             }
             """);
+        ICDPSession? profiler = null;
+        if (args.Contains("--profile"))
+        {
+            profiler = await context.NewCDPSessionAsync(page);
+            await profiler.SendAsync("Profiler.enable");
+            await profiler.SendAsync("Profiler.setSamplingInterval", new Dictionary<string, object> { ["interval"] = 200 });
+            await profiler.SendAsync("Profiler.start");
+        }
         pageSmallUp = await PageUploadAsync("folder-picker", small, SmallFiles);
         Console.WriteLine($"  {pageSmallUp.TotalSeconds:N1} s");
+        if (profiler is not null)
+            PrintProfile((await profiler.SendAsync("Profiler.stop"))!.Value.GetProperty("profile"));
         // Where the page's time went: its PUTs to S3 (preflights are not listed) and its calls to the files API.
         var timings = await page.EvaluateAsync<double[]>("""
-            origin => {
+            port => {
               const entries = performance.getEntriesByType('resource');
-              const puts = entries.filter(e => e.name.startsWith(origin));
+              // The emulator under each of its names (the page spreads its uploads over them).
+              const puts = entries.filter(e => new URL(e.name).port === port);
+              window.benchHosts = [...new Set(puts.map(e => new URL(e.name).host))].map(h => `${h}: ${puts.filter(e => new URL(e.name).host === h).length}`).join(', ');
               const api = entries.filter(e => e.name.includes('/api/v1/files/'));
+              const calls = {};
+              for (const e of api) { const path = new URL(e.name).pathname; calls[path] = calls[path] ?? [0, 0]; calls[path][0]++; calls[path][1] += e.duration; }
+              window.benchCalls = Object.entries(calls).map(([path, [n, ms]]) => `${path}: ${n} taking ${Math.round(ms)} ms`).join(', ');
               const busy = list => {
                 const spans = list.map(e => [e.startTime, e.responseEnd]).sort((a, b) => a[0] - b[0]);
                 let total = 0, end = -1;
@@ -147,14 +241,19 @@ try
               return [puts.length, puts.reduce((s, e) => s + e.duration, 0) / Math.max(1, puts.length), busy(puts), api.length, busy(api), first - window.benchPicked,
                 window.benchPicked - window.benchAsked, firstPut - window.benchPicked, window.benchDone - lastPut];
             }
-            """, emulator.GetLeftPart(UriPartial.Authority));
+            """, emulator.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Console.WriteLine($"  {timings[0]:N0} requests to S3 of {timings[1]:N1} ms on average, at least one in flight for {timings[2] / 1000:N1} s; " +
             $"{timings[3]:N0} calls to the files API, at least one in flight for {timings[4] / 1000:N1} s; " +
             $"the files reached the page {timings[6] / 1000:N2} s after they were set on the picker, its first request went {timings[5] / 1000:N2} s later and its first to S3 {timings[7] / 1000:N2} s later; " +
             $"{timings[8] / 1000:N2} s from the last answer from S3 to the page saying all were uploaded (seen by polling every 50 ms)");
+        Console.WriteLine($"  requests by host name: {await page.EvaluateAsync<string>("window.benchHosts")}");
+        Console.WriteLine($"  calls to the files API: {await page.EvaluateAsync<string>("window.benchCalls")}");
         Console.WriteLine($"Uploading the same with aws s3 cp --recursive ...");
         cliSmallUp = await AwsAsync("s3", "cp", "--recursive", "--quiet", small, $"s3://{bucket}/{cliPrefix}small/");
         Console.WriteLine($"  {cliSmallUp.TotalSeconds:N1} s");
+        Console.WriteLine($"Uploading the same from the same Chromium, every form asked for in advance, six at a time to each of the bucket's names ...");
+        ceilingSmallUp = await CeilingSmallAsync($"{home}bench-ceiling/small/");
+        Console.WriteLine($"  {ceilingSmallUp.TotalSeconds:N1} s");
     }
 
     if (Measures("large"))
@@ -166,6 +265,14 @@ try
         Console.WriteLine($"Uploading the same with aws s3 cp ...");
         cliLargeUp = await AwsAsync("s3", "cp", "--quiet", large, $"s3://{bucket}/{cliPrefix}large.bin");
         Console.WriteLine($"  {cliLargeUp.TotalSeconds:N1} s");
+        foreach (var parallel in new[] { 4, 8, 12 })
+        {
+            Console.WriteLine($"Uploading the same from the same Chromium, every part URL asked for in advance, {parallel} parts at a time ...");
+            ceilingLargeUp.Add((parallel, await CeilingLargeAsync($"{home}bench-ceiling/large-{parallel}.bin", parallel)));
+            Console.WriteLine($"  {ceilingLargeUp[^1].Time.TotalSeconds:N1} s");
+            // The emulator keeps every object in memory.
+            await AwsAsync("s3", "rm", "--quiet", $"s3://{bucket}/{home}bench-ceiling/large-{parallel}.bin");
+        }
     }
 
     if (Measures("large") && Measures("large-download"))
@@ -238,6 +345,16 @@ try
     if (Measures("small")) Throughput($"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (folder picker / cp --recursive)", SmallFiles, "files/s", pageSmallUp, cliSmallUp);
     if (Measures("large")) Throughput($"Upload 1 x {largeMb:N0} MB (multipart)", largeMb, "MB/s", pageLargeUp, cliLargeUp);
     if (Measures("large") && Measures("large-download")) Throughput($"Download 1 x {largeMb:N0} MB (presigned GET / cp)", largeMb, "MB/s", pageLargeDown, cliLargeDown);
+    if (Measures("small") || Measures("large"))
+    {
+        Console.WriteLine();
+        Console.WriteLine("The browser's ceiling: the same uploads from the same Chromium with nothing of the page's own work (forms and part URLs asked for before the clock starts):");
+        if (Measures("small"))
+            Console.WriteLine($"- {SmallFiles:N0} x {SmallSize / 1024} KB: {SmallFiles / ceilingSmallUp.TotalSeconds:N1} files/s ({ceilingSmallUp.TotalSeconds:N1} s) = {cliSmallUp / ceilingSmallUp:N2}x the aws CLI; the page reaches {ceilingSmallUp / pageSmallUp:N2} of it");
+        if (Measures("large"))
+            foreach (var (parallel, time) in ceilingLargeUp)
+                Console.WriteLine($"- {largeMb:N0} MB, {parallel} parts at a time: {largeMb / time.TotalSeconds:N1} MB/s ({time.TotalSeconds:N1} s) = {cliLargeUp / time:N2}x the aws CLI; the page reaches {time / pageLargeUp:N2} of it");
+    }
     var (pageRate, cliRate) = (DownloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
     if (Measures("small")) Row($"Download {SmallSize / 1024} KB files (page: {DownloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, ">= 0.8x", pageRate / cliRate >= 0.8);
     if (Measures("listing")) Row($"First page of a {ListingObjects:N0}-object folder shown (100 rows; median of {ListingRuns})", $"{pageListing.TotalMilliseconds:N0} ms", $"{cliListing.TotalMilliseconds:N0} ms", cliListing / pageListing, "< 1 s", pageListing < TimeSpan.FromSeconds(1));
@@ -251,6 +368,25 @@ finally
     playwright?.Dispose();
     await platform.DisposeAsync();
     TestDirectories.Delete(dataDirectory);
+}
+
+// --profile: where the page's main thread spent the small files' upload, by function (self time), from V8's sampler.
+static void PrintProfile(JsonElement profile)
+{
+    var nodes = profile.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("id").GetInt32(), n => n.GetProperty("callFrame"));
+    var samples = profile.GetProperty("samples").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+    var deltas = profile.GetProperty("timeDeltas").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    var self = new Dictionary<string, double>();
+    for (var i = 0; i < samples.Length; i++)
+    {
+        var frame = nodes[samples[i]];
+        var name = $"{frame.GetProperty("functionName").GetString() switch { "" => "(anonymous)", var n => n }} {Path.GetFileName(frame.GetProperty("url").GetString())}:{frame.GetProperty("lineNumber").GetInt32() + 1}";
+        self[name] = self.GetValueOrDefault(name) + (i + 1 < deltas.Length ? deltas[i + 1] : 0) / 1000;
+    }
+    var total = self.Values.Sum();
+    Console.WriteLine($"  main thread, {total:N0} ms sampled; self time:");
+    foreach (var (name, ms) in self.OrderByDescending(e => e.Value).Take(15))
+        Console.WriteLine($"    {ms,8:N0} ms {100 * ms / total,5:N1}%  {name}");
 }
 
 static string AwsVersion()

@@ -213,6 +213,11 @@ public sealed class EcsPublishingTests(PublishedEcsDeployment published, MotoSer
         Assert.Equal("8080", EnvironmentOf(published.TaskDefinitions["web"])["HTTP_PORTS"]);
         Assert.Equal(PublishedEcsDeployment.RootDomain, proxy["Proxy__RootDomain"]);
         Assert.Equal($"https://{PublishedEcsDeployment.RootDomain}", EnvironmentOf(published.TaskDefinitions["web"])["Storage__BrowserOrigins__0"]);
+        // The files page spreads its uploads over the bucket's regional and dual-stack host names; the portal's CSP allows both.
+        var (bucket, region) = (PublishedEcsDeployment.Parameters["files-bucket"], PublishedEcsDeployment.Parameters["aws-region"]);
+        var webTask = EnvironmentOf(published.TaskDefinitions["web"]);
+        Assert.Equal([$"https://s3.{region}.amazonaws.com", $"https://s3.dualstack.{region}.amazonaws.com"], new[] { webTask["Storage__BrowserEndpoints__0"], webTask["Storage__BrowserEndpoints__1"] });
+        Assert.Equal([$"https://{bucket}.s3.{region}.amazonaws.com", $"https://{bucket}.s3.dualstack.{region}.amazonaws.com"], new[] { proxy["Proxy__FilesOrigin"], proxy["Proxy__FilesOrigins__0"] });
         Assert.Equal(PublishedEcsDeployment.Parameters["web-task-role-arn"], published.TaskDefinitions["web"].GetProperty("taskRoleArn").GetString());
         Assert.Equal(["migrate"], Container(published.TaskDefinitions["migrations"]).GetProperty("command").EnumerateArray().Select(a => a.GetString()));
 

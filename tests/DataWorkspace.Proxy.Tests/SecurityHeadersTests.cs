@@ -29,6 +29,40 @@ public sealed class SecurityHeadersTests
         Assert.DoesNotContain(policy, d => d.Key is not ("connect-src" or "img-src") && d.Value.Contains(files, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Every_files_origin_is_allowed_once_with_the_single_setting_first()
+    {
+        var options = new ProxyOptions
+        {
+            RootDomain = "dataworkspace.localhost", FilesOrigin = "http://127.0.0.1:4566",
+            FilesOrigins = ["http://localhost:4566", "http://127.0.0.1:4566"],
+        };
+        var policy = Directives(SecurityHeaders.PortalContentSecurityPolicy(options));
+
+        Assert.Equal("'self' http://127.0.0.1:4566 http://localhost:4566", policy["connect-src"]);
+        Assert.Equal("'self' data: http://127.0.0.1:4566 http://localhost:4566", policy["img-src"]);
+    }
+
+    [Fact]
+    public void The_list_alone_works_without_the_single_setting()
+    {
+        var options = new ProxyOptions { RootDomain = "dataworkspace.example.com", FilesOrigins = ["https://files.s3.eu-west-2.amazonaws.com", "https://files.s3.dualstack.eu-west-2.amazonaws.com"] };
+
+        Assert.Equal("'self' https://files.s3.eu-west-2.amazonaws.com https://files.s3.dualstack.eu-west-2.amazonaws.com",
+            Directives(SecurityHeaders.PortalContentSecurityPolicy(options))["connect-src"]);
+    }
+
+    [Theory]
+    [InlineData("http://localhost:4566", true)]
+    [InlineData("https://files.s3.amazonaws.com/path", false)]
+    [InlineData("https://a.example; script-src *", false)]
+    public void Each_of_the_files_origins_must_be_an_origin(string origin, bool valid)
+    {
+        var options = new ProxyOptions { RootDomain = "dataworkspace.localhost", WebUrl = "http://127.0.0.1:5000", FilesOrigins = ["http://127.0.0.1:4566", origin] };
+        var problems = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+        Assert.Equal(valid, !problems.Any(p => p.ErrorMessage!.Contains("Proxy:FilesOrigins", StringComparison.Ordinal)));
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:4566", true)]
     [InlineData("https://files.s3.eu-west-2.amazonaws.com", true)]

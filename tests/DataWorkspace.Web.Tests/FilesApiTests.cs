@@ -26,6 +26,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
     private readonly string bucket = "files-" + Guid.NewGuid().ToString("N")[..12];
     private readonly HttpClient browser = new();
     private WebApplicationFactory<Program>? app;
+    private string[] browserEndpoints = [];
 
     private WebApplicationFactory<Program> App()
     {
@@ -40,6 +41,7 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
                 .UseSetting("Aws:Region", MotoServer.Region);
             // A real tool with boto3, as the Local launcher starts one, to see the same files.
             foreach (var (key, value) in S3Tool.TemplateSettings) host.UseSetting(key, value);
+            for (var i = 0; i < browserEndpoints.Length; i++) host.UseSetting($"Storage:BrowserEndpoints:{i}", browserEndpoints[i]);
         });
     }
 
@@ -314,6 +316,51 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
         var audit = await AuditAsync(user);
         Assert.Contains($"files.moved | Test User moved {home}a.csv to {home}renamed.csv (1 bytes) | {home}a.csv\t1", audit);
         Assert.Contains($"files.moved | Test User moved {home}dir/ to teams/{team}/moved/: 2 files (3 bytes)", audit);
+    }
+
+    [Fact]
+    public async Task With_two_browser_addresses_forms_may_go_to_either_and_parts_alternate_each_signed_for_its_own_host()
+    {
+        var localhost = $"http://localhost:{aws.Url.Port}";
+        browserEndpoints = [aws.Url.ToString().TrimEnd('/'), localhost];
+        var user = await UserAsync();
+        var home = $"home/{user.Hash}/";
+
+        var uploads = await OkAsync(PostAsync("/api/v1/files/uploads", user, new { files = new[] { new { key = home + "b.csv", size = 3, contentType = "text/csv" } } }));
+        Assert.Equal([$"{aws.Url}{bucket}", $"{localhost}/{bucket}"], uploads.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!.TrimEnd('/')));
+        Assert.Equal(uploads.GetProperty("url").GetString(), uploads.GetProperty("urls")[0].GetString());
+        using (var form = new MultipartFormDataContent())
+        {
+            foreach (var field in uploads.GetProperty("fields").EnumerateObject().Concat(uploads.GetProperty("uploads")[0].GetProperty("fields").EnumerateObject()))
+                form.Add(new StringContent(field.Value.GetString()!), field.Name);
+            form.Add(new ByteArrayContent("a,b"u8.ToArray()), "file", "b.csv");
+            using var response = await browser.PostAsync(uploads.GetProperty("urls")[1].GetString(), form, Cancel);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Cancel));
+        }
+
+        Assert.Equal([home + "b.csv"], await KeysAsync(home));
+
+        var key = home + "big.bin";
+        var bytes = new byte[17 * 1024 * 1024];
+        new Random(5).NextBytes(bytes);
+        var started = await OkAsync(PostAsync("/api/v1/files/multipart", user, new { key, size = bytes.Length }));
+        Assert.Equal(2, started.GetProperty("endpoints").GetInt32());
+        var uploadId = started.GetProperty("uploadId").GetString()!;
+        var partSize = started.GetProperty("partSize").GetInt32();
+        var urls = (await OkAsync(PostAsync("/api/v1/files/multipart/parts", user, new { key, uploadId, partNumbers = new[] { 1, 2 } }))).GetProperty("urls");
+        var (first, second) = (new Uri(urls.GetProperty("1").GetString()!), new Uri(urls.GetProperty("2").GetString()!));
+        Assert.Equal(["localhost", "127.0.0.1"], new[] { first.Host, second.Host });
+        var etags = new List<object>();
+        foreach (var (number, url) in new[] { (1, first), (2, second) })
+        {
+            using var put = await browser.PutAsync(url, new ByteArrayContent(bytes[((number - 1) * partSize)..Math.Min(bytes.Length, number * partSize)]), Cancel);
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync(Cancel));
+            etags.Add(new { partNumber = number, etag = put.Headers.ETag!.Tag });
+        }
+
+        await OkAsync(PostAsync("/api/v1/files/multipart/complete", user, new { key, uploadId, parts = etags }));
+        var download = await OkAsync(PostAsync("/api/v1/files/download", user, new { key }));
+        Assert.Equal(bytes, await browser.GetByteArrayAsync(download.GetProperty("url").GetString(), Cancel));
     }
 
     [Fact]
