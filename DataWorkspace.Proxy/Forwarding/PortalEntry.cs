@@ -199,13 +199,14 @@ public sealed class PortalEntry(
 
         context.Response.Clear();
         var again = ("Try again", context.Request.Path + context.Request.QueryString);
-        // Nothing listening: the web app is starting or restarting (a deployment, a crash), which takes moments.
-        if (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        // No answer at all (nothing listening, the connection dropped): the web app is starting or restarting (a
+        // deployment, a crash), which takes moments.
+        if (error == ForwarderError.Request)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = "10";
             await ProxyPages.WriteAsync(context.Response, "The portal is restarting",
-                "The Data Workspace portal is not answering at the moment, usually because it is restarting. Your tools keep running. Try again in a few seconds; if it persists for more than a few minutes, tell the platform team.", again);
+                "The Data Workspace portal did not answer, usually because it is restarting. Your tools keep running. Try again in a few seconds; if it still does not answer after a few minutes, tell the platform team.", again);
             return;
         }
 

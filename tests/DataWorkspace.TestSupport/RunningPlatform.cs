@@ -78,6 +78,16 @@ public sealed class RunningPlatform : IAsyncDisposable
                     context.EnvironmentVariables["Tools__Templates__10__Command__0"] = "python3";
                     context.EnvironmentVariables["Tools__Templates__10__Command__1"] = S3Tool.Script;
                     context.EnvironmentVariables["Tools__Templates__10__Command__2"] = "{port}";
+                    // A third copy of the sample app that answers a few seconds after it starts, for the browser tests
+                    // that watch a tool starting (the Tools page, the progress page); no other test starts it.
+                    var sample = string.Join(' ', Enumerable.Range(0, 10).Select(i => context.EnvironmentVariables.GetValueOrDefault($"Tools__Templates__0__Command__{i}") as string)
+                        .TakeWhile(part => part is not null).Select(part => "'" + part!.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+                    context.EnvironmentVariables["Tools__Templates__11__Name"] = "Slow sample app";
+                    context.EnvironmentVariables["Tools__Templates__11__HostBasename"] = "slow";
+                    context.EnvironmentVariables["Tools__Templates__11__DefaultSize"] = "Small";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__0"] = "sh";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__1"] = "-c";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__2"] = "sleep 4; exec " + sample;
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
                 .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")
