@@ -19,7 +19,8 @@ public sealed class BrowserToolsPageTests(PlatformFixture fixture) : BrowserTest
         var page = await context.NewPageAsync();
         var problems = new List<string>();
         page.PageError += (_, error) => problems.Add(error);
-        page.Console += (_, message) => { if (message.Type == "error") problems.Add(message.Text); };
+        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
+        page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Request.Method} {response.Url}"); };
 
         await page.GotoAsync(portal.ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
