@@ -8,9 +8,14 @@ namespace DataWorkspace.EndToEnd.Tests;
 /// <summary>How a page of the portal looks: its header's colour and its text's font, as the browser computed them.</summary>
 public sealed record PortalLook(string HeaderBackground, string BodyFont)
 {
-    public static async Task<PortalLook> OfAsync(IPage page) => new(
-        await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('header.govuk-header')).backgroundColor"),
-        await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('main .govuk-body')).fontFamily"));
+    public static async Task<PortalLook> OfAsync(IPage page)
+    {
+        // The page's text can be there before its stylesheet.
+        await page.WaitForLoadStateAsync(LoadState.Load);
+        return new(
+            await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('header.govuk-header')).backgroundColor"),
+            await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('main .govuk-body')).fontFamily"));
+    }
 
     /// <summary>
     /// The page is the proxy's own, in the portal's styles: the stylesheet from its own origin, the portal's header

@@ -57,6 +57,9 @@ public sealed class RunningPlatform : IAsyncDisposable
         var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
         if (testSettings)
         {
+            // The web app listens itself, on a port kept across a restart: stopped, nothing answers there, as in a
+            // deployment (the orchestrator's own proxy in front would hold each request open instead).
+            builder.CreateResourceBuilder(web).WithEndpoint("http", endpoint => (endpoint.Port, endpoint.IsProxied) = (Ports.Free(), false));
             builder.CreateResourceBuilder(web)
                 .WithEnvironment("Clock__OffsetFile", ClockOffsetFile(dataDirectory))
                 .WithEnvironment("Access__ExpiryCheckInterval", "00:00:01")
