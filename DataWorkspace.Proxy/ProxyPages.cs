@@ -15,19 +15,23 @@ public static class ProxyPages
         response.ContentType = "text/html; charset=utf-8";
         response.Headers.CacheControl = "no-store";
         var portal = PortalHome(response.HttpContext);
-        var links = action is { } a ? Link(a.Text, a.Href) : "";
-        if (action?.Href != portal) links += Link("Go to the Data Workspace portal", portal);
+        var framed = IsFramed(response.HttpContext.Request);
+        var links = action is { } a ? Link(a.Text, a.Href, portal) : "";
+        if (action?.Href != portal) links += Link("Go to the Data Workspace portal", portal, portal);
         return response.WriteAsync(Page(title, portal, $"""
             <div class="govuk-grid-row"><div class="govuk-grid-column-two-thirds">
             <h1 class="govuk-heading-l">{WebUtility.HtmlEncode(title)}</h1>
             <p class="govuk-body" data-testid="proxy-message">{WebUtility.HtmlEncode(message)}</p>
             {links}
             </div></div>
-            """));
+            """, framed: framed));
     }
 
-    /// <summary>A whole page: the portal's header, <paramref name="main"/> as the page's main content, and its footer.</summary>
-    public static string Page(string title, string portalHome, string main, string head = "") => $"""
+    /// <summary>
+    /// A whole page: the portal's header, <paramref name="main"/> as the page's main content, and its footer; only
+    /// the main content when <paramref name="framed"/> (a wrapped tool's frame, under the portal's own header).
+    /// </summary>
+    public static string Page(string title, string portalHome, string main, string head = "", bool framed = false) => $"""
         <!DOCTYPE html>
         <html lang="en" class="govuk-template">
         <head><meta charset="utf-8"><title>{WebUtility.HtmlEncode(title)} - Data Workspace</title>
@@ -35,6 +39,17 @@ public static class ProxyPages
         <meta name="theme-color" content="#0b0c0c">
         <link rel="stylesheet" href="{PortalStylesheet.Href}">{head}</head>
         <body class="govuk-template__body">
+        {(framed ? "" : Header(portalHome))}
+        <div class="govuk-width-container">
+        <main class="govuk-main-wrapper" id="main-content">
+        {main}
+        </main>
+        </div>
+        {(framed ? "" : Footer)}
+        </body></html>
+        """;
+
+    private static string Header(string portalHome) => $"""
         <a href="#main-content" class="govuk-skip-link">Skip to main content</a>
         <header class="govuk-header">
         <div class="govuk-header__container govuk-width-container">
@@ -43,18 +58,18 @@ public static class ProxyPages
         </div>
         </div>
         </header>
-        <div class="govuk-width-container">
-        <main class="govuk-main-wrapper" id="main-content">
-        {main}
-        </main>
-        </div>
+        """;
+
+    private const string Footer = """
         <footer class="govuk-footer">
         <div class="govuk-width-container"><div class="govuk-footer__meta"><div class="govuk-footer__meta-item govuk-footer__meta-item--grow">
         <span class="govuk-footer__licence-description">Data Workspace for .NET</span>
         </div></div></div>
         </footer>
-        </body></html>
         """;
+
+    /// <summary>Whether the browser asked for the page to show in a frame (a wrapped tool's, in the portal).</summary>
+    public static bool IsFramed(HttpRequest request) => request.Headers["Sec-Fetch-Dest"] == "iframe";
 
     /// <summary>The portal's home page as a link from this request's host: its path on the portal, its address elsewhere.</summary>
     public static string PortalHome(HttpContext context)
@@ -65,6 +80,7 @@ public static class ProxyPages
             : options.PortalOrigin(context.Request.Host.Port) + "/";
     }
 
-    private static string Link(string text, string href) =>
-        $"<p class=\"govuk-body\"><a class=\"govuk-link\" href=\"{WebUtility.HtmlEncode(href)}\">{WebUtility.HtmlEncode(text)}</a></p>";
+    // A link to the portal opens in the whole window: in a wrapped tool's frame, the portal refuses to be framed.
+    private static string Link(string text, string href, string portalHome) =>
+        $"<p class=\"govuk-body\"><a class=\"govuk-link\" href=\"{WebUtility.HtmlEncode(href)}\"{(href.StartsWith(portalHome, StringComparison.Ordinal) ? " target=\"_top\"" : "")}>{WebUtility.HtmlEncode(text)}</a></p>";
 }

@@ -18,7 +18,8 @@ public static class ProgressPage
     private static string Capitalised(string words) => char.ToUpperInvariant(words[0]) + words[1..];
 
     /// <param name="portalHome">The portal's home page as a link from the tool's host.</param>
-    public static string Html(ToolHostState state, string portalHome = "/")
+    /// <param name="framed">Shown in a wrapped tool's frame, under the portal's header: without one of its own.</param>
+    public static string Html(ToolHostState state, string portalHome = "/", bool framed = false)
     {
         var name = WebUtility.HtmlEncode(state.TemplateName);
         var json = WebUtility.HtmlEncode(JsonSerializer.Serialize(state, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
@@ -33,13 +34,13 @@ public static class ProgressPage
             <div id="slow" hidden><div class="govuk-inset-text">This is taking longer than usual. It will open by itself when it is ready.</div></div>
             <div id="failed" hidden><div class="govuk-error-summary"><div role="alert"><h2 class="govuk-error-summary__title">Your {name} did not start</h2>
             <div class="govuk-error-summary__body"><p class="govuk-body" id="error"></p><p class="govuk-body"><a class="govuk-link" id="retry" href="">Try again</a></p></div></div></div></div>
-            <p class="govuk-body"><a class="govuk-link" href="{tools}">Go to your tools</a></p>
+            <p class="govuk-body"><a class="govuk-link" href="{tools}" target="_top">Go to your tools</a></p>
             </div></div>
             """, $"""
 
             <noscript><meta http-equiv="refresh" content="3"></noscript>
             <script src="{ToolEntry.OwnPrefix}/progress.js" defer></script>
-            """);
+            """, framed);
     }
 
     public const string Script = """

@@ -59,8 +59,8 @@ public sealed partial class ProxyPagesTests
         Assert.Contains("<main class=\"govuk-main-wrapper\" id=\"main-content\">", page);
         Assert.Contains("<h1 class=\"govuk-heading-l\">Not from this network</h1>", page);
         Assert.Contains("<p class=\"govuk-body\" data-testid=\"proxy-message\">10.9.9.9 is not on the allow list.</p>", page);
-        Assert.Contains("<a class=\"govuk-link\" href=\"/datasets\">Go to the catalogue</a>", page);
-        Assert.Contains("<a class=\"govuk-link\" href=\"/\">Go to the Data Workspace portal</a>", page);
+        Assert.Contains("<a class=\"govuk-link\" href=\"/datasets\" target=\"_top\">Go to the catalogue</a>", page);
+        Assert.Contains("<a class=\"govuk-link\" href=\"/\" target=\"_top\">Go to the Data Workspace portal</a>", page);
         Assert.Contains("<title>Not from this network - Data Workspace</title>", page);
         Assert.DoesNotMatch("<script", page);
     }
@@ -76,8 +76,26 @@ public sealed partial class ProxyPagesTests
         var page = Body(context);
         Assert.Equal(StatusCodes.Status404NotFound, context.Response.StatusCode);
         Assert.Contains("<a href=\"http://dataworkspace.localhost:8080/\" class=\"govuk-header__link", page);
-        Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/\">Go to the Data Workspace portal</a>", page);
+        Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/\" target=\"_top\">Go to the Data Workspace portal</a>", page);
         // The stylesheet is the tool host's own path, which the proxy answers there too: no other origin is needed.
+        Assert.Contains($"href=\"/_dataworkspace/site.css?v={PortalStylesheet.Version}\"", page);
+    }
+
+    [Fact]
+    public async Task In_a_wrapped_tools_frame_a_page_leaves_the_header_to_the_portal_and_its_links_to_the_portal_open_in_the_whole_window()
+    {
+        var context = Request("market-access.dataworkspace.localhost");
+        context.Request.Headers["Sec-Fetch-Dest"] = "iframe";
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+
+        await ProxyPages.WriteAsync(context.Response, "You cannot open this visualisation", "It is open to trade.example only.",
+            ("Go to the catalogue", "http://dataworkspace.localhost:8080/datasets"));
+
+        var page = Body(context);
+        Assert.DoesNotContain("govuk-header", page);
+        Assert.DoesNotContain("govuk-footer", page);
+        Assert.Contains("<h1 class=\"govuk-heading-l\">You cannot open this visualisation</h1>", page);
+        Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/datasets\" target=\"_top\">Go to the catalogue</a>", page);
         Assert.Contains($"href=\"/_dataworkspace/site.css?v={PortalStylesheet.Version}\"", page);
     }
 
@@ -91,7 +109,8 @@ public sealed partial class ProxyPagesTests
         var page = Body(context);
         Assert.DoesNotContain("<script>", page);
         Assert.Contains("A WebSocket from &lt;script&gt;alert(1)&lt;/script&gt;.", page);
-        Assert.Contains("href=\"/x?a=1&amp;b=&lt;2&gt;\">Try &quot;again&quot;</a>", page);
+        Assert.Contains("href=\"/x?a=1&amp;b=&lt;2&gt;\"", page);
+        Assert.Contains(">Try &quot;again&quot;</a>", page);
     }
 
     [Fact]
@@ -105,7 +124,7 @@ public sealed partial class ProxyPagesTests
         Assert.Contains($"<link rel=\"stylesheet\" href=\"/_dataworkspace/site.css?v={PortalStylesheet.Version}\">", page);
         Assert.Contains("<header class=\"govuk-header\">", page);
         Assert.Contains("<h1 class=\"govuk-heading-l\">Starting your Sample app</h1>", page);
-        Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/tools\">Go to your tools</a>", page);
+        Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/tools\" target=\"_top\">Go to your tools</a>", page);
         Assert.Contains("<script src=\"/_dataworkspace/progress.js\" defer></script>", page);
         Assert.DoesNotMatch(InlineScript(), page);
         Assert.DoesNotMatch("\\son[a-z]+=", page);
