@@ -56,6 +56,8 @@ var rootDomain = proxyOptions.RootDomain;
 ((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true;
 
 app.UseSecurityHeaders(proxyOptions);
+// The proxy's own pages' stylesheet, on every host and before any sign-in: a refusal's page needs it too.
+app.UsePortalStylesheet();
 
 // The sessions table is in the catalogue database: while it is down, say so rather than fail with a bare 500.
 app.Use(async (context, next) =>

@@ -198,10 +198,21 @@ public sealed class PortalEntry(
         if (context.Response.HasStarted) return;
 
         context.Response.Clear();
+        var again = ("Try again", context.Request.Path + context.Request.QueryString);
+        // No answer at all (nothing listening, the connection dropped): the web app is starting or restarting (a
+        // deployment, a crash), which takes moments.
+        if (error == ForwarderError.Request)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "10";
+            await ProxyPages.WriteAsync(context.Response, "The portal is restarting",
+                "The Data Workspace portal did not answer, usually because it is restarting. Your tools keep running. Try again in a few seconds; if it still does not answer after a few minutes, tell the platform team.", again);
+            return;
+        }
+
         context.Response.StatusCode = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
         await ProxyPages.WriteAsync(context.Response, "The portal is not answering",
-            $"The Data Workspace web app could not be reached ({error}). Try again in a minute; if it persists, tell the platform team.",
-            ("Try again", context.Request.Path + context.Request.QueryString));
+            $"The Data Workspace web app could not be reached ({error}). Try again in a minute; if it persists, tell the platform team.", again);
     }
 
     internal static HttpMessageInvoker CreateWebClient() => new(new SocketsHttpHandler

@@ -17,26 +17,30 @@ public static class ProgressPage
 
     private static string Capitalised(string words) => char.ToUpperInvariant(words[0]) + words[1..];
 
-    public static string Html(ToolHostState state)
+    /// <param name="portalHome">The portal's home page as a link from the tool's host.</param>
+    /// <param name="framed">Shown in a wrapped tool's frame, under the portal's header: without one of its own.</param>
+    public static string Html(ToolHostState state, string portalHome = "/", bool framed = false)
     {
         var name = WebUtility.HtmlEncode(state.TemplateName);
         var json = WebUtility.HtmlEncode(JsonSerializer.Serialize(state, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
-        return $"""
-            <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>Starting {name} - Data Workspace</title>
-            <meta name="viewport" content="width=device-width, initial-scale=1">
+        var tools = WebUtility.HtmlEncode(portalHome.TrimEnd('/') + "/tools");
+        // The hidden parts are wrapped: GOV.UK's components set their own display, which would override "hidden".
+        return ProxyPages.Page($"Starting {state.TemplateName}", portalHome, $"""
+            <div class="govuk-grid-row"><div class="govuk-grid-column-two-thirds" id="progress" data-state="{json}">
+            <h1 class="govuk-heading-l">Starting your {name}</h1>
+            <p class="govuk-body">This page opens it by itself as soon as it is ready. You can leave it: it carries on starting.</p>
+            <p class="govuk-body"><span role="status" aria-live="polite" id="status">Starting…</span> <span id="elapsed">0</span> seconds so far.</p>
+            <ol class="govuk-list govuk-list--number" id="stages">{StageItems}</ol>
+            <div id="slow" hidden><div class="govuk-inset-text">This is taking longer than usual. It will open by itself when it is ready.</div></div>
+            <div id="failed" hidden><div class="govuk-error-summary"><div role="alert"><h2 class="govuk-error-summary__title">Your {name} did not start</h2>
+            <div class="govuk-error-summary__body"><p class="govuk-body" id="error"></p><p class="govuk-body"><a class="govuk-link" id="retry" href="">Try again</a></p></div></div></div></div>
+            <p class="govuk-body"><a class="govuk-link" href="{tools}" target="_top">Go to your tools</a></p>
+            </div></div>
+            """, $"""
+
             <noscript><meta http-equiv="refresh" content="3"></noscript>
-            <script src="{ToolEntry.OwnPrefix}/progress.js" defer></script></head>
-            <body>
-            <main id="progress" data-state="{json}">
-            <h1>Starting your {name}</h1>
-            <p role="status" aria-live="polite" id="status">Starting… <span id="elapsed">0</span> s</p>
-            <ol id="stages">{StageItems}</ol>
-            <p id="slow" hidden>This is taking longer than usual. It will open by itself when it is ready.</p>
-            <div id="failed" hidden><p id="error" role="alert"></p><p><a id="retry" href="">Try again</a></p></div>
-            </main>
-            </body></html>
-            """;
+            <script src="{ToolEntry.OwnPrefix}/progress.js" defer></script>
+            """, framed);
     }
 
     public const string Script = """
@@ -54,7 +58,8 @@ public static class ProgressPage
             state = s;
             const stages = [...document.querySelectorAll('#stages li')];
             const at = stages.findIndex(li => li.dataset.stage === s.stage);
-            stages.forEach((li, i) => { li.className = i < at ? 'done' : i === at ? 'current' : ''; if (i === at) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current'); });
+            // The stage under way in bold, those done in the secondary text colour.
+            stages.forEach((li, i) => { li.className = i < at ? 'govuk-hint govuk-!-margin-bottom-1' : i === at ? 'govuk-!-font-weight-bold' : ''; if (i === at) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current'); });
           };
           show(state);
           const events = new EventSource('/_dataworkspace/events?since=' + encodeURIComponent(state.version));

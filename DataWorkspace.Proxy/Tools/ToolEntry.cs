@@ -250,7 +250,7 @@ public sealed class ToolEntry(
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
-        await context.Response.WriteAsync(ProgressPage.Html(state));
+        await context.Response.WriteAsync(ProgressPage.Html(state, PortalUrl(context, "/"), ProxyPages.IsFramed(request)));
     }
 
     private async Task OwnPathAsync(HttpContext context, ToolHostName name, PlatformIdentity identity)

@@ -21,5 +21,6 @@ const bundle = { bundle: true, format: "esm", minify: true, target: "es2020", lo
 await Promise.all([
   build({ ...bundle, entryPoints: ["Explorer/explorer.js"], outfile: `${dist}/explorer.js` }),
   build({ ...bundle, entryPoints: ["Files/files.ts"], outfile: `${dist}/files.js` }),
+  build({ ...bundle, entryPoints: ["Tools/tools.js"], outfile: `${dist}/tools.js` }),
 ]);
 console.log(`front-end assets written to ${dist}`);

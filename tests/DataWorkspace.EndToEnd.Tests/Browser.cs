@@ -1,3 +1,4 @@
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
 namespace DataWorkspace.EndToEnd.Tests;
@@ -24,6 +25,19 @@ public static class Browser
             ],
         });
         return (playwright, browser);
+    }
+
+    /// <summary>
+    /// Runs axe (axe-core through Deque.AxeCore.Playwright) on the page as it is now, and fails on any serious or
+    /// critical violation, naming each rule, why, and the elements it found.
+    /// </summary>
+    public static async Task AssertAccessibleAsync(IPage page)
+    {
+        var result = await page.RunAxe();
+        var severe = result.Violations.Where(violation => violation.Impact is "serious" or "critical").ToList();
+        Assert.True(severe.Count == 0, $"axe found {severe.Count} serious or critical problem(s) on {page.Url}:\n" + string.Join('\n', severe.Select(violation =>
+            $"- {violation.Impact} {violation.Id}: {violation.Help} ({violation.HelpUrl})\n" +
+            string.Join('\n', violation.Nodes.Take(5).Select(node => $"    {node.Target}: {node.Html}")))));
     }
 
     /// <summary>Saves a screenshot under artifacts/screenshots and attaches it to the test result.</summary>

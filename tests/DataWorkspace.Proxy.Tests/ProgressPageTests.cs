@@ -15,7 +15,7 @@ public sealed class ProgressPageTests
 
         var page = ProgressPage.Html(state);
 
-        Assert.Contains("<ol id=\"stages\"><li data-stage=\"Queued\">Queued</li><li data-stage=\"Provisioning\">Provisioning</li>"
+        Assert.Contains("<ol class=\"govuk-list govuk-list--number\" id=\"stages\"><li data-stage=\"Queued\">Queued</li><li data-stage=\"Provisioning\">Provisioning</li>"
             + "<li data-stage=\"Pulling\">Pulling</li><li data-stage=\"Starting\">Starting</li><li data-stage=\"WaitingForTheApp\">Waiting for the app</li></ol>", page);
         var json = WebUtility.HtmlDecode(page[(page.IndexOf("data-state=\"", StringComparison.Ordinal) + 12)..]);
         using var sent = JsonDocument.Parse(json[..json.IndexOf("\">", StringComparison.Ordinal)]);

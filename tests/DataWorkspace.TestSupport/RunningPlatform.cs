@@ -57,6 +57,9 @@ public sealed class RunningPlatform : IAsyncDisposable
         var web = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "web");
         if (testSettings)
         {
+            // The web app listens itself, on a port kept across a restart: stopped, nothing answers there, as in a
+            // deployment (the orchestrator's own proxy in front would hold each request open instead).
+            builder.CreateResourceBuilder(web).WithEndpoint("http", endpoint => (endpoint.Port, endpoint.IsProxied) = (Ports.Free(), false));
             builder.CreateResourceBuilder(web)
                 .WithEnvironment("Clock__OffsetFile", ClockOffsetFile(dataDirectory))
                 .WithEnvironment("Access__ExpiryCheckInterval", "00:00:01")
@@ -78,6 +81,16 @@ public sealed class RunningPlatform : IAsyncDisposable
                     context.EnvironmentVariables["Tools__Templates__10__Command__0"] = "python3";
                     context.EnvironmentVariables["Tools__Templates__10__Command__1"] = S3Tool.Script;
                     context.EnvironmentVariables["Tools__Templates__10__Command__2"] = "{port}";
+                    // A third copy of the sample app that answers a few seconds after it starts, for the browser tests
+                    // that watch a tool starting (the Tools page, the progress page); no other test starts it.
+                    var sample = string.Join(' ', Enumerable.Range(0, 10).Select(i => context.EnvironmentVariables.GetValueOrDefault($"Tools__Templates__0__Command__{i}") as string)
+                        .TakeWhile(part => part is not null).Select(part => "'" + part!.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+                    context.EnvironmentVariables["Tools__Templates__11__Name"] = "Slow sample app";
+                    context.EnvironmentVariables["Tools__Templates__11__HostBasename"] = "slow";
+                    context.EnvironmentVariables["Tools__Templates__11__DefaultSize"] = "Small";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__0"] = "sh";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__1"] = "-c";
+                    context.EnvironmentVariables["Tools__Templates__11__Command__2"] = "sleep 4; exec " + sample;
                 });
             builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "proxy"))
                 .WithEnvironment("Proxy__ActivityReportInterval", "00:00:00.500")
