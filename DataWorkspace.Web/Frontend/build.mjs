@@ -21,5 +21,6 @@ const bundle = { bundle: true, format: "esm", minify: true, target: "es2020", lo
 await Promise.all([
   build({ ...bundle, entryPoints: ["Explorer/explorer.js"], outfile: `${dist}/explorer.js` }),
   build({ ...bundle, entryPoints: ["Files/files.ts"], outfile: `${dist}/files.js` }),
+  build({ ...bundle, entryPoints: ["ApiTokens/api-tokens.js"], outfile: `${dist}/api-tokens.js` }),
 ]);
 console.log(`front-end assets written to ${dist}`);
