@@ -292,7 +292,7 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
         Assert.Matches(TokenFormat(), text);
         Assert.Contains("shown only this once", madePage);
         Assert.Contains("From the page", again);
-        Assert.Contains("explorer, files", again);
+        Assert.Contains("files, explorer", again);
         Assert.DoesNotContain(text, again);
         Assert.Equal(HttpStatusCode.Redirect, revoked.StatusCode);
         Assert.Contains("The token was revoked", afterRevoking);
