@@ -89,6 +89,18 @@ public sealed class ApiTokenService(CatalogueDbContext catalogue, AuditLog audit
         return [.. tokens.Select(token => ViewOf(token, now))];
     }
 
+    /// <summary>Every token in use (neither expired nor revoked), with its owner's email, for administrators; those of one email when given.</summary>
+    public async Task<IReadOnlyList<(ApiTokenView Token, string OwnerEmail)>> ListActiveAsync(string? ownerEmail, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var email = ownerEmail?.Trim().ToLowerInvariant();
+        var rows = await catalogue.ApiTokens.AsNoTracking().Where(t => t.RevokedAt == null && t.ExpiresAt > now)
+            .Join(catalogue.Users, t => t.UserId, u => u.Id, (t, u) => new { Token = t, u.Email })
+            .Where(row => string.IsNullOrEmpty(email) || row.Email.ToLower() == email)
+            .OrderBy(row => row.Email).ThenByDescending(row => row.Token.CreatedAt).Take(500).ToListAsync(cancellationToken);
+        return [.. rows.Select(row => (ViewOf(row.Token, now), row.Email))];
+    }
+
     /// <summary>
     /// Revokes the token <paramref name="id"/> of <paramref name="ownerId"/> (of anyone when null: an administrator).
     /// False when there is no such token; revoking one already revoked changes nothing.

@@ -317,6 +317,32 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_administrator_sees_every_token_in_use_and_revokes_anyones()
+    {
+        var user = await UserAsync();
+        var admin = CatalogueData.NewUser("tokens.example") with { Roles = [PlatformIdentity.AdminRole] };
+        await platform.SignInAsync(admin);
+        var (text, _) = await MakeAsync(user, [ApiScopes.Files], name: "leaky script");
+        var id = ApiTokenText.Parse(text)!.Id;
+        using var asAdmin = Browser(admin);
+        using var asUser = Browser(user);
+
+        using var notForUsers = await asUser.GetAsync("/admin/api-tokens", Cancel);
+        var listed = await asAdmin.GetStringAsync($"/admin/api-tokens?Email={Uri.EscapeDataString(user.Email)}", Cancel);
+        using var revoked = await asAdmin.PostAsync("/admin/api-tokens?handler=Revoke", new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", Antiforgery(listed)), new("id", id)]), Cancel);
+        var afterwards = await asAdmin.GetStringAsync($"/admin/api-tokens?Email={Uri.EscapeDataString(user.Email)}", Cancel);
+
+        Assert.Equal(HttpStatusCode.Forbidden, notForUsers.StatusCode);
+        Assert.Contains("leaky script", listed);
+        Assert.Contains(user.Email, listed);
+        Assert.Equal(HttpStatusCode.Redirect, revoked.StatusCode);
+        Assert.DoesNotContain("leaky script", afterwards);
+        Assert.Equal(ApiTokenStatus.Revoked, (await CheckAsync(text)).Status);
+        Assert.Equal(admin.Email, await web.ScalarAsync<string>("SELECT actor_email FROM audit_events WHERE action = $1 AND subject_user_id = $2", AuditActions.ApiTokenRevoked, user.UserId));
+    }
+
+    [Fact]
     public async Task The_api_document_describes_the_bearer_scheme_and_each_operations_scope()
     {
         using var response = await web.GetAsync("/api/openapi/catalogue.json", await UserAsync());
