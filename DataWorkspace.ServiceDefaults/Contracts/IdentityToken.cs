@@ -8,7 +8,8 @@ namespace DataWorkspace.Contracts;
 
 /// <summary>
 /// The proxy -> web identity contract: a compact token <c>v1.&lt;payload&gt;.&lt;mac&gt;</c> where the payload is
-/// base64url JSON (sub, email, name, roles, ip, aud, iat, exp, and tok: the personal API token's id and scopes when one was used) and the mac is HMAC-SHA256 over <c>v1.&lt;payload&gt;</c>
+/// base64url JSON (sub, email, name, roles, ip, aud, iat, exp, and tok: the personal API token's id and scopes when
+/// one was used) and the mac is HMAC-SHA256 over <c>v1.&lt;payload&gt;</c>
 /// with a key both sides read from configuration. Both sides use this one class, so the format cannot drift.
 /// </summary>
 public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
