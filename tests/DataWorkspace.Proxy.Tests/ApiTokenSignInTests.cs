@@ -155,6 +155,21 @@ public sealed class ApiTokenSignInTests
     }
 
     [Fact]
+    public void The_signed_identity_carries_a_tokens_grant_to_the_web_app_and_a_sessions_carries_none()
+    {
+        var tokens = new IdentityToken(key, TimeProvider.System);
+        var grant = new ApiTokenGrant(Token.Id, [ApiScopes.Files, ApiScopes.Tools]);
+
+        var script = tokens.Verify(tokens.Issue(new PlatformIdentity("priya-id", "priya.shah@trade.example", "Priya Shah", [], "10.1.2.3", grant))).Identity!;
+        var session = tokens.Verify(tokens.Issue(new PlatformIdentity("priya-id", "priya.shah@trade.example", "Priya Shah", ["admin"], "10.1.2.3"))).Identity!;
+
+        Assert.Equal(Token.Id, script.ApiToken!.Id);
+        Assert.Equal([ApiScopes.Files, ApiScopes.Tools], script.ApiToken.Scopes);
+        Assert.Null(session.ApiToken);
+        Assert.Equal(["admin"], session.Roles);
+    }
+
+    [Fact]
     public async Task A_tool_host_refuses_a_platform_token_and_leaves_a_tools_own_authorization_alone()
     {
         var (_, services) = Proxy("http://127.0.0.1:1");

@@ -286,11 +286,14 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
         using var revoked = await browser.PostAsync(InternalApiTokens.Page + "?handler=Revoke", new FormUrlEncodedContent(
             [new("__RequestVerificationToken", Antiforgery(again)), new("id", id)]), Cancel);
         var afterRevoking = await browser.GetStringAsync(revoked.Headers.Location!.ToString(), Cancel);
+        using var copyScript = await browser.GetAsync("/dist/api-tokens.js", Cancel);
 
         Assert.Contains("You have no tokens.", empty);
         Assert.Equal(HttpStatusCode.OK, made.StatusCode);
         Assert.Matches(TokenFormat(), text);
         Assert.Contains("shown only this once", madePage);
+        Assert.Contains("<script type=\"module\" src=\"/dist/api-tokens.js\"></script>", madePage);
+        Assert.Contains("clipboard", await copyScript.Content.ReadAsStringAsync(Cancel));
         Assert.Contains("From the page", again);
         Assert.Contains("files, explorer", again);
         Assert.DoesNotContain(text, again);
