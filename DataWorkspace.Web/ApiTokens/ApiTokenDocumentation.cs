@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataWorkspace.Contracts;
 using DataWorkspace.Web.Documentation;
+using DataWorkspace.Web.Security;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -44,8 +45,11 @@ public static class ApiTokenDocumentation
             });
             options.AddOperationTransformer((operation, context, _) =>
             {
+                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+                // Routes other systems call with credentials of their own (Prometheus's service discovery) say so themselves.
+                if (metadata.OfType<NotForBrowsersAttribute>().Any()) return Task.CompletedTask;
                 var document = context.Document!;
-                var scope = context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiScopeAttribute>().LastOrDefault()?.Scope;
+                var scope = metadata.OfType<ApiScopeAttribute>().LastOrDefault()?.Scope;
                 var session = new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SessionScheme, document)] = [] };
                 if (scope is null)
                 {

@@ -366,6 +366,8 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
         Assert.Equal([ApiScopes.Tools], ScopesOf("/api/v1/tools/{basename}/start", "post"));
         Assert.Empty(ScopesOf(InternalApiTokens.ManagementApi, "post"));
         Assert.Contains("Not with a personal API token", paths.GetProperty(InternalApiTokens.ManagementApi).GetProperty("post").GetProperty("description").GetString());
+        // Prometheus's service discovery has credentials of its own: neither a session nor a token.
+        Assert.False(paths.GetProperty("/api/v1/application").GetProperty("get").TryGetProperty("security", out _));
     }
 
     private static string Antiforgery(string page) => Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]*)\"").Groups[1].Value;
