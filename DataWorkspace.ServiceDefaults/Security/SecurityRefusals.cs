@@ -78,6 +78,7 @@ public sealed class SecurityRefusals
         RefusalReason.UnsafePath => "unsafe_path",
         RefusalReason.ServiceCredentials => "service_credentials",
         RefusalReason.StorageAccess => "storage_access",
+        RefusalReason.ApiToken => "api_token",
         _ => reason.ToString(),
     };
 }
