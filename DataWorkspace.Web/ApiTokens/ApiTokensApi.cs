@@ -28,6 +28,7 @@ public static class ApiTokensApi
             try
             {
                 var created = await tokens.CreateAsync(http.User, request, cancellationToken);
+                http.Response.Headers.CacheControl = "no-store";
                 return TypedResults.Created($"{InternalApiTokens.ManagementApi}/{created.Details.Id}", created);
             }
             catch (ApiTokenRefusedException refused)

@@ -290,6 +290,7 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
 
         Assert.Contains("You have no tokens.", empty);
         Assert.Equal(HttpStatusCode.OK, made.StatusCode);
+        Assert.True(made.Headers.CacheControl?.NoStore, "the page with the new token may be kept by the browser's cache");
         Assert.Matches(TokenFormat(), text);
         Assert.Contains("shown only this once", madePage);
         Assert.Contains("<script type=\"module\" src=\"/dist/api-tokens.js\"></script>", madePage);

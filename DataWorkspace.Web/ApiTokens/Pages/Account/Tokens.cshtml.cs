@@ -31,6 +31,8 @@ public sealed class TokensModel(ApiTokenService tokens) : PageModel
         try
         {
             Created = await tokens.CreateAsync(User, new NewApiToken(Name, ExpiresInDays, Scopes), cancellationToken);
+            // The page holds the token's text: no cache or back-forward history may keep a copy.
+            Response.Headers.CacheControl = "no-store";
             Name = null;
             Scopes = [];
             ExpiresInDays = ApiTokenRules.DefaultDays;
