@@ -22,6 +22,7 @@ public sealed class PortalEntry(
     IdentityToken identityTokens,
     IpPolicy ipPolicy,
     SecurityRefusals refusals,
+    ApiTokenSignIn apiTokens,
     IOptions<ProxyOptions> options,
     ILogger<PortalEntry> logger)
 {
@@ -78,6 +79,15 @@ public sealed class PortalEntry(
             var refusal = ipPolicy.Refusal(clientAddress, "The Data Explorer and files");
             if (path.StartsWithSegments("/api")) await context.Response.WriteAsJsonAsync(new { title = "Not from this network", status = 403, detail = refusal });
             else await ProxyPages.WriteAsync(context.Response, "Not from this network", refusal, ("Go to the catalogue", "/"));
+            return;
+        }
+
+        // A script with a personal API token: signed in by the token alone (never redirected to sign in), within its scopes.
+        if (ApiTokenSignIn.CarriesBearer(request))
+        {
+            if (await apiTokens.SignInAsync(context, clientAddress.ToString()) is not { } owner) return;
+            var tokenError = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(identityTokens.Issue(owner), owner.ClientIp, dropAuthorization: true));
+            if (tokenError != ForwarderError.None) await ExplainForwardingErrorAsync(context, tokenError);
             return;
         }
 

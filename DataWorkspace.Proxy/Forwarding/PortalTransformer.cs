@@ -9,14 +9,16 @@ namespace DataWorkspace.Proxy.Forwarding;
 /// Shapes a request for the web app: every client-sent identity header is dropped, the proxy's own cookies are
 /// removed, and the user's identity is added as a signed token the web app verifies. With no
 /// <paramref name="signedIdentity"/> (the machine API, which clients sign themselves) no identity is added at all.
+/// With <paramref name="dropAuthorization"/> (a personal API token, already checked) the token goes no further.
 /// </summary>
-public sealed class PortalTransformer(string? signedIdentity, string clientIp) : HttpTransformer
+public sealed class PortalTransformer(string? signedIdentity, string clientIp, bool dropAuthorization = false) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
 
         ClientClaims.RemoveFrom(proxyRequest, httpContext);
+        if (dropAuthorization) proxyRequest.Headers.Authorization = null;
         if (signedIdentity is not null) proxyRequest.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, signedIdentity);
         ForwardedHeaders.Add(proxyRequest, httpContext, clientIp);
     }

@@ -70,6 +70,8 @@ public static class SignInExtensions
         services.AddSingleton<IAccountNoticeHandler>(provider => provider.GetRequiredService<DeactivationCatchUp>());
         services.AddHostedService(provider => provider.GetRequiredService<DeactivationCatchUp>());
         services.AddAccountNotices();
+        // Scripts sign in with personal API tokens instead, which the web app checks (ApiTokenSignIn).
+        services.AddSingleton<ApiTokenSignIn>();
         services.AddSingleton<IdentityProviderCheck>();
         services.AddHostedService<SessionCheck>();
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)

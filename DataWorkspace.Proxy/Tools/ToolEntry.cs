@@ -55,6 +55,7 @@ public sealed class ToolEntry(
     {
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
         context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
+        if (await ApiTokenSignIn.RefusedOnToolHostAsync(context)) return;
         if (parsed.Name is not { } name)
         {
             await UnknownAddressAsync(context, parsed);

@@ -8,7 +8,8 @@ namespace DataWorkspace.Contracts;
 
 /// <summary>
 /// The proxy -> web identity contract: a compact token <c>v1.&lt;payload&gt;.&lt;mac&gt;</c> where the payload is
-/// base64url JSON (sub, email, name, roles, ip, aud, iat, exp) and the mac is HMAC-SHA256 over <c>v1.&lt;payload&gt;</c>
+/// base64url JSON (sub, email, name, roles, ip, aud, iat, exp, and tok: the personal API token's id and scopes when
+/// one was used) and the mac is HMAC-SHA256 over <c>v1.&lt;payload&gt;</c>
 /// with a key both sides read from configuration. Both sides use this one class, so the format cannot drift.
 /// </summary>
 public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
@@ -50,6 +51,16 @@ public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
             foreach (var role in identity.Roles) writer.WriteStringValue(role);
             writer.WriteEndArray();
             writer.WriteString("ip", identity.ClientIp);
+            if (identity.ApiToken is { } apiToken)
+            {
+                writer.WriteStartObject("tok");
+                writer.WriteString("id", apiToken.Id);
+                writer.WriteStartArray("scp");
+                foreach (var scope in apiToken.Scopes) writer.WriteStringValue(scope);
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
             writer.WriteString("aud", audience);
             writer.WriteNumber("iat", now);
             writer.WriteNumber("exp", now + (long)Lifetime.TotalSeconds);
@@ -91,7 +102,10 @@ public sealed class IdentityToken(IdentitySigningKey key, TimeProvider time)
                 Email: root.GetProperty("email").GetString() ?? "",
                 Name: root.GetProperty("name").GetString() ?? "",
                 Roles: [.. root.GetProperty("roles").EnumerateArray().Select(role => role.GetString() ?? "")],
-                ClientIp: root.GetProperty("ip").GetString() ?? "");
+                ClientIp: root.GetProperty("ip").GetString() ?? "",
+                ApiToken: root.TryGetProperty("tok", out var apiToken)
+                    ? new ApiTokenGrant(apiToken.GetProperty("id").GetString() ?? "", [.. apiToken.GetProperty("scp").EnumerateArray().Select(scope => scope.GetString() ?? "")])
+                    : null);
         }
         catch (Exception exception) when (exception is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
         {

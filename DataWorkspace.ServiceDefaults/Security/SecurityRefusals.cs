@@ -29,6 +29,8 @@ public enum RefusalReason
     ServiceCredentials,
     /// <summary>A tool's S3 request that its credentials' policy does not allow, or credentials not issued to a tool.</summary>
     StorageAccess,
+    /// <summary>A personal API token that is malformed, unknown, expired or revoked, or sent where tokens are not taken.</summary>
+    ApiToken,
 }
 
 /// <summary>
@@ -76,6 +78,7 @@ public sealed class SecurityRefusals
         RefusalReason.UnsafePath => "unsafe_path",
         RefusalReason.ServiceCredentials => "service_credentials",
         RefusalReason.StorageAccess => "storage_access",
+        RefusalReason.ApiToken => "api_token",
         _ => reason.ToString(),
     };
 }

@@ -1,3 +1,5 @@
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.ToolsAccess;
@@ -18,7 +20,7 @@ public static class MyAccessApi
 {
     public static IEndpointRouteBuilder MapMyAccessApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1").WithTags("Catalogue");
+        var api = app.MapGroup("/api/v1").WithTags("Catalogue").RequireScope(ApiScopes.CatalogueRead);
 
         api.MapGet("/me/access", async Task<Ok<MyAccess>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {

@@ -56,6 +56,9 @@ public static class AuditActions
     public const string FileDownloaded = "file.downloaded";
     public const string FilesDeleted = "files.deleted";
     public const string FilesMoved = "files.moved";
+    public const string ApiTokenCreated = "api-token.created";
+    public const string ApiTokenRevoked = "api-token.revoked";
+    public const string ApiTokenUsed = "api-token.used";
 
     public static readonly IReadOnlyList<string> All =
     [
@@ -63,5 +66,6 @@ public static class AuditActions
         DatasetUnpublished, DatasetUpdated, DatasetDeleted, ReferenceDataChanged, ToolsAccessCertified, ToolsAccessGranted,
         ToolsAccessRemoved, ToolsAccessLapsed, QueryRun, TableDownloaded, ResultDownloaded, TeamChanged, ToolStarted, ToolStopped, VisualisationDatasetGranted, VisualisationDatasetRemoved, ToolTemplateChanged,
         UserDeactivated, UserReactivated, SignInRefused, FilesUploaded, FileDownloaded, FilesDeleted, FilesMoved,
+        ApiTokenCreated, ApiTokenRevoked, ApiTokenUsed,
     ];
 }

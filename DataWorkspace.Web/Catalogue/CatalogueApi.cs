@@ -1,3 +1,5 @@
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -22,7 +24,7 @@ public static class CatalogueApi
 
     public static IEndpointRouteBuilder MapCatalogueApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1").WithTags("Catalogue");
+        var api = app.MapGroup("/api/v1").WithTags("Catalogue").RequireScope(ApiScopes.CatalogueRead);
 
         api.MapGet("/datasets", async Task<Results<Ok<DatasetList>, BadRequest<string>>> (
             string? q, string[]? type, string[]? topic, string[]? publisher, int? page, HttpContext context, CatalogueSearch search, CancellationToken cancellationToken) =>

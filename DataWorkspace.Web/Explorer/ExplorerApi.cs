@@ -1,3 +1,5 @@
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.DatabaseAccess;
 using DataWorkspace.Web.Identity;
@@ -44,7 +46,7 @@ public static class ExplorerApi
 
     public static void MapExplorerApi(this WebApplication app)
     {
-        var api = app.MapGroup("/api/v1/explorer");
+        var api = app.MapGroup("/api/v1/explorer").RequireScope(ApiScopes.Explorer);
 
         api.MapPost("/run", async Task<Results<Ok<QueryView>, Accepted<QueryView>, ProblemHttpResult>> (
             RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>

@@ -3,7 +3,9 @@ using System.Text.Json.Serialization;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using DataWorkspace.Contracts;
 using DataWorkspace.Security;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
@@ -118,7 +120,7 @@ public static class FilesApi
 
     public static void MapFilesApi(this WebApplication app)
     {
-        var api = app.MapGroup("/api/v1/files").AddEndpointFilter(AnswerRefusals)
+        var api = app.MapGroup("/api/v1/files").RequireScope(ApiScopes.Files).AddEndpointFilter(AnswerRefusals)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -393,7 +395,7 @@ public static class FilesApi
 
             return TypedResults.Ok(new AwsCredentialsView(issued.AccessKeyId, issued.SecretAccessKey, issued.SessionToken, issued.Expiration, files.Bucket,
                 StorageOptions.Region(configuration), endpoint, prefixes.All));
-        }).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        }).RequireScope(ApiScopes.Files).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
     }
 
     /// <summary>

@@ -51,7 +51,8 @@ public sealed class ProxyIdentityHandler(
             return Fail($"user ids beginning '{PlatformClaims.AppUserIdPrefix}' are reserved for visualisations");
 
         var claims = PlatformClaims.From(identity).ToList();
-        if (!identity.Roles.Contains(PlatformIdentity.AdminRole) && admins.CurrentValue.Emails.Contains(identity.Email, StringComparer.OrdinalIgnoreCase))
+        // A personal API token acts within its scopes only: never as an administrator.
+        if (identity.ApiToken is null && !identity.Roles.Contains(PlatformIdentity.AdminRole) && admins.CurrentValue.Emails.Contains(identity.Email, StringComparer.OrdinalIgnoreCase))
             claims.Add(new Claim(PlatformClaims.Role, PlatformIdentity.AdminRole));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, PlatformClaims.Name, PlatformClaims.Role));
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
@@ -102,6 +103,13 @@ public static class PlatformClaims
         yield return new Claim(Email, identity.Email);
         yield return new Claim(Name, identity.Name);
         yield return new Claim(ClientIp, identity.ClientIp);
+        if (identity.ApiToken is { } token)
+        {
+            yield return new Claim(ApiTokenGrant.Claim, token.Id);
+            foreach (var scope in token.Scopes) yield return new Claim(ApiTokenGrant.ScopeClaim, scope);
+            yield break;
+        }
+
         foreach (var role in identity.Roles) yield return new Claim(Role, role);
     }
 

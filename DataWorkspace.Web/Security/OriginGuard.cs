@@ -10,7 +10,8 @@ namespace DataWorkspace.Web.Security;
 /// from the portal's own pages (<see cref="RequestOrigin"/>): a tool's or visualisation's page is the same site, so
 /// the user's cookies go with its requests, and without this it could stop their tools or send requests in their
 /// name. The APIs also take JSON only, which no cross-site form can send. Routes marked
-/// <see cref="NotForBrowsersAttribute"/> are left to their own credentials.
+/// <see cref="NotForBrowsersAttribute"/> are left to their own credentials, and so are requests made with a personal API
+/// token (whatever their Origin): only code holding the token can send it.
 /// </summary>
 public sealed class OriginGuard(string portalOrigin, SecurityRefusals refusals)
 {
@@ -31,7 +32,8 @@ public sealed class OriginGuard(string portalOrigin, SecurityRefusals refusals)
             return;
         }
 
-        if (RequestOrigin.Refusal(request, portalOrigin) is { } foreign)
+        // A personal API token is no ambient credential: a browser never adds it by itself, so a page elsewhere cannot borrow it.
+        if (!context.User.HasClaim(claim => claim.Type == DataWorkspace.Contracts.ApiTokenGrant.Claim) && RequestOrigin.Refusal(request, portalOrigin) is { } foreign)
         {
             refusals.Record(context, RefusalReason.ForeignOrigin, foreign);
             await Refusal.WriteAsync(context, StatusCodes.Status403Forbidden, "Not sent from the portal",

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using DataWorkspace.Contracts;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,7 +19,7 @@ public static class ToolsApi
 {
     public static void MapToolsApi(this WebApplication app)
     {
-        var api = app.MapGroup("/api/v1/tools");
+        var api = app.MapGroup("/api/v1/tools").RequireScope(ApiScopes.Tools);
 
         api.MapGet("/", async Task<Ok<IReadOnlyList<ToolView>>> (HttpContext http, ToolList tools, CancellationToken cancellationToken) =>
             TypedResults.Ok(await tools.ListAsync(http.User.Id(), cancellationToken)));

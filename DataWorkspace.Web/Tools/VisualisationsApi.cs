@@ -1,3 +1,5 @@
+using DataWorkspace.Contracts;
+using DataWorkspace.Web.ApiTokens;
 using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
@@ -27,7 +29,7 @@ public static class VisualisationsApi
 {
     public static void MapVisualisationsApi(this WebApplication app)
     {
-        var api = app.MapGroup("/api/v1/visualisations");
+        var api = app.MapGroup("/api/v1/visualisations").RequireScope(ApiScopes.Visualisations);
 
         api.MapGet("/", async Task<Ok<List<VisualisationView>>> (HttpContext http, ToolTemplates templates, VisualisationAccess access, CatalogueDbContext catalogue,
             PortalLinks links, CancellationToken cancellationToken) =>

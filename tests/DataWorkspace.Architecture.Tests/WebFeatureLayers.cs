@@ -18,7 +18,7 @@ public sealed partial class WebFeatureLayers
     public static readonly IReadOnlyList<(string Layer, string[] Folders)> Layers =
     [
         ("foundations", ["Data", "Security", "Background", "Time", "Health", "Documentation", "Text", "Portal", "Telemetry"]),
-        ("people and records", ["Identity", "Users", "Audit", "Notifications"]),
+        ("people and records", ["Identity", "Users", "Audit", "Notifications", "ApiTokens"]),
         ("catalogue", ["Catalogue"]),
         ("access and storage", ["AccessRequests", "DatabaseAccess", "ToolsAccess", "ReferenceData", "Storage", "MachineApi"]),
         ("work on data", ["Tools", "Explorer", "Files"]),

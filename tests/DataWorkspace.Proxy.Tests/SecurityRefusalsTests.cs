@@ -21,7 +21,8 @@ public sealed class SecurityRefusalsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == SecurityRefusals.MeterName) l.EnableMeasurementEvents(instrument);
+            // This provider's meter only: other tests running alongside record refusals of their own.
+            if (instrument.Meter.Name == SecurityRefusals.MeterName && instrument.Meter.Scope == services.GetRequiredService<IMeterFactory>()) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
             counted.Add((value, tags.ToArray().FirstOrDefault(tag => tag.Key == "reason").Value as string)));

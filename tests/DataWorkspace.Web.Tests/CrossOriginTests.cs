@@ -48,7 +48,7 @@ public sealed class CrossOriginTests(WebFixture web) : IAsyncDisposable
         Assert.Equal(
             [
                 "/api/machine/v1/datasets", "/api/machine/v1/datasets/{slug}", "/api/machine/v1/datasets/{slug}/tables/{table}/rows", "/api/v1/application",
-                "/internal/v1/accounts/deactivated", "/internal/v1/accounts/sign-ins", "/internal/v1/operations/cull-idle-tools", "/internal/v1/operations/demo-data", "/internal/v1/operations/permission-sync", "/internal/v1/tools/activity", "/internal/v1/tools/{host}", "/internal/v1/tools/{host}/died", "/internal/v1/tools/{host}/start",
+                "/internal/v1/accounts/deactivated", "/internal/v1/accounts/sign-ins", "/internal/v1/api-tokens/checks", "/internal/v1/operations/cull-idle-tools", "/internal/v1/operations/demo-data", "/internal/v1/operations/permission-sync", "/internal/v1/tools/activity", "/internal/v1/tools/{host}", "/internal/v1/tools/{host}/died", "/internal/v1/tools/{host}/start",
             ],
             every.Where(c => c.NotForBrowsers).Select(c => c.Endpoint.RoutePattern.RawText!).Distinct().Order(StringComparer.Ordinal));
 

@@ -24,7 +24,7 @@ namespace DataWorkspace.Web.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("DataWorkspace.Web.Access.AccessRequest", b =>
+            modelBuilder.Entity("DataWorkspace.Web.AccessRequests.AccessRequest", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -111,6 +111,67 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasDatabaseName("ix_access_requests_user_id_created_at");
 
                     b.ToTable("access_requests", (string)null);
+                });
+
+            modelBuilder.Entity("DataWorkspace.Web.ApiTokens.ApiToken", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character(64)")
+                        .HasColumnName("hash")
+                        .IsFixedLength();
+
+                    b.Property<DateTimeOffset?>("LastUsedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("RevokedBy")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("revoked_by");
+
+                    b.PrimitiveCollection<List<string>>("Scopes")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("scopes");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_api_tokens");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_api_tokens_user_id_created_at");
+
+                    b.ToTable("api_tokens", (string)null);
                 });
 
             modelBuilder.Entity("DataWorkspace.Web.Audit.AuditEvent", b =>
@@ -623,7 +684,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.DatabaseLogin", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.DatabaseLogin", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -682,7 +743,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("database_logins", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.Team", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.Team", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -715,7 +776,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("teams", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.TeamMember", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.TeamMember", b =>
                 {
                     b.Property<Guid>("TeamId")
                         .HasColumnType("uuid")
@@ -1351,7 +1412,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("dataset_tags", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.Access.AccessRequest", b =>
+            modelBuilder.Entity("DataWorkspace.Web.AccessRequests.AccessRequest", b =>
                 {
                     b.HasOne("DataWorkspace.Web.Catalogue.Dataset", null)
                         .WithMany()
@@ -1359,6 +1420,16 @@ namespace DataWorkspace.Web.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_access_requests_datasets_dataset_id");
+                });
+
+            modelBuilder.Entity("DataWorkspace.Web.ApiTokens.ApiToken", b =>
+                {
+                    b.HasOne("DataWorkspace.Web.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_tokens_users_user_id");
                 });
 
             modelBuilder.Entity("DataWorkspace.Web.Catalogue.Bookmark", b =>
@@ -1411,9 +1482,9 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasConstraintName("fk_source_tables_datasets_dataset_id");
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.TeamMember", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.TeamMember", b =>
                 {
-                    b.HasOne("DataWorkspace.Web.DataAccess.Team", null)
+                    b.HasOne("DataWorkspace.Web.DatabaseAccess.Team", null)
                         .WithMany("Members")
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.Cascade)
@@ -1467,7 +1538,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.Navigation("Tables");
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.Team", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.Team", b =>
                 {
                     b.Navigation("Members");
                 });
