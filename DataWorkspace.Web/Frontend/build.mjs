@@ -21,10 +21,7 @@ const bundle = { bundle: true, format: "esm", minify: true, target: "es2020", lo
 await Promise.all([
   build({ ...bundle, entryPoints: ["Explorer/explorer.js"], outfile: `${dist}/explorer.js` }),
   build({ ...bundle, entryPoints: ["Files/files.ts"], outfile: `${dist}/files.js` }),
-<<<<<<< HEAD
   build({ ...bundle, entryPoints: ["Tools/tools.js"], outfile: `${dist}/tools.js` }),
-=======
   build({ ...bundle, entryPoints: ["ApiTokens/api-tokens.js"], outfile: `${dist}/api-tokens.js` }),
->>>>>>> s13-tokens
 ]);
 console.log(`front-end assets written to ${dist}`);
