@@ -6,20 +6,11 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DataWorkspace.Web.Tests;
 
-/// <summary>A clock a test moves forward, so access can expire and training lapse without waiting.</summary>
-public sealed class MovableClock : TimeProvider
-{
-    private TimeSpan offset;
-
-    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
-
-    public void Advance(TimeSpan by) => offset += by;
-}
-
-/// <summary>The web app with a movable clock, and the app's own services for driving the access journeys.</summary>
+/// <summary>The web app with a clock the test moves forward (so access can expire and training lapse without waiting), and the app's own services for driving the access journeys.</summary>
 public sealed class PlatformScope : IAsyncDisposable
 {
     public PlatformScope(WebFixture web)
@@ -29,7 +20,7 @@ public sealed class PlatformScope : IAsyncDisposable
     }
 
     public WebFixture Web { get; }
-    public MovableClock Clock { get; } = new();
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public WebApplicationFactory<Program> Factory { get; }
 
     /// <summary>Runs <paramref name="action"/> with a fresh DI scope of the app, as one request would have.</summary>
