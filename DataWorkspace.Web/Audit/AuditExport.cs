@@ -60,13 +60,12 @@ public sealed class AuditCsv(IQueryable<AuditEvent> events) : IResult, IEndpoint
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"audit-{DateTime.UtcNow:yyyyMMdd-HHmmss}.csv\"";
         await using var csv = new CsvForPeople(context.Response.Body);
-        csv.Row(["id", "at", "action", "actor_id", "actor_email", "client_ip", "dataset_id", "subject_user_id", "summary"]);
+        await csv.RowAsync(["id", "at", "action", "actor_id", "actor_email", "client_ip", "dataset_id", "subject_user_id", "summary"], context.RequestAborted);
         await foreach (var e in events.AsAsyncEnumerable().WithCancellation(context.RequestAborted))
         {
-            csv.Row([
+            await csv.RowAsync([
                 e.Id.ToString(CultureInfo.InvariantCulture), e.At.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), e.Action,
-                e.ActorId, e.ActorEmail, e.ClientIp, e.DatasetId?.ToString(), e.SubjectUserId, e.Summary]);
-            await csv.SendIfFullAsync(context.RequestAborted);
+                e.ActorId, e.ActorEmail, e.ClientIp, e.DatasetId?.ToString(), e.SubjectUserId, e.Summary], context.RequestAborted);
         }
 
         await csv.FinishAsync(context.RequestAborted);

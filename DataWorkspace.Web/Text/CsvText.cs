@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using nietras.SeparatedValues;
+using CsvHelper;
 
 namespace DataWorkspace.Web.Text;
 
@@ -89,112 +89,103 @@ public static class CsvText
         value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r'
         && !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
 
+    /// <summary>As <see cref="LooksLikeFormula(ReadOnlySpan{char})"/>, for a value in UTF-8.</summary>
+    public static bool LooksLikeFormula(ReadOnlySpan<byte> utf8) =>
+        utf8.Length > 0 && utf8[0] is (byte)'=' or (byte)'+' or (byte)'-' or (byte)'@' or (byte)'\t' or (byte)'\r'
+        && !double.TryParse(utf8, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+
     /// <summary>
-    /// Copies CSV (PostgreSQL's COPY ... (FORMAT csv) output) to <paramref name="output"/> as UTF-8 CSV for people,
-    /// each value that looks like a formula prefixed with ' so that a spreadsheet shows it as text. Reads and writes
-    /// with Sep a row at a time, so memory stays flat; the bytes go out in pieces of about 64 KB. Returns the records,
-    /// header included.
+    /// Copies CSV (PostgreSQL's COPY ... (FORMAT csv) output, UTF-8) to <paramref name="output"/> as CSV for people:
+    /// each value that looks like a formula gets a leading ' so that a spreadsheet shows it as text. CsvHelper reads and
+    /// writes the UTF-8 bytes a record at a time, so memory stays flat and the bytes go out in pieces of about 64 KB.
+    /// Returns the records, header included.
     /// </summary>
     public static async Task<long> CopyForPeopleAsync(TextReader csv, Stream output, CancellationToken cancellationToken)
     {
-        // No token on reads: Npgsql registers one on every read call, and a client that goes away still stops the copy
-        // at the next write.
-        using var reader = await Sep.New(',').Reader(o => o with { HasHeader = false, Unescape = true, DisableColCountCheck = true })
-            .FromAsync(csv, CancellationToken.None);
+        // COPY's bytes are read as they came (no decoding and encoding again) when the reader has them.
+        await using var reader = csv is StreamReader { CurrentEncoding.CodePage: 65001 } bytes
+            ? CsvReader.Create(bytes.BaseStream, ReaderOptions, leaveOpen: true)
+            : CsvReader.Create(csv, ReaderOptions, leaveOpen: true);
         await using var csvForPeople = new CsvForPeople(output);
         long records = 0;
-        await foreach (var row in reader)
+        // No token on reads: Npgsql registers one on every read call, and a client that goes away still stops the copy
+        // at the next write.
+        while (await reader.ReadAsync(CancellationToken.None))
         {
-            csvForPeople.Row(row);
+            for (var i = 0; i < reader.FieldCount; i++) csvForPeople.Field(reader.GetSpan(i));
+            await csvForPeople.EndRowAsync(cancellationToken);
             records++;
-            await csvForPeople.SendIfFullAsync(cancellationToken);
         }
 
         await csvForPeople.FinishAsync(cancellationToken);
         return records;
     }
+
+    private static readonly CsvReaderOptions ReaderOptions = CsvReaderOptions.Default with { HasHeader = false };
 }
 
 /// <summary>
-/// Writes CSV for people to open in a spreadsheet, through Sep: quoted as RFC 4180 needs, each value that looks like a
-/// formula (<see cref="CsvText.LooksLikeFormula"/>) prefixed with '. Rows gather in memory and go to the output, which
-/// may take only asynchronous writes, every 64 KB or so.
+/// Writes CSV for people to open in a spreadsheet, through CsvHelper: quoted as RFC 4180 needs, each value that looks
+/// like a formula (<see cref="CsvText.LooksLikeFormula(ReadOnlySpan{char})"/>) prefixed with '. The output may take
+/// only asynchronous writes; it gets one every 64 KB or so.
 /// </summary>
-public sealed class CsvForPeople : IAsyncDisposable
+public sealed class CsvForPeople(Stream output) : IAsyncDisposable
 {
-    private const int SendEveryChars = 32 * 1024;
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
-
-    private readonly Stream output;
-    private readonly StringBuilder unsent = new();
-    private readonly SepWriter writer;
-    private char[] guarded = new char[256];
-    private char[] chars = [];
-    private byte[] bytes = [];
-
-    public CsvForPeople(Stream output)
+    private static readonly CsvWriterOptions Options = CsvWriterOptions.Default with
     {
-        this.output = output;
-        writer = Sep.New(',').Writer(o => o with { WriteHeader = false, Escape = true, DisableColCountCheck = true }).To(unsent);
+        HasHeader = false,
+        NewLine = "\n",
+        BufferSize = 64 * 1024,
+        ValidateFieldCount = false,
+    };
+
+    private readonly CsvWriter writer = CsvWriter.Create(output, Options, leaveOpen: true);
+    private byte[] guarded = new byte[256];
+    private char[] guardedChars = new char[256];
+
+    /// <summary>Writes a row of values; null is written as an empty field.</summary>
+    public async ValueTask RowAsync(IReadOnlyList<string?> values, CancellationToken cancellationToken)
+    {
+        foreach (var value in values) Field(value.AsSpan());
+        await EndRowAsync(cancellationToken);
     }
 
-    /// <summary>Adds a row of values; null is written as an empty field.</summary>
-    public void Row(IReadOnlyList<string?> values)
+    internal void Field(ReadOnlySpan<byte> utf8)
     {
-        using var row = writer.NewRow();
-        for (var i = 0; i < values.Count; i++) Set(row[i], values[i]);
+        if (!CsvText.LooksLikeFormula(utf8))
+        {
+            writer.WriteField(utf8);
+            return;
+        }
+
+        if (guarded.Length < utf8.Length + 1) guarded = new byte[utf8.Length * 2];
+        guarded[0] = (byte)'\'';
+        utf8.CopyTo(guarded.AsSpan(1));
+        writer.WriteField(guarded.AsSpan(0, utf8.Length + 1));
     }
 
-    internal void Row(SepReader.Row values)
+    internal void Field(ReadOnlySpan<char> value)
     {
-        using var row = writer.NewRow();
-        for (var i = 0; i < values.ColCount; i++) Set(row[i], values[i].Span);
+        if (!CsvText.LooksLikeFormula(value))
+        {
+            writer.WriteField(value);
+            return;
+        }
+
+        if (guardedChars.Length < value.Length + 1) guardedChars = new char[value.Length * 2];
+        guardedChars[0] = '\'';
+        value.CopyTo(guardedChars.AsSpan(1));
+        writer.WriteField(guardedChars.AsSpan(0, value.Length + 1));
     }
 
-    /// <summary>Sends what has gathered once it is about 64 KB.</summary>
-    public async ValueTask SendIfFullAsync(CancellationToken cancellationToken)
-    {
-        if (unsent.Length >= SendEveryChars) await SendAsync(cancellationToken);
-    }
+    internal ValueTask EndRowAsync(CancellationToken cancellationToken) => writer.EndRecordAsync(cancellationToken);
 
     /// <summary>Sends the rest and flushes the output.</summary>
     public async Task FinishAsync(CancellationToken cancellationToken)
     {
-        writer.Flush();
-        await SendAsync(cancellationToken);
+        await writer.FlushAsync(cancellationToken);
         await output.FlushAsync(cancellationToken);
     }
 
-    // Sent between rows only, so no character's two halves are ever sent apart.
-    private async Task SendAsync(CancellationToken cancellationToken)
-    {
-        if (unsent.Length == 0) return;
-        if (chars.Length < unsent.Length) chars = new char[unsent.Length * 2];
-        unsent.CopyTo(0, chars, unsent.Length);
-        var byteCount = Utf8.GetMaxByteCount(unsent.Length);
-        if (bytes.Length < byteCount) bytes = new byte[byteCount];
-        var length = Utf8.GetBytes(chars.AsSpan(0, unsent.Length), bytes);
-        unsent.Clear();
-        await output.WriteAsync(bytes.AsMemory(0, length), cancellationToken);
-    }
-
-    private void Set(SepWriter.Col col, ReadOnlySpan<char> value)
-    {
-        if (!CsvText.LooksLikeFormula(value))
-        {
-            col.Set(value);
-            return;
-        }
-
-        if (guarded.Length < value.Length + 1) guarded = new char[value.Length * 2];
-        guarded[0] = '\'';
-        value.CopyTo(guarded.AsSpan(1));
-        col.Set(guarded.AsSpan(0, value.Length + 1));
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        writer.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => writer.DisposeAsync();
 }

@@ -60,9 +60,9 @@ public sealed class CsvForPeopleTests
         var body = new MemoryStream();
         await using (var csv = new CsvForPeople(body))
         {
-            csv.Row(["action", "summary"]);
-            csv.Row(["login", "=1+1"]);
-            csv.Row([null, "-5"]);
+            await csv.RowAsync(["action", "summary"], Cancel);
+            await csv.RowAsync(["login", "=1+1"], Cancel);
+            await csv.RowAsync([null, "-5"], Cancel);
             await csv.FinishAsync(Cancel);
         }
 

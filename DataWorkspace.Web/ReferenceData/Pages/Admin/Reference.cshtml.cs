@@ -34,8 +34,8 @@ public sealed partial class ReferenceModel(CatalogueDbContext catalogue, Referen
         var bytes = new MemoryStream();
         await using (var csv = new CsvForPeople(bytes))
         {
-            csv.Row(Table.Columns.Select(c => c.Name).ToList());
-            foreach (var row in Table.Rows) csv.Row(row.Values);
+            await csv.RowAsync(Table.Columns.Select(c => c.Name).ToList(), cancellationToken);
+            foreach (var row in Table.Rows) await csv.RowAsync(row.Values, cancellationToken);
             await csv.FinishAsync(cancellationToken);
         }
 
