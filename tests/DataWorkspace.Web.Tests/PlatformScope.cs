@@ -6,11 +6,25 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 
 namespace DataWorkspace.Web.Tests;
 
-/// <summary>The web app with a clock the test moves forward (so access can expire and training lapse without waiting), and the app's own services for driving the access journeys.</summary>
+/// <summary>
+/// A clock a test moves forward, so access can expire and training lapse without waiting. It keeps following real time
+/// (which FakeTimeProvider, frozen until advanced, does not): the app's background jobs, such as the role sync, run on
+/// it alongside other test classes' apps on the same database, and a frozen clock would have them grant again access
+/// that has expired by the database's clock.
+/// </summary>
+public sealed class MovableClock : TimeProvider
+{
+    private TimeSpan offset;
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+
+    public void Advance(TimeSpan by) => offset += by;
+}
+
+/// <summary>The web app with a movable clock, and the app's own services for driving the access journeys.</summary>
 public sealed class PlatformScope : IAsyncDisposable
 {
     public PlatformScope(WebFixture web)
@@ -20,7 +34,7 @@ public sealed class PlatformScope : IAsyncDisposable
     }
 
     public WebFixture Web { get; }
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    public MovableClock Clock { get; } = new();
     public WebApplicationFactory<Program> Factory { get; }
 
     /// <summary>Runs <paramref name="action"/> with a fresh DI scope of the app, as one request would have.</summary>
