@@ -22,7 +22,7 @@ public static class MyAccessApi
     {
         var api = app.MapGroup("/api/v1").WithTags("Catalogue").RequireScope(ApiScopes.CatalogueRead);
 
-        api.MapGet("/me/access", async Task<Ok<MyAccess>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapGet("/me/access", [EndpointSummary("Your access"), EndpointDescription("The restricted datasets you may read and until when, and your other permissions.")] async Task<Ok<MyAccess>> (HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, ToolsAccessService tools, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var reader = context.User.AsReader();
             var active = catalogue.Permissions.ActiveAt(time.GetUtcNow());

@@ -59,15 +59,16 @@ public sealed class AuditCsv(IQueryable<AuditEvent> events) : IResult, IEndpoint
     {
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"audit-{DateTime.UtcNow:yyyyMMdd-HHmmss}.csv\"";
-        await using var writer = new StreamWriter(context.Response.Body, new System.Text.UTF8Encoding(false));
-        await writer.WriteLineAsync("id,at,action,actor_id,actor_email,client_ip,dataset_id,subject_user_id,summary");
+        await using var csv = new CsvForPeople(context.Response.Body);
+        await csv.RowAsync(["id", "at", "action", "actor_id", "actor_email", "client_ip", "dataset_id", "subject_user_id", "summary"], context.RequestAborted);
         await foreach (var e in events.AsAsyncEnumerable().WithCancellation(context.RequestAborted))
         {
-            await writer.WriteLineAsync(string.Join(",",
-                e.Id.ToString(CultureInfo.InvariantCulture), e.At.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), CsvText.Escape(e.Action),
-                CsvText.Escape(e.ActorId), CsvText.Escape(e.ActorEmail), CsvText.Escape(e.ClientIp), e.DatasetId?.ToString() ?? "",
-                CsvText.Escape(e.SubjectUserId), CsvText.Escape(e.Summary)));
+            await csv.RowAsync([
+                e.Id.ToString(CultureInfo.InvariantCulture), e.At.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), e.Action,
+                e.ActorId, e.ActorEmail, e.ClientIp, e.DatasetId?.ToString(), e.SubjectUserId, e.Summary], context.RequestAborted);
         }
+
+        await csv.FinishAsync(context.RequestAborted);
     }
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>

@@ -26,7 +26,7 @@ public static class CatalogueApi
     {
         var api = app.MapGroup("/api/v1").WithTags("Catalogue").RequireScope(ApiScopes.CatalogueRead);
 
-        api.MapGet("/datasets", async Task<Results<Ok<DatasetList>, BadRequest<string>>> (
+        api.MapGet("/datasets", [EndpointSummary("Search datasets"), EndpointDescription("Published datasets matching a search, a page at a time, with whether you may read each.")] async Task<Results<Ok<DatasetList>, BadRequest<string>>> (
             string? q, string[]? type, string[]? topic, string[]? publisher, int? page, HttpContext context, CatalogueSearch search, CancellationToken cancellationToken) =>
         {
             var types = new List<DatasetType>();
@@ -46,7 +46,7 @@ public static class CatalogueApi
                 results.Total, results.Page, results.PageCount));
         });
 
-        api.MapGet("/datasets/{slug}", async Task<Results<Ok<DatasetDetail>, NotFound<string>>> (
+        api.MapGet("/datasets/{slug}", [EndpointSummary("A dataset"), EndpointDescription("A published dataset: its description, tables, data cuts and whether you may read it.")] async Task<Results<Ok<DatasetDetail>, NotFound<string>>> (
             string slug, HttpContext context, CatalogueDbContext catalogue, DatasetAccess access, CancellationToken cancellationToken) =>
         {
             var dataset = await PublishedDataset(catalogue, slug, cancellationToken);

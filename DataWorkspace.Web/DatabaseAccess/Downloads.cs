@@ -4,6 +4,7 @@ using DataWorkspace.Web.Audit;
 using DataWorkspace.Web.Catalogue;
 using DataWorkspace.Web.Data;
 using DataWorkspace.Web.Identity;
+using DataWorkspace.Web.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
@@ -19,8 +20,6 @@ namespace DataWorkspace.Web.DatabaseAccess;
 /// </summary>
 public static class Downloads
 {
-    private const int BufferSize = 64 * 1024;
-
     public static void MapDownloads(this WebApplication app)
     {
         app.MapGet("/datasets/{slug}/tables/{table}/download", Task<Results<DatasetDownload, ProblemHttpResult>> (string slug, string table, HttpContext http, CancellationToken cancellationToken) =>
@@ -105,40 +104,11 @@ public static class Downloads
     }
 
     /// <summary>
-    /// Copies a CSV export to <paramref name="output"/> as the bytes PostgreSQL sent (UTF-8), without decoding and
-    /// encoding them again, in writes of about 64 KB (COPY sends a row per message, and a read returns at most one).
-    /// Returns the lines: newlines outside quoted values.
+    /// Copies a CSV export to <paramref name="output"/> as CSV for people: a value a spreadsheet would take as a formula
+    /// gets a leading ' (see <see cref="CsvText.LooksLikeFormula"/>). Returns the records, header included.
     /// </summary>
-    internal static async Task<long> CopyCsvAsync(TextReader export, Stream output, CancellationToken cancellationToken)
-    {
-        var source = ((StreamReader)export).BaseStream;
-        var buffer = new byte[BufferSize];
-        long lines = 0;
-        var inQuotes = false;
-        while (true)
-        {
-            var filled = 0;
-            while (filled < buffer.Length - 4096)
-            {
-                // No token per read: Npgsql registers one on every call, and a read returns a single row. A client
-                // that goes away still stops the copy, at the next write.
-                var read = await source.ReadAsync(buffer.AsMemory(filled), CancellationToken.None);
-                if (read == 0) break;
-                filled += read;
-            }
-
-            if (filled == 0) return lines;
-            var rest = buffer.AsSpan(0, filled);
-            for (var next = rest.IndexOfAny((byte)'"', (byte)'\n'); next >= 0; next = rest.IndexOfAny((byte)'"', (byte)'\n'))
-            {
-                if (rest[next] == (byte)'"') inQuotes = !inQuotes;
-                else if (!inQuotes) lines++;
-                rest = rest[(next + 1)..];
-            }
-
-            await output.WriteAsync(buffer.AsMemory(0, filled), cancellationToken);
-        }
-    }
+    internal static Task<long> CopyCsvAsync(TextReader export, Stream output, CancellationToken cancellationToken) =>
+        CsvText.CopyForPeopleAsync(export, output, cancellationToken);
 
     private static ProblemHttpResult Problem(int status, string title, string detail) =>
         TypedResults.Problem(title: title, detail: detail, statusCode: status);
@@ -164,7 +134,7 @@ public sealed class DatasetDownload(
             http.Response.ContentType = "text/csv; charset=utf-8";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"{fileName}\"";
             http.Response.Headers.CacheControl = "no-store";
-            rows = await Downloads.CopyCsvAsync(copy, http.Response.Body, http.RequestAborted) - 1; // less the header line
+            rows = await Downloads.CopyCsvAsync(copy, http.Response.Body, http.RequestAborted) - 1; // less the header
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);

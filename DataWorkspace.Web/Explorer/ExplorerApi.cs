@@ -48,7 +48,7 @@ public static class ExplorerApi
     {
         var api = app.MapGroup("/api/v1/explorer").RequireScope(ApiScopes.Explorer);
 
-        api.MapPost("/run", async Task<Results<Ok<QueryView>, Accepted<QueryView>, ProblemHttpResult>> (
+        api.MapPost("/run", [EndpointSummary("Run a query"), EndpointDescription("Runs SQL with your own database login: the first page of rows if it finishes quickly, else the query to poll.")] async Task<Results<Ok<QueryView>, Accepted<QueryView>, ProblemHttpResult>> (
             RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             var user = http.User;
@@ -71,21 +71,21 @@ public static class ExplorerApi
         }).Accepts<RunRequest>("application/json")
           .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapGet("/queries/{id:guid}", async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
+        api.MapGet("/queries/{id:guid}", [EndpointSummary("A query's state"), EndpointDescription("Whether a query you ran is still running, and its rows or error once finished.")] async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
             Guid id, int? page, double? wait, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             if (wait is > 0) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Min(wait.Value, MaxPollWait.TotalSeconds)), cancellationToken);
             return await runner.ViewAsync(http.User.Id(), id, page ?? 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
         }).ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPost("/queries/{id:guid}/cancel", async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
+        api.MapPost("/queries/{id:guid}/cancel", [EndpointSummary("Cancel a query"), EndpointDescription("Stops a query you ran that is still running.")] async Task<Results<Ok<QueryView>, ProblemHttpResult>> (
             Guid id, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             await runner.CancelAsync(http.User.Id(), id, cancellationToken);
             return await runner.ViewAsync(http.User.Id(), id, 1, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
         }).ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapGet("/queries/{id:guid}/download", async Task<Results<QueryResultDownload, ProblemHttpResult>> (
+        api.MapGet("/queries/{id:guid}/download", [EndpointSummary("Download a result"), EndpointDescription("A finished query's whole result as CSV, JSON or Excel (format=csv|json|xlsx).")] async Task<Results<QueryResultDownload, ProblemHttpResult>> (
             Guid id, string? format, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             format = (format ?? "csv").ToLowerInvariant();
@@ -98,7 +98,7 @@ public static class ExplorerApi
         }).ProducesProblem(StatusCodes.Status400BadRequest)
           .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPost("/explain", async Task<Results<Ok<QueryPlan>, BadRequest<QueryPlanError>, ProblemHttpResult>> (
+        api.MapPost("/explain", [EndpointSummary("Explain a query"), EndpointDescription("PostgreSQL's plan for SQL, without running it.")] async Task<Results<Ok<QueryPlan>, BadRequest<QueryPlanError>, ProblemHttpResult>> (
             RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             try
@@ -113,7 +113,7 @@ public static class ExplorerApi
         }).Accepts<RunRequest>("application/json")
           .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapGet("/schema", async Task<Ok<ExplorerSchema>> (HttpContext http, DatabaseLogins logins, CancellationToken cancellationToken) =>
+        api.MapGet("/schema", [EndpointSummary("Tables you can query"), EndpointDescription("The schemas, tables and columns your database login may read.")] async Task<Ok<ExplorerSchema>> (HttpContext http, DatabaseLogins logins, CancellationToken cancellationToken) =>
         {
             // information_schema shows a login only the tables it may use: the schema browser needs no rule of its own.
             var login = await logins.PortalLoginAsync(http.User.Id(), cancellationToken);
@@ -136,7 +136,7 @@ public static class ExplorerApi
             return TypedResults.Ok(new ExplorerSchema(schemas));
         });
 
-        api.MapGet("/history", async Task<Ok<QueryHistory>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapGet("/history", [EndpointSummary("Your query history"), EndpointDescription("The last 50 queries you ran, newest first.")] async Task<Ok<QueryHistory>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var queries = await catalogue.Set<ExplorerQuery>().AsNoTracking().Where(q => q.UserId == userId)
@@ -146,7 +146,7 @@ public static class ExplorerApi
             return TypedResults.Ok(new QueryHistory(queries));
         });
 
-        api.MapGet("/saved", async Task<Ok<SavedQueries>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapGet("/saved", [EndpointSummary("Your saved queries"), EndpointDescription("The queries you saved, most recently changed first.")] async Task<Ok<SavedQueries>> (HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var queries = await catalogue.Set<SavedQuery>().AsNoTracking().Where(q => q.OwnerId == userId || q.Shared)
@@ -156,7 +156,7 @@ public static class ExplorerApi
             return TypedResults.Ok(new SavedQueries(queries));
         });
 
-        api.MapPost("/saved", async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
+        api.MapPost("/saved", [EndpointSummary("Save a query"), EndpointDescription("Saves SQL under a name.")] async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
             SaveRequest request, HttpContext http, CatalogueDbContext catalogue, TimeProvider time, CancellationToken cancellationToken) =>
         {
             if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
@@ -177,7 +177,7 @@ public static class ExplorerApi
         }).Accepts<SaveRequest>("application/json")
           .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        api.MapDelete("/saved/{id:guid}", async Task<Results<NoContent, ProblemHttpResult>> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
+        api.MapDelete("/saved/{id:guid}", [EndpointSummary("Delete a saved query"), EndpointDescription("Deletes one of your saved queries.")] async Task<Results<NoContent, ProblemHttpResult>> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var userId = http.User.Id();
             var deleted = await catalogue.Set<SavedQuery>().Where(q => q.Id == id && q.OwnerId == userId).ExecuteDeleteAsync(cancellationToken);

@@ -1,19 +1,20 @@
 using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
-using System.IO.Compression;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
-using System.Xml;
+using SpreadCheetah;
+using SpreadCheetah.Styling;
+using SpreadCheetah.Worksheets;
 
 namespace DataWorkspace.Web.Explorer;
 
 /// <summary>
 /// Writes a query's result as a download (JSON or an Excel workbook) straight from the database reader to the response
 /// body, so memory stays flat whatever the number of rows: the bytes go out every 64 KB or so. The response body takes
-/// only asynchronous writes and cannot seek, and neither writer needs more.
+/// only asynchronous writes and cannot seek; the workbook, written by SpreadCheetah, needs no seeking either.
 /// </summary>
 public static class ResultFiles
 {
@@ -32,13 +33,16 @@ public static class ResultFiles
     // characters that matter to HTML stay escaped.
     private static readonly JavaScriptEncoder JsonEncoder = JavaScriptEncoder.Create(UnicodeRanges.All);
 
-    private static readonly XmlWriterSettings SheetSettings = new()
+    // Cells say where they are, as some readers need; leading and trailing spaces in text are kept.
+    private static readonly SpreadCheetahOptions SheetOptions = new()
     {
-        Encoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
-        // A carriage return in a value is kept as &#xD; rather than turned into the platform's line ending.
-        NewLineHandling = NewLineHandling.Entitize,
-        CloseOutput = false,
+        BufferSize = SendEveryBytes,
+        WriteCellReferenceAttributes = true,
+        PreserveStringWhitespace = true,
     };
+
+    // Excel counts days from 1900 with 1900 taken as a leap year, so only dates from March 1900 on are right as dates.
+    private static readonly DateTime ExcelFirstDate = new(1900, 3, 1);
 
     // Characters worth a closer look: the controls XML 1.0 forbids, surrogates (valid only in pairs), U+FFFE and U+FFFF.
     private static readonly SearchValues<char> SuspectXmlChars = SearchValues.Create(
@@ -102,72 +106,72 @@ public static class ResultFiles
 
         var unsent = new UnsentBytes();
         long rows;
-        using (var archive = new ZipArchive(unsent, ZipArchiveMode.Create, leaveOpen: true))
+        await using (var workbook = await Spreadsheet.CreateNewAsync(unsent, SheetOptions, cancellationToken))
         {
-            WritePart(archive, "[Content_Types].xml", Workbook.ContentTypes);
-            WritePart(archive, "_rels/.rels", Workbook.PackageRelationships);
-            WritePart(archive, "xl/workbook.xml", Workbook.Main);
-            WritePart(archive, "xl/_rels/workbook.xml.rels", Workbook.MainRelationships);
-            WritePart(archive, "xl/styles.xml", Workbook.Styles);
-            using var sheet = archive.CreateEntry("xl/worksheets/sheet1.xml", CompressionLevel.Fastest).Open();
-            using var xml = XmlWriter.Create(sheet, SheetSettings);
-            rows = await WriteSheetAsync(reader, xml, unsent, output, maxRows, cancellationToken);
+            rows = await WriteSheetAsync(workbook, reader, unsent, output, maxRows, cancellationToken);
         }
 
         await unsent.SendAsync(output, cancellationToken);
         return rows;
     }
 
-    private static async Task<long> WriteSheetAsync(DbDataReader reader, XmlWriter xml, UnsentBytes unsent, Stream output, int maxRows, CancellationToken cancellationToken)
+    private static async Task<long> WriteSheetAsync(Spreadsheet workbook, DbDataReader reader, UnsentBytes unsent, Stream output, int maxRows, CancellationToken cancellationToken)
     {
-        var columns = Enumerable.Range(0, reader.FieldCount).Select(ColumnLetters).ToArray();
-        xml.WriteStartDocument(standalone: true);
-        xml.WriteStartElement("worksheet", Workbook.SpreadsheetNamespace);
-        xml.WriteStartElement("sheetViews");
-        xml.WriteStartElement("sheetView");
-        xml.WriteAttributeString("workbookViewId", "0");
-        xml.WriteStartElement("pane");
-        xml.WriteAttributeString("ySplit", "1");
-        xml.WriteAttributeString("topLeftCell", "A2");
-        xml.WriteAttributeString("activePane", "bottomLeft");
-        xml.WriteAttributeString("state", "frozen");
-        xml.WriteEndElement();
-        xml.WriteEndElement();
-        xml.WriteEndElement();
-        xml.WriteStartElement("sheetData");
+        await workbook.StartWorksheetAsync("Results", new WorksheetOptions { FrozenRows = 1 }, cancellationToken);
+        var bold = workbook.AddStyle(new Style { Font = { Bold = true } });
+        var dateOnly = workbook.AddStyle(new Style { Format = NumberFormat.Custom("yyyy-mm-dd") });
+        var dateColumns = Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetDataTypeName(i) == "date").ToArray();
+        await workbook.AddHeaderRowAsync(Enumerable.Range(0, reader.FieldCount).Select(i => SheetText(reader.GetName(i))).ToArray(), bold, cancellationToken);
 
-        StartRow(xml, "1");
-        for (var i = 0; i < columns.Length; i++) WriteTextCell(xml, columns[i], "1", reader.GetName(i), Workbook.BoldStyle);
-        xml.WriteEndElement();
-
-        var values = new object[columns.Length];
+        var values = new object[reader.FieldCount];
+        var cells = new StyledCell[reader.FieldCount];
         long rows = 0;
         while (await reader.ReadAsync(cancellationToken))
         {
-            reader.GetValues(values);
-            var rowNumber = (rows + 2).ToString(CultureInfo.InvariantCulture);
             // The last row the sheet holds is this one only if the result ends here; otherwise it says the rest is missing.
             if (rows == maxRows - 1 && await reader.ReadAsync(cancellationToken))
             {
-                StartRow(xml, rowNumber);
-                WriteTextCell(xml, "A", rowNumber,
-                    $"Truncated: Excel holds at most {maxRows.ToString("N0", CultureInfo.InvariantCulture)} rows; download CSV for the whole result.");
-                xml.WriteEndElement();
+                await workbook.AddRowAsync([new DataCell(
+                    $"Truncated: Excel holds at most {maxRows.ToString("N0", CultureInfo.InvariantCulture)} rows; download CSV for the whole result.")], cancellationToken);
                 break;
             }
 
-            StartRow(xml, rowNumber);
-            for (var i = 0; i < columns.Length; i++) WriteCell(xml, columns[i], rowNumber, values[i]);
-            xml.WriteEndElement();
+            reader.GetValues(values);
+            for (var i = 0; i < values.Length; i++) cells[i] = new StyledCell(SheetCell(values[i]), dateColumns[i] ? dateOnly : null);
+            await workbook.AddRowAsync(cells, cancellationToken);
             rows++;
             if (unsent.Count >= SendEveryBytes) await unsent.SendAsync(output, cancellationToken);
         }
 
-        xml.WriteEndElement();
-        xml.WriteEndElement();
-        xml.WriteEndDocument();
+        await workbook.FinishAsync(cancellationToken);
         return rows;
     }
+
+    /// <summary>
+    /// A value in the kind of cell Excel has for it: numbers and booleans as themselves, dates and times as dates
+    /// (shown as ISO 8601), the rest as text.
+    /// </summary>
+    private static DataCell SheetCell(object value) => value switch
+    {
+        DBNull => default,
+        bool v => new DataCell(v),
+        byte or sbyte or short or ushort or int => new DataCell(Convert.ToInt32(value, CultureInfo.InvariantCulture)),
+        uint or long => new DataCell(Convert.ToInt64(value, CultureInfo.InvariantCulture)),
+        ulong v => new DataCell((decimal)v),
+        decimal v => new DataCell(v),
+        float v when float.IsFinite(v) => new DataCell(v),
+        double v when double.IsFinite(v) => new DataCell(v),
+        DateTime v when v >= ExcelFirstDate => new DataCell(v),
+        DateTimeOffset v when v.UtcDateTime >= ExcelFirstDate => new DataCell(v.UtcDateTime),
+        DateOnly v when v.ToDateTime(TimeOnly.MinValue) >= ExcelFirstDate => new DataCell(v.ToDateTime(TimeOnly.MinValue)),
+        _ => new DataCell(SheetText(Text(value))),
+    };
+
+    /// <summary>
+    /// Text as a cell holds it: line breaks as Excel's own (a line feed; XML readers would turn a carriage return into
+    /// one anyway), without the characters XML cannot carry, at most Excel's longest text.
+    /// </summary>
+    private static string SheetText(string text) => XmlText(text.Contains('\r') ? text.ReplaceLineEndings("\n") : text, XlsxMaxCellLength);
 
     private static void WriteJsonValue(Utf8JsonWriter json, object? value)
     {
@@ -200,62 +204,6 @@ public static class ResultFiles
         }
     }
 
-    private static void WriteCell(XmlWriter xml, string column, string row, object value)
-    {
-        switch (value)
-        {
-            case DBNull: break;
-            case bool v:
-                StartCell(xml, column, row, "b");
-                xml.WriteElementString("v", v ? "1" : "0");
-                xml.WriteEndElement();
-                break;
-            case byte or sbyte or short or ushort or int or uint or long or ulong or decimal:
-            case float v1 when float.IsFinite(v1):
-            case double v2 when double.IsFinite(v2):
-                StartCell(xml, column, row, type: null);
-                xml.WriteElementString("v", Text(value));
-                xml.WriteEndElement();
-                break;
-            default: WriteTextCell(xml, column, row, Text(value), style: null); break;
-        }
-    }
-
-    private static void WriteTextCell(XmlWriter xml, string column, string row, string text, string? style = null)
-    {
-        var kept = XmlText(text, XlsxMaxCellLength);
-        StartCell(xml, column, row, "inlineStr", style);
-        xml.WriteStartElement("is");
-        xml.WriteStartElement("t");
-        if (kept.Length > 0 && (char.IsWhiteSpace(kept[0]) || char.IsWhiteSpace(kept[^1])))
-        {
-            xml.WriteAttributeString("xml", "space", "http://www.w3.org/XML/1998/namespace", "preserve");
-        }
-
-        xml.WriteString(kept);
-        xml.WriteEndElement();
-        xml.WriteEndElement();
-        xml.WriteEndElement();
-    }
-
-    private static void StartRow(XmlWriter xml, string row)
-    {
-        xml.WriteStartElement("row");
-        xml.WriteAttributeString("r", row);
-    }
-
-    // Every cell says where it is, because a null is left out and the cells after it must not move left.
-    private static void StartCell(XmlWriter xml, string column, string row, string? type, string? style = null)
-    {
-        xml.WriteStartElement("c");
-        xml.WriteStartAttribute("r");
-        xml.WriteString(column);
-        xml.WriteString(row);
-        xml.WriteEndAttribute();
-        if (style is not null) xml.WriteAttributeString("s", style);
-        if (type is not null) xml.WriteAttributeString("t", type);
-    }
-
     /// <summary>A value as text for a person: ISO 8601 for dates and times, base64 for bytes, invariant culture for the rest.</summary>
     private static string Text(object value) => value switch
     {
@@ -283,14 +231,6 @@ public static class ResultFiles
         }
 
         return names;
-    }
-
-    /// <summary>A, B, ... Z, AA, AB...: the letters of the column at a zero-based index.</summary>
-    private static string ColumnLetters(int index)
-    {
-        var letters = "";
-        for (var n = index + 1; n > 0; n = (n - 1) / 26) letters = (char)('A' + (n - 1) % 26) + letters;
-        return letters;
     }
 
     /// <summary>
@@ -323,65 +263,10 @@ public static class ResultFiles
         return kept.ToString();
     }
 
-    private static void WritePart(ZipArchive archive, string name, string xml)
-    {
-        using var part = archive.CreateEntry(name, CompressionLevel.Fastest).Open();
-        part.Write(Encoding.UTF8.GetBytes(xml));
-    }
-
-    /// <summary>The parts of the workbook that are the same whatever the result.</summary>
-    private static class Workbook
-    {
-        public const string SpreadsheetNamespace = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
-        public const string BoldStyle = "1";
-
-        private const string Declaration = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>""";
-
-        public const string ContentTypes = Declaration + """
-            <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
-            <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
-            <Default Extension="xml" ContentType="application/xml"/>
-            <Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
-            <Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
-            <Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>
-            </Types>
-            """;
-
-        public const string PackageRelationships = Declaration + """
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
-            </Relationships>
-            """;
-
-        public const string Main = Declaration + """
-            <workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
-            <sheets><sheet name="Results" sheetId="1" r:id="rId1"/></sheets>
-            </workbook>
-            """;
-
-        public const string MainRelationships = Declaration + """
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>
-            <Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
-            </Relationships>
-            """;
-
-        // Style 0 is the default; style 1 (BoldStyle) is the header row's bold font. Excel expects the two fills.
-        public const string Styles = Declaration + """
-            <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
-            <fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font><font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>
-            <fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
-            <borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
-            <cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
-            <cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>
-            <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
-            </styleSheet>
-            """;
-    }
-
     /// <summary>
-    /// Holds what the zip archive writes until it is sent to the response. The archive writes synchronously and the
-    /// response body takes asynchronous writes only; the archive sees no seeking and so writes each part front to back.
+    /// Holds what the workbook's zip archive writes until it is sent to the response. The archive writes synchronously
+    /// and the response body takes asynchronous writes only; the archive sees no seeking and so writes each part front
+    /// to back.
     /// </summary>
     private sealed class UnsentBytes : Stream
     {

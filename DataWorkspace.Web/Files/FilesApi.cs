@@ -124,10 +124,10 @@ public static class FilesApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        api.MapGet("/roots", async Task<Ok<FileRootsView>> (HttpContext http, FilesBucketClient files, ToolCredentials credentials, CancellationToken cancellationToken) =>
+        api.MapGet("/roots", [EndpointSummary("Your file roots"), EndpointDescription("The bucket and the folders (your own, your teams') you may use in it.")] async Task<Ok<FileRootsView>> (HttpContext http, FilesBucketClient files, ToolCredentials credentials, CancellationToken cancellationToken) =>
             TypedResults.Ok(new FileRootsView(files.Bucket, FileKeys.RootsOf(await credentials.PrefixesAsync(http.User.Id(), cancellationToken)))));
 
-        api.MapGet("/list", async Task<Ok<FileListing>> (string? prefix, string? continuation, int? max, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapGet("/list", [EndpointSummary("List a folder"), EndpointDescription("One page of a folder's sub-folders and files; send the continuation token back for the next page.")] async Task<Ok<FileListing>> (string? prefix, string? continuation, int? max, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var folder = FileKeys.Check(prefix, KeyKind.Folder, await RootsAsync(http, credentials, cancellationToken), rootAllowed: true, what: "prefix");
@@ -140,7 +140,7 @@ public static class FilesApi
             return TypedResults.Ok(new FileListing(folder, folders, entries, page.IsTruncated == true ? page.NextContinuationToken : null));
         });
 
-        api.MapGet("/count", async Task<Ok<FolderCount>> (string? prefix, HttpContext http, FilesBucketClient files, ToolCredentials credentials, CancellationToken cancellationToken) =>
+        api.MapGet("/count", [EndpointSummary("Count a folder"), EndpointDescription("How many files and folders a folder holds, and their total size, counted through every level.")] async Task<Ok<FolderCount>> (string? prefix, HttpContext http, FilesBucketClient files, ToolCredentials credentials, CancellationToken cancellationToken) =>
         {
             var folder = FileKeys.Check(prefix, KeyKind.Folder, await RootsAsync(http, credentials, cancellationToken), rootAllowed: true, what: "prefix");
             var contents = new FolderContents(folder);
@@ -148,7 +148,7 @@ public static class FilesApi
             return TypedResults.Ok(new FolderCount(folder, contents.Files, contents.Folders.Count, contents.Bytes));
         });
 
-        api.MapPost("/folders", async Task<Created<FolderCreated>> (FolderRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/folders", [EndpointSummary("Create a folder"), EndpointDescription("Makes an empty folder under one of your roots.")] async Task<Created<FolderCreated>> (FolderRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var folder = FileKeys.Check(request.Prefix, KeyKind.Folder, await RootsAsync(http, credentials, cancellationToken), what: "prefix");
@@ -156,7 +156,7 @@ public static class FilesApi
             return TypedResults.Created((string?)null, new FolderCreated(folder));
         }).Accepts<FolderRequest>("application/json");
 
-        api.MapPost("/uploads", async Task<Ok<PresignedUploads>> (UploadsRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/uploads", [EndpointSummary("Start uploads"), EndpointDescription("Presigned S3 POST forms for up to a batch of files, each small enough for one request.")] async Task<Ok<PresignedUploads>> (UploadsRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
@@ -184,7 +184,7 @@ public static class FilesApi
             return TypedResults.Ok(new PresignedUploads(forms[0].Url, shared, uploads, await files.PostUrlsAsync()));
         }).Accepts<UploadsRequest>("application/json");
 
-        api.MapPost("/uploads/existing", async Task<Ok<ExistingFiles>> (ExistingRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/uploads/existing", [EndpointSummary("Find files that already exist"), EndpointDescription("Which of the given keys are already in the bucket, so the page can ask before replacing them.")] async Task<Ok<ExistingFiles>> (ExistingRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
@@ -193,7 +193,7 @@ public static class FilesApi
             return TypedResults.Ok(new ExistingFiles([.. keys.Distinct(StringComparer.Ordinal).Where(existing.ContainsKey).Select(key => new ExistingFile(key, existing[key].Size))]));
         }).Accepts<ExistingRequest>("application/json");
 
-        api.MapPost("/uploads/done", async Task<Ok<UploadedFiles>> (UploadsDoneRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/uploads/done", [EndpointSummary("Confirm uploads"), EndpointDescription("Checks that the uploaded files arrived and gives their sizes.")] async Task<Ok<UploadedFiles>> (UploadsDoneRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
@@ -207,7 +207,7 @@ public static class FilesApi
             return TypedResults.Ok(new UploadedFiles(uploaded));
         }).Accepts<UploadsDoneRequest>("application/json");
 
-        api.MapPost("/multipart", async Task<Ok<MultipartStarted>> (MultipartRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/multipart", [EndpointSummary("Start a multipart upload"), EndpointDescription("For a large file: an upload id, the part size and the number of parts.")] async Task<Ok<MultipartStarted>> (MultipartRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var key = FileKeys.Check(request.Key, KeyKind.File, await RootsAsync(http, credentials, cancellationToken));
@@ -218,7 +218,7 @@ public static class FilesApi
             return TypedResults.Ok(new MultipartStarted(key, uploadId, partSize, FilePartSizes.PartCount(size, partSize), files.BrowserEndpointCount));
         }).Accepts<MultipartRequest>("application/json");
 
-        api.MapPost("/multipart/parts", async Task<Ok<PartUrls>> (PartUrlsRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/multipart/parts", [EndpointSummary("Presign parts"), EndpointDescription("Presigned URLs to upload the given parts of a multipart upload.")] async Task<Ok<PartUrls>> (PartUrlsRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var (key, uploadId) = await UploadOfAsync(request.Key, request.UploadId, http, files, credentials, cancellationToken);
@@ -235,7 +235,7 @@ public static class FilesApi
             return TypedResults.Ok(new PartUrls(urls));
         }).Accepts<PartUrlsRequest>("application/json");
 
-        api.MapGet("/multipart/parts", async Task<Ok<UploadedParts>> (string? key, string? uploadId, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapGet("/multipart/parts", [EndpointSummary("List uploaded parts"), EndpointDescription("The parts of a multipart upload that S3 has, to resume it.")] async Task<Ok<UploadedParts>> (string? key, string? uploadId, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var (checkedKey, id) = await UploadOfAsync(key, uploadId, http, files, credentials, cancellationToken);
@@ -243,7 +243,7 @@ public static class FilesApi
             return TypedResults.Ok(new UploadedParts([.. parts.Select(p => new UploadedPart(p.PartNumber ?? 0, p.ETag, p.Size ?? 0))]));
         });
 
-        api.MapPost("/multipart/complete", async Task<Ok<UploadedFile>> (CompleteRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/multipart/complete", [EndpointSummary("Complete a multipart upload"), EndpointDescription("Joins the uploaded parts into the file.")] async Task<Ok<UploadedFile>> (CompleteRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var (key, uploadId) = await UploadOfAsync(request.Key, request.UploadId, http, files, credentials, cancellationToken);
@@ -260,7 +260,7 @@ public static class FilesApi
             return TypedResults.Ok(uploaded);
         }).Accepts<CompleteRequest>("application/json");
 
-        api.MapPost("/multipart/abort", async Task<Ok<UploadAborted>> (UploadRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/multipart/abort", [EndpointSummary("Abort a multipart upload"), EndpointDescription("Drops the parts uploaded so far.")] async Task<Ok<UploadAborted>> (UploadRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var (key, uploadId) = await UploadOfAsync(request.Key, request.UploadId, http, files, credentials, cancellationToken);
@@ -268,7 +268,7 @@ public static class FilesApi
             return TypedResults.Ok(new UploadAborted(true));
         }).Accepts<UploadRequest>("application/json");
 
-        api.MapPost("/download", async Task<Ok<DownloadLink>> (FileRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/download", [EndpointSummary("Download a file"), EndpointDescription("A short-lived presigned URL that downloads the file.")] async Task<Ok<DownloadLink>> (FileRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var key = FileKeys.Check(request.Key, KeyKind.File, await RootsAsync(http, credentials, cancellationToken));
@@ -279,7 +279,7 @@ public static class FilesApi
             return TypedResults.Ok(new DownloadLink(url));
         }).Accepts<FileRequest>("application/json");
 
-        api.MapPost("/preview", async Task<Ok<PreviewLink>> (FileRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/preview", [EndpointSummary("Preview a file"), EndpointDescription("A short-lived presigned URL to show the file in the page, with its size and content type.")] async Task<Ok<PreviewLink>> (FileRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             CancellationToken cancellationToken) =>
         {
             var key = FileKeys.Check(request.Key, KeyKind.File, await RootsAsync(http, credentials, cancellationToken));
@@ -288,7 +288,7 @@ public static class FilesApi
             return TypedResults.Ok(new PreviewLink(url, head.Size, head.ContentType));
         }).Accepts<FileRequest>("application/json");
 
-        api.MapPost("/delete", async Task<Ok<FilesDeleted>> (DeleteRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/delete", [EndpointSummary("Delete files and folders"), EndpointDescription("Deletes the given files, and the given folders with everything in them.")] async Task<Ok<FilesDeleted>> (DeleteRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
@@ -325,7 +325,7 @@ public static class FilesApi
             return TypedResults.Ok(new FilesDeleted(deleted, fileCount, folders.Count));
         }).Accepts<DeleteRequest>("application/json");
 
-        api.MapPost("/move", async Task<Ok<FilesMoved>> (MoveRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
+        api.MapPost("/move", [EndpointSummary("Move or rename"), EndpointDescription("Moves a file or a folder (with everything in it) to another key.")] async Task<Ok<FilesMoved>> (MoveRequest request, HttpContext http, FilesBucketClient files, ToolCredentials credentials,
             AuditLog audit, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
             var roots = await RootsAsync(http, credentials, cancellationToken);
@@ -365,7 +365,7 @@ public static class FilesApi
         }).Accepts<MoveRequest>("application/json")
           .ProducesProblem(StatusCodes.Status409Conflict);
 
-        app.MapGet("/api/v1/aws_credentials", async Task<Results<Ok<AwsCredentialsView>, ProblemHttpResult>> (HttpContext http, FilesBucketClient files,
+        app.MapGet("/api/v1/aws_credentials", [EndpointSummary("Your S3 credentials"), EndpointDescription("Temporary AWS credentials that reach only your own and your teams' folders in the files bucket.")] async Task<Results<Ok<AwsCredentialsView>, ProblemHttpResult>> (HttpContext http, FilesBucketClient files,
             ToolCredentials credentials, S3Gateway gateway, IConfiguration configuration, CancellationToken cancellationToken) =>
         {
             if (!files.IsConfigured) return NotSetUp();

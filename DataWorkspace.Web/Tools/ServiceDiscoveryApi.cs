@@ -36,7 +36,7 @@ public static class ServiceDiscoveryApi
 
     public static void MapServiceDiscoveryApi(this WebApplication app)
     {
-        app.MapGet(Path, async Task<Results<Ok<List<ServiceDiscoveryTargets>>, ProblemHttpResult>> (
+        app.MapGet(Path, [EndpointSummary("Tools' metrics targets"), EndpointDescription("The running tools' metrics sidecars as Prometheus http_sd targets (Prometheus only, with basic auth).")] async Task<Results<Ok<List<ServiceDiscoveryTargets>>, ProblemHttpResult>> (
             HttpContext http, IOptionsMonitor<ServiceDiscoveryOptions> options, CatalogueDbContext catalogue, IServiceProvider services, CancellationToken cancellationToken) =>
         {
             var settings = options.CurrentValue;

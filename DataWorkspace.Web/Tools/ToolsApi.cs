@@ -21,10 +21,10 @@ public static class ToolsApi
     {
         var api = app.MapGroup("/api/v1/tools").RequireScope(ApiScopes.Tools);
 
-        api.MapGet("/", async Task<Ok<IReadOnlyList<ToolView>>> (HttpContext http, ToolList tools, CancellationToken cancellationToken) =>
+        api.MapGet("/", [EndpointSummary("Tools you can launch"), EndpointDescription("Each tool with the state of your instance of it.")] async Task<Ok<IReadOnlyList<ToolView>>> (HttpContext http, ToolList tools, CancellationToken cancellationToken) =>
             TypedResults.Ok(await tools.ListAsync(http.User.Id(), cancellationToken)));
 
-        api.MapPost("/{basename}/start", async Task<Results<Ok<ToolInstanceView>, Accepted<ToolInstanceView>, ProblemHttpResult>> (
+        api.MapPost("/{basename}/start", [EndpointSummary("Start a tool"), EndpointDescription("Starts your instance of a tool, or says it is already starting or running.")] async Task<Results<Ok<ToolInstanceView>, Accepted<ToolInstanceView>, ProblemHttpResult>> (
             string basename, StartToolRequest? request, HttpContext http, ToolInstances tools, Portal.PortalLinks links, CancellationToken cancellationToken) =>
         {
             ToolInstance instance;
@@ -41,7 +41,7 @@ public static class ToolsApi
             return instance.State == ToolInstanceState.Running ? TypedResults.Ok(view) : TypedResults.Accepted((string?)null, view);
         }).ProducesToolRefusals();
 
-        api.MapPost("/{basename}/stop", async Task<Results<Ok<ToolStopped>, ProblemHttpResult>> (string basename, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
+        api.MapPost("/{basename}/stop", [EndpointSummary("Stop a tool"), EndpointDescription("Stops your instance of a tool.")] async Task<Results<Ok<ToolStopped>, ProblemHttpResult>> (string basename, HttpContext http, ToolInstances tools, CancellationToken cancellationToken) =>
         {
             var user = http.User;
             var active = await tools.ActiveAsync(ToolHosts.ForUser(basename, user.Id()), cancellationToken);

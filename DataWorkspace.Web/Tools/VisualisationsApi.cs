@@ -31,7 +31,7 @@ public static class VisualisationsApi
     {
         var api = app.MapGroup("/api/v1/visualisations").RequireScope(ApiScopes.Visualisations);
 
-        api.MapGet("/", async Task<Ok<List<VisualisationView>>> (HttpContext http, ToolTemplates templates, VisualisationAccess access, CatalogueDbContext catalogue,
+        api.MapGet("/", [EndpointSummary("Visualisations"), EndpointDescription("Each visualisation, whether you may open it and, for those you develop, the datasets it may read.")] async Task<Ok<List<VisualisationView>>> (HttpContext http, ToolTemplates templates, VisualisationAccess access, CatalogueDbContext catalogue,
             PortalLinks links, CancellationToken cancellationToken) =>
         {
             var services = http.RequestServices;
@@ -49,7 +49,7 @@ public static class VisualisationsApi
             return TypedResults.Ok(views);
         });
 
-        api.MapPost("/{basename}/datasets", async Task<Results<Created<VisualisationDatasetGranted>, Ok<VisualisationDatasetGranted>, ProblemHttpResult>> (
+        api.MapPost("/{basename}/datasets", [EndpointSummary("Give a visualisation a dataset"), EndpointDescription("Lets a visualisation read a dataset you may read.")] async Task<Results<Created<VisualisationDatasetGranted>, Ok<VisualisationDatasetGranted>, ProblemHttpResult>> (
             string basename, GrantDatasetRequest request, HttpContext http, ToolTemplates templates, CatalogueDbContext catalogue, DatasetAccess access,
             AuditLog audit, RoleSync roles, TimeProvider time, CancellationToken cancellationToken) =>
         {
@@ -72,7 +72,7 @@ public static class VisualisationsApi
             return TypedResults.Created($"/api/v1/visualisations/{basename}/datasets/{dataset.Slug}", new VisualisationDatasetGranted(dataset.Slug));
         }).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapDelete("/{basename}/datasets/{slug}", async Task<Results<Ok<VisualisationDatasetRemoved>, ProblemHttpResult>> (
+        api.MapDelete("/{basename}/datasets/{slug}", [EndpointSummary("Take a dataset from a visualisation"), EndpointDescription("Stops a visualisation reading a dataset.")] async Task<Results<Ok<VisualisationDatasetRemoved>, ProblemHttpResult>> (
             string basename, string slug, HttpContext http, ToolTemplates templates, CatalogueDbContext catalogue, AuditLog audit, RoleSync roles,
             CancellationToken cancellationToken) =>
         {

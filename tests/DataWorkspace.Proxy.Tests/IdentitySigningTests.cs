@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using DataWorkspace.Contracts;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DataWorkspace.Proxy.Tests;
 
@@ -52,11 +53,11 @@ public sealed class IdentitySigningTests
     [Fact]
     public void The_token_lives_a_minute_at_most()
     {
-        var issuedAt = new FixedTime(DateTimeOffset.Parse("2026-11-27T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var issuedAt = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-27T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var token = new IdentityToken(Key, issuedAt).Issue(Priya);
 
-        var justInTime = new IdentityToken(Key, new FixedTime(issuedAt.GetUtcNow().AddSeconds(60))).Verify(token);
-        var tooLate = new IdentityToken(Key, new FixedTime(issuedAt.GetUtcNow().AddSeconds(70))).Verify(token);
+        var justInTime = new IdentityToken(Key, new FakeTimeProvider(issuedAt.GetUtcNow().AddSeconds(60))).Verify(token);
+        var tooLate = new IdentityToken(Key, new FakeTimeProvider(issuedAt.GetUtcNow().AddSeconds(70))).Verify(token);
 
         Assert.NotNull(justInTime.Identity);
         Assert.Null(tooLate.Identity);
@@ -78,10 +79,5 @@ public sealed class IdentitySigningTests
 
         Assert.Equal(expected, UserHash.Of("user-1"));
         Assert.Equal(expected, Priya.Hash);
-    }
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }

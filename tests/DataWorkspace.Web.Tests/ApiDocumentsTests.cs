@@ -96,6 +96,36 @@ public sealed class ApiDocumentsTests(WebFixture web)
         Assert.Equal(HttpStatusCode.Unauthorized, catalogue.StatusCode);
     }
 
+    [Fact]
+    public async Task Every_operation_in_both_documents_has_a_summary_and_typed_responses()
+    {
+        var gaps = new List<string>();
+        foreach (var name in new[] { "catalogue", "machine" })
+        {
+            using var document = await JsonAsync(await web.GetAsync($"/api/openapi/{name}.json", CatalogueData.NewUser("trade.example")));
+            foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var where = $"{name}: {operation.Name.ToUpperInvariant()} {path.Name}";
+                if (!operation.Value.TryGetProperty("summary", out var summary) || string.IsNullOrWhiteSpace(summary.GetString()))
+                    gaps.Add($"{where} has no summary");
+                var responses = operation.Value.GetProperty("responses").EnumerateObject().ToList();
+                if (!responses.Any(r => r.Name.StartsWith('2')))
+                    gaps.Add($"{where} declares no success response");
+                // A response with a body says what the body is: 204 and redirects have none.
+                foreach (var response in responses.Where(r => r.Name != "204" && !r.Name.StartsWith('3')))
+                {
+                    var typed = response.Value.TryGetProperty("content", out var content)
+                        && content.EnumerateObject().Any()
+                        && content.EnumerateObject().All(c => c.Value.TryGetProperty("schema", out _));
+                    if (!typed) gaps.Add($"{where} {response.Name} has no typed body");
+                }
+            }
+        }
+
+        Assert.True(gaps.Count == 0, string.Join("\n", gaps));
+    }
+
     private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -200,7 +200,12 @@ public sealed class ExplorerApiTests(WebFixture web)
         Assert.Equal(6, json[2].GetProperty("twice").GetInt32());
         var xlsx = await Download("xlsx");
         Assert.Equal("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx.Content.Headers.ContentType?.MediaType);
-        Assert.Equal((byte)'P', (await xlsx.Content.ReadAsByteArrayAsync(Cancel))[0]);
+        using (var workbook = DocumentFormat.OpenXml.Packaging.SpreadsheetDocument.Open(new MemoryStream(await xlsx.Content.ReadAsByteArrayAsync(Cancel)), isEditable: false))
+        {
+            var last = workbook.WorkbookPart!.WorksheetParts.Single().Worksheet!.Descendants<DocumentFormat.OpenXml.Spreadsheet.Row>().Last();
+            Assert.Equal(["3", "6"], last.Elements<DocumentFormat.OpenXml.Spreadsheet.Cell>().Select(c => c.CellValue?.Text));
+            Assert.All(last.Elements<DocumentFormat.OpenXml.Spreadsheet.Cell>(), c => Assert.Null(c.DataType));
+        }
 
         var (_, schema) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/schema", user);
         var names = schema.GetProperty("schemas").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();

@@ -1,17 +1,18 @@
 using System.Data;
 using System.Data.Common;
-using System.IO.Compression;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Xml.Linq;
 using DataWorkspace.Web.Explorer;
+using DocumentFormat.OpenXml.Packaging;
+using DocumentFormat.OpenXml.Spreadsheet;
+using DocumentFormat.OpenXml.Validation;
 
 namespace DataWorkspace.Web.Tests;
 
 /// <summary>A query's result downloads as JSON or as an Excel workbook, written as it is read onto a response body.</summary>
 public sealed class ExplorerResultFilesTests
 {
-    private static readonly XNamespace Spreadsheet = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -40,37 +41,54 @@ public sealed class ExplorerResultFilesTests
     }
 
     [Fact]
-    public async Task Xlsx_has_a_bold_header_then_numbers_booleans_and_text_in_their_own_kinds_of_cell()
+    public async Task Xlsx_has_a_frozen_bold_header_then_numbers_booleans_dates_and_text_in_their_own_kinds_of_cell()
     {
         var body = new ResponseBody();
 
         var rows = await ResultFiles.WriteXlsxAsync(Sample(), body, Cancel);
 
-        var workbook = Workbook.Open(body.Bytes);
-        var sheetRows = workbook.Sheet.Descendants(Spreadsheet + "row").ToList();
+        using var workbook = Workbook.Open(body.Bytes);
+        var sheetRows = workbook.Rows;
         Assert.Equal(2, rows);
-        Assert.Equal(["1", "2", "3"], sheetRows.Select(r => (string?)r.Attribute("r")));
+        Assert.Equal([1u, 2u, 3u], sheetRows.Select(r => r.RowIndex?.Value ?? 0));
+        Assert.Equal(1d, workbook.FrozenRows);
 
-        var header = sheetRows[0].Elements(Spreadsheet + "c").ToList();
+        var header = sheetRows[0].Elements<Cell>().ToList();
         Assert.Equal(["id", "amount", "ratio", "active", "note", "created", "id"], header.Select(Workbook.Text));
-        Assert.All(header, cell => Assert.Equal("1", (string?)cell.Attribute("s")));
-        Assert.True(workbook.IsBold(1));
-        Assert.False(workbook.IsBold(0));
+        Assert.All(header, cell => Assert.True(workbook.IsBold(cell)));
 
-        var first = sheetRows[1].Elements(Spreadsheet + "c").ToDictionary(c => (string)c.Attribute("r")!);
+        var first = workbook.Cells(sheetRows[1]);
         Assert.Equal(["A2", "B2", "C2", "D2", "E2", "F2", "G2"], first.Keys);
-        Assert.All(["A2", "B2", "C2", "G2"], r => Assert.Null(first[r].Attribute("t")));
-        Assert.Equal(["1", "12.5", "0.25", "7"], new[] { "A2", "B2", "C2", "G2" }.Select(r => first[r].Element(Spreadsheet + "v")!.Value));
-        Assert.Equal("b", (string?)first["D2"].Attribute("t"));
-        Assert.Equal("1", first["D2"].Element(Spreadsheet + "v")!.Value);
-        Assert.Equal("inlineStr", (string?)first["E2"].Attribute("t"));
+        Assert.Equal([1d, 12.5d, 0.25d, 7d], new[] { "A2", "B2", "C2", "G2" }.Select(r => Workbook.Number(first[r])));
+        Assert.All(new[] { "A2", "B2", "E2" }, r => Assert.False(workbook.IsBold(first[r])));
+        Assert.Equal(CellValues.Boolean, first["D2"].DataType?.Value);
+        Assert.Equal("1", first["D2"].CellValue?.Text);
         Assert.Equal("Fish <&> \"chips\"", Workbook.Text(first["E2"]));
-        Assert.Contains("<t>Fish &lt;&amp;&gt; \"chips\"</t>", workbook.SheetXml);
-        Assert.Equal("2024-03-01T09:30:00", Workbook.Text(first["F2"]));
+        Assert.Equal(new DateTime(2024, 3, 1, 9, 30, 0), workbook.Date(first["F2"]));
 
-        var second = sheetRows[2].Elements(Spreadsheet + "c").ToList();
-        Assert.Equal(["A3", "C3"], second.Select(c => (string?)c.Attribute("r")));
-        Assert.Equal("NaN", Workbook.Text(second[1]));
+        var second = workbook.Cells(sheetRows[2]).Where(c => c.Value.CellValue is not null || c.Value.InlineString is not null).ToList();
+        Assert.Equal(["A3", "C3"], second.Select(c => c.Key));
+        Assert.Equal("NaN", Workbook.Text(second[1].Value));
+    }
+
+    [Fact]
+    public async Task Xlsx_dates_without_a_time_show_as_dates_and_those_before_excels_calendar_as_text()
+    {
+        var table = new DataTable();
+        table.Columns.Add("day", typeof(DateOnly));
+        table.Columns.Add("at", typeof(DateTimeOffset));
+        table.Rows.Add(new DateOnly(2025, 12, 31), new DateTimeOffset(2025, 12, 31, 23, 0, 0, TimeSpan.FromHours(-5)));
+        table.Rows.Add(new DateOnly(1850, 6, 1), null);
+        var body = new ResponseBody();
+
+        await ResultFiles.WriteXlsxAsync(table.CreateDataReader(), body, Cancel);
+
+        using var workbook = Workbook.Open(body.Bytes);
+        var first = workbook.Cells(workbook.Rows[1]);
+        var second = workbook.Cells(workbook.Rows[2]);
+        Assert.Equal(new DateTime(2025, 12, 31), workbook.Date(first["A2"]));
+        Assert.Equal(new DateTime(2026, 1, 1, 4, 0, 0), workbook.Date(first["B2"]));
+        Assert.Equal("1850-06-01", Workbook.Text(second["A3"]));
     }
 
     [Theory]
@@ -84,13 +102,14 @@ public sealed class ExplorerResultFilesTests
 
         var rows = await ResultFiles.WriteXlsxAsync(Numbers(resultRows), body, maxRows, Cancel);
 
-        var sheetRows = Workbook.Open(body.Bytes).Sheet.Descendants(Spreadsheet + "row").ToList();
-        var last = sheetRows[^1].Elements(Spreadsheet + "c").First();
+        using var workbook = Workbook.Open(body.Bytes);
+        var sheetRows = workbook.Rows;
+        var last = sheetRows[^1].Elements<Cell>().First();
         Assert.Equal(dataRows, rows);
         Assert.Equal(1 + dataRows + (truncated ? 1 : 0), sheetRows.Count);
         Assert.True(sheetRows.Count <= maxRows + 1);
         if (truncated) Assert.Equal($"Truncated: Excel holds at most {maxRows} rows; download CSV for the whole result.", Workbook.Text(last));
-        else Assert.Equal(dataRows.ToString(), last.Element(Spreadsheet + "v")!.Value);
+        else Assert.Equal(dataRows, Workbook.Number(last));
     }
 
     [Fact]
@@ -101,7 +120,7 @@ public sealed class ExplorerResultFilesTests
     }
 
     [Fact]
-    public async Task Xlsx_cuts_text_longer_than_a_cell_holds_without_splitting_a_character()
+    public async Task Xlsx_cuts_text_longer_than_a_cell_holds_without_splitting_a_character_and_keeps_spaces_and_line_breaks()
     {
         var table = new DataTable();
         table.Columns.Add("text", typeof(string));
@@ -112,10 +131,11 @@ public sealed class ExplorerResultFilesTests
 
         await ResultFiles.WriteXlsxAsync(table.CreateDataReader(), body, Cancel);
 
-        var texts = Workbook.Open(body.Bytes).Sheet.Descendants(Spreadsheet + "row").Skip(1).Select(r => Workbook.Text(r.Elements(Spreadsheet + "c").Single())).ToList();
+        using var workbook = Workbook.Open(body.Bytes);
+        var texts = workbook.Rows.Skip(1).Select(r => Workbook.Text(r.Elements<Cell>().Single())).ToList();
         Assert.Equal(new string('a', 32_767), texts[0]);
         Assert.Equal(new string('b', 32_766), texts[1]);
-        Assert.Equal("  spaced\r\nlines\t", texts[2]);
+        Assert.Equal("  spaced\nlines\t", texts[2]);
     }
 
     [Fact]
@@ -130,7 +150,8 @@ public sealed class ExplorerResultFilesTests
         Assert.Equal(0, jsonRows);
         Assert.Equal(0, xlsxRows);
         Assert.Equal("[]", Encoding.UTF8.GetString(json.Bytes));
-        Assert.Equal(["n"], Workbook.Open(xlsx.Bytes).Sheet.Descendants(Spreadsheet + "c").Select(Workbook.Text));
+        using var workbook = Workbook.Open(xlsx.Bytes);
+        Assert.Equal(["n"], workbook.Rows.Single().Elements<Cell>().Select(Workbook.Text));
     }
 
     [Fact]
@@ -152,7 +173,8 @@ public sealed class ExplorerResultFilesTests
             Assert.InRange(body.LargestWrite, 1, 128 * 1024);
         });
         Assert.Equal(30_000, JsonDocument.Parse(json.Bytes).RootElement.GetArrayLength());
-        Assert.Equal(30_001, Workbook.Open(xlsx.Bytes).Sheet.Descendants(Spreadsheet + "row").Count());
+        using var workbook = Workbook.Open(xlsx.Bytes);
+        Assert.Equal(30_001, workbook.Rows.Count);
     }
 
     [Fact]
@@ -186,39 +208,77 @@ public sealed class ExplorerResultFilesTests
         return table.CreateDataReader();
     }
 
-    /// <summary>The parts of a written workbook that the tests look at; opening it proves the zip is whole.</summary>
-    private sealed record Workbook(XDocument Sheet, string SheetXml, XDocument Styles)
+    /// <summary>
+    /// A written workbook read back with the Open XML SDK, after its validator finds nothing wrong with it: the one sheet,
+    /// "Results", and what a reader sees of its cells.
+    /// </summary>
+    private sealed class Workbook : IDisposable
     {
+        private readonly SpreadsheetDocument document;
+        private readonly Stylesheet styles;
+
+        private Workbook(SpreadsheetDocument document)
+        {
+            this.document = document;
+            var workbookPart = document.WorkbookPart!;
+            var sheet = Assert.Single(workbookPart.Workbook!.Descendants<Sheet>());
+            Assert.Equal("Results", sheet.Name?.Value);
+            var worksheet = ((WorksheetPart)workbookPart.GetPartById(sheet.Id!.Value!)).Worksheet!;
+            Rows = worksheet.Descendants<Row>().ToList();
+            FrozenRows = worksheet.Descendants<Pane>().SingleOrDefault(p => p.State?.Value == PaneStateValues.Frozen)?.VerticalSplit?.Value;
+            styles = workbookPart.WorkbookStylesPart!.Stylesheet!;
+        }
+
+        public List<Row> Rows { get; }
+        public double? FrozenRows { get; }
+
         public static Workbook Open(byte[] bytes)
         {
-            using var zip = new ZipArchive(new MemoryStream(bytes), ZipArchiveMode.Read);
-            Assert.Equal(
-                ["[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml"],
-                zip.Entries.Select(e => e.FullName).Order(StringComparer.Ordinal));
-            var workbook = Part(zip, "xl/workbook.xml");
-            Assert.Equal("Results", (string?)XDocument.Parse(workbook).Descendants(Spreadsheet + "sheet").Single().Attribute("name"));
-            var sheet = Part(zip, "xl/worksheets/sheet1.xml");
-            return new Workbook(XDocument.Parse(sheet, LoadOptions.PreserveWhitespace), sheet, XDocument.Parse(Part(zip, "xl/styles.xml")));
+            var document = SpreadsheetDocument.Open(new MemoryStream(bytes), isEditable: false);
+            Assert.Empty(new OpenXmlValidator().Validate(document).Select(error => $"{error.Path?.XPath}: {error.Description}"));
+            return new Workbook(document);
         }
 
-        public static string Text(XElement cell)
+        public Dictionary<string, Cell> Cells(Row row) => row.Elements<Cell>().ToDictionary(c => c.CellReference!.Value!);
+
+        public static string Text(Cell cell)
         {
-            Assert.Equal("inlineStr", (string?)cell.Attribute("t"));
-            return cell.Element(Spreadsheet + "is")!.Element(Spreadsheet + "t")!.Value;
+            Assert.Equal(CellValues.InlineString, cell.DataType?.Value);
+            return cell.InlineString!.Text!.Text;
         }
 
-        public bool IsBold(int style)
+        public static double Number(Cell cell)
         {
-            var format = Styles.Descendants(Spreadsheet + "cellXfs").Single().Elements(Spreadsheet + "xf").ElementAt(style);
-            var font = Styles.Descendants(Spreadsheet + "fonts").Single().Elements(Spreadsheet + "font").ElementAt((int)format.Attribute("fontId")!);
-            return font.Element(Spreadsheet + "b") is not null;
+            Assert.True(cell.DataType is null || cell.DataType.Value == CellValues.Number, $"{cell.CellReference} is not a number");
+            return double.Parse(cell.CellValue!.Text, CultureInfo.InvariantCulture);
         }
 
-        private static string Part(ZipArchive zip, string name)
+        /// <summary>A cell's date as Excel shows it: a number of days with a format that has a year, month and day.</summary>
+        public DateTime Date(Cell cell)
         {
-            using var reader = new StreamReader(zip.GetEntry(name)!.Open());
-            return reader.ReadToEnd();
+            var format = Format(cell);
+            Assert.Contains("yy", format, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("d", format, StringComparison.OrdinalIgnoreCase);
+            return DateTime.FromOADate(Number(cell));
         }
+
+        public bool IsBold(Cell cell)
+        {
+            var format = styles.CellFormats!.Elements<CellFormat>().ElementAt((int)(cell.StyleIndex?.Value ?? 0));
+            var font = styles.Fonts!.Elements<Font>().ElementAt((int)(format.FontId?.Value ?? 0));
+            return font.Bold is not null && (font.Bold.Val is null || font.Bold.Val.Value);
+        }
+
+        private string Format(Cell cell)
+        {
+            var format = styles.CellFormats!.Elements<CellFormat>().ElementAt((int)(cell.StyleIndex?.Value ?? 0));
+            var id = format.NumberFormatId?.Value ?? 0;
+            // 14 and 22 are Excel's built-in date and date-time formats.
+            return styles.NumberingFormats?.Elements<NumberingFormat>().FirstOrDefault(f => f.NumberFormatId?.Value == id)?.FormatCode?.Value
+                ?? id switch { 14 => "m/d/yy", 22 => "m/d/yy h:mm", _ => "General" };
+        }
+
+        public void Dispose() => document.Dispose();
     }
 
     /// <summary>Like an HTTP response body: written front to back, asynchronously only (as Kestrel insists), never read or sought.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using DataWorkspace.Contracts;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DataWorkspace.Web.Tests;
 
@@ -33,7 +34,7 @@ public sealed class IdentityVerificationTests(WebFixture web)
     [Fact]
     public async Task An_expired_identity_is_refused()
     {
-        var twoMinutesAgo = new FixedTime(DateTimeOffset.UtcNow.AddMinutes(-2));
+        var twoMinutesAgo = new FakeTimeProvider(DateTimeOffset.UtcNow.AddMinutes(-2));
 
         var response = await GetHomeAsync(web.Tokens(twoMinutesAgo).Issue(Priya));
 
@@ -99,9 +100,4 @@ public sealed class IdentityVerificationTests(WebFixture web)
     }
 
     private Task<HttpResponseMessage> GetHomeAsync(string token) => web.GetAsync("/", token);
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }

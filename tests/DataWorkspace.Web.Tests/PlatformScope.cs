@@ -9,7 +9,12 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DataWorkspace.Web.Tests;
 
-/// <summary>A clock a test moves forward, so access can expire and training lapse without waiting.</summary>
+/// <summary>
+/// A clock a test moves forward, so access can expire and training lapse without waiting. It keeps following real time
+/// (which FakeTimeProvider, frozen until advanced, does not): the app's background jobs, such as the role sync, run on
+/// it alongside other test classes' apps on the same database, and a frozen clock would have them grant again access
+/// that has expired by the database's clock.
+/// </summary>
 public sealed class MovableClock : TimeProvider
 {
     private TimeSpan offset;

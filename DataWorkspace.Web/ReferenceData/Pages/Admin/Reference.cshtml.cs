@@ -31,9 +31,15 @@ public sealed partial class ReferenceModel(CatalogueDbContext catalogue, Referen
     {
         if (await LoadAsync(id, cancellationToken) is { } stop) return stop;
         if (Table is null) return NotFound();
-        var csv = new StringBuilder().AppendLine(string.Join(",", Table.Columns.Select(c => CsvText.Escape(c.Name))));
-        foreach (var row in Table.Rows) csv.AppendLine(string.Join(",", row.Values.Select(CsvText.Escape)));
-        return File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"{Table.TableName}.csv");
+        var bytes = new MemoryStream();
+        await using (var csv = new CsvForPeople(bytes))
+        {
+            await csv.RowAsync(Table.Columns.Select(c => c.Name).ToList(), cancellationToken);
+            foreach (var row in Table.Rows) await csv.RowAsync(row.Values, cancellationToken);
+            await csv.FinishAsync(cancellationToken);
+        }
+
+        return File(bytes.ToArray(), "text/csv", $"{Table.TableName}.csv");
     }
 
     public async Task<IActionResult> OnPostDefineAsync(Guid id, string? tableName, string? columns, CancellationToken cancellationToken)
