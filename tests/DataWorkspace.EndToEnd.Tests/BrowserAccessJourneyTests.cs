@@ -33,7 +33,7 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
         await tom.GetByLabel("Yes, I meet all of them").CheckAsync();
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
-        await Assertions.Expect(tom.GetByTestId("reason-error")).ToContainTextAsync("Say why you need this data");
+        await Assertions.Expect(tom.Locator("#Reason-error")).ToContainTextAsync("Say why you need this data");
         await tom.GetByLabel("Your reason").FillAsync("Modelling the effect of tariffs on <b>exports</b>");
         await tom.GetByLabel("1 month").CheckAsync();
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
