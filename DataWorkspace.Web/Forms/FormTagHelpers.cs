@@ -33,13 +33,14 @@ public sealed class FieldTagHelper : TagHelper
     public override async Task ProcessAsync(TagHelperContext context, TagHelperOutput output)
     {
         var hint = FormMarkup.HintOf(Hint, HintHtml);
-        var describedBy = FormMarkup.DescribedBy(For, hint, Error);
-        context.Items[typeof(FieldTagHelper)] = new DescribedField(For, describedBy, Error is not null);
+        var error = FormMarkup.Given(Error);
+        var describedBy = FormMarkup.DescribedBy(For, hint, error);
+        context.Items[typeof(FieldTagHelper)] = new DescribedField(For, describedBy, error is not null);
         var field = await output.GetChildContentAsync();
 
-        FormMarkup.Group(output, Error is not null);
+        FormMarkup.Group(output, error is not null);
         output.Content.AppendHtml($"<label class=\"govuk-label{FormMarkup.Classes(LabelClass)}\" for=\"{FormMarkup.Encode(For)}\">{FormMarkup.Encode(Label)}</label>");
-        FormMarkup.HintAndError(output, For, hint, Error);
+        FormMarkup.HintAndError(output, For, hint, error);
         output.Content.AppendHtml(field);
     }
 }
@@ -72,13 +73,14 @@ public sealed class FieldsetTagHelper : TagHelper
     {
         var choices = await output.GetChildContentAsync();
         var hint = FormMarkup.HintOf(Hint, HintHtml);
-        var describedBy = FormMarkup.DescribedBy(For, hint, Error);
+        var error = FormMarkup.Given(Error);
+        var describedBy = FormMarkup.DescribedBy(For, hint, error);
         var legend = LegendIsHeading ? $"<h1 class=\"govuk-fieldset__heading\">{FormMarkup.Encode(Legend)}</h1>" : FormMarkup.Encode(Legend);
 
-        FormMarkup.Group(output, Error is not null);
+        FormMarkup.Group(output, error is not null);
         output.Content.AppendHtml($"<fieldset class=\"govuk-fieldset\"{(describedBy is null ? "" : $" aria-describedby=\"{describedBy}\"")}>");
         output.Content.AppendHtml($"<legend class=\"govuk-fieldset__legend{FormMarkup.Classes(LegendClass)}\">{legend}</legend>");
-        FormMarkup.HintAndError(output, For, hint, Error);
+        FormMarkup.HintAndError(output, For, hint, error);
         output.Content.AppendHtml(choices);
         output.Content.AppendHtml("</fieldset>");
     }
@@ -164,7 +166,10 @@ internal static class FormMarkup
 
     public static string Classes(string? extra) => string.IsNullOrWhiteSpace(extra) ? "" : " " + Encode(extra.Trim());
 
-    public static IHtmlContent? HintOf(string? text, IHtmlContent? html) => html ?? (text is null ? null : new HtmlString(Encode(text)));
+    /// <summary>Razor gives a string attribute written as <c>@value</c> as "" when the value is null: both mean none.</summary>
+    public static string? Given(string? text) => string.IsNullOrEmpty(text) ? null : text;
+
+    public static IHtmlContent? HintOf(string? text, IHtmlContent? html) => html ?? (Given(text) is { } hint ? new HtmlString(Encode(hint)) : null);
 
     public static string? DescribedBy(string id, IHtmlContent? hint, string? error)
     {

@@ -1,3 +1,4 @@
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
 namespace DataWorkspace.EndToEnd.Tests;
@@ -24,6 +25,22 @@ public static class Browser
             ],
         });
         return (playwright, browser);
+    }
+
+    /// <summary>
+    /// Runs axe (its default rules: WCAG A and AA, and best practice; in every frame) over the page as it is now and fails listing every
+    /// serious or critical violation: the rule, its impact, the elements it found and how to fix it.
+    /// </summary>
+    public static async Task AssertAccessibleAsync(IPage page)
+    {
+        var result = await page.RunAxe();
+        var violations = result.Violations.Where(violation => violation.Impact is "serious" or "critical").ToList();
+        if (violations.Count == 0) return;
+
+        var report = string.Join("\n", violations.Select(violation =>
+            $"- {violation.Id} ({violation.Impact}): {violation.Help} ({violation.HelpUrl})\n" +
+            string.Join("\n", violation.Nodes.Select(node => $"    {node.Target}: {node.Html}"))));
+        Assert.Fail($"{page.Url} has {violations.Count} serious or critical accessibility problem(s):\n{report}");
     }
 
     /// <summary>Saves a screenshot under artifacts/screenshots and attaches it to the test result.</summary>
