@@ -568,7 +568,13 @@ function showSaveError(message) {
   group.classList.toggle("govuk-form-group--error", Boolean(message));
   ui.saveTitle.classList.toggle("govuk-input--error", Boolean(message));
   ui.saveError.hidden = !message;
-  ui.saveError.textContent = message ? message : "";
+  ui.saveError.textContent = "";
+  if (message) {
+    const prefix = document.createElement("span");
+    prefix.className = "govuk-visually-hidden";
+    prefix.textContent = "Error: ";
+    ui.saveError.append(prefix, message);
+  }
   if (message) ui.saveTitle.setAttribute("aria-describedby", "save-title-error");
   else ui.saveTitle.removeAttribute("aria-describedby");
 }

@@ -11,7 +11,6 @@ mkdirSync(dist, { recursive: true });
 const css = sass.compile("Frontend/site.scss", {
   loadPaths: ["node_modules"],
   style: "compressed",
-  logger: sass.Logger.silent,
 });
 writeFileSync(`${dist}/site.css`, css.css);
 cpSync(`${govuk}/govuk-frontend.min.js`, `${dist}/govuk-frontend.min.js`);

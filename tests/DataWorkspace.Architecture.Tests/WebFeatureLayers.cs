@@ -17,7 +17,7 @@ public sealed partial class WebFeatureLayers
     /// <summary>The layers, lowest first, and the folders of the web app (namespaces under DataWorkspace.Web) in each.</summary>
     public static readonly IReadOnlyList<(string Layer, string[] Folders)> Layers =
     [
-        ("foundations", ["Data", "Security", "Background", "Time", "Health", "Documentation", "Text", "Portal", "Telemetry"]),
+        ("foundations", ["Data", "Security", "Background", "Time", "Health", "Documentation", "Text", "Forms", "Portal", "Telemetry"]),
         ("people and records", ["Identity", "Users", "Audit", "Notifications", "ApiTokens"]),
         ("catalogue", ["Catalogue"]),
         ("access and storage", ["AccessRequests", "DatabaseAccess", "ToolsAccess", "ReferenceData", "Storage", "MachineApi"]),

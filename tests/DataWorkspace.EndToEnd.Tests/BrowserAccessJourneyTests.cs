@@ -28,33 +28,51 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
         // Tom asks: eligibility, reason and duration, summary, send.
         await tom.GotoAsync($"{fixture.Platform.PortalUrl}datasets/{slug}");
         await Assertions.Expect(tom.GetByTestId("preview-hidden")).ToBeVisibleAsync();
+        await Browser.AssertAccessibleAsync(tom);
         await tom.GetByTestId("request-access").ClickAsync();
         await Assertions.Expect(tom.GetByTestId("criteria")).ToContainTextAsync("I work on trade policy");
+        await Browser.AssertAccessibleAsync(tom);
+        // Continuing without an answer: the error summary's link takes Tom to the question.
+        await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await Assertions.Expect(tom).ToHaveTitleAsync(new Regex("^Error: "));
+        await Browser.AssertAccessibleAsync(tom);
+        await tom.Locator(".govuk-error-summary").GetByRole(AriaRole.Link, new() { Name = "Select whether you meet the criteria." }).ClickAsync();
+        await Assertions.Expect(tom.GetByLabel("Yes, I meet all of them")).ToBeFocusedAsync();
         await tom.GetByLabel("Yes, I meet all of them").CheckAsync();
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await Browser.AssertAccessibleAsync(tom);
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
-        await Assertions.Expect(tom.GetByTestId("reason-error")).ToContainTextAsync("Say why you need this data");
+        await Assertions.Expect(tom.Locator("#Reason-error")).ToContainTextAsync("Say why you need this data");
+        await Browser.AssertAccessibleAsync(tom);
+        await tom.Locator(".govuk-error-summary").GetByRole(AriaRole.Link, new() { NameRegex = new Regex("^Say why you need this data") }).ClickAsync();
+        await Assertions.Expect(tom.GetByLabel("Your reason")).ToBeFocusedAsync();
         await tom.GetByLabel("Your reason").FillAsync("Modelling the effect of tariffs on <b>exports</b>");
         await tom.GetByLabel("1 month").CheckAsync();
         await tom.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
         await Assertions.Expect(tom.GetByTestId("summary")).ToContainTextAsync("Modelling the effect of tariffs on <b>exports</b>");
+        await Browser.AssertAccessibleAsync(tom);
         await tom.GetByTestId("send-request").ClickAsync();
         await Assertions.Expect(tom.GetByTestId("request-sent")).ToBeVisibleAsync();
         await Assertions.Expect(tom.GetByTestId($"request-{slug}").GetByTestId("status")).ToHaveTextAsync("Pending");
+        await Browser.AssertAccessibleAsync(tom);
         await Browser.SaveScreenshotAsync(tom, "journey-1-request-sent");
 
         // Priya sees it waiting for her and approves it.
         await priya.GotoAsync($"{fixture.Platform.PortalUrl}requests");
+        await Browser.AssertAccessibleAsync(priya);
         await priya.GetByTestId("awaiting-me").GetByRole(AriaRole.Row).Filter(new() { HasText = $"Journey {suffix}" }).GetByRole(AriaRole.Link, new() { Name = "Review" }).ClickAsync();
         await Assertions.Expect(priya.GetByTestId("reason")).ToContainTextAsync("Modelling the effect of tariffs");
+        await Browser.AssertAccessibleAsync(priya);
         await priya.GetByTestId("approve").ClickAsync();
         await Assertions.Expect(priya.GetByTestId("decision-done")).ToContainTextAsync("Approved: Tom Evans can use");
+        await Browser.AssertAccessibleAsync(priya);
         await Browser.SaveScreenshotAsync(priya, "journey-2-approved");
 
         // Tom now sees the rows.
         await tom.GotoAsync($"{fixture.Platform.PortalUrl}datasets/{slug}");
         await Assertions.Expect(tom.GetByTestId("preview")).ToContainTextAsync($"first-{suffix}");
         await Assertions.Expect(tom.GetByTestId("access-status")).ToContainTextAsync("You have access to this data until");
+        await Browser.AssertAccessibleAsync(tom);
 
         // Forty days pass: the access has ended, the sweep records it, and Tom's request says so.
         try
@@ -82,6 +100,11 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
         // Priya gives Tom access again by name, then takes it away.
         await priya.GotoAsync($"{fixture.Platform.PortalUrl}datasets/{slug}");
         await priya.GetByTestId("manage-access").ClickAsync();
+        await Browser.AssertAccessibleAsync(priya);
+        // Giving access without an email: the error links to the field.
+        await priya.GetByRole(AriaRole.Button, new() { Name = "Give access" }).ClickAsync();
+        await Assertions.Expect(priya.Locator("#email-error")).ToContainTextAsync("Enter the email of the person to give access to.");
+        await Browser.AssertAccessibleAsync(priya);
         await priya.GetByLabel("Their email").FillAsync(Tom);
         await priya.GetByRole(AriaRole.Button, new() { Name = "Give access" }).ClickAsync();
         await Assertions.Expect(priya.GetByTestId($"access-{Tom}")).ToBeVisibleAsync();
@@ -89,6 +112,7 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
         await Assertions.Expect(tom.GetByTestId("preview")).ToBeVisibleAsync();
         await priya.GetByTestId($"access-{Tom}").GetByTestId("revoke").ClickAsync();
         await Assertions.Expect(priya.GetByTestId("manage-message")).ToContainTextAsync($"{Tom} can no longer use this data");
+        await Browser.AssertAccessibleAsync(priya);
         await tom.GotoAsync($"{fixture.Platform.PortalUrl}datasets/{slug}");
         await Assertions.Expect(tom.GetByTestId("access-status")).ToContainTextAsync("Your access to this data was removed");
         await Assertions.Expect(tom.GetByTestId("preview")).ToHaveCountAsync(0);
@@ -98,6 +122,7 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
         var morgan = await SignInAsync("Morgan Lee");
         var referenceId = await AddReferenceDatasetAsync(suffix);
         await morgan.GotoAsync($"{fixture.Platform.PortalUrl}admin/reference/{referenceId}");
+        await Browser.AssertAccessibleAsync(morgan);
         await morgan.GetByLabel("Table name").FillAsync($"ports_{suffix}");
         await morgan.GetByLabel("Columns").FillAsync("code:text:required\nname:text:required\ntonnage:integer");
         await morgan.GetByRole(AriaRole.Button, new() { Name = "Create the table" }).ClickAsync();
@@ -107,13 +132,15 @@ public sealed class BrowserAccessJourneyTests(PlatformFixture fixture) : Browser
             Buffer = Encoding.UTF8.GetBytes("code,name,tonnage\nGBFXT,Felixstowe,25000000\nGBSOU,Southampton,a lot\nGBDVR,Dover,\n"),
         });
         await morgan.GetByTestId("upload-csv").ClickAsync();
-        await Assertions.Expect(morgan.GetByTestId("csv-errors")).ToHaveTextAsync("Line 3: 'tonnage' must be a whole number, not 'a lot'.");
+        await Assertions.Expect(morgan.GetByTestId("csv-errors").GetByRole(AriaRole.Listitem)).ToHaveTextAsync(["Line 3: 'tonnage' must be a whole number, not 'a lot'."]);
         await Assertions.Expect(morgan.GetByRole(AriaRole.Heading, new() { Name = "Rows (0)" })).ToBeVisibleAsync();
+        await Browser.AssertAccessibleAsync(morgan);
         await Browser.SaveScreenshotAsync(morgan, "journey-4-csv-error");
 
         // The audit log holds each step, and Morgan can read it.
         await morgan.GotoAsync($"{fixture.Platform.PortalUrl}admin/audit?dataset={slug}");
         var log = morgan.GetByTestId("audit-events");
+        await Browser.AssertAccessibleAsync(morgan);
         foreach (var action in new[] { "access.requested", "access.granted", "access.expired", "access.revoked" })
             await Assertions.Expect(log).ToContainTextAsync(action);
         var signIns = await fixture.Platform.CatalogueScalarAsync<long>("SELECT count(*) FROM audit_events WHERE action = 'signed-in' AND actor_email = $1", Tom);

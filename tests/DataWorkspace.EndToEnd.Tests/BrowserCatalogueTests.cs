@@ -18,6 +18,7 @@ public sealed class BrowserCatalogueTests(PlatformFixture fixture) : BrowserTest
         await page.GotoAsync(fixture.Platform.PortalUrl + "datasets");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
 
+        await Browser.AssertAccessibleAsync(page);
         await page.GetByLabel("Search by name or description").FillAsync(word);
         await page.GetByRole(AriaRole.Button, new() { Name = "Search", Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("result-count")).ToHaveTextAsync("2 datasets");
@@ -29,11 +30,13 @@ public sealed class BrowserCatalogueTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(page.GetByTestId("result-count")).ToHaveTextAsync("1 dataset");
         await Assertions.Expect(page.GetByTestId("facet-type-DataCut")).ToHaveTextAsync("Data cut (0)");
         await Assertions.Expect(page.GetByTestId("facet-type-SourceDataset")).ToHaveTextAsync("Source dataset (1)");
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "catalogue-filtered");
 
         await page.GetByRole(AriaRole.Link, new() { Name = $"{word} open figures" }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("dataset-name")).ToHaveTextAsync($"{word} open figures");
         await Assertions.Expect(page.GetByTestId("access-status")).ToContainTextAsync("You have access to this data");
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "dataset-page");
     }
 

@@ -28,6 +28,12 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Data Explorer", Level = 1 })).ToBeVisibleAsync();
         // CodeMirror's own styles arrived (a constructed stylesheet in the editor's shadow root, which the CSP allows).
         await Assertions.Expect(page.Locator(".cm-gutters")).ToHaveCSSAsync("background-color", "rgb(243, 242, 241)");
+        await Assertions.Expect(page.GetByTestId("schema-browser")).Not.ToContainTextAsync("Loading…");
+        await Browser.AssertAccessibleAsync(page);
+        // Within the page width like every other page: the main column does not reach the window's edge.
+        await page.SetViewportSizeAsync(1200, 800);
+        var main = (await page.Locator("#main-content").BoundingBoxAsync())!;
+        Assert.True(main.X >= 30 && main.Width <= 960, $"the Data Explorer's main column is {main.Width}px wide from {main.X}px");
         var status = page.GetByTestId("query-status");
         var results = page.GetByTestId("results");
 
@@ -39,6 +45,7 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(results.Locator("tbody tr")).ToHaveCountAsync(1000);
         await Assertions.Expect(page.GetByTestId("page-info")).ToHaveTextAsync("Page 1 of 3");
         await Assertions.Expect(page.GetByTestId("prev-page")).ToBeDisabledAsync();
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "explorer-1-results");
 
         await page.GetByTestId("next-page").ClickAsync();
@@ -72,6 +79,7 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(status).ToHaveTextAsync("Failed");
         await Assertions.Expect(page.GetByTestId("query-error")).ToContainTextAsync("syntax error");
         await Assertions.Expect(page.GetByTestId("query-error").GetByTestId("error-position")).ToHaveTextAsync("Line 1, column 1");
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "explorer-2-syntax-error");
 
         // A saved query survives a reload and runs from the saved list.
@@ -91,6 +99,7 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(results.Locator("tbody tr")).ToHaveTextAsync([$"hello-{suffix}NULL"]);
         await Assertions.Expect(results.Locator("tbody .dw-null")).ToHaveTextAsync("NULL");
         await Assertions.Expect(page.GetByTestId("history")).ToContainTextAsync($"SELECT 'hello-{suffix}'");
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "explorer-3-saved-query");
 
         Assert.Empty(problems);

@@ -43,6 +43,11 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await OpenYourFilesAsync(page);
             var home = await HomeAsync();
             await Assertions.Expect(page.GetByTestId("root-home")).ToHaveAttributeAsync("aria-current", "true");
+            await Browser.AssertAccessibleAsync(page);
+            // Within the page width like every other page.
+            await page.SetViewportSizeAsync(1200, 800);
+            var main = (await page.Locator("#main-content").BoundingBoxAsync())!;
+            Assert.True(main.X >= 30 && main.Width <= 960, $"Your files' main column is {main.Width}px wide from {main.X}px");
 
             // A folder of its own for this run, made with New folder.
             var testFolder = $"files test {suffix}";
@@ -57,6 +62,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Assertions.Expect(uploads).ToHaveCountAsync(files.Count);
             await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync($"{files.Count} of {files.Count} files uploaded", new() { Timeout = 30_000 });
             await Assertions.Expect(uploads.GetByTestId("upload-state")).ToHaveTextAsync(Enumerable.Repeat("Uploaded", files.Count).ToArray());
+            await Browser.AssertAccessibleAsync(page);
             await Browser.SaveScreenshotAsync(page, "files-1-uploaded");
 
             var folder = $"{home}{testFolder}/{folderName}/";
@@ -87,6 +93,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await Assertions.Expect(preview.Locator("table tbody tr")).ToHaveCountAsync(20);
             await Assertions.Expect(preview.Locator("table tbody tr").First).ToHaveTextAsync("Region 110002024");
             await Assertions.Expect(preview.GetByTestId("preview-note")).ToContainTextAsync("the first 20 rows of naïve café.csv");
+            await Browser.AssertAccessibleAsync(page);
             await Browser.SaveScreenshotAsync(page, "files-3-preview");
             await page.GetByRole(AriaRole.Button, new() { Name = "Close preview" }).ClickAsync();
 
@@ -96,6 +103,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             await OpenFolderAsync(page, folderName);
             const string moved = "report #1 (final).txt";
             await Row(page, "file-row", folder + moved).GetByRole(AriaRole.Button, new() { Name = $"Rename or move {moved}" }).ClickAsync();
+            await Browser.AssertAccessibleAsync(page);
             await page.GetByLabel("New path").FillAsync($"{testFolder}/archive/{moved}");
             await page.GetByTestId("move-confirm").ClickAsync();
             await Assertions.Expect(page.GetByTestId("files-status")).ToContainTextAsync($"Moved {moved} to");
@@ -112,6 +120,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
             var left = files.Where(f => f.Key != moved).Sum(f => f.Value.Length);
             await Assertions.Expect(page.GetByTestId("delete-summary")).ToHaveTextAsync(
                 new Regex($"^Delete the folder {Regex.Escape(folderName)} and everything in it \\({files.Count - 1} files in 1 folder, {Regex.Escape(Bytes(left))}\\)\\? This cannot be undone\\.$"));
+            await Browser.AssertAccessibleAsync(page);
             await Browser.SaveScreenshotAsync(page, "files-5-delete-confirmation");
             await page.GetByTestId("delete-confirm").ClickAsync();
             await Assertions.Expect(page.GetByTestId("files-status")).ToHaveTextAsync($"Deleted {files.Count - 1} files in 1 folder.");

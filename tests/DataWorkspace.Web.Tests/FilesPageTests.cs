@@ -8,13 +8,13 @@ public sealed class FilesPageTests(WebFixture web)
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task The_header_links_to_Your_files_and_the_page_loads_its_script_with_a_message_for_browsers_without_JavaScript()
+    public async Task The_navigation_marks_Your_files_as_the_current_page_and_the_page_loads_its_script_with_a_message_for_browsers_without_JavaScript()
     {
         using var response = await web.GetAsync("/files", CatalogueData.NewUser("partner.example"));
         var html = await response.Content.ReadAsStringAsync(Cancel);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("<a class=\"govuk-header__link\" href=\"/files\" data-testid=\"files-link\">Your files</a>", html);
+        Assert.Contains("<a class=\"govuk-service-navigation__link\" href=\"/files\" aria-current=\"page\" data-testid=\"files-link\"><strong class=\"govuk-service-navigation__active-fallback\">Your files</strong></a>", html);
         Assert.Contains("<h1 class=\"govuk-heading-xl\">Your files</h1>", html);
         Assert.Contains("id=\"files-app\"", html);
         Assert.Contains("<noscript>", html);

@@ -17,6 +17,8 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
     public List<AccessRequest> Pending { get; private set; } = [];
     public string? Message { get; private set; }
     public bool Failed { get; private set; }
+    /// <summary>What went wrong giving access, by the id of the field it is about.</summary>
+    public Dictionary<string, string> Errors { get; } = [];
 
     public async Task<IActionResult> OnGetAsync(string slug, CancellationToken cancellationToken) =>
         await LoadAsync(slug, cancellationToken) ?? Page();
@@ -30,8 +32,11 @@ public sealed class ManageAccessModel(CatalogueDbContext catalogue, AccessReques
     public async Task<IActionResult> OnPostGrantAsync(string slug, string? email, DateOnly? until, CancellationToken cancellationToken)
     {
         if (await LoadAsync(slug, cancellationToken) is { } stop) return stop;
-        if (string.IsNullOrWhiteSpace(email)) return await ShowAsync(slug, AccessOutcome.Refused("Enter the email of the person to give access to.", AccessRefusal.Invalid), cancellationToken);
-        return await ShowAsync(slug, await requests.GrantAsync(Dataset, email, until, User, cancellationToken), cancellationToken);
+        var outcome = string.IsNullOrWhiteSpace(email)
+            ? AccessOutcome.Refused("Enter the email of the person to give access to.", AccessRefusal.Invalid)
+            : await requests.GrantAsync(Dataset, email, until, User, cancellationToken);
+        if (!outcome.Done) Errors["email"] = outcome.Message;
+        return await ShowAsync(slug, outcome, cancellationToken);
     }
 
     private async Task<IActionResult> ShowAsync(string slug, AccessOutcome outcome, CancellationToken cancellationToken)

@@ -13,6 +13,8 @@ public sealed class ReviewModel(CatalogueDbContext catalogue, AccessRequestServi
     public AccessRequest AccessRequest { get; private set; } = null!;
     public Dataset Dataset { get; private set; } = null!;
     public string? Refusal { get; private set; }
+    /// <summary>The id of the field the refusal is about, empty when it is about none.</summary>
+    public string RefusalField { get; private set; } = "";
     public string? Done { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(Guid id, CancellationToken cancellationToken)
@@ -36,6 +38,8 @@ public sealed class ReviewModel(CatalogueDbContext catalogue, AccessRequestServi
         if (outcome.Refusal is { } refusal)
         {
             Refusal = outcome.Message;
+            // An invalid decision is one whose comment is missing or too long.
+            RefusalField = refusal == AccessRefusal.Invalid ? "comment" : "";
             Response.StatusCode = refusal.StatusCode();
         }
         else Done = outcome.Message;

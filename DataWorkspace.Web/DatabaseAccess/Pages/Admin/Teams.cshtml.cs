@@ -14,7 +14,8 @@ public sealed class TeamsModel(CatalogueDbContext catalogue, AuditLog audit, Tim
 {
     public List<TeamRow> Teams { get; private set; } = [];
     public string? Message { get; private set; }
-    public string? Error { get; private set; }
+    /// <summary>What is wrong, by the id of the field it is about.</summary>
+    public Dictionary<string, string> Errors { get; } = [];
 
     public async Task OnGetAsync(string? message, CancellationToken cancellationToken)
     {
@@ -34,11 +35,11 @@ public sealed class TeamsModel(CatalogueDbContext catalogue, AuditLog audit, Tim
     {
         name = name?.Trim() ?? "";
         slug = slug?.Trim().ToLowerInvariant() ?? "";
-        if (name.Length is 0 or > 200) Error = "Give the team a name of up to 200 characters.";
+        if (name.Length is 0 or > 200) Errors["name"] = "Give the team a name of up to 200 characters.";
         else if (!DatabaseRoleNames.IsValidTeamSlug(slug))
-            Error = $"'{slug}' cannot name a schema: use a lower-case letter, then letters, digits or underscores, up to {DatabaseRoleNames.MaxSlugLength} characters.";
-        else if (await catalogue.Set<Team>().AnyAsync(t => t.Slug == slug, cancellationToken)) Error = $"A team called '{slug}' already exists.";
-        if (Error is not null)
+            Errors["slug"] = $"'{slug}' cannot name a schema: use a lower-case letter, then letters, digits or underscores, up to {DatabaseRoleNames.MaxSlugLength} characters.";
+        else if (await catalogue.Set<Team>().AnyAsync(t => t.Slug == slug, cancellationToken)) Errors["slug"] = $"A team called '{slug}' already exists.";
+        if (Errors.Count > 0)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;
             await LoadAsync(cancellationToken);
@@ -58,7 +59,7 @@ public sealed class TeamsModel(CatalogueDbContext catalogue, AuditLog audit, Tim
         if (found is null) return NotFound();
         if (user is null)
         {
-            Error = $"Nobody with the email '{email}' has signed in yet. They need to sign in once before they can join a team.";
+            Errors[EmailFieldOf(found)] = $"Nobody with the email '{email}' has signed in yet. They need to sign in once before they can join a team.";
             Response.StatusCode = StatusCodes.Status400BadRequest;
             await LoadAsync(cancellationToken);
             return Page();
@@ -83,4 +84,7 @@ public sealed class TeamsModel(CatalogueDbContext catalogue, AuditLog audit, Tim
         await catalogue.SaveChangesAsync(cancellationToken);
         return Redirect($"/admin/teams?message={Uri.EscapeDataString($"Removed from {found.Name}.")}");
     }
+
+    /// <summary>The id of the field that adds a member to this team.</summary>
+    public static string EmailFieldOf(Team team) => "email-" + team.Slug;
 }

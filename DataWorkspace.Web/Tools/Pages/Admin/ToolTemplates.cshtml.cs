@@ -16,7 +16,8 @@ public sealed class ToolTemplatesModel(CatalogueDbContext catalogue, ToolTemplat
 {
     public IReadOnlyList<ToolTemplate> Templates { get; private set; } = [];
     public TemplateForm Form { get; private set; } = new();
-    public List<string> Problems { get; private set; } = [];
+    /// <summary>What is wrong with the form: the id of the field each is about (empty when none), and the problem.</summary>
+    public List<KeyValuePair<string, string>> Problems { get; private set; } = [];
     public string? Message { get; private set; }
 
     public sealed class TemplateForm
@@ -69,17 +70,17 @@ public sealed class ToolTemplatesModel(CatalogueDbContext catalogue, ToolTemplat
         };
         foreach (var port in form.Ports.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             if (int.TryParse(port, out var number)) options.Ports.Add(number);
-            else Problems.Add($"Ports: '{port}' is not a port number.");
+            else Problems.Add(new(nameof(TemplateForm.Ports), $"Ports: '{port}' is not a port number."));
         foreach (var line in Lines(form.Environment))
             if (line.IndexOf('=') is > 0 and var equals) options.Environment[line[..equals].Trim()] = line[(equals + 1)..];
-            else Problems.Add($"Environment: '{line}' is not NAME=value.");
-        Problems.AddRange(options.Problems());
+            else Problems.Add(new(nameof(TemplateForm.Environment), $"Environment: '{line}' is not NAME=value."));
+        Problems.AddRange(options.Problems().Select(problem => KeyValuePair.Create(FieldOf(problem), problem)));
 
         var all = await templates.AllAsync(cancellationToken);
         if (all.FirstOrDefault(t => t.HostBasename == options.HostBasename && t.Id != form.Id) is { } taken)
-            Problems.Add($"The host basename '{options.HostBasename}' is already {taken.Name}'s{(taken.FromConfiguration ? " (declared in configuration)" : "")}.");
+            Problems.Add(new(nameof(TemplateForm.HostBasename), $"The host basename '{options.HostBasename}' is already {taken.Name}'s{(taken.FromConfiguration ? " (declared in configuration)" : "")}."));
         var stored = form.Id is { } id ? await catalogue.Set<ToolTemplate>().FirstOrDefaultAsync(t => t.Id == id, cancellationToken) : null;
-        if (form.Id is not null && stored is null) Problems.Add("That template no longer exists (or is declared in configuration, which this page cannot change).");
+        if (form.Id is not null && stored is null) Problems.Add(new("", "That template no longer exists (or is declared in configuration, which this page cannot change)."));
         if (Problems.Count > 0)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -111,4 +112,21 @@ public sealed class ToolTemplatesModel(CatalogueDbContext catalogue, ToolTemplat
 
     private static IEnumerable<string> Lines(string text) =>
         text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>The first problem with a field, shown beside it.</summary>
+    public string? ProblemWith(string field) => Problems.FirstOrDefault(problem => problem.Key == field).Value;
+
+    /// <summary>The form's field a configuration rule's message is about: the rules name the settings, which the fields are named after.</summary>
+    private static string FieldOf(string problem) => problem switch
+    {
+        _ when problem.Contains(nameof(ToolTemplateOptions.IdleTimeout), StringComparison.Ordinal) => nameof(TemplateForm.IdleMinutes),
+        _ when problem.Contains(nameof(ToolTemplateOptions.CatalogueSlug), StringComparison.Ordinal) => nameof(TemplateForm.CatalogueSlug),
+        _ when problem.Contains(nameof(ToolTemplateOptions.DefaultSize), StringComparison.Ordinal) => nameof(TemplateForm.DefaultSize),
+        _ when problem.StartsWith("Ports:", StringComparison.Ordinal) => nameof(TemplateForm.Ports),
+        _ when problem.StartsWith("Port ", StringComparison.Ordinal) => nameof(TemplateForm.Port),
+        _ when problem.StartsWith("Name ", StringComparison.Ordinal) => nameof(TemplateForm.Name),
+        _ when problem.Contains("Command", StringComparison.Ordinal) => nameof(TemplateForm.Command),
+        _ when problem.Contains(nameof(ToolTemplateOptions.HostBasename), StringComparison.OrdinalIgnoreCase) || problem.Contains("basename", StringComparison.OrdinalIgnoreCase) => nameof(TemplateForm.HostBasename),
+        _ => "",
+    };
 }

@@ -9,7 +9,8 @@ namespace DataWorkspace.Web.ToolsAccess.Pages.ToolsAccess;
 public sealed class IndexModel(ToolsAccessService tools) : PageModel
 {
     public ToolsPermission? Permission { get; private set; }
-    public string? Error { get; private set; }
+    /// <summary>What is wrong, by the id of the field it is about.</summary>
+    public Dictionary<string, string> Errors { get; } = [];
     public bool JustCertified { get; private set; }
     public DateOnly Today => tools.Today;
 
@@ -21,8 +22,9 @@ public sealed class IndexModel(ToolsAccessService tools) : PageModel
 
     public async Task<IActionResult> OnPostAsync(DateOnly? trainingDate, bool confirm, CancellationToken cancellationToken)
     {
-        Error = await tools.SelfCertifyAsync(User, trainingDate, confirm, cancellationToken);
-        if (Error is null) return RedirectToPage(new { certified = true });
+        if (await tools.SelfCertifyAsync(User, trainingDate, confirm, cancellationToken) is not { } error) return RedirectToPage(new { certified = true });
+        // Unconfirmed is checked first, so an error after confirming is about the date.
+        Errors[confirm ? "trainingDate" : "confirm"] = error;
         Permission = await tools.ActivePermissionAsync(User.Id(), cancellationToken);
         Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
