@@ -51,10 +51,12 @@ public static class ProxyPages
 
     private static string Header(string portalHome) => $"""
         <a href="#main-content" class="govuk-skip-link">Skip to main content</a>
-        <header class="govuk-header">
-        <div class="govuk-header__container govuk-width-container">
-        <div class="govuk-header__logo">
-        <a href="{WebUtility.HtmlEncode(portalHome)}" class="govuk-header__link govuk-header__link--homepage govuk-header__homepage-link"><span class="dw-header__product">Data Workspace</span></a>
+        <header class="govuk-template__header">
+        <div class="govuk-generic-header" data-testid="header">
+        <div class="govuk-generic-header__container govuk-width-container dw-header">
+        <div class="govuk-generic-header__logo">
+        <a href="{WebUtility.HtmlEncode(portalHome)}" class="govuk-generic-header__homepage-link">Data Workspace</a>
+        </div>
         </div>
         </div>
         </header>

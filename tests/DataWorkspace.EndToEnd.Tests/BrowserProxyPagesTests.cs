@@ -13,7 +13,7 @@ public sealed record PortalLook(string HeaderBackground, string BodyFont)
         // The page's text can be there before its stylesheet.
         await page.WaitForLoadStateAsync(LoadState.Load);
         return new(
-            await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('header.govuk-header')).backgroundColor"),
+            await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('[data-testid=header]')).backgroundColor"),
             await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('main .govuk-body')).fontFamily"));
     }
 
@@ -24,7 +24,7 @@ public sealed record PortalLook(string HeaderBackground, string BodyFont)
     public async Task AssertProxyPageAsync(IPage page, Uri portal, string heading)
     {
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = heading, Level = 1 })).ToBeVisibleAsync();
-        var header = page.Locator("header.govuk-header");
+        var header = page.Locator("[data-testid=header]");
         await Assertions.Expect(header).ToContainTextAsync("Data Workspace");
         var home = await header.GetByRole(AriaRole.Link).GetAttributeAsync("href");
         Assert.Equal(portal.Authority, new Uri(new Uri(page.Url), home).Authority);

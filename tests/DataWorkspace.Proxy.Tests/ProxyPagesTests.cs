@@ -55,7 +55,7 @@ public sealed partial class ProxyPagesTests
         Assert.Contains("<html lang=\"en\" class=\"govuk-template\">", page);
         Assert.Contains("<body class=\"govuk-template__body\">", page);
         Assert.Contains("<a href=\"#main-content\" class=\"govuk-skip-link\">Skip to main content</a>", page);
-        Assert.Matches("<header class=\"govuk-header\">[\\s\\S]*<a href=\"/\" class=\"govuk-header__link[^\"]*\"><span class=\"dw-header__product\">Data Workspace</span></a>", page);
+        Assert.Matches("<header class=\"govuk-template__header\">[\\s\\S]*<a href=\"/\" class=\"govuk-generic-header__homepage-link\">Data Workspace</a>", page);
         Assert.Contains("<main class=\"govuk-main-wrapper\" id=\"main-content\">", page);
         Assert.Contains("<h1 class=\"govuk-heading-l\">Not from this network</h1>", page);
         Assert.Contains("<p class=\"govuk-body\" data-testid=\"proxy-message\">10.9.9.9 is not on the allow list.</p>", page);
@@ -75,7 +75,7 @@ public sealed partial class ProxyPagesTests
 
         var page = Body(context);
         Assert.Equal(StatusCodes.Status404NotFound, context.Response.StatusCode);
-        Assert.Contains("<a href=\"http://dataworkspace.localhost:8080/\" class=\"govuk-header__link", page);
+        Assert.Contains("<a href=\"http://dataworkspace.localhost:8080/\" class=\"govuk-generic-header__homepage-link\">", page);
         Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/\" target=\"_top\">Go to the Data Workspace portal</a>", page);
         // The stylesheet is the tool host's own path, which the proxy answers there too: no other origin is needed.
         Assert.Contains($"href=\"/_dataworkspace/site.css?v={PortalStylesheet.Version}\"", page);
@@ -92,7 +92,7 @@ public sealed partial class ProxyPagesTests
             ("Go to the catalogue", "http://dataworkspace.localhost:8080/datasets"));
 
         var page = Body(context);
-        Assert.DoesNotContain("govuk-header", page);
+        Assert.DoesNotContain("govuk-generic-header", page);
         Assert.DoesNotContain("govuk-footer", page);
         Assert.Contains("<h1 class=\"govuk-heading-l\">You cannot open this visualisation</h1>", page);
         Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/datasets\" target=\"_top\">Go to the catalogue</a>", page);
@@ -122,7 +122,7 @@ public sealed partial class ProxyPagesTests
         var page = ProgressPage.Html(state, "http://dataworkspace.localhost:8080/");
 
         Assert.Contains($"<link rel=\"stylesheet\" href=\"/_dataworkspace/site.css?v={PortalStylesheet.Version}\">", page);
-        Assert.Contains("<header class=\"govuk-header\">", page);
+        Assert.Contains("<header class=\"govuk-template__header\">", page);
         Assert.Contains("<h1 class=\"govuk-heading-l\">Starting your Sample app</h1>", page);
         Assert.Contains("<a class=\"govuk-link\" href=\"http://dataworkspace.localhost:8080/tools\" target=\"_top\">Go to your tools</a>", page);
         Assert.Contains("<script src=\"/_dataworkspace/progress.js\" defer></script>", page);
@@ -156,8 +156,8 @@ public sealed partial class ProxyPagesTests
         Assert.Equal("public, max-age=31536000, immutable", context.Response.Headers.CacheControl.ToString());
         var css = await new StreamReader(context.Response.Body).ReadToEndAsync(Cancel);
         // GOV.UK Frontend's header and the portal's own product name, as the web app's build compiled them.
-        Assert.Contains(".govuk-header{", css);
-        Assert.Contains(".dw-header__product{", css);
+        Assert.Contains(".govuk-generic-header{", css);
+        Assert.Contains(".dw-header{", css);
         Assert.Equal(await File.ReadAllTextAsync(Path.Combine(TestDirectories.RepositoryRoot(), "DataWorkspace.Web", "wwwroot", "dist", "site.css"), Cancel), css);
     }
 
@@ -169,7 +169,7 @@ public sealed partial class ProxyPagesTests
         Assert.Equal("gzip", context.Response.Headers.ContentEncoding.ToString());
         Assert.Equal("no-cache", context.Response.Headers.CacheControl.ToString());
         await using var gzip = new GZipStream(context.Response.Body, CompressionMode.Decompress);
-        Assert.Contains(".govuk-header{", await new StreamReader(gzip).ReadToEndAsync(Cancel));
+        Assert.Contains(".govuk-generic-header{", await new StreamReader(gzip).ReadToEndAsync(Cancel));
     }
 
     [Theory]
