@@ -315,7 +315,8 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
         var page = await refused.Content.ReadAsStringAsync(Cancel);
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("<a href=\"#scopes\">Choose at least one scope", page);
+        // The summary leads to the first box, which takes the focus; the fieldset is described by the error.
+        Assert.Contains("<a href=\"#scope-catalogue-read\">Choose at least one scope", page);
         Assert.Contains("id=\"scopes-error\"", page);
         Assert.Contains("value=\"No scopes\"", page);
     }

@@ -113,8 +113,10 @@ public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
         Assert.True(Value(metrics, "dataworkspace_security_refusals_total", ("reason", "foreign_origin")) >= 1, Dump(metrics, "refusals"));
 
         // Left idle past its timeout, the tool is culled, and the cull is counted under its reason.
+        Assert.Equal("Running", await web.ScalarAsync<string>("SELECT state FROM tool_instances WHERE id = $1", toolId));
         await web.ScalarAsync<object>("UPDATE tool_instances SET last_activity_at = now() - interval '1 day' WHERE id = $1", toolId);
         Assert.True(await App.Services.GetRequiredService<ToolCuller>().CullAsync(Cancel) >= 1);
+        Assert.StartsWith("it was idle", await web.ScalarAsync<string>("SELECT coalesce(stop_reason, state) FROM tool_instances WHERE id = $1", toolId));
         // The exporter keeps its answer for a moment, so a scrape just after another may not show it yet.
         metrics = await ScrapeUntilAsync(m => Value(m, "dataworkspace_tools_culls_total", ("reason", "idle")) >= 1);
         Assert.True(Value(metrics, "dataworkspace_tools_culls_total", ("reason", "idle")) >= 1, Dump(metrics, "culls"));
