@@ -24,7 +24,7 @@ namespace DataWorkspace.Web.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("DataWorkspace.Web.Access.AccessRequest", b =>
+            modelBuilder.Entity("DataWorkspace.Web.AccessRequests.AccessRequest", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -623,7 +623,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.DatabaseLogin", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.DatabaseLogin", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -682,7 +682,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("database_logins", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.Team", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.Team", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -715,7 +715,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("teams", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.TeamMember", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.TeamMember", b =>
                 {
                     b.Property<Guid>("TeamId")
                         .HasColumnType("uuid")
@@ -837,6 +837,10 @@ namespace DataWorkspace.Web.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid")
                         .HasColumnName("id");
+
+                    b.Property<string>("Chart")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("chart");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -1351,7 +1355,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.ToTable("dataset_tags", (string)null);
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.Access.AccessRequest", b =>
+            modelBuilder.Entity("DataWorkspace.Web.AccessRequests.AccessRequest", b =>
                 {
                     b.HasOne("DataWorkspace.Web.Catalogue.Dataset", null)
                         .WithMany()
@@ -1411,9 +1415,9 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasConstraintName("fk_source_tables_datasets_dataset_id");
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.TeamMember", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.TeamMember", b =>
                 {
-                    b.HasOne("DataWorkspace.Web.DataAccess.Team", null)
+                    b.HasOne("DataWorkspace.Web.DatabaseAccess.Team", null)
                         .WithMany("Members")
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.Cascade)
@@ -1467,7 +1471,7 @@ namespace DataWorkspace.Web.Data.Migrations
                     b.Navigation("Tables");
                 });
 
-            modelBuilder.Entity("DataWorkspace.Web.DataAccess.Team", b =>
+            modelBuilder.Entity("DataWorkspace.Web.DatabaseAccess.Team", b =>
                 {
                     b.Navigation("Members");
                 });
