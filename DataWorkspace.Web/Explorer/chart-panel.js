@@ -37,7 +37,10 @@ export function createChartPanel(request) {
   }
 
   function showError(message) {
-    ui.error.textContent = message ? `Error: ${message}` : "";
+    const prefix = document.createElement("span");
+    prefix.className = "govuk-visually-hidden";
+    prefix.textContent = "Error: ";
+    ui.error.replaceChildren(...(message ? [prefix, message] : []));
     ui.error.hidden = !message;
     ui.yGroup.classList.toggle("govuk-form-group--error", Boolean(message));
   }
@@ -65,7 +68,9 @@ export function createChartPanel(request) {
     const defaultX = columns.find((column) => !numericTypes.test(column.type ?? "")) ?? columns[0];
     ui.x.value = chosen?.x && columns.some((column) => column.name === chosen.x) ? chosen.x : defaultX?.name ?? "";
     const defaultY = columns.find((column, index) => numericIndexes.includes(index) && column.name !== ui.x.value);
-    const wanted = new Set(chosen?.y ?? (defaultY ? [defaultY.name] : []));
+    const numericNames = new Set(numericIndexes.map((index) => columns[index].name));
+    const kept = (chosen?.y ?? []).filter((name) => numericNames.has(name));
+    const wanted = new Set(kept.length > 0 ? kept : defaultY ? [defaultY.name] : []);
     ui.y.replaceChildren(...columns.map((column, index) => {
       const numeric = numericTypes.test(column.type ?? "");
       const item = document.createElement("div");

@@ -68,7 +68,7 @@ export function pngBlob(option, width, height) {
   const chart = echarts.init(host, null, { renderer: "canvas", width, height, devicePixelRatio: 2 });
   try {
     chart.setOption(option);
-    const canvas = chart.getRenderedCanvas({ pixelRatio: 2, backgroundColor: "#ffffff" });
+    const canvas = chart.renderToCanvas({ pixelRatio: 2, backgroundColor: "#ffffff" });
     return new Promise((resolve, reject) => canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("The PNG could not be made."))), "image/png"));
   } finally {
     chart.dispose();
