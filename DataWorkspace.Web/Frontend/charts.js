@@ -3,10 +3,10 @@
 // tooltips are drawn inside the chart (richText) because ECharts' HTML tooltips carry inline style attributes.
 import * as echarts from "echarts/core";
 import { BarChart, LineChart, PieChart, ScatterChart } from "echarts/charts";
-import { GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
+import { DatasetComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
 import { CanvasRenderer, SVGRenderer } from "echarts/renderers";
 
-echarts.use([BarChart, LineChart, PieChart, ScatterChart, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer, SVGRenderer]);
+echarts.use([BarChart, LineChart, PieChart, ScatterChart, DatasetComponent, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer, SVGRenderer]);
 
 export const chartTypes = ["bar", "line", "scatter", "pie"];
 export const numericTypes = /^(smallint|integer|bigint|numeric|real|double precision|int[248]|float[48]|decimal|money)\b/;
@@ -37,7 +37,8 @@ export function chartOption(type, columns, rows) {
   const xType = numericTypes.test(x.type) && type !== "bar" ? "value" : dateTypes.test(x.type) && type !== "bar" ? "time" : "category";
   return {
     ...base,
-    grid: { left: 16, right: 24, top: 48, bottom: 24, containLabel: true },
+    // ECharts 6 keeps the axis labels inside the chart by itself (the grid's outer bounds).
+    grid: { left: 16, right: 24, top: 48, bottom: 40 },
     xAxis: { type: xType, name: x.name, nameLocation: "middle", nameGap: 28, axisLabel: { hideOverlap: true }, scale: xType === "value" },
     yAxis: { type: "value", scale: type === "scatter" },
     series: ys.map((column, index) => ({

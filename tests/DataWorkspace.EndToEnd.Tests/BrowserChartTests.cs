@@ -45,11 +45,12 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(panel.GetByTestId("chart-y")).ToContainTextAsync("Not a number (text), so it cannot be plotted");
         await Assertions.Expect(drawing.Locator("svg")).ToBeVisibleAsync();
         await Assertions.Expect(drawing.Locator("svg text").Filter(new() { HasText = "country_code" })).ToHaveCountAsync(1);
-        Assert.True(await BarsAsync(drawing) >= 10, "the chart should draw a bar for each of the ten countries");
         await Assertions.Expect(page.GetByTestId("chart-sample")).ToHaveTextAsync("Showing all 10 rows");
+        await Browser.SaveScreenshotAsync(page, "chart-1-bar");
+        var bars = await BarsAsync(drawing);
+        Assert.True(bars >= 10, $"the chart should draw a bar for each of the ten countries, but drew {bars} filled shapes: {await drawing.InnerHTMLAsync()}");
         await Assertions.Expect(drawing).ToHaveAttributeAsync("role", "img");
         await Assertions.Expect(page.GetByTestId("chart-summary")).ToHaveTextAsync("Bar chart of exports_gbp by country_code, from all 10 rows. The same data is in the results table.");
-        await Browser.SaveScreenshotAsync(page, "chart-1-bar");
 
         // Downloads: a PNG image and an SVG document.
         var png = await page.RunAndWaitForDownloadAsync(() => page.GetByTestId("chart-png").ClickAsync());
