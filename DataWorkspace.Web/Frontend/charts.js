@@ -14,8 +14,8 @@ export const dateTypes = /^(date|timestamp)/;
 
 // GOV.UK Design System colours, distinct for the first eight series.
 const palette = ["#1d70b8", "#f47738", "#00703c", "#d4351c", "#4c2c92", "#28a197", "#b58840", "#f499be"];
-// The portal's own font stack (site.scss), so charts read like the page around them.
-const font = "system-ui, -apple-system, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif";
+// The portal's own font stack (site.scss), unquoted: ECharts writes it unescaped into the exported SVG's attributes.
+const font = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif";
 
 /**
  * The ECharts option for rows whose first column is x (a pie's labels) and whose others are the y columns.
