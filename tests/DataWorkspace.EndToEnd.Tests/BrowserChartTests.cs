@@ -90,15 +90,16 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await page.GetByLabel("X axis").SelectOptionAsync("n");
         await YColumn(panel, "square").CheckAsync();
         await Assertions.Expect(page.GetByTestId("chart-sample")).ToHaveTextAsync("Showing 5,000 of 20,000 rows");
-        await Assertions.Expect(drawing.Locator("svg path").First).ToBeVisibleAsync();
+        // The line of the first series, in the first colour of the palette.
+        await Assertions.Expect(drawing.Locator("svg path[stroke='#1d70b8']").First).ToBeVisibleAsync();
         await Browser.SaveScreenshotAsync(page, "chart-2-sampled-line");
 
         // A dataset page charts its table's numbers over its dates, with the same numbers in a table beside it.
         await page.GotoAsync(new Uri(fixture.Platform.PortalUrl, "/datasets/uk-trade-in-goods-by-country").ToString());
         var datasetChart = page.GetByTestId("dataset-chart");
         await Assertions.Expect(datasetChart.GetByTestId("dataset-chart-caption")).ToContainTextAsync("Sum of imports_gbp and exports_gbp by month, over all");
-        await Assertions.Expect(datasetChart.Locator("[role=img] svg path").First).ToBeVisibleAsync();
-        Assert.True(await datasetChart.Locator("[role=img] svg path").CountAsync() >= 2, "each of the two series should be drawn as a line");
+        await Assertions.Expect(datasetChart.Locator("[role=img] svg path[stroke='#1d70b8']").First).ToBeVisibleAsync();
+        await Assertions.Expect(datasetChart.Locator("[role=img] svg path[stroke='#f47738']").First).ToBeVisibleAsync();
         await Assertions.Expect(datasetChart.Locator("[data-chart-table] tbody tr").First).ToContainTextAsync("Jan 2019");
         await Browser.SaveScreenshotAsync(page, "chart-3-dataset-page");
 
