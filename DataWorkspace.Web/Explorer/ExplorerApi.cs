@@ -10,7 +10,7 @@ namespace DataWorkspace.Web.Explorer;
 
 public sealed record RunRequest(string? Sql, double? Wait);
 
-public sealed record SaveRequest(string? Title, string? Description, string? Sql, bool Shared);
+public sealed record SaveRequest(string? Title, string? Description, string? Sql, bool Shared, ChartSpec? Chart = null);
 
 public sealed record SchemaColumn(string Name, string Type);
 
@@ -30,7 +30,7 @@ public sealed record HistoryEntry(Guid Id, string Sql, string Status, DateTimeOf
 
 public sealed record QueryHistory(List<HistoryEntry> Queries);
 
-public sealed record SavedQueryEntry(Guid Id, string Title, string Description, string Sql, bool Shared, string OwnerName, bool Mine, DateTimeOffset UpdatedAt);
+public sealed record SavedQueryEntry(Guid Id, string Title, string Description, string Sql, bool Shared, string OwnerName, bool Mine, DateTimeOffset UpdatedAt, ChartSpec? Chart);
 
 public sealed record SavedQueries(List<SavedQueryEntry> Queries);
 
@@ -98,6 +98,23 @@ public static class ExplorerApi
         }).ProducesProblem(StatusCodes.Status400BadRequest)
           .ProducesProblem(StatusCodes.Status404NotFound);
 
+        api.MapGet("/queries/{id:guid}/chart", [EndpointSummary("Chart a query's result"), EndpointDescription("Up to 5,000 rows of the chosen columns, evenly spaced through a finished query's stored result, with the total.")] async Task<Results<Ok<ChartData>, ProblemHttpResult>> (
+            Guid id, string? x, string[]? y, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
+        {
+            var userId = http.User.Id();
+            if (await runner.ViewAsync(userId, id, 1, cancellationToken) is not { } view) return NotFound(id);
+            if (view.Status != "completed" || view.Columns.Count == 0)
+                return TypedResults.Problem(title: "Nothing to chart", detail: "This query has no rows to chart: it is still running, failed, returned no rows, or its rows were cleared. Run it again.",
+                    statusCode: StatusCodes.Status404NotFound);
+            // The type does not change which rows are read: any valid one lets the columns be checked.
+            var spec = new ChartSpec("bar", x, y ?? []);
+            if (QueryChart.Problem(spec, view.Columns) is { } problem)
+                return TypedResults.Problem(title: "The chart cannot be drawn", detail: problem, statusCode: StatusCodes.Status400BadRequest);
+            var columns = new[] { x! }.Concat(y!).Select(name => view.Columns.First(c => c.Name == name)).ToList();
+            return await runner.SampleAsync(userId, id, columns, cancellationToken) is { } data ? TypedResults.Ok(data) : NotFound(id);
+        }).ProducesProblem(StatusCodes.Status400BadRequest)
+          .ProducesProblem(StatusCodes.Status404NotFound);
+
         api.MapPost("/explain", [EndpointSummary("Explain a query"), EndpointDescription("PostgreSQL's plan for SQL, without running it.")] async Task<Results<Ok<QueryPlan>, BadRequest<QueryPlanError>, ProblemHttpResult>> (
             RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
@@ -151,29 +168,31 @@ public static class ExplorerApi
             var userId = http.User.Id();
             var queries = await catalogue.Set<SavedQuery>().AsNoTracking().Where(q => q.OwnerId == userId || q.Shared)
                 .OrderByDescending(q => q.UpdatedAt).Take(200)
-                .Select(q => new SavedQueryEntry(q.Id, q.Title, q.Description, q.Sql, q.Shared, q.OwnerName, q.OwnerId == userId, q.UpdatedAt))
+                .Select(q => new SavedQueryEntry(q.Id, q.Title, q.Description, q.Sql, q.Shared, q.OwnerName, q.OwnerId == userId, q.UpdatedAt, q.Chart))
                 .ToListAsync(cancellationToken);
             return TypedResults.Ok(new SavedQueries(queries));
         });
 
-        api.MapPost("/saved", [EndpointSummary("Save a query"), EndpointDescription("Saves SQL under a name.")] async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
-            SaveRequest request, HttpContext http, CatalogueDbContext catalogue, TimeProvider time, CancellationToken cancellationToken) =>
+        api.MapPost("/saved", [EndpointSummary("Save a query"), EndpointDescription("Saves SQL under a name, with the chart drawn from it if one is given.")] async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
+            SaveRequest request, HttpContext http, CatalogueDbContext catalogue, QueryRunner runner, TimeProvider time, CancellationToken cancellationToken) =>
         {
             if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
                 return TypedResults.Problem(title: "The query was not saved", detail: "Give it a title of up to 200 characters.", statusCode: StatusCodes.Status400BadRequest);
             if (string.IsNullOrWhiteSpace(request.Sql) || request.Sql.Length > QueryRunner.MaxSqlLength)
                 return TypedResults.Problem(title: "The query was not saved", detail: $"The SQL must be between 1 and {QueryRunner.MaxSqlLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
+            if (request.Chart is { } chart && await ChartProblemAsync(chart, request.Sql, http, runner, cancellationToken) is { } problem)
+                return TypedResults.Problem(title: "The chart was not saved", detail: problem, statusCode: StatusCodes.Status400BadRequest);
             var now = time.GetUtcNow();
             var saved = new SavedQuery
             {
                 OwnerId = http.User.Id(), OwnerName = http.User.DisplayName(), Title = request.Title.Trim(),
                 Description = (request.Description ?? "").Trim() is var d && d.Length > 2000 ? d[..2000] : (request.Description ?? "").Trim(),
-                Sql = request.Sql, Shared = request.Shared, CreatedAt = now, UpdatedAt = now,
+                Sql = request.Sql, Shared = request.Shared, Chart = request.Chart, CreatedAt = now, UpdatedAt = now,
             };
             catalogue.Add(saved);
             await catalogue.SaveChangesAsync(cancellationToken);
             return TypedResults.Created($"/api/v1/explorer/saved/{saved.Id}",
-                new SavedQueryEntry(saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine: true, saved.UpdatedAt));
+                new SavedQueryEntry(saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine: true, saved.UpdatedAt, saved.Chart));
         }).Accepts<SaveRequest>("application/json")
           .ProducesProblem(StatusCodes.Status400BadRequest);
 
@@ -183,6 +202,15 @@ public static class ExplorerApi
             var deleted = await catalogue.Set<SavedQuery>().Where(q => q.Id == id && q.OwnerId == userId).ExecuteDeleteAsync(cancellationToken);
             return deleted == 1 ? TypedResults.NoContent() : NotFound(id);
         }).ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>Why the chart cannot be drawn from the query's result, found by describing the query with the user's login.</summary>
+    private static async Task<string?> ChartProblemAsync(ChartSpec chart, string sql, HttpContext http, QueryRunner runner, CancellationToken cancellationToken)
+    {
+        if (QueryChart.ShapeProblem(chart) is { } shape) return shape;
+        var (columns, error) = await runner.DescribeAsync(http.User.Id(), sql, cancellationToken);
+        if (error is not null) return $"Its columns could not be checked because the query does not run: {error.Message}. Fix the query, or save it without a chart.";
+        return QueryChart.Problem(chart, columns);
     }
 
     private static ProblemHttpResult NotFound(Guid id) =>

@@ -1,5 +1,7 @@
 using DataWorkspace.Web.Data;
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 
 namespace DataWorkspace.Web.Explorer;
 
@@ -53,6 +55,9 @@ public sealed class SavedQuery
     public string Description { get; set; } = "";
     public required string Sql { get; set; }
     public bool Shared { get; set; }
+
+    /// <summary>The chart drawn from its result, when one was saved with it.</summary>
+    public ChartSpec? Chart { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
@@ -60,6 +65,8 @@ public sealed class SavedQuery
 [CatalogueTables]
 public static class ExplorerModel
 {
+    private static readonly JsonSerializerOptions ChartJson = new(JsonSerializerDefaults.Web);
+
     public static void Configure(ModelBuilder model)
     {
         model.Entity<ExplorerQuery>(query =>
@@ -81,6 +88,11 @@ public static class ExplorerModel
             saved.Property(q => q.OwnerName).HasMaxLength(200);
             saved.Property(q => q.Title).HasMaxLength(200);
             saved.Property(q => q.Description).HasMaxLength(2000);
+            saved.Property(q => q.Chart).HasColumnType("jsonb").HasConversion(
+                chart => JsonSerializer.Serialize(chart, ChartJson),
+                json => JsonSerializer.Deserialize<ChartSpec>(json, ChartJson),
+                new ValueComparer<ChartSpec?>((a, b) => JsonSerializer.Serialize(a, ChartJson) == JsonSerializer.Serialize(b, ChartJson),
+                    chart => JsonSerializer.Serialize(chart, ChartJson).GetHashCode(StringComparison.Ordinal)));
             saved.HasIndex(q => new { q.OwnerId, q.UpdatedAt });
             saved.HasIndex(q => q.Shared).HasFilter("shared");
         });

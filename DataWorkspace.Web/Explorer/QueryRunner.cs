@@ -239,14 +239,90 @@ public sealed class QueryRunner(
         await using (var describe = new NpgsqlCommand(describeSql, connection))
         await using (var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly))
             for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
-        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var stored = StoredColumns(columns);
         var select = string.Join(", ", columns.Select((column, i) =>
+            $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(stored[i].Name)}"));
+        return (select, string.Join(", ", columns.Select((_, i) => $"c{i + 1}")));
+    }
+
+    /// <summary>The columns as the result table holds them: a repeated name gets a suffix, a type no table holds becomes text.</summary>
+    private static List<ResultColumn> StoredColumns(List<(string Name, string Type)> columns)
+    {
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        return [.. columns.Select(column =>
         {
             var name = seen.TryGetValue(column.Name, out var n) ? $"{column.Name}_{n + 1}" : column.Name;
             seen[column.Name] = n + 1;
-            return $"q.c{i + 1}{(column.Type is "void" or "unknown" ? "::text" : "")} AS {Quote(name)}";
-        }));
-        return (select, string.Join(", ", columns.Select((_, i) => $"c{i + 1}")));
+            return new ResultColumn(name, column.Type is "void" or "unknown" ? "text" : column.Type);
+        })];
+    }
+
+    /// <summary>
+    /// The columns a query's rows would have (as they are stored), found with the user's login without running it;
+    /// no columns for a statement that returns no rows, or PostgreSQL's error when it cannot be planned.
+    /// </summary>
+    public async Task<(IReadOnlyList<ResultColumn> Columns, QueryError? Error)> DescribeAsync(string userId, string sql, CancellationToken cancellationToken)
+    {
+        var statement = Prepare(Guid.Empty, userId, sql);
+        if (!statement.IsQuery) return ([], null);
+        const string prefix = "SELECT * FROM (\n";
+        var login = await logins.PortalLoginAsync(userId, cancellationToken);
+        try
+        {
+            await using var connection = await login.DataSource.OpenConnectionAsync(cancellationToken);
+            await using var describe = new NpgsqlCommand(prefix + statement.Body + "\n) AS q", connection);
+            await using var shape = await describe.ExecuteReaderAsync(System.Data.CommandBehavior.SchemaOnly, cancellationToken);
+            var columns = new List<(string Name, string Type)>();
+            for (var i = 0; i < shape.FieldCount; i++) columns.Add((shape.GetName(i), shape.GetDataTypeName(i)));
+            return (StoredColumns(columns), null);
+        }
+        catch (PostgresException exception)
+        {
+            int? position = exception.Position > prefix.Length ? exception.Position - prefix.Length + statement.Leading : null;
+            var (line, column) = position is { } p ? LineAndColumn(sql, p) : (null, null);
+            return ([], new QueryError(exception.MessageText, exception.Detail, exception.Hint, exception.SqlState, position, line, column));
+        }
+    }
+
+    /// <summary>
+    /// The <paramref name="columns"/> of the user's query's rows, every row when there are at most
+    /// <see cref="QueryChart.MaxRows"/> and otherwise rows evenly spaced through the result, in its order; null when
+    /// the query is not the user's or has no stored rows. Unknown columns are refused by the caller, from <see cref="ViewAsync"/>'s columns.
+    /// </summary>
+    public async Task<ChartData?> SampleAsync(string userId, Guid id, IReadOnlyList<ResultColumn> columns, CancellationToken cancellationToken)
+    {
+        ExplorerQuery? query;
+        await using (var scope = scopes.CreateAsyncScope())
+            query = await scope.ServiceProvider.GetRequiredService<CatalogueDbContext>().Set<ExplorerQuery>().AsNoTracking()
+                .FirstOrDefaultAsync(q => q.Id == id && q.UserId == userId, cancellationToken);
+        if (query is not { Status: QueryStatus.Completed, ResultTable: { } table }) return null;
+
+        var list = string.Join(", ", columns.Select(c => Quote(c.Name)));
+        // While rows are still being stored their count is unknown: the chart shows the first ones.
+        var step = query.Total is { } total && total > QueryChart.MaxRows ? (long)Math.Ceiling(total / (double)QueryChart.MaxRows) : 1;
+        var sql = step == 1
+            ? $"SET synchronize_seqscans = off; SELECT {list} FROM {table} LIMIT {QueryChart.MaxRows}"
+            : $"SET synchronize_seqscans = off; SELECT {list} FROM (SELECT {list}, row_number() OVER () AS _dw_n FROM {table}) AS s WHERE (_dw_n - 1) % {step} = 0 LIMIT {QueryChart.MaxRows}";
+        var login = await logins.PortalLoginAsync(userId, cancellationToken);
+        await using var connection = await login.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        var rows = new List<object?[]>();
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var row = new object?[reader.FieldCount];
+                for (var i = 0; i < row.Length; i++) row[i] = JsonValue(reader, i);
+                rows.Add(row);
+            }
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return null;
+        }
+
+        return new ChartData(columns, rows, query.Total);
     }
 
     /// <summary>Runs a statement that returns no rows to keep (INSERT, CREATE...) as it is.</summary>

@@ -8,6 +8,7 @@ import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
 import { PostgreSQL, sql } from "@codemirror/lang-sql";
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { createChartPanel } from "./chart-panel.js";
 
 const apiRoot = "/api/v1/explorer";
 const pollSeconds = 10;
@@ -89,6 +90,12 @@ function problemOf(response, json) {
   if (response.status === 401 || response.status === 403) return { message: "You are not signed in any more. Reload the page to sign in again." };
   return { message: `Data Workspace could not answer (status ${response.status}). Try again.` };
 }
+
+const chartPanel = createChartPanel(request);
+// A saved query's chart, drawn once the run of its SQL shows its result.
+let savedChart = null;
+// The SQL of the saved queries the page's address has named.
+const savedSql = new Map();
 
 // ---- The editor ----
 
@@ -180,9 +187,11 @@ async function runQuery(text = editorText()) {
   if (current.running) return;
   const generation = ++current.generation;
   Object.assign(current, { id: null, cancelRequested: false, sql: text });
+  forgetSavedQueryUnless(text);
   hideError();
   ui.plan.hidden = true;
   ui.resultsPanel.hidden = true;
+  chartPanel.hide();
   setRunning(true);
   try {
     const started = await request("POST", "/run", { sql: text, wait: 0 });
@@ -240,6 +249,7 @@ async function goToPage(page) {
 
 function fail(error) {
   setRunning(false);
+  chartPanel.hide();
   ui.status.textContent = "Failed";
   showError(error instanceof ExplorerError ? error.problem : { message: String(error?.message ?? error) });
 }
@@ -256,13 +266,17 @@ function show(result) {
     const problem = result.error ?? { message: "The query failed." };
     showError(problem);
     pointAtError(result.sql ?? current.sql, problem);
+    chartPanel.hide();
   } else if (result.status === "cancelled") {
     ui.status.textContent = "Cancelled";
     ui.resultsPanel.hidden = true;
+    chartPanel.hide();
   } else {
     hideError();
     ui.status.textContent = summary(result);
     showResults(result);
+    chartPanel.show(result, savedChart);
+    savedChart = null;
     if (current.total === null) countLater(result.id, current.generation);
   }
   if (wasRunning) loadHistory();
@@ -302,6 +316,7 @@ async function countLater(id, generation) {
       current.total = result.total;
       ui.status.textContent = summary(result);
       showTotalAndPages();
+      chartPanel.counted(id);
       return;
     }
   }
@@ -506,6 +521,7 @@ async function loadSaved() {
     return;
   }
   ui.saved.replaceChildren(...queries.map(savedItem));
+  return queries;
 }
 
 function savedItem(query) {
@@ -523,8 +539,7 @@ function savedItem(query) {
   run.dataset.testid = "run-saved";
   run.addEventListener("click", () => {
     if (current.running) return;
-    setEditorText(query.sql);
-    runQuery(query.sql);
+    openSavedQuery(query);
   });
   actions.append(run);
   if (query.mine) {
@@ -546,6 +561,26 @@ function savedItem(query) {
   }
   item.append(actions);
   return item;
+}
+
+/** Other SQL than the saved query's: the address stops naming it, so a reload does not bring it back. */
+function forgetSavedQueryUnless(text) {
+  const address = new URL(window.location.href);
+  const id = address.searchParams.get("saved");
+  if (!id || savedSql.get(id) === text) return;
+  address.searchParams.delete("saved");
+  window.history.replaceState(null, "", address);
+}
+
+/** Runs a saved query and draws its chart; the page's address names it, so a reload opens it again. */
+function openSavedQuery(query) {
+  const address = new URL(window.location.href);
+  address.searchParams.set("saved", query.id);
+  window.history.replaceState(null, "", address);
+  savedSql.set(query.id, query.sql);
+  setEditorText(query.sql);
+  savedChart = query.chart ?? null;
+  runQuery(query.sql);
 }
 
 function notice(text) {
@@ -590,11 +625,15 @@ async function saveQuery() {
   confirm.disabled = true;
   try {
     const saved = await request("POST", "/saved", {
-      title, description: ui.saveDescription.value.trim(), sql: editorText(), shared: ui.saveShared.checked,
+      title, description: ui.saveDescription.value.trim(), sql: editorText(), shared: ui.saveShared.checked, chart: chartPanel.spec(),
     });
     ui.saveForm.reset();
     openSaveForm(false);
-    notice(`Saved “${saved?.title ?? title}”.`);
+    notice(`Saved “${saved?.title ?? title}”${saved?.chart ? " with its chart" : ""}.`);
+    const address = new URL(window.location.href);
+    address.searchParams.set("saved", saved.id);
+    window.history.replaceState(null, "", address);
+    savedSql.set(saved.id, saved.sql);
     await loadSaved();
   } catch (error) {
     showSaveError(error.message);
@@ -622,4 +661,9 @@ ui.saveForm.addEventListener("submit", (event) => {
 
 loadSchema();
 loadHistory();
-loadSaved();
+loadSaved().then((queries) => {
+  // An address naming a saved query (kept from when it was saved or opened) opens it again, chart and all.
+  const id = new URLSearchParams(window.location.search).get("saved");
+  const query = id && queries?.find((saved) => saved.id === id);
+  if (query && !current.running && !current.id) openSavedQuery(query);
+});

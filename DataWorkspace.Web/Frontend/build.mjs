@@ -1,5 +1,5 @@
 // Compiles GOV.UK Frontend (from npm) with the portal's own styles into wwwroot/dist, and bundles the Data Explorer's
-// script with CodeMirror (from npm) and the "Your files" page's TypeScript. Run by the .NET build.
+// script with CodeMirror (from npm), the "Your files" page's TypeScript and the charts (ECharts, from npm). Run by the .NET build.
 import * as sass from "sass";
 import { build } from "esbuild";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
@@ -22,5 +22,6 @@ await Promise.all([
   build({ ...bundle, entryPoints: ["Files/files.ts"], outfile: `${dist}/files.js` }),
   build({ ...bundle, entryPoints: ["Tools/tools.js"], outfile: `${dist}/tools.js` }),
   build({ ...bundle, entryPoints: ["ApiTokens/api-tokens.js"], outfile: `${dist}/api-tokens.js` }),
+  build({ ...bundle, entryPoints: ["Catalogue/dataset-chart.js"], outfile: `${dist}/dataset-chart.js` }),
 ]);
 console.log(`front-end assets written to ${dist}`);

@@ -116,7 +116,7 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
     /// first: Playwright's FillAsync over highlighted text makes Chromium's editing add a style attribute, which the
     /// CSP blocks (harmlessly) with a console error.
     /// </summary>
-    private static async Task FillEditorAsync(IPage page, string sql)
+    internal static async Task FillEditorAsync(IPage page, string sql)
     {
         var editor = page.Locator(".cm-content");
         await editor.ClickAsync();

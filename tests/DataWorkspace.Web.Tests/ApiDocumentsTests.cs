@@ -68,6 +68,7 @@ public sealed class ApiDocumentsTests(WebFixture web)
         // PostgreSQL's error as JSON, or a problem when there is nothing to explain: both under 400.
         Assert.Equal(["application/json", "application/problem+json"], ContentTypes("/api/v1/explorer/explain", "post", "400"));
         Assert.Equal(["201", "400"], Statuses("/api/v1/explorer/saved", "post"));
+        Assert.Equal(["200", "400", "404"], Statuses("/api/v1/explorer/queries/{id}/chart", "get"));
         Assert.Equal(["204", "404"], Statuses("/api/v1/explorer/saved/{id}", "delete"));
         Assert.Equal(["200", "404"], Statuses("/api/v1/datasets/{slug}", "get"));
     }

@@ -179,6 +179,90 @@ public sealed class ExplorerApiTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_chart_is_saved_with_its_query_and_comes_back_with_it()
+    {
+        var user = await UserAsync();
+        const string sql = "SELECT 'week ' || n AS week, n * 2 AS orders, n * 1.5 AS revenue, 'note' AS note FROM generate_series(1, 5) AS n";
+        var chart = new { type = "line", x = "week", y = new[] { "orders", "revenue" } };
+        var (created, saved) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", user, new { title = "Orders by week", sql, chart });
+        Assert.Equal(HttpStatusCode.Created, created);
+        Assert.Equal("line", saved.GetProperty("chart").GetProperty("type").GetString());
+
+        var (_, list) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/saved", user);
+        var kept = list.GetProperty("queries").EnumerateArray().Single(q => q.GetProperty("title").GetString() == "Orders by week").GetProperty("chart");
+        Assert.Equal("week", kept.GetProperty("x").GetString());
+        Assert.Equal(["orders", "revenue"], kept.GetProperty("y").EnumerateArray().Select(y => y.GetString()));
+
+        var (plain, without) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", user, new { title = "No chart", sql = "SELECT 1" });
+        Assert.Equal(HttpStatusCode.Created, plain);
+        Assert.Equal(JsonValueKind.Null, without.GetProperty("chart").ValueKind);
+    }
+
+    [Theory]
+    [InlineData("donut", "week", "orders", "'donut' is not a chart type: use bar, line, scatter or pie.")]
+    [InlineData("bar", "month", "orders", "The query has no column 'month'. Its columns are week, orders, note.")]
+    [InlineData("bar", "week", "revenue", "The query has no column 'revenue'.")]
+    [InlineData("bar", "week", "note", "Column 'note' holds text, not numbers")]
+    [InlineData("bar", "", "orders", "Pick the column for the x axis.")]
+    [InlineData("pie", "week", "", "Pick the numeric column that sizes the slices.")]
+    public async Task A_chart_that_cannot_be_drawn_from_the_query_is_refused_with_the_reason(string type, string x, string y, string reason)
+    {
+        var user = await UserAsync();
+        const string sql = "SELECT 'week ' || n AS week, n * 2 AS orders, 'note' AS note FROM generate_series(1, 5) AS n";
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", user,
+            new { title = "Refused", sql, chart = new { type, x, y = y.Length == 0 ? Array.Empty<string>() : [y] } });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("The chart was not saved", problem.GetProperty("title").GetString());
+        Assert.Contains(reason, problem.GetProperty("detail").GetString());
+        var (_, list) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/saved", user);
+        Assert.Empty(list.GetProperty("queries").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_chart_of_a_query_that_does_not_run_or_returns_no_rows_is_refused()
+    {
+        var user = await UserAsync();
+        var chart = new { type = "bar", x = "a", y = new[] { "b" } };
+        var (broken, problem) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", user, new { title = "Broken", sql = "SELECT a, b FROM no_such_table", chart });
+        Assert.Equal(HttpStatusCode.BadRequest, broken);
+        Assert.Contains("no_such_table", problem.GetProperty("detail").GetString());
+        var (command, noRows) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", user, new { title = "Command", sql = "CREATE TABLE t (a int)", chart });
+        Assert.Equal(HttpStatusCode.BadRequest, command);
+        Assert.Contains("returns no rows to chart", noRows.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_large_result_is_sampled_evenly_for_its_chart_and_says_how_many_rows_there_are()
+    {
+        var user = await UserAsync();
+        var (_, large) = await RunAsync(user, "SELECT n, n * 10 AS tenfold, 'label ' || n AS label FROM generate_series(1, 20000) AS n ORDER BY n");
+        var id = large.GetProperty("id").GetString();
+        var (status, data) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/chart?x=n&y=tenfold", user);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(20000, data.GetProperty("total").GetInt64());
+        Assert.Equal(["n", "tenfold"], data.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        var xs = data.GetProperty("rows").EnumerateArray().Select(row => row[0].GetInt32()).ToList();
+        Assert.Equal(5000, xs.Count);
+        // Every fourth row, from the first to near the last, in the result's order.
+        Assert.Equal(Enumerable.Range(0, 5000).Select(i => 1 + 4 * i), xs);
+        Assert.Equal(199970, data.GetProperty("rows")[4999][1].GetInt64());
+
+        var (_, small) = await RunAsync(user, "SELECT n, n * 10 AS tenfold FROM generate_series(1, 300) AS n ORDER BY n");
+        var (_, all) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{small.GetProperty("id").GetString()}/chart?x=n&y=tenfold", user);
+        Assert.Equal(300, all.GetProperty("rows").GetArrayLength());
+        Assert.Equal(300, all.GetProperty("total").GetInt64());
+
+        var (unknown, problem) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/chart?x=n&y=nope", user);
+        Assert.Equal(HttpStatusCode.BadRequest, unknown);
+        Assert.Contains("no column 'nope'", problem.GetProperty("detail").GetString());
+        var (text, notNumbers) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/chart?x=n&y=label", user);
+        Assert.Equal(HttpStatusCode.BadRequest, text);
+        Assert.Contains("not numbers", notNumbers.GetProperty("detail").GetString());
+        var (other, _) = await SendAsync(HttpMethod.Get, $"/api/v1/explorer/queries/{id}/chart?x=n&y=tenfold", await UserAsync());
+        Assert.Equal(HttpStatusCode.NotFound, other);
+    }
+
+    [Fact]
     public async Task Results_download_as_csv_json_and_xlsx_and_the_schema_lists_only_readable_tables()
     {
         var user = await UserAsync();

@@ -899,6 +899,10 @@ namespace DataWorkspace.Web.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<string>("Chart")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("chart");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");

@@ -16,6 +16,9 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess dat
     public DateTimeOffset? PendingRequestSince { get; private set; }
     public List<(SourceTable Table, IReadOnlyList<TableColumn> Columns, TablePreview? Preview)> Tables { get; } = [];
 
+    /// <summary>Charts of the tables whose numbers run over dates, for readers only, by table.</summary>
+    public Dictionary<Guid, TableChart> Charts { get; } = [];
+
     public async Task<IActionResult> OnGetAsync(string slug, CancellationToken cancellationToken)
     {
         var dataset = await CatalogueApi.PublishedDataset(catalogue, slug, cancellationToken);
@@ -33,6 +36,7 @@ public sealed class DatasetModel(CatalogueDbContext catalogue, DatasetAccess dat
             var columns = await datasets.ColumnsAsync(table, cancellationToken);
             var preview = Access.CanRead ? await datasets.PreviewAsync(table, columns, cancellationToken) : null;
             Tables.Add((table, columns, preview));
+            if (preview is not null && await datasets.ChartAsync(table, columns, cancellationToken) is { } chart) Charts[table.Id] = chart;
         }
 
         return Page();
