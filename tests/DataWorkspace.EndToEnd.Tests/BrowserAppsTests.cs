@@ -23,6 +23,8 @@ public sealed class BrowserAppsTests(PlatformFixture fixture) : BrowserTest
         // In the frame: the progress page (if it was not running yet) moves on by itself to the app, which knows its viewer.
         var frame = page.FrameLocator("[data-testid=app-frame]");
         await Assertions.Expect(frame.GetByText("Priya Shah").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        // The portal's page and the app's own inside the frame.
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "wrapped-visualisation");
         Assert.Empty(problems);
     }

@@ -51,6 +51,7 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         Assert.True(bars >= 10, $"the chart should draw a bar for each of the ten countries, but drew {bars} filled shapes: {await drawing.InnerHTMLAsync()}");
         await Assertions.Expect(drawing).ToHaveAttributeAsync("role", "img");
         await Assertions.Expect(page.GetByTestId("chart-summary")).ToHaveTextAsync("Bar chart of exports_gbp by country_code, from all 10 rows. The same data is in the results table.");
+        await Browser.AssertAccessibleAsync(page);
 
         // Downloads: a PNG image and an SVG document.
         var png = await page.RunAndWaitForDownloadAsync(() => page.GetByTestId("chart-png").ClickAsync());
@@ -101,6 +102,7 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(datasetChart.Locator("[role=img] svg path[stroke='#1d70b8']").First).ToBeVisibleAsync();
         await Assertions.Expect(datasetChart.Locator("[role=img] svg path[stroke='#f47738']").First).ToBeVisibleAsync();
         await Assertions.Expect(datasetChart.Locator("[data-chart-table] tbody tr").First).ToContainTextAsync("Jan 2019");
+        await Browser.AssertAccessibleAsync(page);
         await Browser.SaveScreenshotAsync(page, "chart-3-dataset-page");
 
         Assert.Empty(problems);
