@@ -43,6 +43,19 @@ public static class Browser
         Assert.Fail($"{page.Url} has {violations.Count} serious or critical accessibility problem(s):\n{report}");
     }
 
+    /// <summary>
+    /// What goes wrong on the page from now on, for the test to assert empty: its script errors and console errors (a
+    /// resource that failed to load is left to <paramref name="failedResponses"/>, which lists answers of 400 and above).
+    /// </summary>
+    public static List<string> WatchForProblems(IPage page, bool failedResponses = false)
+    {
+        var problems = new List<string>();
+        page.PageError += (_, error) => problems.Add(error);
+        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
+        if (failedResponses) page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Request.Method} {response.Url}"); };
+        return problems;
+    }
+
     /// <summary>Saves a screenshot under artifacts/screenshots and attaches it to the test result.</summary>
     public static async Task SaveScreenshotAsync(IPage page, string name)
     {

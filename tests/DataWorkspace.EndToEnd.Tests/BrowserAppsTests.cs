@@ -10,10 +10,8 @@ public sealed class BrowserAppsTests(PlatformFixture fixture) : BrowserTest
     {
         await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new List<string>();
         // A frame refused by either Content-Security-Policy shows up as a console error.
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.PageError += (_, error) => problems.Add(error);
+        var problems = Browser.WatchForProblems(page);
 
         await page.GotoAsync(new Uri(fixture.Platform.PortalUrl, "/apps/market-access").ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Priya Shah") }).ClickAsync();

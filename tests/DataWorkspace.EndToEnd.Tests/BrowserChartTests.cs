@@ -19,9 +19,7 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await using var context = await Chromium.NewContextAsync(new() { AcceptDownloads = true });
         var page = await context.NewPageAsync();
         // Whatever the policy refuses (an inline style, an eval) is a console error, and a securitypolicyviolation event.
-        var problems = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.PageError += (_, error) => problems.Add(error);
+        var problems = Browser.WatchForProblems(page);
         await page.AddInitScriptAsync("document.addEventListener('securitypolicyviolation', e => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));");
 
         await page.GotoAsync(fixture.Platform.PortalUrl.ToString());

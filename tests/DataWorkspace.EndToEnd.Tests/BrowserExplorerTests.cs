@@ -17,9 +17,7 @@ public sealed class BrowserExplorerTests(PlatformFixture fixture) : BrowserTest
         await using var context = await Chromium.NewContextAsync(new() { AcceptDownloads = true });
         var page = await context.NewPageAsync();
         // The editor must work under the portal's Content-Security-Policy: a blocked style or script is a console error.
-        var problems = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.PageError += (_, error) => problems.Add(error);
+        var problems = Browser.WatchForProblems(page);
 
         await page.GotoAsync(fixture.Platform.PortalUrl.ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();

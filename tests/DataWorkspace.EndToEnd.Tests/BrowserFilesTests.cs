@@ -371,9 +371,7 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         var context = await Chromium.NewContextAsync(options);
         var page = await context.NewPageAsync();
         // Uploads and previews go to S3's own origin: a request the portal's CSP blocks is a console error.
-        var problems = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.PageError += (_, error) => problems.Add(error);
+        var problems = Browser.WatchForProblems(page);
         await page.GotoAsync(fixture.Platform.PortalUrl.ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("welcome")).ToBeVisibleAsync();

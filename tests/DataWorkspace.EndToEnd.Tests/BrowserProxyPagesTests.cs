@@ -49,9 +49,7 @@ public sealed class BrowserProxyPagesTests(PlatformFixture fixture) : BrowserTes
         var portal = fixture.Platform.PortalUrl;
         await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new List<string>();
-        page.PageError += (_, error) => problems.Add(error);
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
+        var problems = Browser.WatchForProblems(page);
 
         await page.GotoAsync(new Uri(portal, "/tools").ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Priya Shah") }).ClickAsync();

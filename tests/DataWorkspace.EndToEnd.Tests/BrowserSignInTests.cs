@@ -9,10 +9,7 @@ public sealed class BrowserSignInTests(PlatformFixture fixture) : BrowserTest
     {
         await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Url}"); };
-        page.PageError += (_, error) => problems.Add(error);
+        var problems = Browser.WatchForProblems(page, failedResponses: true);
 
         await page.GotoAsync(fixture.Platform.PortalUrl.ToString());
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in to Data Workspace" })).ToBeVisibleAsync();

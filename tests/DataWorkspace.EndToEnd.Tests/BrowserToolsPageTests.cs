@@ -17,10 +17,7 @@ public sealed class BrowserToolsPageTests(PlatformFixture fixture) : BrowserTest
         var portal = fixture.Platform.PortalUrl;
         await using var context = await Chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new List<string>();
-        page.PageError += (_, error) => problems.Add(error);
-        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal)) problems.Add(message.Text); };
-        page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Request.Method} {response.Url}"); };
+        var problems = Browser.WatchForProblems(page, failedResponses: true);
 
         await page.GotoAsync(portal.ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();

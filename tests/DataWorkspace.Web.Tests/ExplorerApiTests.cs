@@ -22,16 +22,8 @@ public sealed class ExplorerApiTests(WebFixture web)
         return user;
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, PlatformIdentity user, object? body = null)
-    {
-        using var client = web.Factory.CreateClient();
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
-        if (body is not null) request.Content = JsonContent.Create(body);
-        using var response = await client.SendAsync(request, Cancel);
-        var text = await response.Content.ReadAsStringAsync(Cancel);
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, PlatformIdentity user, object? body = null) =>
+        web.SendAsync(web.Factory, method, path, user, body);
 
     private Task<(HttpStatusCode Status, JsonElement Body)> RunAsync(PlatformIdentity user, string sql, double? wait = null) =>
         SendAsync(HttpMethod.Post, "/api/v1/explorer/run", user, wait is null ? new { sql } : new { sql, wait });

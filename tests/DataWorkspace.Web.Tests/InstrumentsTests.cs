@@ -185,16 +185,8 @@ public sealed partial class InstrumentsTests(WebFixture web) : IAsyncDisposable
         return user;
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, PlatformIdentity user, object? body = null)
-    {
-        using var client = App.CreateClient();
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, web.Tokens().Issue(user));
-        if (body is not null) request.Content = JsonContent.Create(body);
-        using var response = await client.SendAsync(request, Cancel);
-        var text = await response.Content.ReadAsStringAsync(Cancel);
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, PlatformIdentity user, object? body = null) =>
+        web.SendAsync(App, method, path, user, body);
 
     private sealed record Series(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
 

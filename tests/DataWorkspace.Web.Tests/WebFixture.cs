@@ -37,6 +37,18 @@ public sealed class WebFixture : IAsyncLifetime
 
     public Task<T?> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(CatalogueConnectionString, sql, parameters);
 
+    /// <summary>Sends JSON (or nothing) as <paramref name="user"/> to <paramref name="app"/>; the status and the JSON answered, if any.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, System.Text.Json.JsonElement Body)> SendAsync(WebApplicationFactory<Program> app, HttpMethod method, string path, PlatformIdentity user, object? body = null)
+    {
+        using var client = app.CreateClient();
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.TryAddWithoutValidation(IdentityHeaders.SignedIdentity, Tokens().Issue(user));
+        if (body is not null) request.Content = System.Net.Http.Json.JsonContent.Create(body);
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        return (response.StatusCode, text.Length == 0 ? default : System.Text.Json.JsonDocument.Parse(text).RootElement.Clone());
+    }
+
     public Task<HttpResponseMessage> GetAsync(string path, PlatformIdentity user) => GetAsync(path, Tokens().Issue(user));
 
     /// <summary>GET <paramref name="path"/> with <paramref name="signedIdentity"/> as the proxy's identity header.</summary>
