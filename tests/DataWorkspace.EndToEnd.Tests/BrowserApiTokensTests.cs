@@ -61,6 +61,12 @@ public sealed partial class BrowserApiTokensTests(PlatformFixture fixture) : Bro
         await row.GetByTestId("revoke").ClickAsync();
         await Assertions.Expect(page.GetByTestId("tokens").Locator("tr", new() { HasText = "Nightly export" })).ToContainTextAsync("Revoked");
         await Browser.AssertAccessibleAsync(page);
+
+        // What a script may call, and the scope each needs.
+        await page.GetByRole(AriaRole.Link, new() { Name = "API reference" }).First.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "API reference", Level = 1 })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("api-operation").Filter(new() { HasText = "GET /api/v1/datasets" }).First).ToContainTextAsync("catalogue:read");
+        await Browser.AssertAccessibleAsync(page);
     }
 
     [Fact]

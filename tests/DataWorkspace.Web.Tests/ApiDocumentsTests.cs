@@ -127,6 +127,33 @@ public sealed class ApiDocumentsTests(WebFixture web)
         Assert.True(gaps.Count == 0, string.Join("\n", gaps));
     }
 
+    [Fact]
+    public async Task The_api_reference_page_shows_every_operation_of_both_documents_with_its_summary_and_scope()
+    {
+        var user = CatalogueData.NewUser("trade.example");
+        using var response = await web.GetAsync("/api-reference", user);
+        var page = System.Net.WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync(Cancel));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("<script>", page);
+        var operations = 0;
+        foreach (var name in new[] { "catalogue", "machine" })
+        {
+            using var document = await JsonAsync(await web.GetAsync($"/api/openapi/{name}.json", user));
+            foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                operations++;
+                Assert.Contains($"<code>{operation.Name.ToUpperInvariant()} {path.Name}</code>", page);
+                Assert.Contains(operation.Value.GetProperty("summary").GetString()!, page);
+                if (operation.Value.TryGetProperty("x-dataworkspace-scope", out var scope))
+                    Assert.Contains($"<code>{scope.GetString()}</code>", page);
+            }
+        }
+
+        Assert.Equal(operations, System.Text.RegularExpressions.Regex.Count(page, "data-testid=\"api-operation\""));
+    }
+
     private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
