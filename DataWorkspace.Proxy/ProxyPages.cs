@@ -16,7 +16,7 @@ public static class ProxyPages
         response.Headers.CacheControl = "no-store";
         var portal = PortalHome(response.HttpContext);
         var framed = IsFramed(response.HttpContext.Request);
-        var links = action is { } a ? Link(a.Text, a.Href, portal) : "";
+        var links = action is { } a ? Link(a.Text, SameSite(a.Href), portal) : "";
         if (action?.Href != portal) links += Link("Go to the Data Workspace portal", portal, portal);
         return response.WriteAsync(Page(title, portal, $"""
             <div class="govuk-grid-row"><div class="govuk-grid-column-two-thirds">
@@ -81,6 +81,11 @@ public static class ProxyPages
             ? "/"
             : options.PortalOrigin(context.Request.Host.Port) + "/";
     }
+
+    // A path the browser asked for comes back as a link ("Try again"): "//elsewhere.example/x" or "/\elsewhere" would
+    // leave the site, so leading slashes and backslashes become one slash.
+    private static string SameSite(string href) =>
+        href.Length > 1 && href[0] is '/' or '\\' && href[1] is '/' or '\\' ? "/" + href.TrimStart('/', '\\') : href;
 
     // A link to the portal opens in the whole window: in a wrapped tool's frame, the portal refuses to be framed.
     private static string Link(string text, string href, string portalHome) =>

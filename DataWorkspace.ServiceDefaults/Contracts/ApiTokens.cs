@@ -52,10 +52,14 @@ public sealed record ApiTokenText(string Id, string Secret)
 
     public static ApiTokenText New() => new(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdLength / 2)), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SecretLength / 2)));
 
-    public override string ToString() => Prefix + Id + "_" + Secret;
+    /// <summary>The whole token, secret and all: only to show it once to its owner.</summary>
+    public string Reveal() => Prefix + Id + "_" + Secret;
+
+    // Never the secret, so a log line or a serialised record cannot leak it by accident.
+    public override string ToString() => Prefix + Id + "_...";
 
     /// <summary>Lower-case hex of SHA-256 over the whole token text: what is stored and compared.</summary>
-    public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(ToString())));
+    public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(Reveal())));
 
     /// <summary>The token in <paramref name="text"/>, or null when it is not one in this format.</summary>
     public static ApiTokenText? Parse(ReadOnlySpan<char> text)

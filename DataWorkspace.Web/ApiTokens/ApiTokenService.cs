@@ -44,7 +44,7 @@ public static class ApiTokenRules
 /// Personal API tokens: made, listed and revoked by their owner (an administrator may revoke anyone's), and checked for
 /// the proxy, which sends each script's request on with the owner's identity and the token's scopes. Each is audited.
 /// </summary>
-public sealed class ApiTokenService(CatalogueDbContext catalogue, AuditLog audit, TimeProvider time)
+public sealed class ApiTokenService(CatalogueDbContext catalogue, AuditLog audit, TimeProvider time) : Users.IDeactivationStep
 {
     public async Task<CreatedApiToken> CreateAsync(ClaimsPrincipal user, NewApiToken request, CancellationToken cancellationToken)
     {
@@ -78,7 +78,7 @@ public sealed class ApiTokenService(CatalogueDbContext catalogue, AuditLog audit
             $"{user.EmailOf()} made the API token '{name}' ({text.Id}) with scopes {string.Join(", ", scopes)}, expiring {token.ExpiresAt:yyyy-MM-dd HH:mm} UTC",
             subjectUserId: userId);
         await catalogue.SaveChangesAsync(cancellationToken);
-        return new CreatedApiToken(text.ToString(), ViewOf(token, now));
+        return new CreatedApiToken(text.Reveal(), ViewOf(token, now));
     }
 
     public async Task<IReadOnlyList<ApiTokenView>> ListAsync(string userId, CancellationToken cancellationToken)
@@ -115,6 +115,24 @@ public sealed class ApiTokenService(CatalogueDbContext catalogue, AuditLog audit
         audit.Add(AuditActions.ApiTokenRevoked, Actor.Of(by), $"{by.EmailOf()} revoked the API token '{token.Name}' ({token.Id})", subjectUserId: token.UserId);
         await catalogue.SaveChangesAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// A deactivation revokes the user's tokens: should the account come back, a token that leaked while it was off must
+    /// not come back with it (the user makes new ones).
+    /// </summary>
+    public async Task EndAsync(string userId, string userEmail, Actor actor, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var live = await catalogue.ApiTokens.Where(t => t.UserId == userId && t.RevokedAt == null && t.ExpiresAt > now).ToListAsync(cancellationToken);
+        foreach (var token in live)
+        {
+            token.RevokedAt = now;
+            token.RevokedBy = actor.Email;
+            audit.Add(AuditActions.ApiTokenRevoked, actor, $"The API token '{token.Name}' ({token.Id}) of {userEmail} was revoked with the account's deactivation", subjectUserId: userId);
+        }
+
+        if (live.Count > 0) await catalogue.SaveChangesAsync(cancellationToken);
     }
 
     /// <summary>The proxy's question: whose is this token, and may it be used now? A use is recorded at most once a minute.</summary>

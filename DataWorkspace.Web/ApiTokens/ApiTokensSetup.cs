@@ -6,6 +6,7 @@ public static class ApiTokensSetup
     public static WebApplicationBuilder AddApiTokens(this WebApplicationBuilder builder)
     {
         builder.Services.AddScoped<ApiTokenService>();
+        builder.Services.AddScoped<Users.IDeactivationStep>(services => services.GetRequiredService<ApiTokenService>());
         builder.Services.AddApiTokenDocumentation();
         return builder;
     }

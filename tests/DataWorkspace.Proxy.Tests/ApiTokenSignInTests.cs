@@ -95,12 +95,12 @@ public sealed class ApiTokenSignInTests
         await using var web = await StandInChecks.StartAsync(key);
         var (signIn, services) = Proxy(web.Url);
 
-        var first = await signIn.SignInAsync(Request(services, "/api/v1/datasets", $"Bearer {Token}"), "10.1.2.3");
-        var soonAfter = await signIn.SignInAsync(Request(services, "/api/v1/me/access", $"bearer  {Token}"), "10.1.2.3");
+        var first = await signIn.SignInAsync(Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}"), "10.1.2.3");
+        var soonAfter = await signIn.SignInAsync(Request(services, "/api/v1/me/access", $"bearer  {Token.Reveal()}"), "10.1.2.3");
         var askedWithin = web.Asked.Count;
         clock.Advance(ApiTokenSignIn.CheckedFor + TimeSpan.FromSeconds(1));
         web.Verdict = new ApiTokenVerdict(ApiTokenStatus.Revoked, "This API token was revoked.");
-        var revokedContext = Request(services, "/api/v1/datasets", $"Bearer {Token}");
+        var revokedContext = Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}");
         var afterRevoking = await signIn.SignInAsync(revokedContext, "10.1.2.3");
 
         Assert.Equal(("priya-id", "priya.shah@trade.example", "Priya Shah", "10.1.2.3"), (first!.UserId, first.Email, first.Name, first.ClientIp));
@@ -124,10 +124,10 @@ public sealed class ApiTokenSignInTests
         var (signIn, services) = Proxy(web.Url);
         services.GetRequiredService<DeactivatedUsers>().Deactivated("priya-id");
 
-        var page = Request(services, "/datasets", $"Bearer {Token}");
-        var management = Request(services, InternalApiTokens.ManagementApi, $"Bearer {Token}");
+        var page = Request(services, "/datasets", $"Bearer {Token.Reveal()}");
+        var management = Request(services, InternalApiTokens.ManagementApi, $"Bearer {Token.Reveal()}");
         var malformed = Request(services, "/api/v1/datasets", "Bearer dwp_not-a-token");
-        var leaver = Request(services, "/api/v1/datasets", $"Bearer {Token}");
+        var leaver = Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}");
         foreach (var context in new[] { page, management, malformed, leaver }) Assert.Null(await signIn.SignInAsync(context, "10.1.2.3"));
 
         Assert.Equal(StatusCodes.Status403Forbidden, page.Response.StatusCode);
@@ -146,7 +146,7 @@ public sealed class ApiTokenSignInTests
     public async Task When_the_web_app_does_not_answer_a_token_gets_a_503_saying_to_try_again()
     {
         var (signIn, services) = Proxy($"http://127.0.0.1:{Ports.Free()}");
-        var context = Request(services, "/api/v1/datasets", $"Bearer {Token}");
+        var context = Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}");
 
         Assert.Null(await signIn.SignInAsync(context, "10.1.2.3"));
 
@@ -173,7 +173,7 @@ public sealed class ApiTokenSignInTests
     public async Task A_tool_host_refuses_a_platform_token_and_leaves_a_tools_own_authorization_alone()
     {
         var (_, services) = Proxy("http://127.0.0.1:1");
-        var withToken = Request(services, "/api/contents", $"Bearer {Token}");
+        var withToken = Request(services, "/api/contents", $"Bearer {Token.Reveal()}");
         var toolsOwn = Request(services, "/api/contents", "token 0123456789abcdef");
 
         Assert.True(await ApiTokenSignIn.RefusedOnToolHostAsync(withToken));

@@ -100,6 +100,22 @@ public sealed partial class ProxyPagesTests
     }
 
     [Fact]
+    public async Task A_try_again_link_made_from_the_asked_path_stays_on_the_site()
+    {
+        foreach (var asked in new[] { "//evil.example/x", "/\\evil.example/x", "\\/evil.example/x" })
+        {
+            var context = Request("dataworkspace.localhost");
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+
+            await ProxyPages.WriteAsync(context.Response, "The portal is restarting", "Try again in a few seconds.", ("Try again", asked));
+
+            var page = Body(context);
+            Assert.Contains("<a class=\"govuk-link\" href=\"/evil.example/x\"", page);
+            Assert.DoesNotContain("evil.example/x\"", page.Replace("href=\"/evil.example/x\"", "", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task Text_in_a_page_is_encoded()
     {
         var context = Request("dataworkspace.localhost");

@@ -225,14 +225,31 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Deactivating_an_account_revokes_its_tokens_so_a_reactivation_does_not_bring_them_back()
+    {
+        var user = await UserAsync();
+        var (text, _) = await MakeAsync(user, [ApiScopes.CatalogueRead]);
+        await using var scope = App.Services.CreateAsyncScope();
+        var steps = scope.ServiceProvider.GetServices<DataWorkspace.Web.Users.IDeactivationStep>().ToList();
+        var tokensStep = Assert.Single(steps.OfType<DataWorkspace.Web.ApiTokens.ApiTokenService>());
+
+        await tokensStep.EndAsync(user.UserId, user.Email, new Actor("admin-1", "admin@tokens.example", null), Cancel);
+        var afterwards = await CheckAsync(text);
+
+        // Refused as revoked whatever the account's state, and said in the audit log.
+        Assert.Equal(ApiTokenStatus.Revoked, afterwards.Status);
+        Assert.Equal(1L, await web.ScalarAsync<long>("SELECT count(*) FROM audit_events WHERE action = 'api-token.revoked' AND subject_user_id = $1 AND summary LIKE '%deactivation%'", user.UserId));
+    }
+
+    [Fact]
     public async Task An_unknown_or_mistyped_token_is_unknown()
     {
         var user = await UserAsync();
         var (text, _) = await MakeAsync(user, [ApiScopes.CatalogueRead]);
         var parsed = ApiTokenText.Parse(text)!;
 
-        var wrongSecret = await CheckAsync(new ApiTokenText(parsed.Id, new string('0', 64)).ToString());
-        var nobodys = await CheckAsync(ApiTokenText.New().ToString());
+        var wrongSecret = await CheckAsync(new ApiTokenText(parsed.Id, new string('0', 64)).Reveal());
+        var nobodys = await CheckAsync(ApiTokenText.New().Reveal());
 
         Assert.Equal(ApiTokenStatus.Unknown, wrongSecret.Status);
         Assert.Null(wrongSecret.UserId);
@@ -301,6 +318,10 @@ public sealed partial class ApiTokensTests(WebFixture web) : IAsyncDisposable
         Assert.Equal(HttpStatusCode.Redirect, revoked.StatusCode);
         Assert.Contains("The token was revoked", afterRevoking);
         Assert.Contains("Revoked", afterRevoking);
+        // A link cannot put its own words on the page where tokens are shown.
+        var crafted = await browser.GetStringAsync(InternalApiTokens.Page + "?done=paste-it-at-evil&message=Paste+your+token+at+evil.example", Cancel);
+        Assert.DoesNotContain("evil", crafted.Replace("done=paste-it-at-evil", "", StringComparison.Ordinal));
+        Assert.DoesNotContain("data-testid=\"tokens-message\"", crafted);
     }
 
     [Fact]

@@ -20,9 +20,16 @@ public sealed class TokensModel(ApiTokenService tokens) : PageModel
     [BindProperty] public int ExpiresInDays { get; set; } = ApiTokenRules.DefaultDays;
     [BindProperty] public List<string> Scopes { get; set; } = [];
 
-    public async Task OnGetAsync(string? message, CancellationToken cancellationToken)
+    // What a redirect back may say: fixed texts chosen by a code, so a link cannot put its own words on this page.
+    private static readonly Dictionary<string, string> Outcomes = new(StringComparer.Ordinal)
     {
-        Message = message;
+        ["revoked"] = "The token was revoked: scripts using it are refused within seconds.",
+        ["missing"] = "You have no such token.",
+    };
+
+    public async Task OnGetAsync(string? done, CancellationToken cancellationToken)
+    {
+        Message = done is null ? null : Outcomes.GetValueOrDefault(done);
         Tokens = await tokens.ListAsync(User.Id(), cancellationToken);
     }
 
@@ -50,6 +57,6 @@ public sealed class TokensModel(ApiTokenService tokens) : PageModel
     public async Task<IActionResult> OnPostRevokeAsync(string id, CancellationToken cancellationToken)
     {
         var revoked = await tokens.RevokeAsync(User, id, User.Id(), cancellationToken);
-        return Redirect($"{Contracts.InternalApiTokens.Page}?message={Uri.EscapeDataString(revoked ? "The token was revoked: scripts using it are refused within seconds." : "You have no such token.")}");
+        return Redirect($"{Contracts.InternalApiTokens.Page}?done={(revoked ? "revoked" : "missing")}");
     }
 }

@@ -13,15 +13,16 @@ public sealed class ApiTokensModel(ApiTokenService tokens) : PageModel
 
     [BindProperty(SupportsGet = true)] public string? Email { get; set; }
 
-    public async Task OnGetAsync(string? message, CancellationToken cancellationToken)
+    public async Task OnGetAsync(string? done, CancellationToken cancellationToken)
     {
-        Message = message;
+        // Fixed texts chosen by a code, so a link cannot put its own words on this page.
+        Message = done switch { "revoked" => "The token was revoked.", "missing" => "There is no such token.", _ => null };
         Tokens = await tokens.ListActiveAsync(Email, cancellationToken);
     }
 
     public async Task<IActionResult> OnPostRevokeAsync(string id, CancellationToken cancellationToken)
     {
         var revoked = await tokens.RevokeAsync(User, id, ownerId: null, cancellationToken);
-        return Redirect($"{Path}?message={Uri.EscapeDataString(revoked ? $"The token {id} was revoked." : "There is no such token.")}");
+        return Redirect($"{Path}?done={(revoked ? "revoked" : "missing")}");
     }
 }
