@@ -57,7 +57,7 @@ public static partial class HomeOwnerCommand
 
     // Symbolic links are given themselves (lchown) and never followed, so nothing outside the home folder changes owner.
     private static FileSystemEnumerable<string> EntriesWithin(string home) =>
-        new(home, (ref FileSystemEntry entry) => entry.ToFullPath(), new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false })
+        new(home, (ref FileSystemEntry entry) => entry.ToFullPath(), new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.None, IgnoreInaccessible = false })
         {
             ShouldRecursePredicate = (ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) == 0,
         };
