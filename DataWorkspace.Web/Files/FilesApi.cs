@@ -118,6 +118,12 @@ public static class FilesApi
     /// <summary>How long the credentials of <c>GET /api/v1/aws_credentials</c> last: the page fetches a new set before then.</summary>
     public static readonly TimeSpan CredentialLifetime = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long they last when asked for with a personal API token: STS's shortest, because a revoked or expired token
+    /// cannot take back credentials it was given.
+    /// </summary>
+    public static readonly TimeSpan TokenCredentialLifetime = TimeSpan.FromMinutes(15);
+
     public static void MapFilesApi(this WebApplication app)
     {
         var api = app.MapGroup("/api/v1/files").RequireScope(ApiScopes.Files).AddEndpointFilter(AnswerRefusals)
@@ -365,7 +371,7 @@ public static class FilesApi
         }).Accepts<MoveRequest>("application/json")
           .ProducesProblem(StatusCodes.Status409Conflict);
 
-        app.MapGet("/api/v1/aws_credentials", [EndpointSummary("Your S3 credentials"), EndpointDescription("Temporary AWS credentials that reach only your own and your teams' folders in the files bucket.")] async Task<Results<Ok<AwsCredentialsView>, ProblemHttpResult>> (HttpContext http, FilesBucketClient files,
+        app.MapGet("/api/v1/aws_credentials", [EndpointSummary("Your S3 credentials"), EndpointDescription("Temporary AWS credentials that reach only your own and your teams' folders in the files bucket: for an hour, or for 15 minutes when asked for with an API token.")] async Task<Results<Ok<AwsCredentialsView>, ProblemHttpResult>> (HttpContext http, FilesBucketClient files,
             ToolCredentials credentials, S3Gateway gateway, IConfiguration configuration, CancellationToken cancellationToken) =>
         {
             if (!files.IsConfigured) return NotSetUp();
@@ -374,7 +380,8 @@ public static class FilesApi
             ToolAwsCredentials issued;
             try
             {
-                issued = await credentials.IssueAsync(user.Id(), prefixes, cancellationToken, CredentialLifetime);
+                var lifetime = user.HasClaim(claim => claim.Type == ApiTokenGrant.Claim) ? TokenCredentialLifetime : CredentialLifetime;
+                issued = await credentials.IssueAsync(user.Id(), prefixes, cancellationToken, lifetime);
             }
             catch (Exception exception) when (NoAwsCredentialsException.In(exception) is not null)
             {

@@ -560,6 +560,20 @@ public sealed class FilesApiTests(WebFixture web, MotoServer aws) : IAsyncDispos
     }
 
     [Fact]
+    public async Task Credentials_asked_for_with_an_API_token_last_only_a_quarter_of_an_hour()
+    {
+        var user = await UserAsync();
+        var withToken = user with { Roles = [], ApiToken = new ApiTokenGrant("0123456789abcdef", [ApiScopes.Files]) };
+
+        var issued = await OkAsync(GetAsync("/api/v1/aws_credentials", withToken));
+
+        // A revoked token cannot take back what it was given, so what it is given ends soon (STS's shortest).
+        Assert.InRange(issued.GetProperty("expiration").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(10), DateTimeOffset.UtcNow.AddMinutes(16));
+        var inBrowser = await OkAsync(GetAsync("/api/v1/aws_credentials", user));
+        Assert.InRange(inBrowser.GetProperty("expiration").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(50), DateTimeOffset.UtcNow.AddMinutes(70));
+    }
+
+    [Fact]
     public async Task Credentials_for_scripts_reach_the_users_own_folders_through_the_gateway_and_nobody_elses()
     {
         var user = await UserAsync();
