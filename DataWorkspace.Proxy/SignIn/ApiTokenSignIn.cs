@@ -20,13 +20,25 @@ public sealed class ApiTokenSignIn(IdentityToken tokens, DeactivatedUsers deacti
     /// <summary>How long the web app's answer about a token is used before it is asked again.</summary>
     public static readonly TimeSpan CheckedFor = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How many refused tokens (unknown, expired, revoked, malformed) one client address may send in
+    /// <see cref="RefusalWindow"/> before its tokens are refused unasked: each check costs the web app a database read.
+    /// </summary>
+    public const int MostRefusedPerWindow = 30;
+
+    public static readonly TimeSpan RefusalWindow = TimeSpan.FromMinutes(1);
+
     private const string ApiPrefix = "/api/v1";
     private const int MostRemembered = 10_000;
 
     private readonly HttpClient http = WebAppInternalApi.Client(options.Value, InternalApiTokens.Prefix, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
     private readonly ConcurrentDictionary<string, Answer> answers = new(StringComparer.Ordinal);
 
+    private readonly ConcurrentDictionary<string, RefusalCount> refusedByClient = new(StringComparer.Ordinal);
+
     private sealed record Answer(ApiTokenVerdict Verdict, DateTimeOffset At);
+
+    private sealed record RefusalCount(DateTimeOffset WindowStart, int Count);
 
     /// <summary>Whether the request carries a bearer token: then it is signed in by that token alone, whatever cookies it has.</summary>
     public static bool CarriesBearer(HttpRequest request)
@@ -75,9 +87,20 @@ public sealed class ApiTokenSignIn(IdentityToken tokens, DeactivatedUsers deacti
             return null;
         }
 
+        if (refusedByClient.TryGetValue(clientIp, out var refused) && refused.Count >= MostRefusedPerWindow && time.GetUtcNow() - refused.WindowStart < RefusalWindow)
+        {
+            refusals.Record(context, RefusalReason.ApiToken, $"a bearer token from {clientIp}, which sent {refused.Count} refused tokens within a minute");
+            var wait = RefusalWindow - (time.GetUtcNow() - refused.WindowStart);
+            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await RefuseAsync(context, StatusCodes.Status429TooManyRequests, "Too many refused API tokens",
+                $"This address sent {refused.Count} API tokens that were not valid within a minute, so its tokens are not checked for the next {Math.Ceiling(wait.TotalSeconds):0} seconds. Check the token your script sends; make a new one at {page}.");
+            return null;
+        }
+
         if (request.Headers.Authorization.Count != 1 || !request.Headers.Authorization[0]!.AsSpan().TrimStart().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             || ApiTokenText.Parse(request.Headers.Authorization[0]!.AsSpan().TrimStart()["Bearer ".Length..]) is not { } text)
         {
+            CountRefusal(clientIp);
             refusals.Record(context, RefusalReason.ApiToken, "a malformed bearer token");
             await UnauthorizedAsync(context, "Not a Data Workspace API token",
                 $"The Authorization header must be one 'Bearer dwp_<id>_<secret>' with a personal API token as it was shown when it was made. Make one at {page}.");
@@ -113,6 +136,7 @@ public sealed class ApiTokenSignIn(IdentityToken tokens, DeactivatedUsers deacti
                 await RefuseAsync(context, StatusCodes.Status403Forbidden, "The account has been deactivated", verdict.Detail);
                 return null;
             default:
+                CountRefusal(clientIp);
                 refusals.Record(context, RefusalReason.ApiToken, $"the API token {text.Id}: {verdict.Status}");
                 await UnauthorizedAsync(context, verdict.Status switch
                 {
@@ -156,6 +180,17 @@ public sealed class ApiTokenSignIn(IdentityToken tokens, DeactivatedUsers deacti
 
         answers[hash] = new Answer(verdict, now);
         return verdict;
+    }
+
+    private void CountRefusal(string clientIp)
+    {
+        var now = time.GetUtcNow();
+        if (refusedByClient.Count >= MostRemembered)
+            foreach (var (address, count) in refusedByClient)
+                if (now - count.WindowStart >= RefusalWindow) refusedByClient.TryRemove(address, out _);
+        if (refusedByClient.Count >= MostRemembered) refusedByClient.Clear();
+        refusedByClient.AddOrUpdate(clientIp, _ => new RefusalCount(now, 1),
+            (_, count) => now - count.WindowStart >= RefusalWindow ? new RefusalCount(now, 1) : count with { Count = count.Count + 1 });
     }
 
     private static Task UnauthorizedAsync(HttpContext context, string title, string detail)

@@ -143,6 +143,36 @@ public sealed class ApiTokenSignInTests
     }
 
     [Fact]
+    public async Task An_address_that_keeps_sending_refused_tokens_is_told_to_wait_and_the_web_app_is_not_asked_meanwhile()
+    {
+        await using var web = await StandInChecks.StartAsync(key);
+        web.Verdict = new ApiTokenVerdict(ApiTokenStatus.Unknown, "This is not a Data Workspace API token.");
+        var (signIn, services) = Proxy(web.Url);
+
+        for (var i = 0; i < ApiTokenSignIn.MostRefusedPerWindow; i++)
+        {
+            var guess = Request(services, "/api/v1/datasets", $"Bearer {ApiTokenText.New().Reveal()}");
+            Assert.Null(await signIn.SignInAsync(guess, "10.6.6.6"));
+            Assert.Equal(StatusCodes.Status401Unauthorized, guess.Response.StatusCode);
+        }
+        var askedBefore = web.Asked.Count;
+        var throttled = Request(services, "/api/v1/datasets", $"Bearer {ApiTokenText.New().Reveal()}");
+        Assert.Null(await signIn.SignInAsync(throttled, "10.6.6.6"));
+        var askedWhileThrottled = web.Asked.Count - askedBefore;
+        web.Verdict = new ApiTokenVerdict(ApiTokenStatus.Valid, "", "priya-id", "priya.shah@trade.example", "Priya Shah", [ApiScopes.CatalogueRead], DateTimeOffset.UtcNow.AddDays(30));
+        var otherAddress = await signIn.SignInAsync(Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}"), "10.1.2.3");
+        clock.Advance(ApiTokenSignIn.RefusalWindow);
+        var aMinuteLater = await signIn.SignInAsync(Request(services, "/api/v1/datasets", $"Bearer {Token.Reveal()}"), "10.6.6.6");
+
+        Assert.Equal(StatusCodes.Status429TooManyRequests, throttled.Response.StatusCode);
+        Assert.InRange(int.Parse(throttled.Response.Headers.RetryAfter.ToString(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        Assert.Contains("Check the token your script sends", Problem(throttled).GetProperty("detail").GetString());
+        Assert.Equal(0, askedWhileThrottled);
+        Assert.NotNull(otherAddress);
+        Assert.NotNull(aMinuteLater);
+    }
+
+    [Fact]
     public async Task When_the_web_app_does_not_answer_a_token_gets_a_503_saying_to_try_again()
     {
         var (signIn, services) = Proxy($"http://127.0.0.1:{Ports.Free()}");
