@@ -1,5 +1,6 @@
 // Draws each dataset page chart (Pages/Datasets/_TableChart.cshtml) from the table of its data beside it.
-import { chartOption, drawChart, resizeWithWindow } from "../Frontend/charts.js";
+import { chartOption, resizeWithWindow } from "../Frontend/charts.js";
+import { drawChart } from "../Frontend/chart-renderer.js";
 
 const charts = [];
 for (const figure of document.querySelectorAll("[data-dataset-chart]")) {

@@ -1,8 +1,6 @@
 // The Data Explorer's chart panel (Pages/DataExplorer/_ChartPanel.cshtml): picks a chart type and columns of the
 // current result, asks the API for its rows (sampled when there are many) and draws them.
-import {
-  chartOption, disposeChart, drawChart, fileName, numericTypes, pngBlob, resizeWithWindow, saveFile, svgBlob,
-} from "../Frontend/charts.js";
+import { chartOption, fileName, loadRenderer, numericTypes, resizeWithWindow, saveFile } from "../Frontend/charts.js";
 
 const numbers = new Intl.NumberFormat("en-GB");
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -26,7 +24,7 @@ export function createChartPanel(request) {
     png: byTestId("chart-png"),
     svg: byTestId("chart-svg"),
   };
-  const state = { queryId: null, columns: [], chart: null, option: null, data: null, generation: 0 };
+  const state = { queryId: null, columns: [], chart: null, option: null, data: null, generation: 0, renderer: null };
   resizeWithWindow(() => [state.chart]);
 
   const checkedY = () => [...ui.y.querySelectorAll("input:checked")].map((input) => input.value);
@@ -46,7 +44,7 @@ export function createChartPanel(request) {
   }
 
   function clearChart() {
-    disposeChart(state.chart);
+    state.chart?.dispose();
     Object.assign(state, { chart: null, option: null, data: null });
     ui.output.hidden = true;
   }
@@ -141,7 +139,8 @@ export function createChartPanel(request) {
     for (const column of y) query.append("y", column);
     let data;
     try {
-      data = await request("GET", `/queries/${encodeURIComponent(state.queryId)}/chart?${query}`);
+      // ECharts is fetched (the first time) while the rows are.
+      [data, state.renderer] = await Promise.all([request("GET", `/queries/${encodeURIComponent(state.queryId)}/chart?${query}`), loadRenderer()]);
     } catch (error) {
       if (generation !== state.generation) return;
       clearChart();
@@ -152,7 +151,7 @@ export function createChartPanel(request) {
     ui.output.hidden = false;
     state.data = data;
     state.option = chartOption(type, data.columns, data.rows);
-    state.chart = drawChart(ui.drawing, state.option, state.chart);
+    state.chart = state.renderer.drawChart(ui.drawing, state.option, state.chart);
     ui.sample.textContent = data.total !== null && data.total !== undefined && data.rows.length < data.total
       ? `Showing ${numbers.format(data.rows.length)} of ${numbers.format(data.total)} rows`
       : `Showing ${sampleText(data)}`;
@@ -169,13 +168,13 @@ export function createChartPanel(request) {
   });
   ui.form.addEventListener("submit", (event) => event.preventDefault());
   ui.svg.addEventListener("click", () => {
-    if (state.chart) saveFile(svgBlob(state.chart), fileName(ui.summary.textContent.split(",")[0], "svg"));
+    if (state.chart) saveFile(state.renderer.svgBlob(state.chart), fileName(ui.summary.textContent.split(",")[0], "svg"));
   });
   ui.png.addEventListener("click", async () => {
     if (!state.chart) return;
     ui.png.disabled = true;
     try {
-      const blob = await pngBlob(state.option, ui.drawing.clientWidth || 800, ui.drawing.clientHeight || 400);
+      const blob = await state.renderer.pngBlob(state.option, ui.drawing.clientWidth || 800, ui.drawing.clientHeight || 400);
       saveFile(blob, fileName(ui.summary.textContent.split(",")[0], "png"));
     } catch (error) {
       showError(error.message);

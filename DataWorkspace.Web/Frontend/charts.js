@@ -1,12 +1,9 @@
-// Charts for the portal's pages, drawn by Apache ECharts (from npm, bundled by esbuild). ECharts' SVG renderer sets
-// styles through the CSSOM and its canvas renderer draws pixels, so neither needs what the portal's CSP forbids;
-// tooltips are drawn inside the chart (richText) because ECharts' HTML tooltips carry inline style attributes.
-import * as echarts from "echarts/core";
-import { BarChart, LineChart, PieChart, ScatterChart } from "echarts/charts";
-import { DatasetComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
-import { CanvasRenderer, SVGRenderer } from "echarts/renderers";
+// Charts for the portal's pages: the options (what to draw) and saving files. The drawing itself is ECharts, in
+// chart-renderer.js, which loadRenderer() fetches only when a chart is drawn (ECharts is most of a page's script).
+// Tooltips are drawn inside the chart (richText) because ECharts' HTML tooltips carry inline style attributes.
 
-echarts.use([BarChart, LineChart, PieChart, ScatterChart, DatasetComponent, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer, SVGRenderer]);
+/** ECharts' drawing and export functions (drawChart, svgBlob, pngBlob), loaded once when first asked for. */
+export const loadRenderer = () => import("./chart-renderer.js");
 
 export const chartTypes = ["bar", "line", "scatter", "pie"];
 export const numericTypes = /^(smallint|integer|bigint|numeric|real|double precision|int[248]|float[48]|decimal|money)\b/;
@@ -45,35 +42,6 @@ export function chartOption(type, columns, rows) {
       type, name: column.name, encode: { x: 0, y: index + 1 }, showSymbol: type === "scatter" || rows.length <= 100, symbolSize: type === "scatter" ? 6 : 4,
     })),
   };
-}
-
-/** Draws the option as SVG into the container (which gives the size) and returns the chart, to redraw or export. */
-export function drawChart(container, option, existing) {
-  const chart = existing ?? echarts.init(container, null, { renderer: "svg" });
-  chart.setOption(option, { notMerge: true });
-  return chart;
-}
-
-export function disposeChart(chart) {
-  chart?.dispose();
-}
-
-/** The chart as an SVG document. */
-export function svgBlob(chart) {
-  return new Blob([chart.renderToSVGString()], { type: "image/svg+xml" });
-}
-
-/** The same option drawn again on a canvas off the page, at twice the size on screen, as a PNG. */
-export function pngBlob(option, width, height) {
-  const host = document.createElement("div");
-  const chart = echarts.init(host, null, { renderer: "canvas", width, height, devicePixelRatio: 2 });
-  try {
-    chart.setOption(option);
-    const canvas = chart.renderToCanvas({ pixelRatio: 2, backgroundColor: "#ffffff" });
-    return new Promise((resolve, reject) => canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("The PNG could not be made."))), "image/png"));
-  } finally {
-    chart.dispose();
-  }
 }
 
 /** Saves the blob as a file through a temporary link. */

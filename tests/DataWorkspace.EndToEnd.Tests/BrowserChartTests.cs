@@ -22,10 +22,18 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         var problems = Browser.WatchForProblems(page);
         await page.AddInitScriptAsync("document.addEventListener('securitypolicyviolation', e => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));");
 
+        // ECharts is most of the Explorer's script: the page fetches it only when a chart is drawn.
+        var scripts = new List<string>();
+        page.Request += (_, request) => { if (request.ResourceType == "script") lock (scripts) scripts.Add(new Uri(request.Url).AbsolutePath); };
+        string[] ScriptsSoFar() { lock (scripts) return [.. scripts]; }
+
         await page.GotoAsync(fixture.Platform.PortalUrl.ToString());
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Tom Evans") }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("welcome")).ToBeVisibleAsync();
         await page.GetByTestId("explorer-link").ClickAsync();
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        Assert.Contains("/dist/explorer.js", ScriptsSoFar());
+        Assert.DoesNotContain(ScriptsSoFar(), path => path.Contains("chart-renderer", StringComparison.Ordinal));
         var panel = page.GetByTestId("chart-panel");
         var drawing = page.GetByTestId("chart");
 
@@ -42,6 +50,7 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await Assertions.Expect(YColumn(panel, "country_code")).ToBeDisabledAsync();
         await Assertions.Expect(panel.GetByTestId("chart-y")).ToContainTextAsync("Not a number (text), so it cannot be plotted");
         await Assertions.Expect(drawing.Locator("svg")).ToBeVisibleAsync();
+        Assert.Contains(ScriptsSoFar(), path => path.StartsWith("/dist/chunks/chart-renderer", StringComparison.Ordinal));
         await Assertions.Expect(drawing.Locator("svg text").Filter(new() { HasText = "country_code" })).ToHaveCountAsync(1);
         await Assertions.Expect(page.GetByTestId("chart-sample")).ToHaveTextAsync("Showing all 10 rows");
         await Browser.SaveScreenshotAsync(page, "chart-1-bar");
