@@ -176,25 +176,27 @@ public static class ExplorerApi
         api.MapPost("/saved", [EndpointSummary("Save a query"), EndpointDescription("Saves SQL under a name, with the chart drawn from it if one is given.")] async Task<Results<Created<SavedQueryEntry>, ProblemHttpResult>> (
             SaveRequest request, HttpContext http, CatalogueDbContext catalogue, QueryRunner runner, TimeProvider time, CancellationToken cancellationToken) =>
         {
-            if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
-                return TypedResults.Problem(title: "The query was not saved", detail: "Give it a title of up to 200 characters.", statusCode: StatusCodes.Status400BadRequest);
-            if (string.IsNullOrWhiteSpace(request.Sql) || request.Sql.Length > QueryRunner.MaxSqlLength)
-                return TypedResults.Problem(title: "The query was not saved", detail: $"The SQL must be between 1 and {QueryRunner.MaxSqlLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
-            if (request.Chart is { } chart && await ChartProblemAsync(chart, request.Sql, http, runner, cancellationToken) is { } problem)
-                return TypedResults.Problem(title: "The chart was not saved", detail: problem, statusCode: StatusCodes.Status400BadRequest);
+            if (await SaveProblemAsync(request, http, runner, cancellationToken) is { } problem) return problem;
             var now = time.GetUtcNow();
-            var saved = new SavedQuery
-            {
-                OwnerId = http.User.Id(), OwnerName = http.User.DisplayName(), Title = request.Title.Trim(),
-                Description = (request.Description ?? "").Trim() is var d && d.Length > 2000 ? d[..2000] : (request.Description ?? "").Trim(),
-                Sql = request.Sql, Shared = request.Shared, Chart = request.Chart, CreatedAt = now, UpdatedAt = now,
-            };
+            var saved = new SavedQuery { OwnerId = http.User.Id(), OwnerName = http.User.DisplayName(), Title = "", Sql = "", CreatedAt = now };
+            Fill(saved, request, now);
             catalogue.Add(saved);
             await catalogue.SaveChangesAsync(cancellationToken);
-            return TypedResults.Created($"/api/v1/explorer/saved/{saved.Id}",
-                new SavedQueryEntry(saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine: true, saved.UpdatedAt, saved.Chart));
+            return TypedResults.Created($"/api/v1/explorer/saved/{saved.Id}", EntryOf(saved));
         }).Accepts<SaveRequest>("application/json")
           .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        api.MapPut("/saved/{id:guid}", [EndpointSummary("Change a saved query"), EndpointDescription("Replaces the title, description, SQL, sharing and chart of one of your saved queries.")] async Task<Results<Ok<SavedQueryEntry>, ProblemHttpResult>> (
+            Guid id, SaveRequest request, HttpContext http, CatalogueDbContext catalogue, QueryRunner runner, TimeProvider time, CancellationToken cancellationToken) =>
+        {
+            var userId = http.User.Id();
+            if (await catalogue.Set<SavedQuery>().SingleOrDefaultAsync(q => q.Id == id && q.OwnerId == userId, cancellationToken) is not { } saved) return NotFound(id);
+            if (await SaveProblemAsync(request, http, runner, cancellationToken) is { } problem) return problem;
+            Fill(saved, request, time.GetUtcNow());
+            await catalogue.SaveChangesAsync(cancellationToken);
+            return TypedResults.Ok(EntryOf(saved));
+        }).Accepts<SaveRequest>("application/json")
+          .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapDelete("/saved/{id:guid}", [EndpointSummary("Delete a saved query"), EndpointDescription("Deletes one of your saved queries.")] async Task<Results<NoContent, ProblemHttpResult>> (Guid id, HttpContext http, CatalogueDbContext catalogue, CancellationToken cancellationToken) =>
         {
@@ -203,6 +205,32 @@ public static class ExplorerApi
             return deleted == 1 ? TypedResults.NoContent() : NotFound(id);
         }).ProducesProblem(StatusCodes.Status404NotFound);
     }
+
+    /// <summary>Why a query cannot be saved as asked (a problem to answer with), or null.</summary>
+    private static async Task<ProblemHttpResult?> SaveProblemAsync(SaveRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 200)
+            return TypedResults.Problem(title: "The query was not saved", detail: "Give it a title of up to 200 characters.", statusCode: StatusCodes.Status400BadRequest);
+        if (string.IsNullOrWhiteSpace(request.Sql) || request.Sql.Length > QueryRunner.MaxSqlLength)
+            return TypedResults.Problem(title: "The query was not saved", detail: $"The SQL must be between 1 and {QueryRunner.MaxSqlLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
+        if (request.Chart is { } chart && await ChartProblemAsync(chart, request.Sql, http, runner, cancellationToken) is { } problem)
+            return TypedResults.Problem(title: "The chart was not saved", detail: problem, statusCode: StatusCodes.Status400BadRequest);
+        return null;
+    }
+
+    private static void Fill(SavedQuery saved, SaveRequest request, DateTimeOffset now)
+    {
+        var description = (request.Description ?? "").Trim();
+        saved.Title = request.Title!.Trim();
+        saved.Description = description.Length > 2000 ? description[..2000] : description;
+        saved.Sql = request.Sql!;
+        saved.Shared = request.Shared;
+        saved.Chart = request.Chart;
+        saved.UpdatedAt = now;
+    }
+
+    private static SavedQueryEntry EntryOf(SavedQuery saved) =>
+        new(saved.Id, saved.Title, saved.Description, saved.Sql, saved.Shared, saved.OwnerName, Mine: true, saved.UpdatedAt, saved.Chart);
 
     /// <summary>Why the chart cannot be drawn from the query's result, found by describing the query with the user's login.</summary>
     private static async Task<string?> ChartProblemAsync(ChartSpec chart, string sql, HttpContext http, QueryRunner runner, CancellationToken cancellationToken)

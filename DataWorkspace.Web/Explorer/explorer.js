@@ -37,6 +37,8 @@ const ui = {
   saveShared: byTestId("save-shared"),
   saveError: byTestId("save-error"),
   saveCancel: byTestId("save-cancel"),
+  saveConfirm: byTestId("save-confirm"),
+  saveUpdate: byTestId("save-update"),
   saveNotice: byTestId("save-notice"),
   status: byTestId("query-status"),
   error: byTestId("query-error"),
@@ -96,6 +98,8 @@ const chartPanel = createChartPanel(request);
 let savedChart = null;
 // The SQL of the saved queries the page's address has named.
 const savedSql = new Map();
+// The user's own saved query last opened or saved here: the save form offers to change it in place.
+let editing = null;
 
 // ---- The editor ----
 
@@ -550,6 +554,7 @@ function savedItem(query) {
       remove.disabled = true;
       try {
         await request("DELETE", `/saved/${encodeURIComponent(query.id)}`);
+        if (editing?.id === query.id) editing = null;
         notice(`Deleted “${query.title}”.`);
         await loadSaved();
       } catch (error) {
@@ -578,6 +583,7 @@ function openSavedQuery(query) {
   address.searchParams.set("saved", query.id);
   window.history.replaceState(null, "", address);
   savedSql.set(query.id, query.sql);
+  editing = query.mine ? query : null;
   setEditorText(query.sql);
   savedChart = query.chart ?? null;
   runQuery(query.sql);
@@ -594,6 +600,16 @@ function openSaveForm(open) {
   showSaveError(null);
   if (open) {
     ui.saveNotice.hidden = true;
+    // Changing one's own saved query keeps its title, description and sharing unless they are changed here.
+    if (editing) {
+      ui.saveTitle.value = editing.title;
+      ui.saveDescription.value = editing.description ?? "";
+      ui.saveShared.checked = editing.shared;
+    }
+    ui.saveUpdate.hidden = !editing;
+    ui.saveUpdate.textContent = editing ? `Save changes to “${editing.title}”` : "";
+    ui.saveConfirm.textContent = editing ? "Save as a new query" : "Save query";
+    ui.saveConfirm.classList.toggle("govuk-button--secondary", Boolean(editing));
     ui.saveTitle.focus();
   }
 }
@@ -614,22 +630,23 @@ function showSaveError(message) {
   else ui.saveTitle.removeAttribute("aria-describedby");
 }
 
-async function saveQuery() {
+/** Saves the query as a new one, or (inPlace) as the changed version of the user's own saved query being edited. */
+async function saveQuery(inPlace) {
   const title = ui.saveTitle.value.trim();
   if (!title) {
     showSaveError("Enter a title for the query");
     ui.saveTitle.focus();
     return;
   }
-  const confirm = byTestId("save-confirm");
-  confirm.disabled = true;
+  const changing = inPlace ? editing : null;
+  ui.saveConfirm.disabled = ui.saveUpdate.disabled = true;
   try {
-    const saved = await request("POST", "/saved", {
-      title, description: ui.saveDescription.value.trim(), sql: editorText(), shared: ui.saveShared.checked, chart: chartPanel.spec(),
-    });
+    const body = { title, description: ui.saveDescription.value.trim(), sql: editorText(), shared: ui.saveShared.checked, chart: chartPanel.spec() };
+    const saved = changing ? await request("PUT", `/saved/${encodeURIComponent(changing.id)}`, body) : await request("POST", "/saved", body);
+    editing = saved;
     ui.saveForm.reset();
     openSaveForm(false);
-    notice(`Saved “${saved?.title ?? title}”${saved?.chart ? " with its chart" : ""}.`);
+    notice(`${changing ? "Saved changes to" : "Saved"} “${saved?.title ?? title}”${saved?.chart ? " with its chart" : ""}.`);
     const address = new URL(window.location.href);
     address.searchParams.set("saved", saved.id);
     window.history.replaceState(null, "", address);
@@ -638,7 +655,7 @@ async function saveQuery() {
   } catch (error) {
     showSaveError(error.message);
   } finally {
-    confirm.disabled = false;
+    ui.saveConfirm.disabled = ui.saveUpdate.disabled = false;
   }
 }
 
@@ -656,7 +673,7 @@ ui.save.addEventListener("click", () => openSaveForm(ui.saveForm.hidden));
 ui.saveCancel.addEventListener("click", () => openSaveForm(false));
 ui.saveForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  saveQuery();
+  saveQuery(event.submitter === ui.saveUpdate);
 });
 
 loadSchema();

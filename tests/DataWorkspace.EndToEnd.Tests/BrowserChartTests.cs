@@ -87,8 +87,22 @@ public sealed class BrowserChartTests(PlatformFixture fixture) : BrowserTest
         await BrowserExplorerTests.FillEditorAsync(page, "SELECT 1 AS one");
         await page.GetByTestId("run").ClickAsync();
         await Assertions.Expect(page.GetByTestId("result-total")).ToHaveTextAsync("1 row");
-        await page.GetByTestId("saved-queries").GetByTestId("saved-query").Filter(new() { HasText = title }).GetByTestId("run-saved").ClickAsync();
+        var savedEntry = page.GetByTestId("saved-queries").GetByTestId("saved-query").Filter(new() { HasText = title });
+        await savedEntry.GetByTestId("run-saved").ClickAsync();
         await Assertions.Expect(page.GetByTestId("chart-summary")).ToContainTextAsync("Bar chart of exports_gbp by country_code");
+
+        // Its chart changed and saved in place: the same saved query, drawn as a line after a reload.
+        await page.GetByLabel("Chart type").SelectOptionAsync("line");
+        await Assertions.Expect(page.GetByTestId("chart-summary")).ToContainTextAsync("Line chart of exports_gbp by country_code");
+        await page.GetByTestId("save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("save-title")).ToHaveValueAsync(title);
+        await Browser.AssertAccessibleAsync(page);
+        await page.GetByTestId("save-update").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("save-notice")).ToHaveTextAsync($"Saved changes to “{title}” with its chart.");
+        await page.ReloadAsync();
+        await Assertions.Expect(page.GetByLabel("Chart type")).ToHaveValueAsync("line");
+        await Assertions.Expect(page.GetByTestId("chart-summary")).ToContainTextAsync("Line chart of exports_gbp by country_code");
+        await Assertions.Expect(savedEntry).ToHaveCountAsync(1);
 
         // A large result is sampled for its chart, and says so.
         await BrowserExplorerTests.FillEditorAsync(page, "SELECT n, n * n AS square FROM generate_series(1, 20000) AS n");

@@ -190,6 +190,35 @@ public sealed class ExplorerApiTests(WebFixture web)
         Assert.Equal(JsonValueKind.Null, without.GetProperty("chart").ValueKind);
     }
 
+    [Fact]
+    public async Task The_owner_changes_a_saved_query_and_its_chart_in_place_and_nobody_else_can()
+    {
+        var owner = await UserAsync();
+        var colleague = await UserAsync();
+        const string sql = "SELECT 'week ' || n AS week, n * 2 AS orders, n * 1.5 AS revenue FROM generate_series(1, 5) AS n";
+        var (_, saved) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/saved", owner,
+            new { title = "Orders", sql, shared = true, chart = new { type = "bar", x = "week", y = new[] { "orders" } } });
+        var path = $"/api/v1/explorer/saved/{saved.GetProperty("id").GetString()}";
+
+        var (changed, entry) = await SendAsync(HttpMethod.Put, path, owner,
+            new { title = "Orders and revenue", sql, shared = true, chart = new { type = "line", x = "week", y = new[] { "orders", "revenue" } } });
+        var (byColleague, _) = await SendAsync(HttpMethod.Put, path, colleague, new { title = "Mine now", sql = "SELECT 1", shared = true });
+        var (badChart, problem) = await SendAsync(HttpMethod.Put, path, owner, new { title = "Orders", sql, shared = true, chart = new { type = "bar", x = "week", y = new[] { "profit" } } });
+        var (unknown, _) = await SendAsync(HttpMethod.Put, $"/api/v1/explorer/saved/{Guid.NewGuid()}", owner, new { title = "Nothing", sql = "SELECT 1" });
+
+        Assert.Equal(HttpStatusCode.OK, changed);
+        Assert.Equal("line", entry.GetProperty("chart").GetProperty("type").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, byColleague);
+        Assert.Equal(HttpStatusCode.BadRequest, badChart);
+        Assert.Contains("no column 'profit'", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, unknown);
+        // One query, as its owner last saved it, and no copy.
+        var (_, list) = await SendAsync(HttpMethod.Get, "/api/v1/explorer/saved", owner);
+        var mine = list.GetProperty("queries").EnumerateArray().Where(q => q.GetProperty("mine").GetBoolean()).ToList();
+        Assert.Equal(["Orders and revenue"], mine.Select(q => q.GetProperty("title").GetString()));
+        Assert.Equal(["orders", "revenue"], mine[0].GetProperty("chart").GetProperty("y").EnumerateArray().Select(y => y.GetString()));
+    }
+
     [Theory]
     [InlineData("donut", "week", "orders", "'donut' is not a chart type: use bar, line, scatter or pie.")]
     [InlineData("bar", "month", "orders", "The query has no column 'month'. Its columns are week, orders, note.")]
