@@ -67,7 +67,8 @@ internal static class SvgChart
         for (var i = 0; i < bars.Count; i++)
         {
             var (label, value) = bars[i];
-            var (left, width) = (plot.Left + i * slot + slot * 0.15, slot * 0.7);
+            var width = Math.Min(slot * 0.7, 140);
+            var left = plot.Left + i * slot + (slot - width) / 2;
             var (top, bottom) = (Y(Math.Max(0, value)), Y(Math.Min(0, value)));
             var center = left + width / 2;
             svg.AppendLine(Invariant, $"""<rect x="{left:0.#}" y="{top:0.#}" width="{width:0.#}" height="{Math.Max(0, bottom - top):0.#}" fill="{Palette[i % Palette.Length]}"><title>{Escape(label)}: {Escape(Format.Number(value))}</title></rect>""");
