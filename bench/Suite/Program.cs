@@ -110,7 +110,7 @@ for (var i = 0; i < outcomes.Count && !interrupt.IsCancellationRequested; i++)
     }
     SessionProcess.Say($"==> Build {i + 1}/{outcomes.Count}: bench/{outcome.Step.Name} (dotnet build -c Release)");
     var log = Path.Combine(folder, "logs", $"build-{outcome.Step.Name}.log");
-    var build = await SessionProcess.RunAsync($"build {outcome.Step.Name}", "dotnet", ["build", project, "-c", "Release", "-v", "q", "--nologo", "-clp:NoSummary"],
+    var build = await SessionProcess.RunAsync($"build {outcome.Step.Name}", "dotnet", ["build", project, "-c", "Release", "-v", "m", "--nologo", "-clp:NoSummary"],
         root, environment, TimeSpan.FromMinutes(10), stopWhatItLeaves: false, log, interrupt.Token);
     outcome.BuildTime = build.Elapsed;
     if (build.ExitCode != 0)
