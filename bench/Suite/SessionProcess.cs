@@ -108,43 +108,69 @@ internal static class SessionProcess
 
     private static async Task StopSessionAsync(int session, Process leader)
     {
-        Signal(SessionMembers(session), SigTerm);
+        // Taken before any signal: a process that left the session (a daemon calling setsid itself) is found as the
+        // leader's descendant only while its parents live.
+        var stopping = Members(session, leader.Id);
+        Signal(stopping, SigTerm);
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < Grace && SessionMembers(session).Count > 0)
+        while (deadline.Elapsed < Grace && Alive(stopping).Count > 0)
             await Task.Delay(100, CancellationToken.None);
-        Signal(SessionMembers(session), SigKill);
-        try
-        {
-            // Anything that left the session (a daemon calling setsid itself) is still a descendant of the leader until it is orphaned.
-            if (!leader.HasExited) leader.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-        }
+        Signal([.. Alive(stopping).Union(Members(session, leader.Id))], SigKill);
         await leader.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
     private static async Task<int> StopLeftoversAsync(int session)
     {
-        var left = SessionMembers(session);
+        var left = Members(session, leader: null);
         if (left.Count == 0) return 0;
         Signal(left, SigTerm);
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(5) && SessionMembers(session).Count > 0)
+        while (deadline.Elapsed < TimeSpan.FromSeconds(5) && Alive(left).Count > 0)
             await Task.Delay(100, CancellationToken.None);
-        Signal(SessionMembers(session), SigKill);
+        Signal([.. Alive(left).Union(Members(session, leader: null))], SigKill);
         return left.Count;
     }
 
-    private static void Signal(IEnumerable<int> processes, int signal)
+    private static void Signal(IEnumerable<Member> processes, int signal)
     {
-        foreach (var pid in processes) Kill(pid, signal);
+        foreach (var process in processes) Kill(process.Pid, signal);
     }
 
-    /// <summary>The processes whose session is <paramref name="session"/>, from /proc/PID/stat (field 6).</summary>
-    private static List<int> SessionMembers(int session)
+    /// <summary>A process, told apart from a later one with the same id by its start time.</summary>
+    private readonly record struct Member(int Pid, long Started);
+
+    private readonly record struct Entry(Member Member, int Parent, int Session);
+
+    /// <summary>The processes of the session, and the leader's descendants wherever they are.</summary>
+    private static List<Member> Members(int session, int? leader)
     {
-        var members = new List<int>();
+        var all = Processes();
+        var found = all.Where(entry => entry.Session == session).Select(entry => entry.Member).ToHashSet();
+        if (leader is { } root)
+        {
+            var children = all.ToLookup(entry => entry.Parent);
+            var queue = new Queue<int>([root]);
+            while (queue.TryDequeue(out var parent))
+                foreach (var child in children[parent])
+                {
+                    found.Add(child.Member);
+                    queue.Enqueue(child.Member.Pid);
+                }
+            found.UnionWith(all.Where(entry => entry.Member.Pid == root).Select(entry => entry.Member));
+        }
+        return [.. found];
+    }
+
+    private static List<Member> Alive(IEnumerable<Member> members)
+    {
+        var now = Processes().Select(entry => entry.Member).ToHashSet();
+        return [.. members.Where(now.Contains)];
+    }
+
+    /// <summary>Every live process, from /proc/PID/stat (parent, session and start time: fields 4, 6 and 22).</summary>
+    private static List<Entry> Processes()
+    {
+        var entries = new List<Entry>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
@@ -153,7 +179,9 @@ internal static class SessionProcess
                 var stat = File.ReadAllText(Path.Combine(directory, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 // A zombie has exited already; its parent has yet to reap it.
-                if (fields[0] != "Z" && int.Parse(fields[3], CultureInfo.InvariantCulture) == session) members.Add(pid);
+                if (fields[0] == "Z") continue;
+                entries.Add(new Entry(new Member(pid, long.Parse(fields[19], CultureInfo.InvariantCulture)),
+                    int.Parse(fields[1], CultureInfo.InvariantCulture), int.Parse(fields[3], CultureInfo.InvariantCulture)));
             }
             catch (IOException)
             {
@@ -162,6 +190,6 @@ internal static class SessionProcess
             {
             }
         }
-        return members;
+        return entries;
     }
 }
