@@ -3,6 +3,7 @@
 // rules at least 0.5x dnsmasq forwarding on this machine.
 // Run: dotnet run -c Release --project bench/DnsRewrite [--seconds 20] [--rounds 3] [--clients 8] [--outstanding 100]
 //      [--compare path/to/another/dataworkspace-sidecar.dll] (a build to measure beside this one, e.g. before a change)
+// In the suite (1 minute) the rounds are 5 s and the warm-up shorter, unless the options say otherwise.
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
@@ -10,11 +11,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
+using DataWorkspace.Bench;
 
 const int Rules = 20;
 const int Names = 1_000;
 const double Target = 0.5;
-var seconds = Option("--seconds", 20);
+var seconds = Option("--seconds", BenchResults.InSuite ? 5 : 20);
 var rounds = Option("--rounds", 3);
 var clients = Option("--clients", 8);
 var outstanding = Option("--outstanding", 100);
@@ -89,13 +91,13 @@ try
     Console.WriteLine($"dnsperf -c {clients} -q {outstanding} -l {seconds}, {rounds} rounds, the servers taking turns. Load average now: {LoadAverage()}.");
 
     // The sidecar's JIT compiles its hot paths again with profile data during the first tens of seconds under load.
-    Console.WriteLine("Warming up: each dns-rewrite 2 x 10 s, dnsmasq 5 s ...");
+    int[] warmUp = BenchResults.InSuite ? [8] : [10, 10];
+    var dnsmasqWarmUp = BenchResults.InSuite ? 2 : 5;
+    Console.WriteLine($"Warming up: each dns-rewrite {warmUp.Length} x {warmUp[0]} s, dnsmasq {dnsmasqWarmUp} s ...");
     foreach (var server in targets.Skip(1))
-    {
-        await DnsperfAsync(ports[server], 10);
-        await DnsperfAsync(ports[server], 10);
-    }
-    await DnsperfAsync(dnsmasqPort, 5);
+        foreach (var duration in warmUp)
+            await DnsperfAsync(ports[server], duration);
+    await DnsperfAsync(dnsmasqPort, dnsmasqWarmUp);
 
     var results = new List<Result>();
     Console.WriteLine();
@@ -134,6 +136,25 @@ try
         Console.WriteLine($"{sidecarName} / dnsmasq forwarding: {ratio:0.00}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)))}); "
             + $"target >= {Target:0.0}x: {(ratio >= Target ? "met" : "NOT met")}");
     }
+
+    Console.WriteLine();
+    var sidecar = targets[1].Name;
+    var lost = results.Sum(r => r.Run.Lost);
+    var roundRatios = Enumerable.Range(1, rounds).Select(round =>
+        results.Single(r => r.Round == round && r.Server == sidecar).Run.QueriesPerSecond / results.Single(r => r.Round == round && r.Server == dnsmasqName).Run.QueriesPerSecond);
+    BenchResults.AtLeast("DnsRewrite", $"queries/s with {Rules} rules", Median(sidecar, r => r.Run.QueriesPerSecond), "queries/s",
+        "dnsmasq forwarding", Median(dnsmasqName, r => r.Run.QueriesPerSecond), Target,
+        $"dnsperf, {outstanding} in flight; median of {rounds} rounds of {seconds} s (round ratios {string.Join(", ", roundRatios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)))}); {lost} queries lost in all");
+    BenchResults.Info("DnsRewrite", "CPU a query", Median(sidecar, r => r.ServerMicroseconds), "us", "dnsmasq forwarding", Median(dnsmasqName, r => r.ServerMicroseconds),
+        $"the upstream's {Median(sidecar, r => r.UpstreamMicroseconds):0.0} us a query of the sidecar's, {Median(dnsmasqName, r => r.UpstreamMicroseconds):0.0} us of dnsmasq's");
+    BenchResults.Info("DnsRewrite", "average latency (dnsperf)", Median(sidecar, r => r.Run.AverageMilliseconds), "ms", "dnsmasq forwarding", Median(dnsmasqName, r => r.Run.AverageMilliseconds));
+    if (compare is not null)
+        BenchResults.Info("DnsRewrite", "queries/s, the compared build", Median(targets[2].Name, r => r.Run.QueriesPerSecond), "queries/s",
+            "dnsmasq forwarding", Median(dnsmasqName, r => r.Run.QueriesPerSecond), compare);
+    BenchResults.Info("DnsRewrite", "version of dnsmasq", 0, "", note: ToolVersion("dnsmasq", "--version", @"version (\S+)"));
+    BenchResults.Info("DnsRewrite", "version of dnsperf", 0, "", note: ToolVersion("dnsperf", "-l 0 -s 127.0.0.1 -p 9 -d /dev/null", @"Version (\S+)"));
+    BenchResults.Bars("DnsRewrite", $"queries per second with {Rules} rules", "queries/s",
+        [.. targets.Select(server => (server.Name, Median(server.Name, r => r.Run.QueriesPerSecond)))]);
     return 0;
 }
 finally
@@ -210,6 +231,23 @@ static async Task<string?> AskAsync(int port, string name)
         {
             await Task.Delay(200);
         }
+    }
+}
+
+// The version a tool prints, or "unknown".
+static string ToolVersion(string file, string arguments, string pattern)
+{
+    try
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        var text = process.StandardOutput.ReadToEnd() + error.Result;
+        process.WaitForExit();
+        return Regex.Match(text, pattern) is { Success: true } match ? match.Groups[1].Value : "unknown";
+    }
+    catch (System.ComponentModel.Win32Exception)
+    {
+        return "unknown";
     }
 }
 

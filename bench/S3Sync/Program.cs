@@ -3,10 +3,11 @@
 // `aws s3 sync`; a local change reaches S3 within 1 second. `scale`: issue 18's "bad input" of a folder of 100,000
 // files and a large file (--large-gb; moto keeps several copies of an object in memory while it completes a multipart
 // upload, so 5 GB does not fit on a 23 GB machine: see bench/README.md), each synced with nothing lost, with the time
-// and memory it takes. `all`: both.
+// and memory it takes. `all`: both. In the suite (1 minute) `speed` runs one round and 10 samples unless told otherwise.
 using System.Globalization;
 using Amazon.Runtime;
 using Amazon.S3;
+using DataWorkspace.Bench;
 using DataWorkspace.TestSupport;
 
 var mode = args.FirstOrDefault(argument => !argument.StartsWith("--", StringComparison.Ordinal)) ?? "speed";
@@ -33,7 +34,7 @@ try
     await s3.PutBucketAsync(bench.Bucket);
     Console.WriteLine($"s3sync bench on {Environment.ProcessorCount} cores, {bench.Aws.Version()}, moto at {moto.Url}; load {Bench.LoadAverage()}");
     if (mode is "speed" or "all")
-        await SpeedBench.RunAsync(bench, Option("--files", 1000), Option("--rounds", 3), Option("--samples", 20));
+        await SpeedBench.RunAsync(bench, Option("--files", 1000), Option("--rounds", BenchResults.InSuite ? 1 : 3), Option("--samples", BenchResults.InSuite ? 10 : 20));
     if (mode is "scale" or "all")
         await ScaleBench.RunAsync(bench, Option("--many", 100_000), Option("--large-gb", 2), args.Contains("--large-peer"));
     Console.WriteLine($"load at the end {Bench.LoadAverage()}");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
+using DataWorkspace.Bench;
 using DataWorkspace.TestSupport;
 
 /// <summary>
@@ -67,6 +68,19 @@ internal static class SpeedBench
             }
         }
 
+        // Reported at once, so that the suite has them even if the samples below run past its budget.
+        var bars = new List<(string, double)>();
+        foreach (var (name, direction, times) in new[] { ("initial download", "download", downloads), ("initial upload", "upload", uploads) })
+        {
+            var (mine, theirs) = (Bench.Median(times.S3Sync), Bench.Median(times.Aws));
+            BenchResults.AtLeast("S3Sync", $"{name}, {files:N0} files of {FileSize / 1024} KB", files / mine.TotalSeconds, "files/s", "aws s3 sync", files / theirs.TotalSeconds, 1.0,
+                $"{mine.TotalSeconds:N2} s against {theirs.TotalSeconds:N2} s, start-up included; median of {rounds} round(s): {Seconds(times.S3Sync)} against {Seconds(times.Aws)}");
+            bars.Add(($"{direction}: s3sync", files / mine.TotalSeconds));
+            bars.Add(($"{direction}: aws s3 sync", files / theirs.TotalSeconds));
+        }
+        BenchResults.Info("S3Sync", "version of the aws CLI", 0, "", note: bench.Aws.Version());
+        BenchResults.Bars("S3Sync", $"initial sync of {files:N0} files of {FileSize / 1024} KB", "files/s", bars);
+
         Console.WriteLine($"A local change reaching S3, {samples} samples (s3sync at its default settings; load {Bench.LoadAverage()}) ...");
         var latencies = await LocalChangeAsync(bench, samples);
         Console.WriteLine($"  {string.Join(", ", latencies.Select(latency => $"{latency.TotalMilliseconds:N0}"))} ms");
@@ -85,6 +99,13 @@ internal static class SpeedBench
         var (p50, p95, max) = (Bench.Percentile(latencies, 50), Bench.Percentile(latencies, 95), latencies.Max());
         Bench.Row("A local change reaches S3 (p50 / p95 / max)", $"{p50.TotalMilliseconds:N0} / {p95.TotalMilliseconds:N0} / {max.TotalMilliseconds:N0} ms", "-", "-", "within 1 s", max <= TimeSpan.FromSeconds(1));
         Console.WriteLine($"(download runs, s3sync: {Seconds(downloads.S3Sync)}; aws: {Seconds(downloads.Aws)}; upload runs, s3sync: {Seconds(uploads.S3Sync)}; aws: {Seconds(uploads.Aws)})");
+
+        Console.WriteLine();
+        BenchResults.Under("S3Sync", $"a local change reaches S3 (slowest of {latencies.Count})", max.TotalMilliseconds, "ms", 1000,
+            $"p50 {p50.TotalMilliseconds:N0} ms, p95 {p95.TotalMilliseconds:N0} ms; s3sync at its default settings (debounce 200 ms)");
+        BenchResults.Line("S3Sync", "a local change reaching S3", "s3sync", "sample", "ms from the write to the object in S3",
+            [.. latencies.Select((latency, i) => ((double)(i + 1), latency.TotalMilliseconds))]);
+        BenchResults.Line("S3Sync", "a local change reaching S3", "target (1 s)", "sample", "ms from the write to the object in S3", [(1, 1000), (latencies.Count, 1000)]);
     }
 
     private static string Seconds(IEnumerable<TimeSpan> times) => string.Join(", ", times.Select(time => $"{time.TotalSeconds:N2}")) + " s";
