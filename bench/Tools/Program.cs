@@ -403,7 +403,7 @@ try
             .Select(e => e.Key).Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("OTEL_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("Logging", StringComparison.OrdinalIgnoreCase))
             .Order();
         Console.WriteLine($"  the orchestrator gives the proxy: {string.Join(", ", differences.Select(k => $"{k}={environment[k]}"))}");
-        Console.WriteLine($"  the orchestrator's proxy: {ThreadCount(proxyPid)} threads, cgroup {ProcessFacts.Read($"/proc/{proxyPid}/cgroup").Trim()}, parent {ProcessFacts.CommandLine(ProcessFacts.ParentOf(proxyPid)).FirstOrDefault()}");
+        Console.WriteLine($"  the orchestrator's proxy: parent {ProcessFacts.CommandLine(ProcessFacts.ParentOf(proxyPid)).FirstOrDefault()}, cgroups {Cgroups(proxyPid)}");
         async Task<Target> CopyAsync(string name, bool pinnedAtStart)
         {
             var port = Ports.Free();
@@ -419,8 +419,8 @@ try
         }
 
         var targets = new List<Target> { proxyTarget, await CopyAsync("copy", false), await CopyAsync("copy pinned at start", true) };
-        foreach (var target in targets.Skip(1)) await WarmUntilJitIdleAsync(target);
-        foreach (var target in targets) Console.WriteLine($"  {target.Name}: pid {target.Pid}, {ThreadCount(target.Pid)} threads");
+        foreach (var target in mode == "gap" ? targets : targets.Skip(1)) await WarmUntilJitIdleAsync(target);
+        foreach (var target in targets) Console.WriteLine($"  {target.Name}: pid {target.Pid}, {ThreadCount(target.Pid)} threads, cgroups {Cgroups(target.Pid)}");
         var results = targets.ToDictionary(t => t.Name, _ => new List<WrkResult>());
         for (var round = 1; round <= profile.GapRounds; round++)
         {
@@ -628,6 +628,8 @@ static async Task RunAsync(string file, params string[] arguments)
     if (process.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}");
 }
 
+static string Cgroups(int pid) => string.Join(' ', ProcessFacts.Read($"/proc/{pid}/cgroup").Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => !line.EndsWith(":/", StringComparison.Ordinal)));
+
 static int ThreadCount(int pid) =>
     ProcessFacts.Read($"/proc/{pid}/status").Split('\n').FirstOrDefault(line => line.StartsWith("Threads:", StringComparison.Ordinal)) is { } line
         ? int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture) : 0;
@@ -647,7 +649,7 @@ internal sealed record WrkResult(double RequestsPerSecond, long Requests, double
 internal sealed record Profile(int WarmupSeconds, int DotnetWarmupSeconds, int ProxyRoundSeconds, int ProxyMinRounds, int ProxyMaxRounds, int Rounds, int RoundSeconds,
     int RateSeconds, int RateRounds, int GapRounds, int GapSeconds, int WebSocketSeconds, int SpawnRuns, bool KestrelAlone, TimeSpan Budget, TimeSpan GapNeeds)
 {
-    public static readonly Profile Suite = new(3, 8, 5, 2, 4, 3, 4, 3, 1, 2, 4, 20, 3, false, TimeSpan.FromSeconds(330), TimeSpan.FromSeconds(110));
+    public static readonly Profile Suite = new(3, 8, 5, 2, 4, 3, 4, 3, 1, 2, 4, 20, 3, false, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(90));
     public static readonly Profile Full = new(15, 45, 10, 4, 12, 3, 15, 10, 2, 4, 10, 60, 5, true, TimeSpan.FromHours(2), TimeSpan.Zero);
 }
 
