@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace DataWorkspace.Bench;
 
@@ -91,9 +92,31 @@ public sealed class MachineChanges : IDisposable
 {
     private readonly List<(string What, Action Undo)> _undo = [];
     private readonly Dictionary<int, string> _pinned = [];
+    private readonly Lock _gate = new();
+    private readonly List<PosixSignalRegistration> _signals = [];
+
+    /// <summary>
+    /// Also undoes the changes when the bench is stopped by SIGINT or SIGTERM (a finally block does not run then),
+    /// after <paramref name="alsoOnSignal"/> (stopping what the bench started, say).
+    /// </summary>
+    public MachineChanges UndoOnSignal(Action? alsoOnSignal = null)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            _signals.Add(PosixSignalRegistration.Create(signal, _ =>
+            {
+                alsoOnSignal?.Invoke();
+                Dispose();
+            }));
+        return this;
+    }
 
     /// <summary>Pins every thread of the process to the cores ("1", "0-1"), remembering where it was allowed first.</summary>
     public bool Pin(int pid, string cores)
+    {
+        lock (_gate) return PinLocked(pid, cores);
+    }
+
+    private bool PinLocked(int pid, string cores)
     {
         if (!_pinned.ContainsKey(pid))
         {
@@ -115,6 +138,11 @@ public sealed class MachineChanges : IDisposable
     /// <summary>Writes a /proc/sys switch, remembering its value; false (and nothing changed) when it cannot.</summary>
     public bool SetSwitch(string path, string value)
     {
+        lock (_gate) return SetSwitchLocked(path, value);
+    }
+
+    private bool SetSwitchLocked(string path, string value)
+    {
         var before = ProcessFacts.Read(path).Trim();
         if (before.Length == 0) return false;
         if (before == value) return true;
@@ -132,6 +160,11 @@ public sealed class MachineChanges : IDisposable
     }
 
     public void Dispose()
+    {
+        lock (_gate) UndoLocked();
+    }
+
+    private void UndoLocked()
     {
         for (var i = _undo.Count - 1; i >= 0; i--)
         {

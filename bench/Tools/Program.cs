@@ -37,7 +37,8 @@ Console.WriteLine($"Starting the platform (Local mode, Production settings, data
 var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, portalPort, CancellationToken.None, testSettings: false);
 Console.WriteLine($"  started after {benchClock.Elapsed.TotalSeconds:N0} s");
 var peers = new List<Process>();
-var machine = new MachineChanges();
+// Stopped by a signal (the suite's time limit), the peers go and the machine is put back as it was.
+var machine = new MachineChanges().UndoOnSignal(() => { lock (peers) foreach (var peer in peers) Stop(peer); });
 
 try
 {
@@ -79,11 +80,19 @@ try
     var toolPid = int.Parse((await platform.CatalogueScalarAsync<string>("SELECT launcher_handle FROM tool_instances WHERE host = $1 AND state = 'Running'", host))!, n);
     var toolPort = new Uri(address).Port;
     var sampleCommand = ProcessFacts.CommandLine(toolPid);
-    // The proxy is the process the orchestrator started for the "proxy" resource (or, under a wrapper, its child
-    // running the proxy's own program): never found by name, which another platform on the machine shares.
+    // The proxy is the process the orchestrator started for the "proxy" resource (`dotnet run --no-build`), or rather
+    // its child running the proxy's own program: never found by name, which another platform on the machine shares.
     var proxyResourcePid = ResourcePid(platform.App, "proxy");
-    var proxyPid = ProcessFacts.Tree(proxyResourcePid).First(pid => ProcessFacts.CommandLine(pid).Any(part => part.Contains("DataWorkspace.Proxy", StringComparison.Ordinal)));
-    Console.WriteLine($"  the tool is at {address} (pid {toolPid}); the proxy resource is pid {proxyResourcePid}, its program pid {proxyPid}");
+    var proxyPid = ProcessFacts.Tree(proxyResourcePid).FirstOrDefault(pid => ProcessFacts.CommandLine(pid) is [var program, ..] && Path.GetFileName(program) == "DataWorkspace.Proxy",
+        proxyResourcePid);
+    // The orchestrator runs detached (its parent is init), so this bench's processes are its own tree and the
+    // orchestrator's: the first ancestor of the proxy's process whose parent is init.
+    var orchestratorPid = proxyResourcePid;
+    while (ProcessFacts.ParentOf(orchestratorPid) is > 1 and var parent) orchestratorPid = parent;
+    List<int> Started() => [.. ProcessFacts.Tree(Environment.ProcessId), .. ProcessFacts.Tree(orchestratorPid)];
+    if (!Started().Contains(toolPid)) throw new InvalidOperationException($"The tool's process {toolPid} is not one this bench's platform started");
+    Console.WriteLine($"  the tool is at {address} (pid {toolPid}); the proxy resource is pid {proxyResourcePid} ({string.Join(' ', ProcessFacts.CommandLine(proxyResourcePid).Take(3))} ...), " +
+        $"the proxy's program pid {proxyPid}; the orchestrator pid {orchestratorPid}");
 
     if (mode == "serve")
     {
@@ -96,7 +105,7 @@ try
     var proxyTarget = new Target("proxy", $"http://127.0.0.1:{portalPort}", toolAuthority, [$"Cookie: {cookie}"], proxyPid);
     var directTarget = new Target("direct", address, $"127.0.0.1:{toolPort}", [], toolPid);
     // The servers share core 1; everything else this bench started (itself with its load generator, the orchestrator,
-    // the web app, PostgreSQL) runs on core 0 with wrk.
+    // the web app, PostgreSQL) runs on core 0 with wrk. Other processes on the machine are left as they are.
     var servers = new List<int>();
     var started = new List<Target>();
     void PinServer(int pid)
@@ -107,7 +116,7 @@ try
 
     void PinAll()
     {
-        foreach (var pid in ProcessFacts.Tree(Environment.ProcessId))
+        foreach (var pid in Started())
             machine.Pin(pid, servers.Contains(pid) ? "1" : "0");
     }
 
@@ -158,7 +167,7 @@ try
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 }) Console.WriteLine($"  [{Path.GetFileName(program.FileName)}] {e.Data}"); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        peers.Add(process);
+        lock (peers) peers.Add(process);
         return process;
     }
 
@@ -184,6 +193,7 @@ try
     async Task<Dictionary<string, List<WrkResult>>> ThroughputAsync(bool onlyBare)
     {
         Console.WriteLine();
+        Console.WriteLine($"[{benchClock.Elapsed.TotalSeconds:N0} s]");
         Console.WriteLine("== Throughput: GET /bytes/1024, wrk -t1 -c64, wrk on core 0, servers on core 1 ==");
         var targets = new List<Target> { directTarget, proxyTarget };
 
@@ -255,7 +265,7 @@ try
         }
 
         foreach (var target in targets.Skip(2)) PinServer(target.Pid);
-        Console.WriteLine($"  pinned to core 1: {string.Join(", ", targets.Select(t => $"{t.Name} ({string.Join('+', ProcessFacts.Tree(t.Pid))})"))}; the rest of this bench's processes to core 0");
+        Console.WriteLine($"  pinned to core 1: {string.Join(", ", targets.Select(t => $"{t.Name} ({string.Join('+', ProcessFacts.Tree(t.Pid))})"))}; {Started().Count(pid => !servers.Contains(pid))} other processes of this bench and its platform to core 0");
 
         Console.WriteLine($"Warming up ({profile.WarmupSeconds} s each, .NET peers {profile.DotnetWarmupSeconds} s; then the proxy in {profile.ProxyRoundSeconds} s rounds until its JIT is idle) ...");
         foreach (var target in targets)
@@ -318,6 +328,7 @@ try
         var chpMax = measured.TryGetValue("configurable-http-proxy", out var chpRuns) ? Median(chpRuns.Select(r => r.RequestsPerSecond)) : 0;
         var fractions = new[] { 0.25, 0.5, 0.75 };
         Console.WriteLine();
+        Console.WriteLine($"[{benchClock.Elapsed.TotalSeconds:N0} s]");
         Console.WriteLine($"== Added latency at fixed rates: {string.Join(", ", fractions.Select(f => $"{f:P0}"))} of the bare forwarder's {bareMax:N0} req/s, " +
             $"open-loop, 64 keep-alive connections, {profile.RateSeconds} s x {profile.RateRounds} per peer and rate, generator on core 0 ==");
         var all = new List<Target> { directTarget, proxyTarget };
@@ -395,6 +406,7 @@ try
         //   "copy pinned at start": started on core 1, so .NET sizes itself for one processor (thread pool, socket
         //   engines), as a copy started with taskset from a shell does.
         Console.WriteLine();
+        Console.WriteLine($"[{benchClock.Elapsed.TotalSeconds:N0} s]");
         Console.WriteLine($"== Gap: the orchestrator-launched proxy against copies of it started by the bench, {profile.GapRounds} interleaved rounds of {profile.GapSeconds} s ==");
         var command = ProcessFacts.CommandLine(proxyPid);
         var environment = ProcessFacts.Environment(proxyPid);
@@ -402,7 +414,8 @@ try
         var differences = environment.Where(e => !string.Equals(Environment.GetEnvironmentVariable(e.Key), e.Value, StringComparison.Ordinal))
             .Select(e => e.Key).Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("OTEL_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("Logging", StringComparison.OrdinalIgnoreCase))
             .Order();
-        Console.WriteLine($"  the orchestrator gives the proxy: {string.Join(", ", differences.Select(k => $"{k}={environment[k]}"))}");
+        // Values that carry a key (the dashboard's OTLP header) are named, not printed.
+        Console.WriteLine($"  the orchestrator gives the proxy: {string.Join(", ", differences.Select(k => k.Contains("HEADERS", StringComparison.Ordinal) ? $"{k}=(set)" : $"{k}={environment[k]}"))}");
         Console.WriteLine($"  the orchestrator's proxy: parent {ProcessFacts.CommandLine(ProcessFacts.ParentOf(proxyPid)).FirstOrDefault()}, cgroups {Cgroups(proxyPid)}");
         async Task<Target> CopyAsync(string name, bool pinnedAtStart)
         {
@@ -444,6 +457,7 @@ try
         const int Connections = 1000;
         var hold = TimeSpan.FromSeconds(profile.WebSocketSeconds);
         Console.WriteLine();
+        Console.WriteLine($"[{benchClock.Elapsed.TotalSeconds:N0} s]");
         Console.WriteLine($"== WebSockets: {Connections:N0} connections through the proxy to the tool's /ws, held {hold.TotalSeconds:0} s, an echo every 5 s each ==");
         var rssBefore = ProcessFacts.RssMb(proxyPid);
         Console.WriteLine($"  RSS before: proxy {rssBefore:N0} MB, tool {ProcessFacts.RssMb(toolPid):N0} MB");
@@ -525,6 +539,7 @@ try
     {
         var runs = profile.SpawnRuns;
         Console.WriteLine();
+        Console.WriteLine($"[{benchClock.Elapsed.TotalSeconds:N0} s]");
         Console.WriteLine($"== Spawn: the app's own start and its start through the platform, interleaved, {runs} of each ==");
         var own = new List<double>();
         var through = new List<double>();
