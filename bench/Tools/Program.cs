@@ -298,6 +298,9 @@ try
         BenchResults.Info(Bench, "proxy req/s vs nginx (the limit)", rps["proxy"], "req/s", "nginx", rps["nginx"], $"nginx {Spread("nginx")}");
         BenchResults.Info(Bench, "bare forwarder req/s vs nginx", rps["bare forwarder"], "req/s", "nginx", rps["nginx"]);
         BenchResults.Info(Bench, "direct to the tool req/s", rps["direct"], "req/s", note: $"tool {Spread("direct")}");
+        // CPU a request holds steadier than requests/s on a shared machine: the proxy's own cost over the forwarder's.
+        BenchResults.Info(Bench, "CPU a request, proxy vs bare forwarder", cpu["proxy"], "us", "YARP bare forwarder", cpu["bare forwarder"],
+            $"nginx {cpu["nginx"]:N1} us, configurable-http-proxy {cpu["configurable-http-proxy"]:N1} us, the tool {cpu["direct"]:N1} us");
         if (rps.ContainsKey("kestrel alone"))
             BenchResults.Info(Bench, "Kestrel answering 1 KB itself, CPU a request", cpu["kestrel alone"], "us", "nginx proxying", cpu["nginx"], $"{rps["kestrel alone"]:N0} req/s");
         var addedProxy = p99["proxy"] - p99["direct"];
@@ -415,7 +418,7 @@ try
             .Select(e => e.Key).Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("OTEL_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("Logging", StringComparison.OrdinalIgnoreCase))
             .Order();
         // Values that carry a key (the dashboard's OTLP header) are named, not printed.
-        Console.WriteLine($"  the orchestrator gives the proxy: {string.Join(", ", differences.Select(k => k.Contains("HEADERS", StringComparison.Ordinal) ? $"{k}=(set)" : $"{k}={environment[k]}"))}");
+        Console.WriteLine($"  the orchestrator gives the proxy: {string.Join(", ", differences.Select(k => k.StartsWith("OTEL_EXPORTER_OTLP_HEADERS", StringComparison.Ordinal) ? $"{k}=(set)" : $"{k}={environment[k]}"))}");
         Console.WriteLine($"  the orchestrator's proxy: parent {ProcessFacts.CommandLine(ProcessFacts.ParentOf(proxyPid)).FirstOrDefault()}, cgroups {Cgroups(proxyPid)}");
         async Task<Target> CopyAsync(string name, bool pinnedAtStart)
         {
