@@ -141,7 +141,7 @@ try
         rounds = round;
         Phase($"Warm-up round {round} ({warmUp.TotalSeconds:0} s): the JIT's background compiler used {jitShare * 100:N1}% of a core");
         if (jitShare < 0.02) break;
-        if (suite && clock.Elapsed + warmUp + measure + measureHome + TimeSpan.FromSeconds(20) > budget)
+        if (suite && clock.Elapsed + warmUp + measure + measureHome + TimeSpan.FromSeconds(30) > budget)
         {
             Console.WriteLine("  ... still compiling, but the suite's time is up: measuring anyway");
             break;
@@ -194,8 +194,8 @@ try
     BenchResults.Info(Bench, "Search throughput", all.Requests / measure.TotalSeconds, "req/s", "home page", home.Requests / measureHome.TotalSeconds,
         "the home page (proxy, signed identity, web app, one cached lookup) under the same load is the floor");
     BenchResults.Info(Bench, "Home page p95, same load", home.P95, "ms");
-    BenchResults.AtLeast(Bench, "Filtered searches that find something", filteredWithResults * 100, "%", "all searches in the mix", withResults * 100, 1.0,
-        $"filters derived from the seeded data (each word with the type it matches most among datasets Tom may read); checked on the page before the load");
+    BenchResults.Record(new Figure(Bench, "Share of the searches that find something", withResults * 100, "%", Target: ">= 95 %", Met: withResults >= 0.95,
+        Note: $"every search in the mix is meant to find something; {filteredWithResults * 100:N0}% of the {filtered.Count} filtered ones do (filters derived from the seeded data: each word with the type it matches most among datasets Tom may read); checked on the page before the load"));
     BenchResults.Bars(Bench, "Latency under load", "ms", [("search p50", all.P50), ("search p95", all.P95), ("search p99", all.P99), ("home page p50", home.P50), ("home page p95", home.P95)]);
     BenchResults.Bars(Bench, "Requests per second", "req/s", [("search", all.Requests / measure.TotalSeconds), ("home page", home.Requests / measureHome.TotalSeconds)]);
 

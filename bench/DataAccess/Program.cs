@@ -1,7 +1,7 @@
 // bench/DataAccess: issue 4's two targets, each against psql on the same machine and the same table, in the same run.
 //  1. Table download of 1,000,000 rows x 10 columns through the proxy: at least 0.8x the throughput of
 //     `psql -c "\copy ... to stdout csv"`, and the web process's peak memory grows by under 50 MB.
-//  2. Data Explorer first page of SELECT * over 10,000,000 rows (2,000,000 in the suite): within 1.5x of the time psql
+//  2. Data Explorer first page of SELECT * over 10,000,000 rows (1,000,000 in the suite): within 1.5x of the time psql
 //     with a cursor (FETCH_COUNT=1000) takes to its first row. Plain psql (which reads every row first) is kept for the record.
 // Run: dotnet run -c Release --project bench/DataAccess [--rounds N] [--big-rows N]
 using System.Diagnostics;
