@@ -179,23 +179,25 @@ try
     // A virtual machine's hypervisor may run other guests on "our" cores: time stolen makes every figure above worse.
     Console.WriteLine($"  CPU time stolen by the hypervisor: {stolen / measure.TotalSeconds / Environment.ProcessorCount * 100:N1}% of the machine (runs with more than ~2% are not comparable)");
 
+    // The target's figures go to the suite at once: a run stopped at its budget keeps them.
+    var stolenShare = stolen / measure.TotalSeconds / Environment.ProcessorCount;
+    var mix = $"{paths.Length} searches (free text, filtered, deep page, topic, publisher), {withResults * 100:N0}% of them finding something";
+    BenchResults.Under(Bench, $"Search p95, {Datasets:N0} datasets, {Concurrency} signed-in clients through the proxy", p95, "ms", 50,
+        $"wrk for {measure.TotalSeconds:0} s over {mix}; {jitNote}; hypervisor stole {stolenShare * 100:N1}% of the machine");
+    BenchResults.Record(new Figure(Bench, "Share of the searches that find something", withResults * 100, "%", Target: ">= 95 %", Met: withResults >= 0.95,
+        Note: $"every search in the mix is meant to find something; {filteredWithResults * 100:N0}% of the {filtered.Count} filtered ones do (filters derived from the seeded data: each word with the type it matches most among datasets Tom may read); checked on the page before the load"));
+
     // The floor: the portal's home page (proxy, signed identity, web, one cached user lookup) under the same load.
     Phase($"Measuring the home page for comparison ({measureHome.TotalSeconds:0} s) ...");
     var home = await RunAsync(measureHome, ["/"]);
     Console.WriteLine($"  home page: requests {home.Requests:N0}  ({home.Requests / measureHome.TotalSeconds:N0}/s)  p50 {home.P50:N1} ms  p95 {home.P95:N1} ms");
     Console.WriteLine($"  search p95 / home p95: {p95 / home.P95:N2}");
 
-    var stolenShare = stolen / measure.TotalSeconds / Environment.ProcessorCount;
-    var mix = $"{paths.Length} searches (free text, filtered, deep page, topic, publisher), {withResults * 100:N0}% of them finding something";
-    BenchResults.Under(Bench, $"Search p95, {Datasets:N0} datasets, {Concurrency} signed-in clients through the proxy", p95, "ms", 50,
-        $"wrk for {measure.TotalSeconds:0} s over {mix}; {jitNote}; hypervisor stole {stolenShare * 100:N1}% of the machine");
     BenchResults.Info(Bench, "Search p50", all.P50, "ms", "home page p50, same load", home.P50);
     BenchResults.Info(Bench, "Search p99", all.P99, "ms");
     BenchResults.Info(Bench, "Search throughput", all.Requests / measure.TotalSeconds, "req/s", "home page", home.Requests / measureHome.TotalSeconds,
         "the home page (proxy, signed identity, web app, one cached lookup) under the same load is the floor");
     BenchResults.Info(Bench, "Home page p95, same load", home.P95, "ms");
-    BenchResults.Record(new Figure(Bench, "Share of the searches that find something", withResults * 100, "%", Target: ">= 95 %", Met: withResults >= 0.95,
-        Note: $"every search in the mix is meant to find something; {filteredWithResults * 100:N0}% of the {filtered.Count} filtered ones do (filters derived from the seeded data: each word with the type it matches most among datasets Tom may read); checked on the page before the load"));
     BenchResults.Bars(Bench, "Latency under load", "ms", [("search p50", all.P50), ("search p95", all.P95), ("search p99", all.P99), ("home page p50", home.P50), ("home page p95", home.P95)]);
     BenchResults.Bars(Bench, "Requests per second", "req/s", [("search", all.Requests / measure.TotalSeconds), ("home page", home.Requests / measureHome.TotalSeconds)]);
 

@@ -200,6 +200,49 @@ try
     }
 
     var downloads = Directory.CreateDirectory(Path.Combine(work, "downloads")).FullName;
+    // Each figure goes to the suite as soon as it is measured: a run stopped at its budget keeps what it has.
+    var emulatorNote = "against moto (the S3 emulator) on the same 2 cores";
+    var sizeNote = suite ? $"{largeMb:N0} MB in the suite (1,024 MB in the full run)" : $"{largeMb:N0} MB";
+    void SmallUploadFigures()
+    {
+        var (pageUp, cliUp, ceiling) = (SmallFiles / pageSmallUp.TotalSeconds, SmallFiles / cliSmallUp.TotalSeconds, SmallFiles / ceilingSmallUp.TotalSeconds);
+        BenchResults.AtLeast(Bench, $"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (the page's folder picker, headless Chromium)", pageUp, "files/s", "aws s3 cp --recursive", cliUp, 0.8,
+            $"{pageSmallUp.TotalSeconds:N1} s against {cliSmallUp.TotalSeconds:N1} s; the browser's ceiling {ceiling:N1} files/s ({ceiling / cliUp:N2}x the CLI; the page reaches {pageUp / ceiling:N2} of it); {emulatorNote}");
+        BenchResults.Info(Bench, $"Browser ceiling: upload {SmallFiles:N0} x {SmallSize / 1024} KB", ceiling, "files/s", "aws s3 cp --recursive", cliUp,
+            "the same POST forms from the same Chromium, all asked for before the clock starts, six at a time to each of the bucket's names");
+        BenchResults.Bars(Bench, $"Upload {SmallFiles:N0} x {SmallSize / 1024} KB", "files/s", [("page", pageUp), ("browser ceiling", ceiling), ("aws s3 cp --recursive", cliUp)]);
+    }
+    void SmallDownloadFigures()
+    {
+        var (pageDown, cliDown) = (downloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
+        BenchResults.Info(Bench, $"Download {SmallSize / 1024} KB files, one at a time with the page's Download button", pageDown, "files/s", "aws s3 cp --recursive", cliDown,
+            $"not like for like: the page has no bulk download; {downloadSample} files one after another against all {SmallFiles:N0}");
+    }
+    void LargeUploadFigures()
+    {
+        var (pageUp, cliUp) = (largeMb / pageLargeUp.TotalSeconds, largeMb / cliLargeUp.TotalSeconds);
+        var best = ceilingLargeUp.MaxBy(c => largeMb / c.Time.TotalSeconds);
+        BenchResults.AtLeast(Bench, $"Upload 1 x {largeMb:N0} MB (the page's file picker, multipart)", pageUp, "MB/s", "aws s3 cp", cliUp, 0.8,
+            $"{sizeNote}; {pageLargeUp.TotalSeconds:N1} s against {cliLargeUp.TotalSeconds:N1} s; the browser's ceiling {largeMb / best.Time.TotalSeconds:N1} MB/s at {best.Parallel} parts at a time; {emulatorNote}");
+        foreach (var (parallel, time) in ceilingLargeUp)
+            BenchResults.Info(Bench, $"Browser ceiling: upload 1 x {largeMb:N0} MB, {parallel} parts at a time", largeMb / time.TotalSeconds, "MB/s", "aws s3 cp", cliUp,
+                "the same part PUTs from the same Chromium, every part URL asked for before the clock starts");
+        BenchResults.Bars(Bench, $"Upload 1 x {largeMb:N0} MB", "MB/s",
+            [("page", pageUp), .. ceilingLargeUp.Select(c => ($"browser ceiling, {c.Parallel} parts", largeMb / c.Time.TotalSeconds)), ("aws s3 cp", cliUp)]);
+    }
+    void LargeDownloadFigures()
+    {
+        var (pageDl, cliDl) = (largeMb / pageLargeDown.TotalSeconds, largeMb / cliLargeDown.TotalSeconds);
+        BenchResults.AtLeast(Bench, $"Download 1 x {largeMb:N0} MB (the page's Download button, presigned GET)", pageDl, "MB/s", "aws s3 cp", cliDl, 0.8,
+            $"{sizeNote}; the CLI fetches 8 MB ranges in 10 threads, which the emulator serves slowly: not a ratio to expect against real S3");
+        BenchResults.Bars(Bench, $"Download 1 x {largeMb:N0} MB", "MB/s", [("page", pageDl), ("aws s3 cp", cliDl)]);
+    }
+    void ListingFigures()
+    {
+        BenchResults.Record(new Figure(Bench, $"First page of a {ListingObjects:N0}-object folder shown (100 rows)", pageListing.TotalMilliseconds, "ms",
+            "aws s3api list-objects-v2 (one page of 1,000)", cliListing.TotalMilliseconds, "< 1,000 ms", pageListing < TimeSpan.FromSeconds(1),
+            $"navigation to 100 rows drawn, median of {listingRuns} ({string.Join(", ", pageListings.Select(t => t.TotalMilliseconds.ToString("N0", CultureInfo.InvariantCulture)))} ms); all 1,000 rows at {pageWholePages.Order().ElementAt(listingRuns / 2).TotalMilliseconds:N0} ms; the CLI's time is mostly its Python start-up"));
+    }
     if (Measures("small"))
     {
         Phase($"Uploading {SmallFiles:N0} files with the page's folder picker ...");
@@ -261,6 +304,7 @@ try
         Phase($"Uploading the same from the same Chromium, every form asked for in advance, six at a time to each of the bucket's names ...");
         ceilingSmallUp = await CeilingSmallAsync($"{home}bench-ceiling/small/");
         Console.WriteLine($"  {ceilingSmallUp.TotalSeconds:N1} s");
+        SmallUploadFigures();
     }
 
     if (Measures("large"))
@@ -280,6 +324,7 @@ try
             // The emulator keeps every object in memory.
             await AwsAsync("s3", "rm", "--quiet", $"s3://{bucket}/{home}bench-ceiling/large-{parallel}.bin");
         }
+        LargeUploadFigures();
     }
 
     if (Measures("large") && Measures("large-download"))
@@ -290,6 +335,7 @@ try
         cliLargeDown = await AwsAsync("s3", "cp", "--quiet", $"s3://{bucket}/{cliPrefix}large.bin", Path.Combine(downloads, "large.bin"));
         File.Delete(Path.Combine(downloads, "large.bin"));
         Console.WriteLine($"  {pageLargeDown.TotalSeconds:N1} s and {cliLargeDown.TotalSeconds:N1} s");
+        LargeDownloadFigures();
     }
 
     // The page has no bulk download: each file is its own presigned GET, so a sample shows its rate per file.
@@ -300,11 +346,11 @@ try
         for (var i = 1; i <= downloadSample; i++) pageSmallDown += await PageDownloadAsync($"{pagePrefix}small/file-{i * (SmallFiles / downloadSample):D4}.bin");
         cliSmallDown = await AwsAsync("s3", "cp", "--recursive", "--quiet", $"s3://{bucket}/{cliPrefix}small/", Path.Combine(downloads, "small"));
         Console.WriteLine($"  {pageSmallDown.TotalSeconds:N1} s and {cliSmallDown.TotalSeconds:N1} s");
+        SmallDownloadFigures();
     }
 
     if (Measures("listing"))
     {
-
         Phase($"Seeding {ListingObjects:N0} objects straight into the emulator ...");
         using (var http = new HttpClient())
             await Parallel.ForAsync(0, ListingObjects, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, token) =>
@@ -332,9 +378,10 @@ try
                 }
                 """));
             cliListings.Add(await AwsAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", listingPrefix, "--delimiter", "/", "--max-items", "1000", "--page-size", "1000"));
-    }
-    pageListing = pageListings.Order().ElementAt(listingRuns / 2);
-    cliListing = cliListings.Order().ElementAt(listingRuns / 2);
+        }
+        pageListing = pageListings.Order().ElementAt(listingRuns / 2);
+        cliListing = cliListings.Order().ElementAt(listingRuns / 2);
+        ListingFigures();
     }
 
     var smallMb = SmallFiles * (double)SmallSize / (1 << 20);
@@ -368,44 +415,6 @@ try
     if (Measures("listing")) Console.WriteLine($"(page listing runs: first 100 rows at {string.Join(", ", pageListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, all 1,000 rows at {string.Join(", ", pageWholePages.Select(t => $"{t.TotalMilliseconds:N0}"))} ms; aws: {string.Join(", ", cliListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, mostly its Python start-up; {smallMb:N1} MB in the small files)");
     if (Measures("listing")) Console.WriteLine($"(page listing, per run: HTML and script ready at {string.Join(", ", listingParts.Select(p => $"{p[0]:N0}"))} ms; the list call started at {string.Join(", ", listingParts.Select(p => $"{p[1]:N0}"))} ms and took {string.Join(", ", listingParts.Select(p => $"{p[2]:N0}"))} ms)");
 
-    Phase("Figures:");
-    var emulatorNote = "against moto (the S3 emulator) on the same 2 cores";
-    if (Measures("small"))
-    {
-        var (pageUp, cliUp, ceiling) = (SmallFiles / pageSmallUp.TotalSeconds, SmallFiles / cliSmallUp.TotalSeconds, SmallFiles / ceilingSmallUp.TotalSeconds);
-        BenchResults.AtLeast(Bench, $"Upload {SmallFiles:N0} x {SmallSize / 1024} KB (the page's folder picker, headless Chromium)", pageUp, "files/s", "aws s3 cp --recursive", cliUp, 0.8,
-            $"{pageSmallUp.TotalSeconds:N1} s against {cliSmallUp.TotalSeconds:N1} s; the browser's ceiling {ceiling:N1} files/s ({ceiling / cliUp:N2}x the CLI; the page reaches {pageUp / ceiling:N2} of it); {emulatorNote}");
-        BenchResults.Info(Bench, $"Browser ceiling: upload {SmallFiles:N0} x {SmallSize / 1024} KB", ceiling, "files/s", "aws s3 cp --recursive", cliUp,
-            "the same POST forms from the same Chromium, all asked for before the clock starts, six at a time to each of the bucket's names");
-        BenchResults.Bars(Bench, $"Upload {SmallFiles:N0} x {SmallSize / 1024} KB", "files/s", [("page", pageUp), ("browser ceiling", ceiling), ("aws s3 cp --recursive", cliUp)]);
-        var (pageDown, cliDown) = (downloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
-        BenchResults.Info(Bench, $"Download {SmallSize / 1024} KB files, one at a time with the page's Download button", pageDown, "files/s", "aws s3 cp --recursive", cliDown,
-            $"not like for like: the page has no bulk download; {downloadSample} files one after another against all {SmallFiles:N0}");
-    }
-    var sizeNote = suite ? $"{largeMb:N0} MB in the suite (1,024 MB in the full run)" : $"{largeMb:N0} MB";
-    if (Measures("large"))
-    {
-        var (pageUp, cliUp) = (largeMb / pageLargeUp.TotalSeconds, largeMb / cliLargeUp.TotalSeconds);
-        var best = ceilingLargeUp.MaxBy(c => largeMb / c.Time.TotalSeconds);
-        BenchResults.AtLeast(Bench, $"Upload 1 x {largeMb:N0} MB (the page's file picker, multipart)", pageUp, "MB/s", "aws s3 cp", cliUp, 0.8,
-            $"{sizeNote}; {pageLargeUp.TotalSeconds:N1} s against {cliLargeUp.TotalSeconds:N1} s; the browser's ceiling {largeMb / best.Time.TotalSeconds:N1} MB/s at {best.Parallel} parts at a time; {emulatorNote}");
-        foreach (var (parallel, time) in ceilingLargeUp)
-            BenchResults.Info(Bench, $"Browser ceiling: upload 1 x {largeMb:N0} MB, {parallel} parts at a time", largeMb / time.TotalSeconds, "MB/s", "aws s3 cp", cliUp,
-                "the same part PUTs from the same Chromium, every part URL asked for before the clock starts");
-        BenchResults.Bars(Bench, $"Upload 1 x {largeMb:N0} MB", "MB/s",
-            [("page", pageUp), .. ceilingLargeUp.Select(c => ($"browser ceiling, {c.Parallel} parts", largeMb / c.Time.TotalSeconds)), ("aws s3 cp", cliUp)]);
-    }
-    if (Measures("large") && Measures("large-download"))
-    {
-        var (pageDl, cliDl) = (largeMb / pageLargeDown.TotalSeconds, largeMb / cliLargeDown.TotalSeconds);
-        BenchResults.AtLeast(Bench, $"Download 1 x {largeMb:N0} MB (the page's Download button, presigned GET)", pageDl, "MB/s", "aws s3 cp", cliDl, 0.8,
-            $"{sizeNote}; the CLI fetches 8 MB ranges in 10 threads, which the emulator serves slowly: not a ratio to expect against real S3");
-        BenchResults.Bars(Bench, $"Download 1 x {largeMb:N0} MB", "MB/s", [("page", pageDl), ("aws s3 cp", cliDl)]);
-    }
-    if (Measures("listing"))
-        BenchResults.Record(new Figure(Bench, $"First page of a {ListingObjects:N0}-object folder shown (100 rows)", pageListing.TotalMilliseconds, "ms",
-            "aws s3api list-objects-v2 (one page of 1,000)", cliListing.TotalMilliseconds, "< 1,000 ms", pageListing < TimeSpan.FromSeconds(1),
-            $"navigation to 100 rows drawn, median of {listingRuns} ({string.Join(", ", pageListings.Select(t => t.TotalMilliseconds.ToString("N0", CultureInfo.InvariantCulture)))} ms); all 1,000 rows at {pageWholePages.Order().ElementAt(listingRuns / 2).TotalMilliseconds:N0} ms; the CLI's time is mostly its Python start-up"));
     await context.CloseAsync();
 }
 finally
