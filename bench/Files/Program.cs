@@ -389,8 +389,8 @@ try
     Console.WriteLine($"Your files (page in headless Chromium) against the aws CLI {AwsVersion()}, same emulator, 2 shared cores:");
     Console.WriteLine($"| {"Measure",-52} | {"Page",-22} | {"aws CLI",-22} | {"Page / aws",-10} | {"Target",-18} |");
     Console.WriteLine($"|{new string('-', 54)}|{new string('-', 24)}|{new string('-', 24)}|{new string('-', 12)}|{new string('-', 20)}|");
-    void Row(string measure, string pageFigure, string cliFigure, double ratio, string target, bool met) =>
-        Console.WriteLine($"| {measure,-52} | {pageFigure,-22} | {cliFigure,-22} | {ratio,10:N2} | {target + (met ? " met" : " NOT met"),-18} |");
+    void Row(string measure, string pageFigure, string cliFigure, double ratio, string target, bool? met) =>
+        Console.WriteLine($"| {measure,-52} | {pageFigure,-22} | {cliFigure,-22} | {ratio,10:N2} | {target + met switch { true => " met", false => " NOT met", null => "" },-18} |");
     void Throughput(string measure, double amount, string unit, TimeSpan pageTime, TimeSpan cliTime)
     {
         var (p, c) = (amount / pageTime.TotalSeconds, amount / cliTime.TotalSeconds);
@@ -410,7 +410,7 @@ try
                 Console.WriteLine($"- {largeMb:N0} MB, {parallel} parts at a time: {largeMb / time.TotalSeconds:N1} MB/s ({time.TotalSeconds:N1} s) = {cliLargeUp / time:N2}x the aws CLI; the page reaches {time / pageLargeUp:N2} of it");
     }
     var (pageRate, cliRate) = (downloadSample / pageSmallDown.TotalSeconds, SmallFiles / cliSmallDown.TotalSeconds);
-    if (Measures("small")) Row($"Download {SmallSize / 1024} KB files (page: {downloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, ">= 0.8x", pageRate / cliRate >= 0.8);
+    if (Measures("small")) Row($"Download {SmallSize / 1024} KB files (page: {downloadSample}, one at a time)", $"{pageRate:N1} files/s", $"{cliRate:N1} files/s (all {SmallFiles:N0})", pageRate / cliRate, "none (no bulk download)", null);
     if (Measures("listing")) Row($"First page of a {ListingObjects:N0}-object folder shown (100 rows; median of {listingRuns})", $"{pageListing.TotalMilliseconds:N0} ms", $"{cliListing.TotalMilliseconds:N0} ms", cliListing / pageListing, "< 1 s", pageListing < TimeSpan.FromSeconds(1));
     if (Measures("listing")) Console.WriteLine($"(page listing runs: first 100 rows at {string.Join(", ", pageListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, all 1,000 rows at {string.Join(", ", pageWholePages.Select(t => $"{t.TotalMilliseconds:N0}"))} ms; aws: {string.Join(", ", cliListings.Select(t => $"{t.TotalMilliseconds:N0}"))} ms, mostly its Python start-up; {smallMb:N1} MB in the small files)");
     if (Measures("listing")) Console.WriteLine($"(page listing, per run: HTML and script ready at {string.Join(", ", listingParts.Select(p => $"{p[0]:N0}"))} ms; the list call started at {string.Join(", ", listingParts.Select(p => $"{p[1]:N0}"))} ms and took {string.Join(", ", listingParts.Select(p => $"{p[2]:N0}"))} ms)");
