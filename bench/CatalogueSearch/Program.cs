@@ -1,24 +1,34 @@
 // bench/CatalogueSearch: the catalogue search page with 10,000 datasets, 16 concurrent signed-in clients through the
 // proxy. Target (issue 3): p95 under 50 ms on a 2-core machine. Run: dotnet run -c Release --project bench/CatalogueSearch
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Aspire.Hosting.Testing;
+using DataWorkspace.Bench;
 using DataWorkspace.TestSupport;
 
+const string Bench = "CatalogueSearch";
 const int Datasets = 10_000;
 const int Concurrency = 16;
+var suite = BenchResults.InSuite;
+// The suite gives this bench 2.5 minutes, start and seeding included: warm-up rounds stop in time for the measurements.
+var budget = TimeSpan.FromSeconds(150);
 var warmUp = TimeSpan.FromSeconds(10);
-var measure = TimeSpan.FromSeconds(30);
+var measure = TimeSpan.FromSeconds(suite ? 20 : 30);
+var measureHome = TimeSpan.FromSeconds(suite ? 10 : 30);
+var clock = Stopwatch.StartNew();
+void Phase(string text) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,5:N0} s] {text}");
 string[] words = ["trade", "exports", "investment", "companies", "regional", "tariff", "services", "goods", "survey", "ports", "energy", "wins"];
 
 var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-bench-" + Guid.NewGuid().ToString("N")[..8]);
 var port = Ports.Free();
-Console.WriteLine($"Starting the platform (Local mode, data in {dataDirectory}) ...");
+Phase($"Starting the platform (Local mode, data in {dataDirectory}; {(suite ? "suite" : "full")} profile) ...");
 var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, port, CancellationToken.None, testSettings: false);
 try
 {
     var app = platform.App;
 
-    Console.WriteLine($"Seeding {Datasets:N0} datasets ...");
+    Phase($"Seeding {Datasets:N0} datasets ...");
     var catalogue = (await app.GetConnectionStringAsync("catalogue"))!;
     await Sql.ScalarAsync<object>(catalogue, $"""
         INSERT INTO tags (id, type, name) SELECT gen_random_uuid(), 'Topic', 'Bench topic ' || i FROM generate_series(1, 20) i ON CONFLICT DO NOTHING;
@@ -43,12 +53,38 @@ try
 
     using var client = platform.Client();
     await client.SignInAsync("tom.evans@partner.example");
+    // Filtered searches that find something: for each word, the dataset type with the most datasets Tom may read that
+    // the word matches (as the search matches: the text index, or the name).
+    var filtered = new List<string>();
+    foreach (var word in words)
+    {
+        var type = await Sql.ScalarAsync<string>(catalogue, """
+            SELECT type FROM datasets
+            WHERE published AND deleted_at IS NULL AND access_type <> 'RequiresAuthorization'
+              AND (search_vector @@ websearch_to_tsquery('english', $1) OR name ILIKE '%' || $1 || '%')
+            GROUP BY type ORDER BY count(*) DESC, type LIMIT 1
+            """, word);
+        filtered.Add(type is null ? $"/datasets?q={word}&access=true" : $"/datasets?q={word}&access=true&type={type}");
+    }
     string[] paths =
     [
         .. words.Select(w => $"/datasets?q={w}"),
-        .. words.Select(w => $"/datasets?q={w}&access=true&type=SourceDataset"),
+        .. filtered,
         "/datasets", "/datasets?page=50", "/datasets?topic=Bench+topic+3&sort=Newest", "/datasets?publisher=Publisher+7",
     ];
+
+    // Every search in the mix is meant to find something: check that each does, as the page says it.
+    Phase($"Checking what each of the {paths.Length} searches finds ...");
+    var found = new Dictionary<string, int>();
+    foreach (var path in paths)
+    {
+        var page = await client.Http.GetStringAsync(path);
+        var count = ResultCount().Match(page);
+        found[path] = count.Success ? int.Parse(count.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture) : 0;
+    }
+    var withResults = paths.Count(path => found[path] > 0) / (double)paths.Length;
+    var filteredWithResults = filtered.Count(path => found[path] > 0) / (double)filtered.Count;
+    Console.WriteLine($"  {withResults * 100:N0}% of the searches find something ({filteredWithResults * 100:N0}% of the {filtered.Count} filtered ones); results per search: {string.Join(", ", paths.Select(path => $"{path} {found[path]:N0}"))}");
 
     // wrk is the load generator, as for the other HTTP benchmarks: an HttpClient loop in this process spent as much CPU
     // as the proxy on these two shared cores. Each of the 16 connections carries the signed-in user's cookie and asks for
@@ -90,28 +126,43 @@ try
     // Steady state, as a long-running service has it: the JIT keeps recompiling hot code (tier 0, instrumented, then
     // optimised with dynamic PGO) for a minute or more under this load, and figures taken before it is done are up to
     // twice as slow. So load in rounds until the web app's and the proxy's tiered-compilation threads go quiet.
+    var webPid = platform.ProcessId("web");
+    var proxyPid = platform.ProcessId("proxy");
+    var postgresPid = platform.ProcessId("postgres");
+    Console.WriteLine($"  processes measured: web {webPid}, proxy {proxyPid}, postgres {postgresPid} and its backends");
+    var jitShare = 1.0;
+    var rounds = 0;
     for (var round = 1; ; round++)
     {
-        var jitBefore = TieredCompilationSeconds();
+        var jitBefore = TieredCompilationSeconds(webPid, proxyPid);
         await RunAsync(warmUp);
         // Per thread: the compiler's thread ends when idle for a while and a new one starts when work comes.
-        var jitShare = TieredCompilationSeconds().Sum(thread => thread.Value - jitBefore.GetValueOrDefault(thread.Key)) / warmUp.TotalSeconds;
-        Console.WriteLine($"Warm-up round {round} ({warmUp.TotalSeconds:0} s): the JIT's background compiler used {jitShare * 100:N1}% of a core");
+        jitShare = TieredCompilationSeconds(webPid, proxyPid).Sum(thread => thread.Value - jitBefore.GetValueOrDefault(thread.Key)) / warmUp.TotalSeconds;
+        rounds = round;
+        Phase($"Warm-up round {round} ({warmUp.TotalSeconds:0} s): the JIT's background compiler used {jitShare * 100:N1}% of a core");
         if (jitShare < 0.02) break;
+        if (suite && clock.Elapsed + warmUp + measure + measureHome + TimeSpan.FromSeconds(30) > budget)
+        {
+            Console.WriteLine("  ... still compiling, but the suite's time is up: measuring anyway");
+            break;
+        }
         if (round == 18)
         {
             Console.WriteLine("  ... still compiling after 3 minutes: measuring anyway");
             break;
         }
     }
-    Console.WriteLine($"Measuring for {measure.TotalSeconds:0} s with {Concurrency} concurrent clients (wrk) ...");
+    var jitNote = jitShare < 0.02
+        ? $"the JIT was idle when measured ({jitShare * 100:N1}% of a core in the last of {rounds} warm-up rounds of {warmUp.TotalSeconds:0} s)"
+        : $"the JIT was NOT yet idle when measured ({jitShare * 100:N1}% of a core in the last of {rounds} warm-up rounds of {warmUp.TotalSeconds:0} s{(suite ? ", capped by the suite's 2.5 minutes" : "")}): figures are pessimistic";
+    Phase($"Measuring for {measure.TotalSeconds:0} s with {Concurrency} concurrent clients (wrk) ...");
     using var metricsClient = new HttpClient();
     var services = new[] { "web", "proxy" };
     var before = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
-    var (postgresBefore, stealBefore) = (CpuSecondsOf("postgres"), StolenSeconds());
+    var (postgresBefore, stealBefore) = (TreeCpuSeconds(postgresPid), StolenSeconds());
     var all = await RunAsync(measure);
     var after = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
-    var (postgresCpu, wrkCpu, stolen) = (CpuSecondsOf("postgres") - postgresBefore, wrkCpuSeconds, StolenSeconds() - stealBefore);
+    var (postgresCpu, wrkCpu, stolen) = (TreeCpuSeconds(postgresPid) - postgresBefore, wrkCpuSeconds, StolenSeconds() - stealBefore);
     var p95 = all.P95;
     Console.WriteLine($"catalogue search, {Datasets:N0} datasets, concurrency {Concurrency}, through the proxy:");
     Console.WriteLine($"  requests {all.Requests:N0}  ({all.Requests / measure.TotalSeconds:N0}/s)  p50 {all.P50:N1} ms  p95 {p95:N1} ms  p99 {all.P99:N1} ms");
@@ -128,25 +179,72 @@ try
     // A virtual machine's hypervisor may run other guests on "our" cores: time stolen makes every figure above worse.
     Console.WriteLine($"  CPU time stolen by the hypervisor: {stolen / measure.TotalSeconds / Environment.ProcessorCount * 100:N1}% of the machine (runs with more than ~2% are not comparable)");
 
+    // The target's figures go to the suite at once: a run stopped at its budget keeps them.
+    var stolenShare = stolen / measure.TotalSeconds / Environment.ProcessorCount;
+    var mix = $"{paths.Length} searches (free text, filtered, deep page, topic, publisher), {withResults * 100:N0}% of them finding something";
+    BenchResults.Under(Bench, $"Search p95, {Datasets:N0} datasets, {Concurrency} signed-in clients through the proxy", p95, "ms", 50,
+        $"wrk for {measure.TotalSeconds:0} s over {mix}; {jitNote}; hypervisor stole {stolenShare * 100:N1}% of the machine");
+    BenchResults.Record(new Figure(Bench, "Share of the searches that find something", withResults * 100, "%", Target: ">= 95 %", Met: withResults >= 0.95,
+        Note: $"every search in the mix is meant to find something; {filteredWithResults * 100:N0}% of the {filtered.Count} filtered ones do (filters derived from the seeded data: each word with the type it matches most among datasets Tom may read); checked on the page before the load"));
+
     // The floor: the portal's home page (proxy, signed identity, web, one cached user lookup) under the same load.
-    Console.WriteLine($"Measuring the home page for comparison ({measure.TotalSeconds:0} s) ...");
-    var home = await RunAsync(measure, ["/"]);
-    Console.WriteLine($"  home page: requests {home.Requests:N0}  ({home.Requests / measure.TotalSeconds:N0}/s)  p50 {home.P50:N1} ms  p95 {home.P95:N1} ms");
+    Phase($"Measuring the home page for comparison ({measureHome.TotalSeconds:0} s) ...");
+    var home = await RunAsync(measureHome, ["/"]);
+    Console.WriteLine($"  home page: requests {home.Requests:N0}  ({home.Requests / measureHome.TotalSeconds:N0}/s)  p50 {home.P50:N1} ms  p95 {home.P95:N1} ms");
     Console.WriteLine($"  search p95 / home p95: {p95 / home.P95:N2}");
 
-    // CPU seconds (user + system) of every process of that name, from /proc: PostgreSQL's backends come and go.
-    static double CpuSecondsOf(string name) => Processes(name).Sum(dir => StatCpuSeconds(ReadOrEmpty(Path.Combine(dir, "stat"))));
+    BenchResults.Info(Bench, "Search p50", all.P50, "ms", "home page p50, same load", home.P50);
+    BenchResults.Info(Bench, "Search p99", all.P99, "ms");
+    BenchResults.Info(Bench, "Search throughput", all.Requests / measure.TotalSeconds, "req/s", "home page", home.Requests / measureHome.TotalSeconds,
+        "the home page (proxy, signed identity, web app, one cached lookup) under the same load is the floor");
+    BenchResults.Info(Bench, "Home page p95, same load", home.P95, "ms");
+    BenchResults.Bars(Bench, "Latency under load", "ms", [("search p50", all.P50), ("search p95", all.P95), ("search p99", all.P99), ("home page p50", home.P50), ("home page p95", home.P95)]);
+    BenchResults.Bars(Bench, "Requests per second", "req/s", [("search", all.Requests / measure.TotalSeconds), ("home page", home.Requests / measureHome.TotalSeconds)]);
 
-    // CPU seconds of the ".NET Tiered Compilation" worker threads of the web app and the proxy.
-    static Dictionary<string, double> TieredCompilationSeconds() => new[] { "DataWorkspace.W", "DataWorkspace.P" }
-        .SelectMany(Processes)
+    // CPU seconds of a process and all its descendants, from /proc: PostgreSQL's backends come and go, and those that
+    // ended are counted in the postmaster's children's time.
+    static double TreeCpuSeconds(int root)
+    {
+        var parents = Directory.EnumerateDirectories("/proc")
+            .Select(dir => (Pid: int.TryParse(Path.GetFileName(dir), out var pid) ? pid : 0, Stat: ""))
+            .Where(entry => entry.Pid > 0)
+            .Select(entry => (entry.Pid, Stat: ReadOrEmpty($"/proc/{entry.Pid}/stat")))
+            .Where(entry => entry.Stat.Length > 0)
+            .ToDictionary(entry => entry.Pid, entry => entry.Stat);
+        double Own(string stat, bool withChildren) => StatCpuSeconds(stat) + (withChildren ? StatChildrenCpuSeconds(stat) : 0);
+        var total = parents.TryGetValue(root, out var rootStat) ? Own(rootStat, true) : 0;
+        var tree = new HashSet<int> { root };
+        bool grew;
+        do
+        {
+            grew = false;
+            foreach (var (pid, stat) in parents)
+                if (!tree.Contains(pid) && tree.Contains(ParentOf(stat)))
+                {
+                    tree.Add(pid);
+                    total += Own(stat, true);
+                    grew = true;
+                }
+        }
+        while (grew);
+        return total;
+    }
+
+    static int ParentOf(string stat) => int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+
+    static double StatChildrenCpuSeconds(string stat)
+    {
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture)) / 100;
+    }
+
+    // CPU seconds of the ".NET Tiered Compilation" worker threads of the given processes.
+    static Dictionary<string, double> TieredCompilationSeconds(params int[] pids) => pids
+        .Select(pid => $"/proc/{pid}")
         .SelectMany(dir => Directory.Exists(Path.Combine(dir, "task")) ? Directory.EnumerateDirectories(Path.Combine(dir, "task")) : [])
         .Select(task => (Task: task, Stat: ReadOrEmpty(Path.Combine(task, "stat"))))
         .Where(thread => thread.Stat.Contains("(.NET Tiered Com)"))
         .ToDictionary(thread => thread.Task, thread => StatCpuSeconds(thread.Stat));
-
-    static IEnumerable<string> Processes(string name) => Directory.EnumerateDirectories("/proc")
-        .Where(dir => int.TryParse(Path.GetFileName(dir), out _) && ReadOrEmpty(Path.Combine(dir, "comm")).Trim() == name);
 
     // utime + stime, in clock ticks of 1/100 s, after the command name (which may hold spaces).
     static double StatCpuSeconds(string stat)
@@ -187,4 +285,11 @@ finally
 {
     await platform.DisposeAsync();
     TestDirectories.Delete(dataDirectory);
+    Phase("Done.");
+}
+
+partial class Program
+{
+    [GeneratedRegex("data-testid=\"result-count\">([\\d,]+) dataset")]
+    private static partial Regex ResultCount();
 }
