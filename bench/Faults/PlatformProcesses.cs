@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using DataWorkspace.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DataWorkspace.Bench.Faults;
+
+/// <summary>
+/// The platform's resources as the faults touch them: the orchestrator's own stop/start/restart commands, or a signal
+/// to the one process a resource's state names (never a process found by name).
+/// </summary>
+internal sealed partial class PlatformProcesses(RunningPlatform platform)
+{
+    private const int SigKill = 9;
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    public async Task CommandAsync(string resource, string command, CancellationToken ct)
+    {
+        var commands = platform.App.Services.GetRequiredService<ResourceCommandService>();
+        var result = await commands.ExecuteCommandAsync(resource, command, ct);
+        if (!result.Success)
+            throw new InvalidOperationException($"{command} on {resource} failed: {result.Message}");
+    }
+
+    /// <summary>The process id the orchestrator reports for a running resource.</summary>
+    public int ProcessId(string resource)
+    {
+        if (!platform.App.ResourceNotifications.TryGetCurrentState(resource, out var state))
+            throw new InvalidOperationException($"{resource} has no state");
+        var pid = state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
+        return pid switch
+        {
+            int id => id,
+            long id => (int)id,
+            string text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) => id,
+            _ => throw new InvalidOperationException($"{resource} reports no process id (state {state.Snapshot.State?.Text})"),
+        };
+    }
+
+    public static void Kill(int pid) => Signal(pid, SigKill);
+
+    /// <summary>SIGSTOP: the process holds everything it has but answers nothing (its connections wait in the kernel's queue).</summary>
+    public static void Pause(int pid) => Signal(pid, SigStop);
+
+    public static void Resume(int pid) => Signal(pid, SigCont);
+
+    private static void Signal(int pid, int signal)
+    {
+        if (SendSignal(pid, signal) != 0)
+            throw new InvalidOperationException($"signal {signal} to process {pid} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    public Task WaitHealthyAsync(string resource, CancellationToken ct) => platform.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, ct);
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+}
