@@ -32,6 +32,7 @@ internal sealed class FaultRun : IAsyncDisposable
     private readonly DateTimeOffset began = DateTimeOffset.UtcNow;
     private IReadOnlyList<Uri> portals = [];
     private NpgsqlDataSource catalogue = null!;
+    private string catalogueConnectionString = "";
     private AmazonS3Client s3 = null!;
     private Task witnessing = Task.CompletedTask;
     private Uri toolUrl = null!;
@@ -68,7 +69,8 @@ internal sealed class FaultRun : IAsyncDisposable
         await processes.WaitHealthyAsync(FaultPlan.SecondProxy, ct);
         var second = platform.App.GetEndpoint(FaultPlan.SecondProxy, "http");
         portals = [platform.PortalUrl, new UriBuilder(platform.PortalUrl) { Port = second.Port }.Uri];
-        catalogue = NpgsqlDataSource.Create(await platform.App.GetConnectionStringAsync("catalogue", ct) ?? throw new InvalidOperationException("no catalogue connection string"));
+        catalogueConnectionString = await platform.App.GetConnectionStringAsync("catalogue", ct) ?? throw new InvalidOperationException("no catalogue connection string");
+        catalogue = NpgsqlDataSource.Create(catalogueConnectionString);
         var emulator = platform.App.GetEndpoint("aws", "http");
         s3 = new AmazonS3Client(new BasicAWSCredentials(MotoServer.AccessKeyId, MotoServer.SecretAccessKey),
             new AmazonS3Config { ServiceURL = emulator.ToString(), ForcePathStyle = true, AuthenticationRegion = MotoServer.Region, Timeout = TimeSpan.FromSeconds(10) });
@@ -118,15 +120,26 @@ internal sealed class FaultRun : IAsyncDisposable
         foreach (var fault in options.Faults)
         {
             log($"faults: {fault}");
-            outcomes.Add(fault switch
+            var start = DateTimeOffset.UtcNow;
+            try
             {
-                FaultPlan.PostgresRestart => await PostgresRestartAsync(ct),
-                FaultPlan.ToolKilled => await ToolKilledAsync(ct),
-                FaultPlan.S3Down => await S3DownAsync(ct),
-                FaultPlan.WebRestart => await WebRestartAsync(ct),
-                FaultPlan.ProxyReplicaKilled => await ProxyReplicaKilledAsync(ct),
-                _ => throw new ArgumentException($"Unknown fault '{fault}': one of {string.Join(", ", FaultPlan.All)}"),
-            });
+                outcomes.Add(fault switch
+                {
+                    FaultPlan.PostgresRestart => await PostgresRestartAsync(ct),
+                    FaultPlan.ToolKilled => await ToolKilledAsync(ct),
+                    FaultPlan.S3Down => await S3DownAsync(ct),
+                    FaultPlan.WebRestart => await WebRestartAsync(ct),
+                    FaultPlan.ProxyReplicaKilled => await ProxyReplicaKilledAsync(ct),
+                    _ => throw new ArgumentException($"Unknown fault '{fault}': one of {string.Join(", ", FaultPlan.All)}"),
+                });
+            }
+            catch (Exception exception) when (exception is not (OperationCanceledException or ArgumentException))
+            {
+                // A fault the platform did not recover from (or the bench could not inject) is a result; the next fault still runs.
+                var now = DateTimeOffset.UtcNow;
+                outcomes.Add((new FaultOutcome(fault, start, now, false, 0, $"did NOT recover: {exception.GetType().Name}: {exception.Message}"), (now - start).TotalSeconds, 0, "recovery"));
+            }
+
             log($"faults: {fault} done: {outcomes[^1].Outcome.Detail}");
             await Task.Delay(options.Settle, ct);
         }
@@ -167,7 +180,9 @@ internal sealed class FaultRun : IAsyncDisposable
         const double target = 5;
         var start = DateTimeOffset.UtcNow;
         await processes.CommandAsync("postgres", KnownResourceCommands.RestartCommand, ct);
-        var back = await UntilAsync(() => PostgresAnswersAsync(ct), RecoveryLimit, ct) ?? throw new TimeoutException("PostgreSQL did not come back within 90 s");
+        var back = await UntilAsync(() => PostgresAnswersAsync(ct), RecoveryLimit, ct) ?? throw new TimeoutException("PostgreSQL did not come back within 90 s. " + await processes.DescribeAsync("postgres"));
+        // The bench's own pooled connections were ended by the restart.
+        catalogue.Clear();
         var served = await UntilAsync(() => ProbeAsync("/requests", "Your requests", ct), RecoveryLimit, ct);
         var recovered = served ?? DateTimeOffset.UtcNow;
         var seconds = (recovered - back).TotalSeconds;
@@ -300,7 +315,7 @@ internal sealed class FaultRun : IAsyncDisposable
     {
         try
         {
-            var connectionString = new NpgsqlConnectionStringBuilder(catalogue.ConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString;
+            var connectionString = new NpgsqlConnectionStringBuilder(catalogueConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString;
             await using var connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync(ct);
             return true;

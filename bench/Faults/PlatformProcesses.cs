@@ -53,6 +53,26 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
             throw new InvalidOperationException($"signal {signal} to process {pid} failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>A resource's state and its last log lines, for a fault it did not recover from.</summary>
+    public async Task<string> DescribeAsync(string resource)
+    {
+        var state = platform.App.ResourceNotifications.TryGetCurrentState(resource, out var current)
+            ? $"{current.Snapshot.State?.Text}{(current.Snapshot.ExitCode is { } code ? $", exit code {code}" : "")}"
+            : "(no state)";
+        var lines = new List<string>();
+        using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await foreach (var batch in platform.App.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resource).WithCancellation(enough.Token))
+                lines.AddRange(batch.Select(line => line.Content));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return $"{resource}: {state}\n  " + string.Join("\n  ", lines.TakeLast(15));
+    }
+
     public Task WaitHealthyAsync(string resource, CancellationToken ct) => platform.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, ct);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -136,7 +136,7 @@ internal sealed partial class Witness : IDisposable
             form.Add(new StringContent(field.Value.GetString()!), field.Name);
         form.Add(new ByteArrayContent(bytes), "file", "file");
         using var post = new HttpRequestMessage(HttpMethod.Post, forms.GetProperty("url").GetString()) { Content = form };
-        post.Headers.TryAddWithoutValidation("Origin", client.PortalUrl.GetLeftPart(UriPartial.Authority));
+        post.Headers.TryAddWithoutValidation("Origin", Origin);
         var at = DateTimeOffset.UtcNow;
         try
         {
@@ -220,19 +220,22 @@ internal sealed partial class Witness : IDisposable
         var values = fields.Select(field => new KeyValuePair<string, string>(field.Name, field.Value))
             .Append(new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)));
         var request = new HttpRequestMessage(HttpMethod.Post, new Uri(portal, path)) { Content = new FormUrlEncodedContent(values) };
-        request.Headers.TryAddWithoutValidation("Origin", portal.GetLeftPart(UriPartial.Authority));
+        request.Headers.TryAddWithoutValidation("Origin", Origin);
         return request;
     }
 
-    private static HttpRequestMessage Json(Uri portal, string path, object value)
+    private HttpRequestMessage Json(Uri portal, string path, object value)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, new Uri(portal, path)) { Content = JsonContent.Create(value) };
-        request.Headers.TryAddWithoutValidation("Origin", portal.GetLeftPart(UriPartial.Authority));
+        request.Headers.TryAddWithoutValidation("Origin", Origin);
         request.Headers.Accept.ParseAdd("application/json");
         return request;
     }
 
     public PortalClient Client => client;
+
+    /// <summary>The portal's public origin: behind a load balancer both replicas answer at the same one, which the portal checks POSTs against.</summary>
+    private string Origin => portals[0].GetLeftPart(UriPartial.Authority);
 
     public void Dispose()
     {
