@@ -165,6 +165,7 @@ internal sealed class FaultRun : IAsyncDisposable
 
         var outside = lost.Where(item => !outcomes.Any(o => Window(o.Outcome).Contains(item.At))).ToList();
         var told = ledger.Done.Count;
+        log($"faults: {told} actions told done ({ledger.Done.Count(d => d.Kind == "access-request")} access requests, {ledger.Done.Count(d => d.Kind == "upload")} uploads) of {ledger.Attempts} tried; {lost.Count} lost; {ledger.Exchanges.Count} requests, {ledger.Exchanges.Count(e => !e.Ok)} failed");
         BenchResults.Under(options.Bench, "lost outside the faults", outside.Count, "items", 1,
             $"{told} actions told done in all ({ledger.Done.Count(d => d.Kind == "access-request")} access requests, {ledger.Done.Count(d => d.Kind == "upload")} uploads) of {ledger.Attempts} tried"
             + (outside.Count == 0 ? "" : "; LOST: " + string.Join(", ", outside.Select(item => item.What))));
@@ -258,12 +259,13 @@ internal sealed class FaultRun : IAsyncDisposable
         const double target = 30;
         var start = DateTimeOffset.UtcNow;
         await processes.CommandAsync("web", KnownResourceCommands.RestartCommand, ct);
+        var restarted = DateTimeOffset.UtcNow;
         // The same cookie as before: the home page greets the witness, rather than sending them to sign in again.
         var served = await UntilAsync(() => ProbeAsync("/", "Welcome, Witness", ct), RecoveryLimit, ct);
         var recovered = served ?? DateTimeOffset.UtcNow;
         var seconds = (recovered - start).TotalSeconds;
         var outcome = new FaultOutcome(FaultPlan.WebRestart, start, recovered, served is not null && seconds < target, 0,
-            "the web app restarted by the orchestrator behind both proxies; " +
+            $"the web app restarted by the orchestrator behind both proxies (its restart command returned after {(restarted - start).TotalSeconds:0.0} s); " +
             (served is null ? "the portal did NOT greet the signed-in user again within 90 s" : $"the portal greeted the same session again after {seconds:0.0} s") +
             $"; users saw: {Seen(start, recovered)}");
         return (outcome, seconds, target, "portal serving the same session again");
@@ -282,16 +284,24 @@ internal sealed class FaultRun : IAsyncDisposable
         await Task.Delay(TimeSpan.FromSeconds(5), ct);
         var restart = DateTimeOffset.UtcNow;
         await processes.CommandAsync(FaultPlan.SecondProxy, KnownResourceCommands.StartCommand, ct);
-        using (var healthy = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        // Its own health endpoint, asked directly: the orchestrator's health state may still be the one from before the kill.
+        using var health = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var healthy = await UntilAsync(async () =>
         {
-            healthy.CancelAfter(RecoveryLimit);
-            await processes.WaitHealthyAsync(FaultPlan.SecondProxy, healthy.Token);
-        }
-
-        var replaced = (DateTimeOffset.UtcNow - restart).TotalSeconds;
+            try
+            {
+                using var answer = await health.GetAsync($"http://127.0.0.1:{portals[1].Port.ToString(CultureInfo.InvariantCulture)}/health", ct);
+                return answer.IsSuccessStatusCode;
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                return false;
+            }
+        }, RecoveryLimit, ct);
+        var replaced = ((healthy ?? DateTimeOffset.UtcNow) - restart).TotalSeconds;
         var outcome = new FaultOutcome(FaultPlan.ProxyReplicaKilled, start, recovered, served is not null && seconds < target, 0,
             $"{FaultPlan.SecondProxy} (process {pid}) killed (SIGKILL); " + (served is null ? "the other replica did NOT serve within 90 s" : $"the other replica served {seconds:0.00} s later")
-            + $"; started again and healthy {replaced:0.0} s after; users saw: {Seen(start, restart)}");
+            + (healthy is null ? "; started again, NOT healthy within 90 s" : $"; started again and healthy {replaced:0.0} s after") + $"; users saw: {Seen(start, restart)}");
         return (outcome, seconds, target, "the other replica serving");
     }
 

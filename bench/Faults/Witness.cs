@@ -36,7 +36,8 @@ internal sealed partial class Witness : IDisposable
     private static readonly TimeSpan FilesApiTimeout = TimeSpan.FromSeconds(100);
     private readonly PortalClient client;
     private readonly IReadOnlyList<Uri> portals;
-    private readonly HttpClient s3 = new() { Timeout = TimeSpan.FromSeconds(15) };
+    // The files page sets no timeout on its POST to S3: it waits for as long as S3 takes.
+    private readonly HttpClient s3 = new() { Timeout = TimeSpan.FromSeconds(120) };
     private int next;
     private int uploads;
 
@@ -141,12 +142,15 @@ internal sealed partial class Witness : IDisposable
         try
         {
             using var stored = await s3.SendAsync(post, stop);
-            ledger.Record(new Exchange(at, "upload", (int)stored.StatusCode, stored.IsSuccessStatusCode ? "" : "S3 refused the upload", stored.IsSuccessStatusCode));
+            var waited = DateTimeOffset.UtcNow - at;
+            var seen = !stored.IsSuccessStatusCode ? "S3 refused the upload"
+                : waited > TimeSpan.FromSeconds(5) ? $"S3 answered only after {waited.TotalSeconds:0} s (the files page waits, with no message)" : "";
+            ledger.Record(new Exchange(at, "upload", (int)stored.StatusCode, seen, stored.IsSuccessStatusCode));
             if (!stored.IsSuccessStatusCode) return;
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
         {
-            ledger.Record(new Exchange(at, "upload", 0, exception is TaskCanceledException ? "S3 did not answer within 15 s" : "S3 refused the connection", false));
+            ledger.Record(new Exchange(at, "upload", 0, exception is TaskCanceledException ? "S3 did not answer within 120 s" : "S3 refused the connection", false));
             return;
         }
 
