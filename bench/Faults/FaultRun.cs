@@ -275,18 +275,12 @@ internal sealed class FaultRun : IAsyncDisposable
     {
         const double target = 1;
         var pid = processes.ProcessId(FaultPlan.SecondProxy);
+        var command = PlatformProcesses.CommandLine(pid);
         var start = DateTimeOffset.UtcNow;
-        PlatformProcesses.Kill(pid);
+        PlatformProcesses.KillTree(pid);
         var served = await UntilAsync(() => ProbeAsync("/", "Welcome, Witness", ct), RecoveryLimit, ct);
-        var recovered = served ?? DateTimeOffset.UtcNow;
-        var seconds = (recovered - start).TotalSeconds;
-        // The other replica alone for a while, then the orchestrator starts the killed one again (as ECS would).
-        await Task.Delay(TimeSpan.FromSeconds(5), ct);
-        var restart = DateTimeOffset.UtcNow;
-        await processes.CommandAsync(FaultPlan.SecondProxy, KnownResourceCommands.StartCommand, ct);
-        // Its own health endpoint, asked directly: the orchestrator's health state may still be the one from before the kill.
         using var health = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var healthy = await UntilAsync(async () =>
+        async Task<bool> SecondAnswersAsync()
         {
             try
             {
@@ -297,10 +291,20 @@ internal sealed class FaultRun : IAsyncDisposable
             {
                 return false;
             }
-        }, RecoveryLimit, ct);
+        }
+
+        var gone = await UntilAsync(async () => !await SecondAnswersAsync(), TimeSpan.FromSeconds(5), ct);
+        var recovered = served ?? DateTimeOffset.UtcNow;
+        var seconds = (recovered - start).TotalSeconds;
+        // The other replica alone for a while, then the orchestrator starts the killed one again (as ECS would).
+        await Task.Delay(TimeSpan.FromSeconds(5), ct);
+        var restart = DateTimeOffset.UtcNow;
+        await processes.CommandAsync(FaultPlan.SecondProxy, KnownResourceCommands.StartCommand, ct);
+        // Its own health endpoint, asked directly: the orchestrator's health state may still be the one from before the kill.
+        var healthy = await UntilAsync(SecondAnswersAsync, RecoveryLimit, ct);
         var replaced = ((healthy ?? DateTimeOffset.UtcNow) - restart).TotalSeconds;
-        var outcome = new FaultOutcome(FaultPlan.ProxyReplicaKilled, start, recovered, served is not null && seconds < target, 0,
-            $"{FaultPlan.SecondProxy} (process {pid}) killed (SIGKILL); " + (served is null ? "the other replica did NOT serve within 90 s" : $"the other replica served {seconds:0.00} s later")
+        var outcome = new FaultOutcome(FaultPlan.ProxyReplicaKilled, start, recovered, served is not null && gone is not null && seconds < target, 0,
+            $"{FaultPlan.SecondProxy} (process {pid}, {command}, and the app under it) killed (SIGKILL), " + (gone is null ? "but it STILL answered 5 s later; " : "it no longer answered; ") + (served is null ? "the other replica did NOT serve within 90 s" : $"the other replica served {seconds:0.00} s later")
             + (healthy is null ? "; started again, NOT healthy within 90 s" : $"; started again and healthy {replaced:0.0} s after") + $"; users saw: {Seen(start, restart)}");
         return (outcome, seconds, target, "the other replica serving");
     }

@@ -40,7 +40,45 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
         };
     }
 
+    /// <summary>What a process runs (its /proc cmdline), for the report.</summary>
+    public static string CommandLine(int pid)
+    {
+        var text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Replace('\0', ' ').Trim();
+        return text.Length > 120 ? text[..120] + "..." : text;
+    }
+
     public static void Kill(int pid) => Signal(pid, SigKill);
+
+    /// <summary>
+    /// SIGKILL to a process and everything under it, deepest first: a project resource's process is <c>dotnet run</c>,
+    /// and the app it runs is its child, which would live on (still holding its port) if only the parent died.
+    /// </summary>
+    public static void KillTree(int pid)
+    {
+        foreach (var child in ChildrenOf(pid)) KillTree(child);
+        Kill(pid);
+    }
+
+    private static List<int> ChildrenOf(int pid)
+    {
+        var children = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var candidate)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                // The fields after the command name, which is in parentheses and may hold spaces: the parent is the second.
+                var parent = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
+                if (parent == pid.ToString(CultureInfo.InvariantCulture)) children.Add(candidate);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return children;
+    }
 
     /// <summary>SIGSTOP: the process holds everything it has but answers nothing (its connections wait in the kernel's queue).</summary>
     public static void Pause(int pid) => Signal(pid, SigStop);
