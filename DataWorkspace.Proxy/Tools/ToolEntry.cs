@@ -38,6 +38,8 @@ public sealed class ToolEntry(
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         ConnectTimeout = TimeSpan.FromSeconds(5),
+        // Header values as Kestrel took them (UTF-8), not refused for not being ASCII (see PortalEntry.CreateWebClient).
+        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
         // Tools are the users' code: the platform's trace ids are not theirs to see, and requests to them are not traced.
         ActivityHeadersPropagator = null,
         // Nor counted as HTTP client calls: every tool request is already in the proxy's server metrics, and client
