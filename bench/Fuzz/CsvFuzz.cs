@@ -90,6 +90,7 @@ public sealed partial class CsvFuzz(Tally tally, Mutator mutator)
             ("100,001 rows", U(manyRows.ToString()), "rows.csv"),
             ("6 MB", U(Header + "\n" + string.Concat(Enumerable.Repeat("X,abcdefghijklmnopqrstuvwxyz,1,1,2020-01-01,true\n", 130_000))), "big.csv"),
             ("11 MB", U(Header + "\n" + string.Concat(Enumerable.Repeat("X,abcdefghijklmnopqrstuvwxyz,1,1,2020-01-01,true\n", 240_000))), "huge.csv"),
+            ("35 MB", U(Header + "\n" + string.Concat(Enumerable.Repeat("X,abcdefghijklmnopqrstuvwxyz,1,1,2020-01-01,true\n", 740_000))), "huger.csv"),
             ("formula cells", U(Header + "\n=cmd|' /C calc'!A0,+1+1,-1,@SUM(A1),2020-01-01,true\n\"=HYPERLINK(\"\"http://evil.example\"\")\",\t=1,,,,\n"), "formula.csv"),
             ("number edges", U(Header + "\nA,,99999999999999999999,1e5,2024-02-30,TRUE\nB,,-9223372036854775808,79228162514264337593543950336,0001-01-01,maybe\nC,,1_000,NaN,9999-12-31,\n"), "numbers.csv"),
             ("thousands separators", U(Header + "\nA,,\"1,000\",\"1,234.5\",,\nB,,1.000,\"1.234,5\",,\n"), "thousands.csv"),
@@ -118,7 +119,7 @@ public sealed partial class CsvFuzz(Tally tally, Mutator mutator)
             var (name, file, fileName) = index < known.Count ? ("known: " + known[index].Name, known[index].File, known[index].FileName) : RandomCase();
             await UploadAsync(name, file, fileName, cancellationToken);
         }
-        // The form with no file at all, and without the antiforgery token.
+        // The form with no file at all.
         await UploadAsync("no file", null, "", cancellationToken);
     }
 
@@ -163,6 +164,10 @@ public sealed partial class CsvFuzz(Tally tally, Mutator mutator)
             else if (status == 400 && body.Contains("govuk-error-summary", StringComparison.Ordinal))
             {
                 tally.Outcome("refused with a message");
+            }
+            else if (status == 413 && body.Contains("larger than", StringComparison.Ordinal))
+            {
+                tally.Outcome("too large, saying so");
             }
             else if (status >= 400)
             {

@@ -140,31 +140,44 @@ public sealed class DnsFuzz : IAsyncDisposable
 
     public async Task RunAsync(TimeSpan duration, int maxCases, CancellationToken cancellationToken)
     {
+        const int Workers = 8;
         var until = DateTime.UtcNow + duration;
         var known = Known();
-        var index = 0;
-        using var udp = new UdpClient(AddressFamily.InterNetwork);
-        udp.Connect(IPAddress.Loopback, port);
-        while (DateTime.UtcNow < until && index < maxCases && !cancellationToken.IsCancellationRequested)
+        var next = 0;
+        var generate = new Lock();
+        while (DateTime.UtcNow < until && next < maxCases && !cancellationToken.IsCancellationRequested)
         {
-            for (var i = 0; i < 50 && index < maxCases; i++, index++)
+            var before = next;
+            await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => Task.Run(async () =>
             {
-                var (name, packet) = index < known.Count * 2
-                    ? ("known: " + known[index % known.Count].Name, known[index % known.Count].Packet)
-                    : ("mutated", mutator.Mutate(mutator.Pick(Seeds)));
-                // The known cases go once over UDP and once over TCP; the random ones a tenth over TCP.
-                var tcp = index < known.Count * 2 ? index >= known.Count : mutator.Chance(0.1);
-                tally.Sending();
-                var answer = tcp ? await AskTcpAsync(packet, cancellationToken) : await AskUdpAsync(udp, packet, cancellationToken);
-                Classify(name + (tcp ? " (TCP)" : " (UDP)"), packet, answer);
-            }
+                using var udp = new UdpClient(AddressFamily.InterNetwork);
+                udp.Connect(IPAddress.Loopback, port);
+                for (var i = 0; i < 10; i++)
+                {
+                    (string Name, byte[] Packet, bool Tcp, int Length) work;
+                    lock (generate)
+                    {
+                        if (next >= maxCases) return;
+                        var index = next++;
+                        // The known cases go once over UDP and once over TCP; the random ones a tenth over TCP, whose
+                        // length prefix lies now and then (longer or shorter than the message).
+                        work = index < known.Count * 2
+                            ? ("known: " + known[index % known.Count].Name, known[index % known.Count].Packet, index >= known.Count, known[index % known.Count].Packet.Length)
+                            : ("mutated", mutator.Mutate(mutator.Pick(Seeds)), mutator.Chance(0.1), -1);
+                        if (work.Tcp && work.Length < 0) work.Length = mutator.Chance(0.1) ? mutator.Next(0, 65_536) : work.Packet.Length;
+                    }
+                    tally.Sending();
+                    var answer = work.Tcp ? await AskTcpAsync(work.Packet, work.Length, cancellationToken) : await AskUdpAsync(udp, work.Packet, cancellationToken);
+                    Classify(work.Name + (work.Tcp ? " (TCP)" : " (UDP)"), work.Packet, answer);
+                }
+            }, cancellationToken)));
             if (sidecar.HasExited)
             {
-                tally.Found("crash", $"cases up to {index}", $"dns-rewrite exited with {sidecar.ExitCode}:\n{Output[^Math.Min(Output.Length, 2000)..]}", []);
+                tally.Found("crash", $"cases {before + 1}-{next}", $"dns-rewrite exited with {sidecar.ExitCode}:\n{Output[^Math.Min(Output.Length, 2000)..]}", []);
                 return;
             }
             if (await AskValidAsync() != "10.0.0.1")
-                tally.Found("crash", $"after cases up to {index}", "dns-rewrite did not answer a valid query after the batch", []);
+                tally.Found("crash", $"after cases {before + 1}-{next}", "dns-rewrite did not answer a valid query after the batch", []);
         }
     }
 
@@ -207,7 +220,7 @@ public sealed class DnsFuzz : IAsyncDisposable
         }
     }
 
-    private async Task<byte[]?> AskTcpAsync(byte[] packet, CancellationToken cancellationToken)
+    private async Task<byte[]?> AskTcpAsync(byte[] packet, int length, CancellationToken cancellationToken)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -216,8 +229,6 @@ public sealed class DnsFuzz : IAsyncDisposable
         {
             await socket.ConnectAsync(IPAddress.Loopback, port, wait.Token);
             var framed = new byte[packet.Length + 2];
-            // A length prefix that lies now and then: longer or shorter than the message.
-            var length = mutator.Chance(0.1) ? mutator.Next(0, 65_536) : packet.Length;
             BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)length);
             packet.CopyTo(framed, 2);
             await socket.SendAsync(framed, SocketFlags.None, wait.Token);

@@ -24,6 +24,7 @@ var output = Option("--out") ?? (string.IsNullOrEmpty(resultsFile)
 Console.WriteLine($"Fuzz seed {seed} (replay with --seed {seed}); {(BenchResults.InSuite ? "suite profile" : "full profile")}; failing inputs go to {output}. Load average: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}.");
 
 var tallies = new List<Tally>();
+var victimProbes = 0;
 Tally NewTally(string target)
 {
     var tally = new Tally(target, output);
@@ -62,9 +63,10 @@ if (web)
         {
             var tally = NewTally("proxy");
             var port = platform.PortalUrl.Port;
-            await new ProxyFuzz(port, tomRoots[0], morgan.Cookies.GetCookieHeader(platform.PortalUrl), tomRoots[0]["home/".Length..^1], tally, new Mutator(seed + 1))
-                .RunAsync(tom, For("proxy", 20, 60), cases, stop.Token);
+            var fuzz = new ProxyFuzz(port, tomRoots[0], morgan.Cookies.GetCookieHeader(platform.PortalUrl), tomRoots[0]["home/".Length..^1], tally, new Mutator(seed + 1));
+            await fuzz.RunAsync(tom, For("proxy", 20, 60), cases, stop.Token);
             CheckRunning(platform, tally);
+            victimProbes = fuzz.Probes;
         }
         if (targets.Contains("explorer"))
         {
@@ -113,6 +115,7 @@ foreach (var tally in tallies)
     BenchResults.Info(Bench, $"{tally.Target}: inputs sent", tally.Sent, "inputs", note: string.Join(", ", tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value:N0}")) + $"; seed {seed}");
     BenchResults.Under(Bench, $"{tally.Target}: 5xx", tally.Count("5xx"), "answers", 1, note: tally.Target == "dns" ? "SERVFAIL to a malformed query" : null);
     BenchResults.Under(Bench, $"{tally.Target}: crashes", tally.Count("crash"), "crashes", 1);
+    if (tally.Target == "proxy") BenchResults.Info(Bench, "proxy: the signed-in user's own requests alongside", victimProbes, "requests");
     foreach (var (kind, what) in checks)
         BenchResults.Under(Bench, $"{tally.Target}: {what}", tally.Count(kind), "answers", 1);
     BenchResults.Bars(Bench, $"{tally.Target}: outcomes", "inputs", [.. tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => (o.Key, (double)o.Value))]);

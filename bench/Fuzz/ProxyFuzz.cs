@@ -238,6 +238,9 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
         return space < 0 ? request : request[..(space + 1)] + version + request[end..];
     }
 
+    /// <summary>How many of Tom's own requests ran alongside the fuzzing.</summary>
+    public int Probes { get; private set; }
+
     public async Task RunAsync(PortalClient tom, TimeSpan duration, int maxCases, CancellationToken cancellationToken)
     {
         var until = DateTime.UtcNow + duration;
@@ -282,7 +285,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
 
         await stopVictim.CancelAsync();
         await victim;
-        tally.Outcome($"victim probes ({probes})");
+        Probes = probes;
     }
 
     /// <summary>Latin-1 for text that spells raw bytes as \u0080-\u00ff, UTF-8 otherwise.</summary>
@@ -306,6 +309,13 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
 
         foreach (var response in exchange.Responses)
         {
+            // Kestrel answers a request line with a version it does not speak (HTTP/1.2, http/1.1) with 505 itself,
+            // before any of the proxy's code: the status RFC 9110 gives for it, counted apart.
+            if (response.Status == 505)
+            {
+                tally.Outcome("505 (Kestrel: unknown HTTP version)");
+                continue;
+            }
             tally.Outcome($"{response.Status / 100}xx");
             if (response.Status >= 500)
                 tally.Found("5xx", name, $"{response.Status}: {FirstLines(response.Text)}", request);
