@@ -41,6 +41,13 @@ public sealed class PortalEntry(
             return;
         }
 
+        if (RefusedTunnel(context))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            await ProxyPages.WriteAsync(context.Response, "Method not allowed", "Data Workspace is not a forward proxy: CONNECT opens no tunnel here.");
+            return;
+        }
+
         if (options.Value.TrustedHops > 0 && request.Headers["X-Forwarded-Proto"].ToString() is "https" or "http")
             request.Scheme = request.Headers["X-Forwarded-Proto"].ToString();
 
@@ -110,6 +117,13 @@ public sealed class PortalEntry(
         var error = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(token, ip));
         if (error != ForwarderError.None) await ExplainForwardingErrorAsync(context, error);
     }
+
+    /// <summary>
+    /// A CONNECT asking for a tunnel (not HTTP/2's extended CONNECT, which carries websockets): nothing behind the proxy
+    /// serves one, and forwarding it would fail as if the web app were down.
+    /// </summary>
+    public static bool RefusedTunnel(HttpContext context) =>
+        HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect != true;
 
     /// <summary>The machine API's paths, which the proxy forwards without a session.</summary>
     public static bool IsMachineApi(PathString path) =>

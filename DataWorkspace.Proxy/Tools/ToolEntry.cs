@@ -58,6 +58,12 @@ public sealed class ToolEntry(
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
         context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
         if (await ApiTokenSignIn.RefusedOnToolHostAsync(context)) return;
+        if (Forwarding.PortalEntry.RefusedTunnel(context))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            await ProxyPages.WriteAsync(context.Response, "Method not allowed", "Data Workspace is not a forward proxy: CONNECT opens no tunnel here.");
+            return;
+        }
         if (parsed.Name is not { } name)
         {
             await UnknownAddressAsync(context, parsed);

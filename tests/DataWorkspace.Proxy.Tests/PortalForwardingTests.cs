@@ -120,6 +120,21 @@ public sealed class PortalForwardingTests
         Assert.Contains("larger than the portal takes", Body(context));
     }
 
+    [Fact]
+    public async Task A_CONNECT_is_not_allowed_rather_than_a_bad_gateway()
+    {
+        await using var web = await EchoWebAppAsync();
+        var (entry, services) = Entry(web.Urls.Single());
+        var context = Request(services, new MemoryStream());
+        context.Request.Method = HttpMethods.Connect;
+        context.Request.Headers.TransferEncoding = default;
+
+        await entry.HandleAsync(context);
+
+        Assert.Equal(StatusCodes.Status405MethodNotAllowed, context.Response.StatusCode);
+        Assert.Contains("not a forward proxy", Body(context));
+    }
+
     /// <summary>A request body as Kestrel gives it when the client's bytes are wrong: some data, then the error.</summary>
     private sealed class BrokenBody(Exception error) : Stream
     {
