@@ -32,12 +32,27 @@ Tally NewTally(string target)
     return tally;
 }
 
-using var stop = new CancellationTokenSource(BenchResults.InSuite ? TimeSpan.FromSeconds(110) : TimeSpan.FromHours(1));
+// Under the suite everything stops 100 s after the start, whatever is left is reported, and the suite's kill at 2 min
+// comes after the figures are written.
+var started = System.Diagnostics.Stopwatch.StartNew();
+using var stop = new CancellationTokenSource(BenchResults.InSuite ? TimeSpan.FromSeconds(100) : TimeSpan.FromHours(1));
+async Task RunTargetAsync(string target, Func<Task> run)
+{
+    Console.WriteLine($"[{started.Elapsed.TotalSeconds:0} s] {target} ...");
+    try
+    {
+        await run();
+    }
+    catch (Exception exception) when (stop.IsCancellationRequested && exception is OperationCanceledException or HttpRequestException)
+    {
+        Console.WriteLine($"[{started.Elapsed.TotalSeconds:0} s] {target}: stopped at the deadline; what it sent so far is counted.");
+    }
+}
 var dns = Task.CompletedTask;
 if (targets.Contains("dns"))
 {
     var tally = NewTally("dns");
-    dns = Task.Run(async () =>
+    dns = RunTargetAsync("dns", async () =>
     {
         await using var fuzz = await DnsFuzz.StartAsync(tally, new Mutator(seed + 3));
         await fuzz.RunAsync(For("dns", 15, 60), cases, stop.Token);
@@ -59,37 +74,39 @@ if (web)
         var morganHome = (await RootsAsync(morgan))[0];
         Console.WriteLine($"Signed in as Tom ({tomRoots[0]}) and Morgan ({morganHome}).");
 
-        if (targets.Contains("proxy"))
+        if (targets.Contains("proxy")) await RunTargetAsync("proxy", async () =>
         {
             var tally = NewTally("proxy");
             var port = platform.PortalUrl.Port;
             var fuzz = new ProxyFuzz(port, tomRoots[0], morgan.Cookies.GetCookieHeader(platform.PortalUrl), tomRoots[0]["home/".Length..^1], tally, new Mutator(seed + 1));
-            await fuzz.RunAsync(tom, For("proxy", 20, 60), cases, stop.Token);
+            await fuzz.RunAsync(tom, For("proxy", 16, 60), cases, stop.Token);
             CheckRunning(platform, tally);
             victimProbes = fuzz.Probes;
-        }
-        if (targets.Contains("explorer"))
+        });
+        if (targets.Contains("explorer")) await RunTargetAsync("explorer", async () =>
         {
             var tally = NewTally("explorer");
-            await new ExplorerFuzz(tally, new Mutator(seed + 2)).RunAsync(tom, For("explorer", 12, 60), cases, stop.Token);
+            await new ExplorerFuzz(tally, new Mutator(seed + 2)).RunAsync(tom, For("explorer", 10, 60), cases, stop.Token);
             CheckRunning(platform, tally);
-        }
-        if (targets.Contains("csv"))
+        });
+        if (targets.Contains("csv")) await RunTargetAsync("csv", async () =>
         {
             var tally = NewTally("csv");
             var fuzz = new CsvFuzz(tally, new Mutator(seed + 4));
             await fuzz.SetUpAsync(platform, morgan, stop.Token);
-            await fuzz.RunAsync(For("csv", 10, 60), cases, stop.Token);
+            await fuzz.RunAsync(For("csv", 8, 60), cases, stop.Token);
             CheckRunning(platform, tally);
-        }
-        if (targets.Contains("files"))
+        });
+        if (targets.Contains("files")) await RunTargetAsync("files", async () =>
         {
             var tally = NewTally("files");
             var fuzz = new FilesFuzz(tally, new Mutator(seed + 5), tomRoots, morganHome);
             await fuzz.SetUpAsync(tom, stop.Token);
-            await fuzz.RunAsync(tom, For("files", 10, 60), cases, stop.Token);
+            await fuzz.RunAsync(tom, For("files", 8, 60), cases, stop.Token);
             CheckRunning(platform, tally);
-        }
+        });
+        await dns;
+        Report();
     }
     finally
     {
@@ -97,32 +114,40 @@ if (web)
         TestDirectories.Delete(dataDirectory);
     }
 }
-await dns;
-
-Console.WriteLine();
-Console.WriteLine($"Fuzz seed {seed}:");
-foreach (var tally in tallies)
-    Console.WriteLine("  " + tally.Summary());
-foreach (var tally in tallies)
+if (!web)
 {
-    var checks = tally.Target switch
-    {
-        "proxy" => new[] { ("leak", "answers showing another user's data"), ("victim", "wrong or failed answers to the signed-in user") },
-        "files" => [("outside", "keys or presigned URLs outside the user's roots")],
-        "explorer" or "csv" => [("unclear 4xx", "refusals without a message")],
-        _ => [],
-    };
-    BenchResults.Info(Bench, $"{tally.Target}: inputs sent", tally.Sent, "inputs", note: string.Join(", ", tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value:N0}")) + $"; seed {seed}");
-    BenchResults.Under(Bench, $"{tally.Target}: 5xx", tally.Count("5xx"), "answers", 1, note: tally.Target == "dns" ? "SERVFAIL to a malformed query" : null);
-    BenchResults.Under(Bench, $"{tally.Target}: crashes", tally.Count("crash"), "crashes", 1);
-    if (tally.Target == "proxy") BenchResults.Info(Bench, "proxy: the signed-in user's own requests alongside", victimProbes, "requests");
-    foreach (var (kind, what) in checks)
-        BenchResults.Under(Bench, $"{tally.Target}: {what}", tally.Count(kind), "answers", 1);
-    BenchResults.Bars(Bench, $"{tally.Target}: outcomes", "inputs", [.. tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => (o.Key, (double)o.Value))]);
+    await dns;
+    Report();
 }
-var findings = tallies.Sum(t => t.Findings.Count);
-Console.WriteLine(findings == 0 ? "No findings." : $"{findings} findings; their inputs are in {output}.");
 return 0;
+
+// The figures, written before the platform is stopped (the suite may end the run during that).
+void Report()
+{
+    Console.WriteLine();
+    Console.WriteLine($"Fuzz seed {seed}:");
+    foreach (var tally in tallies)
+        Console.WriteLine("  " + tally.Summary());
+    foreach (var tally in tallies)
+    {
+        var checks = tally.Target switch
+        {
+            "proxy" => new[] { ("leak", "answers showing another user's data"), ("victim", "wrong or failed answers to the signed-in user") },
+            "files" => [("outside", "keys or presigned URLs outside the user's roots")],
+            "explorer" or "csv" => [("unclear 4xx", "refusals without a message")],
+            _ => [],
+        };
+        BenchResults.Info(Bench, $"{tally.Target}: inputs sent", tally.Sent, "inputs", note: string.Join(", ", tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value:N0}")) + $"; seed {seed}");
+        BenchResults.Under(Bench, $"{tally.Target}: 5xx", tally.Count("5xx"), "answers", 1, note: tally.Target == "dns" ? "SERVFAIL to a malformed query" : null);
+        BenchResults.Under(Bench, $"{tally.Target}: crashes", tally.Count("crash"), "crashes", 1);
+        if (tally.Target == "proxy") BenchResults.Info(Bench, "proxy: the signed-in user's own requests alongside", victimProbes, "requests");
+        foreach (var (kind, what) in checks)
+            BenchResults.Under(Bench, $"{tally.Target}: {what}", tally.Count(kind), "answers", 1);
+        BenchResults.Bars(Bench, $"{tally.Target}: outcomes", "inputs", [.. tally.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => (o.Key, (double)o.Value))]);
+    }
+    var findings = tallies.Sum(t => t.Findings.Count);
+    Console.WriteLine(findings == 0 ? "No findings." : $"{findings} findings; their inputs are in {output}.");
+}
 
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
