@@ -102,6 +102,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
             ("overlong UTF-8 path", $"GET /\u00c0\u00af HTTP/1.1\r\nHost: {portal}\r\n\r\n", 1),
             ("raw UTF-8 header", $"GET / HTTP/1.1\r\nHost: {portal}\r\nX-Name: d\u00e4ta \U0001F600\r\n\r\n", 1),
             ("chunked huge size", $"POST /api/v1/explorer/explain HTTP/1.1\r\nHost: {portal}\r\nCookie: {morganCookie}\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nxx\r\n", 1),
+            ("Content-Length 35 MB, body never sent", $"POST /api/v1/explorer/explain HTTP/1.1\r\nHost: {portal}\r\nCookie: {morganCookie}\r\nContent-Type: application/json\r\nContent-Length: 35000000\r\n\r\n", 1),
             ("pipeline of 10", string.Concat(Enumerable.Repeat(Get(), 9)) + InnerRoots, 10),
             ("Expect 100-continue", $"POST /api/v1/explorer/explain HTTP/1.1\r\nHost: {portal}\r\nCookie: {morganCookie}\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}", 2),
             ("Upgrade h2c", $"GET / HTTP/1.1\r\nHost: {portal}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", 1),
