@@ -157,7 +157,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
                     break;
                 case 6:
                     var method = mutator.Pick(Methods);
-                    text = method + text[text.IndexOf(' ')..];
+                    text = text.IndexOf(' ') is var space and >= 0 ? method + text[space..] : method + " " + text;
                     names.Add($"method '{method[..Math.Min(method.Length, 20)]}'");
                     break;
                 case 7:
@@ -173,7 +173,8 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
                 case 9 when text.Contains("chunked\r\n", StringComparison.Ordinal):
                     var chunk = mutator.Pick(ChunkSizes);
                     var bodyAt = text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4;
-                    text = text[..bodyAt] + chunk + text[text.IndexOf("\r\n", bodyAt, StringComparison.Ordinal)..];
+                    if (bodyAt < 4 || text.IndexOf("\r\n", bodyAt, StringComparison.Ordinal) is not (var sizeEnd and >= 0)) break;
+                    text = text[..bodyAt] + chunk + text[sizeEnd..];
                     names.Add($"chunk size '{chunk}'");
                     break;
                 case 10:
@@ -211,6 +212,19 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
         return (string.Join(", ", names), bytes, expected);
     }
 
+    /// <summary>A random case; a change the generator cannot make to what earlier changes left sends the first seed instead.</summary>
+    private (string Name, byte[] Request, int Expected) RandomOrSeed()
+    {
+        try
+        {
+            return Random();
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return ("seed", Encoding.UTF8.GetBytes(Seeds()[0]), 1);
+        }
+    }
+
     private static string AddHeader(string request, string name, string value)
     {
         var end = request.IndexOf("\r\n", StringComparison.Ordinal);
@@ -222,7 +236,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
         var at = request.IndexOf($"\r\n{name}:", StringComparison.OrdinalIgnoreCase);
         if (at < 0) return AddHeader(request, name, value);
         var end = request.IndexOf("\r\n", at + 2, StringComparison.Ordinal);
-        return request[..(at + 2)] + $"{name}: {value}" + request[end..];
+        return end < 0 ? request : request[..(at + 2)] + $"{name}: {value}" + request[end..];
     }
 
     private static string ReplaceTarget(string request, string target)
@@ -235,7 +249,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
     private static string ReplaceVersion(string request, string version)
     {
         var end = request.IndexOf("\r\n", StringComparison.Ordinal);
-        var space = request.LastIndexOf(' ', end);
+        var space = end <= 0 ? -1 : request.LastIndexOf(' ', end - 1);
         return space < 0 ? request : request[..(space + 1)] + version + request[end..];
     }
 
@@ -274,7 +288,7 @@ public sealed class ProxyFuzz(int port, string tomHome, string morganCookie, str
                     {
                         if (next >= maxCases) return;
                         var index = next++;
-                        work = index < known.Count ? ("known: " + known[index].Name, Bytes(known[index].Request), known[index].Expected) : Random();
+                        work = index < known.Count ? ("known: " + known[index].Name, Bytes(known[index].Request), known[index].Expected) : RandomOrSeed();
                     }
                     await OneAsync(work.Name, work.Request, work.Expected, cancellationToken);
                 }
