@@ -41,6 +41,13 @@ public sealed class PortalEntry(
             return;
         }
 
+        if (RefusedTunnel(context))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            await ProxyPages.WriteAsync(context.Response, "Method not allowed", "Data Workspace is not a forward proxy: CONNECT opens no tunnel here.");
+            return;
+        }
+
         if (options.Value.TrustedHops > 0 && request.Headers["X-Forwarded-Proto"].ToString() is "https" or "http")
             request.Scheme = request.Headers["X-Forwarded-Proto"].ToString();
 
@@ -110,6 +117,13 @@ public sealed class PortalEntry(
         var error = await forwarder.SendAsync(context, webUrl, webClient, RequestConfig, new PortalTransformer(token, ip));
         if (error != ForwarderError.None) await ExplainForwardingErrorAsync(context, error);
     }
+
+    /// <summary>
+    /// A CONNECT asking for a tunnel (not HTTP/2's extended CONNECT, which carries websockets): nothing behind the proxy
+    /// serves one, and forwarding it would fail as if the web app were down.
+    /// </summary>
+    public static bool RefusedTunnel(HttpContext context) =>
+        HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect != true;
 
     /// <summary>The machine API's paths, which the proxy forwards without a session.</summary>
     public static bool IsMachineApi(PathString path) =>
@@ -204,6 +218,21 @@ public sealed class PortalEntry(
     private async Task ExplainForwardingErrorAsync(HttpContext context, ForwarderError error)
     {
         var exception = context.GetForwarderErrorFeature()?.Exception;
+        if (ClientFault(context, error, exception) is { } status)
+        {
+            // The client sent a body that cannot be read (bad chunks, too large) or went away: not the web app's failure.
+            logger.LogDebug(exception, "Forwarding {Path}: the client's request failed ({Error})", context.Request.Path, error);
+            if (context.Response.HasStarted) return;
+            context.Response.Clear();
+            context.Response.StatusCode = status;
+            if (status == StatusCodes.Status499ClientClosedRequest) return;
+            await ProxyPages.WriteAsync(context.Response, status == StatusCodes.Status413PayloadTooLarge ? "Too large" : "Bad request",
+                status == StatusCodes.Status413PayloadTooLarge
+                    ? "What you sent is larger than the portal takes. Send a smaller file or less data at once."
+                    : "The request's body could not be read: it was cut short or its chunked encoding is malformed. Send it again.");
+            return;
+        }
+
         logger.LogWarning(exception, "Forwarding {Path} to the web app failed: {Error}", context.Request.Path, error);
         if (context.Response.HasStarted) return;
 
@@ -225,8 +254,34 @@ public sealed class PortalEntry(
             $"The Data Workspace web app could not be reached ({error}). Try again in a minute; if it persists, tell the platform team.", again);
     }
 
+    /// <summary>
+    /// The status for a forwarding error that is the client's doing (400, 413 for a body over the limit, 499 when it went
+    /// away), or null when the web app or the way to it failed.
+    /// </summary>
+    internal static int? ClientFault(HttpContext context, ForwarderError error, Exception? exception)
+    {
+        if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled || context.RequestAborted.IsCancellationRequested)
+            return StatusCodes.Status499ClientClosedRequest;
+        if (error != ForwarderError.RequestBodyClient) return null;
+        return Causes(exception).Any(cause => cause is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+            ? StatusCodes.Status413PayloadTooLarge
+            : StatusCodes.Status400BadRequest;
+    }
+
+    /// <summary>The exception and every one inside it (the forwarder gathers the body's failures in an AggregateException).</summary>
+    private static IEnumerable<Exception> Causes(Exception? exception)
+    {
+        if (exception is null) yield break;
+        yield return exception;
+        var inner = exception is AggregateException aggregate ? aggregate.InnerExceptions : exception.InnerException is { } one ? [one] : [];
+        foreach (var cause in inner.SelectMany(Causes)) yield return cause;
+    }
+
     internal static HttpMessageInvoker CreateWebClient() => new(new SocketsHttpHandler
     {
+        // Kestrel takes header values in UTF-8; sent on as UTF-8 they reach the web app as they came (the default
+        // refuses anything but ASCII, and the request would fail as if the web app were down).
+        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
         UseProxy = false,
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,

@@ -38,6 +38,8 @@ public sealed class ToolEntry(
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         ConnectTimeout = TimeSpan.FromSeconds(5),
+        // Header values as Kestrel took them (UTF-8), not refused for not being ASCII (see PortalEntry.CreateWebClient).
+        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
         // Tools are the users' code: the platform's trace ids are not theirs to see, and requests to them are not traced.
         ActivityHeadersPropagator = null,
         // Nor counted as HTTP client calls: every tool request is already in the proxy's server metrics, and client
@@ -56,6 +58,12 @@ public sealed class ToolEntry(
         // The proxy's own pages here (progress, errors) may show inside the portal's frame of a wrapped tool.
         context.Items[SecurityHeaders.OwnPageFrameAncestorsKey] = PortalOriginFor(context).FrameAncestors;
         if (await ApiTokenSignIn.RefusedOnToolHostAsync(context)) return;
+        if (Forwarding.PortalEntry.RefusedTunnel(context))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            await ProxyPages.WriteAsync(context.Response, "Method not allowed", "Data Workspace is not a forward proxy: CONNECT opens no tunnel here.");
+            return;
+        }
         if (parsed.Name is not { } name)
         {
             await UnknownAddressAsync(context, parsed);

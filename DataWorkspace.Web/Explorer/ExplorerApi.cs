@@ -52,6 +52,9 @@ public static class ExplorerApi
             RunRequest request, HttpContext http, QueryRunner runner, CancellationToken cancellationToken) =>
         {
             var user = http.User;
+            if (request.Wait is { } asked && !double.IsFinite(asked))
+                return TypedResults.Problem(title: "The query was not run", detail: $"wait is {asked}: give the seconds to wait for the first page as a number, or leave it out to wait for the whole result.",
+                    statusCode: StatusCodes.Status400BadRequest);
             Guid id;
             try
             {
@@ -64,7 +67,8 @@ public static class ExplorerApi
 
             // A script that gives no wait gets the whole result's count with the first page; a wait returns as soon
             // as the first page is stored (the count follows on GET /queries/{id}).
-            if (request.Wait is { } wait) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Max(0, wait)), cancellationToken);
+            // A wait longer than the default is the default: a TimeSpan cannot hold every number a script may send.
+            if (request.Wait is { } wait) await runner.WaitAsync(id, TimeSpan.FromSeconds(Math.Clamp(wait, 0, DefaultWait.TotalSeconds)), cancellationToken);
             else await runner.WaitAsync(id, DefaultWait, cancellationToken, untilComplete: true);
             var view = (await runner.ViewAsync(user.Id(), id, 1, cancellationToken))!;
             return view.Status == "running" ? TypedResults.Accepted((string?)null, view) : TypedResults.Ok(view);

@@ -21,6 +21,13 @@ public sealed record ReferenceChange(bool Done, IReadOnlyList<string> Errors)
 public sealed class ReferenceDataService(CatalogueDbContext catalogue, AuditLog audit, TimeProvider time, ReferenceMirror mirror)
 {
     public const int MaxUploadBytes = 5 * 1024 * 1024;
+
+    /// <summary>
+    /// The most of a request the upload page reads, to refuse a larger form with its own message: the proxy's own limit
+    /// (Kestrel's default), so that whatever the proxy lets through is read whole and answered, not cut off unread
+    /// (a connection closed with a body unread is reset, and the proxy would get no answer to pass on).
+    /// </summary>
+    public const int MaxRequestBytes = 30_000_000;
     public const int MaxRows = 100_000;
 
     public Task<ReferenceTable?> FindAsync(Guid datasetId, CancellationToken cancellationToken) =>

@@ -10,6 +10,9 @@ public static class ReferenceValues
         var text = raw?.Trim() ?? "";
         if (text.Length == 0)
             return column.Required ? (null, $"'{column.Name}' is required") : (null, null);
+        // PostgreSQL's text cannot hold U+0000, so the row could not be stored: said here, with the line it is on.
+        if (text.Contains('\0'))
+            return (null, $"'{column.Name}' contains a NUL character (U+0000), which cannot be stored; remove it");
 
         switch (column.Type)
         {

@@ -69,7 +69,16 @@ public sealed class InputCheck(ILogger<InputCheck> logger)
         }
         catch (InvalidDataException tooLarge) when (tooLarge.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
         {
-            // Over the route's own form limits (a reference CSV over its size): the page says how large it may be.
+            // Over the route's own form limits (a reference CSV over its size): the page says how large it may be. The
+            // rest of the body is read and dropped first (up to the route's request limit), so the answer is not lost to
+            // a reset connection on its way back through the proxy.
+            try
+            {
+                await request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            }
+            catch (BadHttpRequestException)
+            {
+            }
             throw new BadHttpRequestException($"The upload is larger than this page takes ({tooLarge.Message}). Send a smaller file.", StatusCodes.Status413PayloadTooLarge, tooLarge);
         }
         catch (InvalidDataException unreadable)

@@ -97,6 +97,19 @@ public sealed class AdminAndReferenceDataTests(WebFixture web) : IAsyncDisposabl
     }
 
     [Fact]
+    public async Task A_csv_with_a_NUL_in_a_cell_names_the_line_and_imports_nothing()
+    {
+        var (dataset, table) = await ReferenceTableAsync();
+        Assert.True((await UploadAsync(dataset, "code,population,joined\nFR,67000000,1958-01-01\n")).Done);
+
+        var change = await UploadAsync(dataset, "code,population,joined\nDE,83000000,\nI\0E,5000000,1973-01-01\n");
+
+        Assert.False(change.Done);
+        Assert.Equal(["Line 3: 'code' contains a NUL character (U+0000), which cannot be stored; remove it."], change.Errors);
+        Assert.Equal(1L, await web.ScalarAsync<long>("SELECT count(*) FROM reference_rows WHERE reference_table_id = $1", table.Id));
+    }
+
+    [Fact]
     public async Task A_csv_with_the_wrong_columns_says_which_and_what_the_header_must_be()
     {
         var (dataset, _) = await ReferenceTableAsync();

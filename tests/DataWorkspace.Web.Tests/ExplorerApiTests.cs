@@ -29,6 +29,19 @@ public sealed class ExplorerApiTests(WebFixture web)
         SendAsync(HttpMethod.Post, "/api/v1/explorer/run", user, wait is null ? new { sql } : new { sql, wait });
 
     [Fact]
+    public async Task A_wait_longer_than_any_is_the_longest_and_one_that_is_not_a_number_is_refused_saying_so()
+    {
+        var user = await UserAsync();
+        var (status, body) = await RunAsync(user, "SELECT 1", wait: 1e308);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("completed", body.GetProperty("status").GetString());
+
+        var (refused, problem) = await SendAsync(HttpMethod.Post, "/api/v1/explorer/run", user, JsonDocument.Parse("""{"sql":"SELECT 1","wait":"NaN"}""").RootElement);
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.Contains("wait is NaN", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task A_query_returns_its_first_page_and_total_and_later_pages_from_any_request()
     {
         var user = await UserAsync();

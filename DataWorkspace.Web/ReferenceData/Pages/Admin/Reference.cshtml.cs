@@ -12,7 +12,7 @@ using Microsoft.EntityFrameworkCore;
 namespace DataWorkspace.Web.ReferenceData.Pages.Admin;
 
 /// <summary>A reference dataset's rows: define its columns once, then edit rows one by one or replace them all from a CSV.</summary>
-[RequestSizeLimit(ReferenceDataService.MaxUploadBytes * 2)]
+[RequestSizeLimit(ReferenceDataService.MaxRequestBytes)]
 [RequestFormLimits(MultipartBodyLengthLimit = ReferenceDataService.MaxUploadBytes * 2)]
 public sealed partial class ReferenceModel(CatalogueDbContext catalogue, ReferenceDataService reference, AuditLog audit) : PageModel
 {
