@@ -119,7 +119,7 @@ try
     await Sql.ScalarAsync<object>(catalogue, """
         INSERT INTO tools_permissions (user_id, source, granted_at, granted_by)
         SELECT id, 'Admin', now(), 'load bench' FROM users WHERE email = ANY($1) ON CONFLICT DO NOTHING
-        """, identities.Where(HasTool).Select(user => user.Email).ToArray());
+        """, [identities.Where(HasTool).Select(user => user.Email).ToArray()]);
 
     if (budget is { } total && total - benchClock.Elapsed - afterLoadReserve < loadTime)
     {
