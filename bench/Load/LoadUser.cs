@@ -107,29 +107,30 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
         var sql = Pick(script.Queries);
         var run = await SendAsync(Operation.ExplorerRun, HttpMethod.Post, "/api/v1/explorer/run", Json(new { sql, wait = 5 }), [HttpStatusCode.OK, HttpStatusCode.Accepted]);
         if (!run.Ok) return false;
-        var (id, status, total) = QueryState(run.Length);
+        var (id, status, total, error) = QueryState(run.Length);
         for (var polls = 0; status == "running" && polls < 12; polls++)
         {
             var poll = await GetAsync(Operation.ExplorerPoll, $"/api/v1/explorer/queries/{id}?wait=5");
             if (!poll.Ok) return false;
-            (_, status, total) = QueryState(poll.Length);
+            (_, status, total, error) = QueryState(poll.Length);
         }
 
         if (status != "completed")
         {
-            Fail(Operation.ExplorerRun, $"the query ended '{status}'");
+            Fail(Operation.ExplorerRun, $"the query ended '{status}': {error}");
             return false;
         }
 
         return (await GetAsync(Operation.ExplorerResults, $"/api/v1/explorer/queries/{id}?page={(total > 1000 ? 2 : 1)}")).Ok;
     }
 
-    private (string Id, string? Status, long Total) QueryState(int length)
+    private (string Id, string? Status, long Total, string? Error) QueryState(int length)
     {
         using var json = JsonDocument.Parse(body.AsMemory(0, length));
         var root = json.RootElement;
         return (root.GetProperty("id").GetString()!, root.GetProperty("status").GetString(),
-            root.TryGetProperty("total", out var total) && total.ValueKind == JsonValueKind.Number ? total.GetInt64() : 0);
+            root.TryGetProperty("total", out var total) && total.ValueKind == JsonValueKind.Number ? total.GetInt64() : 0,
+            root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object ? error.ToString() : null);
     }
 
     /// <summary>The files page, then one small file up and down through the files API's presigned S3 flow, as the page does it.</summary>

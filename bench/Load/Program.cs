@@ -127,6 +127,7 @@ try
         Console.WriteLine($"  start and sign-in took {benchClock.Elapsed.TotalSeconds:N0} s: the load is shortened to {loadTime.TotalSeconds:N0} s to stay within the suite's {total.TotalMinutes:0} minutes");
     }
 
+    await using var serviceErrors = new ServiceErrors(platform, ["web", "proxy", "identity"]);
     var memory = new PlatformMemory(platform, catalogue);
     var memoryBefore = await memory.SampleAsync(CancellationToken.None);
     var memorySeries = new Dictionary<string, List<(double X, double Y)>>();
@@ -209,6 +210,7 @@ try
 
     var report = new LoadReport(Bench, log, faultWindows, loadSeconds);
     report.Print(signIns, signInFailures.Count);
+    serviceErrors.Print();
     report.Record(signIns, userCount, generatorCpu, memoryBefore, memoryPeak, memoryAfter, memorySeries, cpuSeries);
 }
 finally
