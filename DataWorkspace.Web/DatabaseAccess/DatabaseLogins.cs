@@ -244,7 +244,10 @@ public sealed class DatabaseLogins(
                 Username = role,
                 Password = password,
                 MaxPoolSize = 5,
-                ConnectionIdleLifetime = 60,
+                // Every login has a pool of its own, so idle connections add up with the users who ran a query lately:
+                // they are closed soon after use, not held for the server's connection slots.
+                ConnectionIdleLifetime = 10,
+                ConnectionPruningInterval = 2,
                 ApplicationName = "dataworkspace-explorer",
                 // Downloads and stored results move many rows: bigger reads mean fewer trips through the socket.
                 ReadBufferSize = 64 * 1024,

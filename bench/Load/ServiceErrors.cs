@@ -17,6 +17,7 @@ public sealed class ServiceErrors : IAsyncDisposable
     private readonly List<Task> watching = [];
     private readonly List<(DateTimeOffset At, string Service, List<string> Lines)> entries = [];
     private int count;
+    private int lines;
 
     public ServiceErrors(RunningPlatform platform, IEnumerable<string> services)
     {
@@ -36,14 +37,17 @@ public sealed class ServiceErrors : IAsyncDisposable
                 foreach (var line in batch)
                 {
                     var text = line.Content;
-                    if (text.StartsWith("fail:", StringComparison.Ordinal) || text.StartsWith("crit:", StringComparison.Ordinal))
+                    Interlocked.Increment(ref lines);
+                    // The orchestrator may put a timestamp before the logger's own "fail: Category[id]".
+                    var level = text.AsSpan(0, Math.Min(text.Length, 48));
+                    if (level.Contains("fail: ", StringComparison.Ordinal) || level.Contains("crit: ", StringComparison.Ordinal))
                     {
                         Interlocked.Increment(ref count);
                         open = [text];
                         lock (entries)
                             if (entries.Count < EntriesKept) entries.Add((DateTimeOffset.UtcNow, service, open));
                     }
-                    else if (open is not null && open.Count < LinesPerEntry && text.StartsWith(' '))
+                    else if (open is not null && open.Count < LinesPerEntry && !StartsEntry(level))
                     {
                         lock (entries) open.Add(text);
                     }
@@ -60,12 +64,16 @@ public sealed class ServiceErrors : IAsyncDisposable
         }
     }
 
+    private static bool StartsEntry(ReadOnlySpan<char> start) =>
+        start.Contains("info: ", StringComparison.Ordinal) || start.Contains("warn: ", StringComparison.Ordinal) || start.Contains("dbug: ", StringComparison.Ordinal)
+        || start.Contains("trce: ", StringComparison.Ordinal) || start.Contains("fail: ", StringComparison.Ordinal) || start.Contains("crit: ", StringComparison.Ordinal);
+
     /// <summary>The first entries, each once per distinct first two lines, with how often it was seen.</summary>
     public void Print(int distinct = 12)
     {
         lock (entries)
         {
-            Console.WriteLine($"Errors the services logged: {Count}");
+            Console.WriteLine($"Errors the services logged: {Count} (of {Volatile.Read(ref lines):N0} lines)");
             foreach (var group in entries.GroupBy(e => e.Service + string.Join('\n', e.Lines.Take(2))).Take(distinct))
             {
                 var first = group.First();
