@@ -342,7 +342,8 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
 
     private void Record(Operation operation, int at, short status, bool failed, TimeSpan elapsed)
     {
-        samples.Add(new Sample(at, operation, status, failed, (float)elapsed.TotalMilliseconds));
+        // Uncontended but for the report reading a user that is late to stop.
+        lock (samples) samples.Add(new Sample(at, operation, status, failed, (float)elapsed.TotalMilliseconds));
         script.Log.Count(status, failed);
     }
 

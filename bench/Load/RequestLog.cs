@@ -116,8 +116,14 @@ public sealed class RequestLog
 
     public IReadOnlyDictionary<string, int> Failures => failures;
 
-    /// <summary>Every sample, in time order (call once the users have stopped).</summary>
-    public Sample[] All() => [.. lists.SelectMany(list => list).OrderBy(sample => sample.AtMs)];
+    /// <summary>Every sample so far, in time order (a user still finishing its last request may add more).</summary>
+    public Sample[] All()
+    {
+        var all = new List<Sample>();
+        foreach (var list in lists)
+            lock (list) all.AddRange(list);
+        return [.. all.OrderBy(sample => sample.AtMs)];
+    }
 
     public bool Inside(int atMs, IReadOnlyList<FaultWindow> windows)
     {
