@@ -22,12 +22,14 @@ public sealed class ServiceErrors : IAsyncDisposable
     public ServiceErrors(RunningPlatform platform, IEnumerable<string> services)
     {
         var logs = platform.App.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var service in services) watching.Add(Task.Run(() => WatchAsync(logs, service)));
+        var model = platform.App.Services.GetRequiredService<DistributedApplicationModel>();
+        foreach (var service in model.Resources.Where(resource => services.Contains(resource.Name)))
+            watching.Add(Task.Run(() => WatchAsync(logs, service)));
     }
 
     public int Count => Volatile.Read(ref count);
 
-    private async Task WatchAsync(ResourceLoggerService logs, string service)
+    private async Task WatchAsync(ResourceLoggerService logs, IResource service)
     {
         List<string>? open = null;
         try
@@ -45,7 +47,7 @@ public sealed class ServiceErrors : IAsyncDisposable
                         Interlocked.Increment(ref count);
                         open = [text];
                         lock (entries)
-                            if (entries.Count < EntriesKept) entries.Add((DateTimeOffset.UtcNow, service, open));
+                            if (entries.Count < EntriesKept) entries.Add((DateTimeOffset.UtcNow, service.Name, open));
                     }
                     else if (open is not null && open.Count < LinesPerEntry && !StartsEntry(level))
                     {
