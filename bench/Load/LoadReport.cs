@@ -83,7 +83,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
         {
             var points = of.GroupBy(sample => sample.AtMs / 1000 / WindowSeconds).OrderBy(window => window.Key)
                 .Select(window => ((double)(window.Key * WindowSeconds + WindowSeconds), Percentiles.Of(Percentiles.Sorted(window), 95))).ToList();
-            BenchResults.Line(bench, "p95 latency over time (5 s windows)", Operations.Name(operation), "seconds into the load", "ms", points);
+            BenchResults.Line(bench, $"p95 latency over time (5 s windows): {PlotOf(operation)}", Operations.Name(operation), "seconds into the load", "ms", points);
         }
 
         var windows = samples.GroupBy(sample => sample.AtMs / 1000 / WindowSeconds).OrderBy(window => window.Key).ToList();
@@ -103,6 +103,15 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
             Console.WriteLine($"  {group,-16} {before.GetValueOrDefault(group).Megabytes,8:N0} {peak.GetValueOrDefault(group),8:N0} {megabytes,8:N0}  ({processes} process{(processes == 1 ? "" : "es")})");
         Console.WriteLine($"Load generator: {generatorCpuPercent:N1}% of a core over the load");
     }
+
+    /// <summary>Which latency plot an operation is drawn in: a plot of eighteen lines would show none of them.</summary>
+    private static string PlotOf(Operation operation) => operation switch
+    {
+        Operation.Home or Operation.Search or Operation.Dataset or Operation.ExplorerPage or Operation.FilesPage => "pages",
+        Operation.ExplorerRun or Operation.ExplorerPoll or Operation.ExplorerResults => "Data Explorer",
+        Operation.ToolStart or Operation.ToolPage or Operation.WebSocketConnect or Operation.WebSocketEcho => "tools",
+        _ => "files and S3",
+    };
 
     private IEnumerable<(Operation Operation, List<Sample> Samples)> ByOperation() =>
         samples.GroupBy(sample => sample.Operation).OrderBy(group => group.Key).Select(group => (group.Key, group.ToList()));
