@@ -42,7 +42,7 @@ public static class DatabaseBusy
                 {
                     Status = StatusCodes.Status503ServiceUnavailable,
                     Title = "The database is busy",
-                    Detail = $"Every connection to the database is in use for the moment. Nothing was changed: send the request again in {RetryAfterSeconds} seconds.",
+                    Detail = $"Every connection to the database is in use for the moment: send the request again in {RetryAfterSeconds} seconds.",
                 },
             });
         }

@@ -152,8 +152,7 @@ public sealed class DatabaseAccessTests(WebFixture web)
     [Fact]
     public async Task First_logins_asked_for_together_share_a_synchronisation()
     {
-        // Found by bench/Load: each first login ran a whole synchronisation, one after another, so 200 users' first
-        // queries waited up to a minute.
+        // Many users' first queries at once must not each wait for a whole synchronisation in turn.
         const int Users = 12;
         var users = new List<PlatformIdentity>();
         for (var i = 0; i < Users; i++) users.Add(await UserAsync());

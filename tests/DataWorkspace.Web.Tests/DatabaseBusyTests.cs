@@ -6,7 +6,7 @@ using Npgsql;
 
 namespace DataWorkspace.Web.Tests;
 
-/// <summary>A database with no connection free (found by bench/Load: 200 users' Explorer logins) answers 503 saying to retry, not an empty 500.</summary>
+/// <summary>A database with no connection free (every user's login has its own pool) answers 503 saying to retry, not an empty 500.</summary>
 public sealed class DatabaseBusyTests
 {
     private static readonly PostgresException TooManyClients = new("sorry, too many clients already", "FATAL", "FATAL", PostgresErrorCodes.TooManyConnections);
