@@ -57,6 +57,7 @@ builder.AddPortalPages();
 var app = builder.Build();
 
 app.UseStatusCodePagesWithReExecute("/error/{0}");
+app.UseDatabaseBusyAnswers();
 app.UsePublicStaticFiles();
 app.UseAuthentication();
 app.UseAuthorization();

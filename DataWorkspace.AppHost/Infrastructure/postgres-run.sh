@@ -13,7 +13,8 @@ if [ -f "$data/postmaster.pid" ]; then
   fi
 fi
 
-args=(-D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$PGPORT" -c max_connections=200)
+# Every user who runs queries has a login with a pool of its own: room for a few hundred of them besides the services.
+args=(-D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$PGPORT" -c max_connections=500)
 if [ "$(id -u)" = 0 ]; then
   setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin/postgres" "${args[@]}" 2>&1 &
 else

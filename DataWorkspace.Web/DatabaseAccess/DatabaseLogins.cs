@@ -73,9 +73,13 @@ public sealed class DatabaseLogins(
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> dataSources = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim creating = new(1, 1);
 
+    /// <summary>When the last synchronisation that finished here started (a Stopwatch timestamp).</summary>
+    private long lastSyncStarted;
+
     /// <summary>The user's portal login (Data Explorer, downloads), reused while it has at least an hour left.</summary>
     public async Task<UserLogin> PortalLoginAsync(string userId, CancellationToken cancellationToken)
     {
+        var askedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var reuseUntil = time.GetUtcNow() + TimeSpan.FromHours(1);
         if (await FindAsync(userId, reuseUntil, cancellationToken) is { } existing) return existing;
 
@@ -83,7 +87,7 @@ public sealed class DatabaseLogins(
         try
         {
             return await FindAsync(userId, reuseUntil, cancellationToken)
-                ?? await CreateAsync(userId, LoginPurpose.Portal, options.Value.PortalLoginLifetime, cancellationToken);
+                ?? await CreateAsync(userId, LoginPurpose.Portal, options.Value.PortalLoginLifetime, askedAt, cancellationToken);
         }
         finally
         {
@@ -93,7 +97,8 @@ public sealed class DatabaseLogins(
 
     /// <summary>A new login for a tool instance, living <paramref name="lifetime"/> (at most the configured maximum).</summary>
     public Task<UserLogin> ToolLoginAsync(string userId, TimeSpan lifetime, CancellationToken cancellationToken) =>
-        CreateAsync(userId, LoginPurpose.Tool, lifetime < options.Value.MaxToolLoginLifetime ? lifetime : options.Value.MaxToolLoginLifetime, cancellationToken);
+        CreateAsync(userId, LoginPurpose.Tool, lifetime < options.Value.MaxToolLoginLifetime ? lifetime : options.Value.MaxToolLoginLifetime,
+            System.Diagnostics.Stopwatch.GetTimestamp(), cancellationToken);
 
     /// <summary>Ends a login now (its tool stopped): the next sweep drops it once no session uses it.</summary>
     public async Task RetireAsync(string roleName, CancellationToken cancellationToken)
@@ -187,11 +192,18 @@ public sealed class DatabaseLogins(
         return login is null ? null : Use(login.RoleName, protector.Unprotect(login.ProtectedPassword), login.ExpiresAt);
     }
 
-    private async Task<UserLogin> CreateAsync(string userId, LoginPurpose purpose, TimeSpan lifetime, CancellationToken cancellationToken)
+    /// <param name="askedAt">When the caller asked (a Stopwatch timestamp): a synchronisation started since then has made the user's role.</param>
+    private async Task<UserLogin> CreateAsync(string userId, LoginPurpose purpose, TimeSpan lifetime, long askedAt, CancellationToken cancellationToken)
     {
         if (await deactivated.IsDeactivatedAsync(userId, cancellationToken)) throw new Users.AccountDeactivatedException(userId);
-        // The user's own role (and everything it should hold) must exist before a login can join it.
-        await roleSync.SyncAsync(cancellationToken);
+        // The user's own role (and everything it should hold) must exist before a login can join it. Users whose first
+        // logins queue here together share one synchronisation: each whole sync reads every user's roles and grants.
+        if (Volatile.Read(ref lastSyncStarted) <= askedAt)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await roleSync.SyncAsync(cancellationToken);
+            Volatile.Write(ref lastSyncStarted, Math.Max(Volatile.Read(ref lastSyncStarted), started));
+        }
 
         var role = NewLogin(userId);
         var password = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 64);
@@ -244,7 +256,10 @@ public sealed class DatabaseLogins(
                 Username = role,
                 Password = password,
                 MaxPoolSize = 5,
-                ConnectionIdleLifetime = 60,
+                // Every login has a pool of its own, so idle connections add up with the users who ran a query lately:
+                // they are closed soon after use, not held for the server's connection slots.
+                ConnectionIdleLifetime = 10,
+                ConnectionPruningInterval = 2,
                 ApplicationName = "dataworkspace-explorer",
                 // Downloads and stored results move many rows: bigger reads mean fewer trips through the socket.
                 ReadBufferSize = 64 * 1024,

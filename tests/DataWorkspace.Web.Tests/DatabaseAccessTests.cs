@@ -150,6 +150,31 @@ public sealed class DatabaseAccessTests(WebFixture web)
     }
 
     [Fact]
+    public async Task First_logins_asked_for_together_share_a_synchronisation()
+    {
+        // Many users' first queries at once must not each wait for a whole synchronisation in turn.
+        const int Users = 12;
+        var users = new List<PlatformIdentity>();
+        for (var i = 0; i < Users; i++) users.Add(await UserAsync());
+        var syncs = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == Telemetry.WebTelemetry.Name && instrument.Name == "dataworkspace.permissions.sync.duration") listener.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref syncs));
+        listener.Start();
+
+        var logins = await Task.WhenAll(users.Select(user => Service<DatabaseLogins>().PortalLoginAsync(user.UserId, Cancel)));
+
+        Assert.Equal(Users, logins.Select(login => login.RoleName).Distinct().Count());
+        Assert.InRange(syncs, 1, Users - 1);
+        foreach (var user in users) Assert.Equal(1, await ReadAsync(user, "SELECT 1"));
+    }
+
+    [Fact]
     public async Task Expired_logins_are_dropped_but_not_while_a_session_still_uses_them()
     {
         var user = await UserAsync();
