@@ -5,7 +5,8 @@
 // flow, and their tool (one user in ten; the others a shared visualisation) through the proxy, with a websocket held to
 // it. Reports per operation count, errors, p50/p95/p99; every 5xx with its path and time; the memory of each process
 // the platform runs before, at its peak and after. Target: no 5xx, no failed request.
-// Run: dotnet run -c Release --project bench/Load [-- --users 200 --minutes 5 --tool-users 20 --think-seconds 3]
+// Faults (bench/Faults) run during the load from minute 1 to 4, unless --no-faults.
+// Run: dotnet run -c Release --project bench/Load [-- --users 200 --minutes 5 --tool-users 20 --think-seconds 3 --no-faults]
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -13,6 +14,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using DataWorkspace.Bench;
+using DataWorkspace.Bench.Faults;
 using DataWorkspace.Bench.Load;
 using DataWorkspace.TestSupport;
 
@@ -38,7 +40,10 @@ var portals = new List<Uri>();
 // Faults (bench/Faults, issue 21 part E) run here, against the same platform while the load runs: started one minute
 // into the load and cancelled at minute four. They give back each fault's window (injected .. recovered); failures
 // inside a window are reported as that fault's, apart from the load's own. Null: a load without faults.
-Func<RunningPlatform, CancellationToken, Task<IReadOnlyList<FaultWindow>>>? faults = null;
+Func<RunningPlatform, CancellationToken, Task<IReadOnlyList<FaultWindow>>>? faults = args.Contains("--no-faults") ? null
+    : async (running, ct) => [.. (await FaultPlan.RunAsync(running, new FaultOptions(), line => Console.WriteLine($"  [faults] {line}"), ct))
+        .Select(outcome => new FaultWindow(outcome.Name, outcome.Start, outcome.Recovered))];
+var secondPortalPort = Ports.Free();
 var faultsFrom = TimeSpan.FromMinutes(1);
 var faultsUntil = TimeSpan.FromMinutes(4);
 
@@ -47,6 +52,8 @@ Console.WriteLine($"Starting the platform (Local mode, Production settings, data
 var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(dataDirectory, portalPort, CancellationToken.None, testSettings: false,
     addResources: builder =>
     {
+        // A second proxy replica, the web app on a port of its own and the faults' witnesses (bench/Faults).
+        if (faults is not null) FaultPlan.AddResources(builder, secondPortalPort);
         // The load's users, each a distinct identity at the development identity provider.
         var identity = builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "identity"));
         foreach (var user in identities)
@@ -58,6 +65,7 @@ var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(
         }
     });
 portals.Add(platform.PortalUrl);
+if (faults is not null) portals.Add(new Uri($"http://{platform.PortalUrl.Host}:{secondPortalPort.ToString(n)}/"));
 Console.WriteLine($"  started in {benchClock.Elapsed.TotalSeconds:N1} s");
 var users = new List<LoadUser>();
 using var webSockets = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false });
