@@ -27,7 +27,7 @@ public sealed class ErrorModel : PageModel
             404 => ("Page not found", "If you typed the address, check it is correct. If you followed a link, the page may have been moved or removed."),
             413 => ("The upload is too large", "The file is larger than this page accepts. Check the size limit shown next to the upload, and try a smaller file."),
             403 => ("You do not have access to this page", "Ask the owner of the data, or an administrator, if you need it."),
-            503 => ("The platform is busy", "Everything it needs to answer is in use for a moment: wait a few seconds and try again."),
+            503 => ("The platform is busy", "Something it needs to answer (its database) is busy or restarting: wait a few seconds and try again."),
             400 => ("Check what you sent", "Something in the address or the form could not be used. Go back, check it, and try again."),
             _ => ("Something went wrong", $"The request could not be completed (status {code}). Try again; if it keeps happening, tell the platform team."),
         };

@@ -25,6 +25,11 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
             throw new InvalidOperationException($"{command} on {resource} failed: {result.Message}");
     }
 
+    /// <summary>Whether the orchestrator reports the resource's process as ended (after a stop).</summary>
+    public bool HasStopped(string resource) =>
+        platform.App.ResourceNotifications.TryGetCurrentState(resource, out var state)
+        && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text);
+
     /// <summary>The process id the orchestrator reports for a running resource.</summary>
     public int ProcessId(string resource)
     {

@@ -67,7 +67,22 @@ public sealed class PlatformMemory(RunningPlatform platform, string catalogueCon
         return Read($"/proc/{pid}/stat").Length > 0 ? pid : null;
     }
 
+    private List<int> lastToolProcessIds = [];
+
+    /// <summary>The running tools' processes; while the database is down (a fault), those last read.</summary>
     private async Task<List<int>> ToolProcessIdsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return lastToolProcessIds = await ReadToolProcessIdsAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            return lastToolProcessIds;
+        }
+    }
+
+    private async Task<List<int>> ReadToolProcessIdsAsync(CancellationToken cancellationToken)
     {
         await using var connection = new Npgsql.NpgsqlConnection(catalogueConnectionString);
         await connection.OpenAsync(cancellationToken);

@@ -46,6 +46,27 @@ public sealed class DatabaseBusyTests
     }
 
     [Fact]
+    public async Task A_database_that_is_down_or_restarting_gets_a_503_saying_to_retry()
+    {
+        // What Npgsql throws when nothing listens where the database should be.
+        await using var nowhere = new NpgsqlConnection($"Host=127.0.0.1;Port={DataWorkspace.TestSupport.Ports.Free()};Username=x;Password=x;Timeout=2");
+        var refused = await Assert.ThrowsAnyAsync<NpgsqlException>(() => nowhere.OpenAsync(TestContext.Current.CancellationToken));
+        var shuttingDown = new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", PostgresErrorCodes.AdminShutdown);
+        var starting = new PostgresException("the database system is starting up", "FATAL", "FATAL", PostgresErrorCodes.CannotConnectNow);
+
+        foreach (var thrown in new Exception[] { refused, new InvalidOperationException("An exception was thrown", shuttingDown), starting })
+        {
+            var (context, body) = await AnswerAsync("/api/v1/files/uploads", thrown);
+
+            Assert.Equal(StatusCodes.Status503ServiceUnavailable, context.Response.StatusCode);
+            Assert.Equal("5", context.Response.Headers.RetryAfter.ToString());
+            using var problem = JsonDocument.Parse(body);
+            Assert.Equal("The database is not answering", problem.RootElement.GetProperty("title").GetString());
+            Assert.Contains("send the request again in 5 seconds", problem.RootElement.GetProperty("detail").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Other_failures_are_not_called_busy()
     {
         var other = new PostgresException("relation does not exist", "ERROR", "ERROR", PostgresErrorCodes.UndefinedTable);
