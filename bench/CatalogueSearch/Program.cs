@@ -18,7 +18,7 @@ var measure = TimeSpan.FromSeconds(suite ? 20 : 30);
 var measureHome = TimeSpan.FromSeconds(suite ? 10 : 30);
 var clock = Stopwatch.StartNew();
 void Phase(string text) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,5:N0} s] {text}");
-string[] words = ["trade", "exports", "investment", "companies", "regional", "tariff", "services", "goods", "survey", "ports", "energy", "wins"];
+var words = SeededCatalogue.Words;
 
 var dataDirectory = Path.Combine(Path.GetTempPath(), "dw-bench-" + Guid.NewGuid().ToString("N")[..8]);
 var port = Ports.Free();
@@ -30,26 +30,7 @@ try
 
     Phase($"Seeding {Datasets:N0} datasets ...");
     var catalogue = (await app.GetConnectionStringAsync("catalogue"))!;
-    await Sql.ScalarAsync<object>(catalogue, $"""
-        INSERT INTO tags (id, type, name) SELECT gen_random_uuid(), 'Topic', 'Bench topic ' || i FROM generate_series(1, 20) i ON CONFLICT DO NOTHING;
-        WITH words(w) AS (SELECT unnest(ARRAY['{string.Join("','", words)}']))
-        INSERT INTO datasets (id, type, name, slug, short_description, description, publisher, licence, retention, classification,
-          information_asset_owner, information_asset_manager, editors, access_type, authorized_email_domains, eligibility_criteria,
-          published, published_at, created_at, updated_at)
-        SELECT gen_random_uuid(),
-          (ARRAY['SourceDataset','DataCut','ReferenceDataset','Visualisation'])[1 + i % 4],
-          initcap((SELECT w FROM words OFFSET i % 12 LIMIT 1)) || ' ' || (SELECT w FROM words OFFSET (i * 7) % 12 LIMIT 1) || ' dataset ' || i,
-          'bench-' || i,
-          'Figures on ' || (SELECT w FROM words OFFSET (i * 5) % 12 LIMIT 1) || ' and ' || (SELECT w FROM words OFFSET (i * 3) % 12 LIMIT 1),
-          repeat('A longer description of the data, its sources, caveats and methods. ', 8),
-          'Publisher ' || (i % 25), 'Open Government Licence', '', 'Official', '', '', ARRAY[]::text[],
-          (ARRAY['Open','RequiresAuthentication','RequiresAuthorization'])[1 + i % 3], ARRAY['trade.example'], ARRAY[]::text[],
-          true, now() - (i || ' minutes')::interval, now(), now()
-        FROM generate_series(1, {Datasets}) i;
-        INSERT INTO dataset_tags (datasets_id, tags_id)
-        SELECT d.id, t.id FROM datasets d JOIN tags t ON t.name = 'Bench topic ' || (1 + abs(hashtext(d.slug)) % 20) WHERE d.slug LIKE 'bench-%';
-        ANALYZE;
-        """);
+    await SeededCatalogue.SeedAsync(catalogue, Datasets, "bench", ["SourceDataset", "DataCut", "ReferenceDataset", "Visualisation"]);
 
     using var client = platform.Client();
     await client.SignInAsync("tom.evans@partner.example");

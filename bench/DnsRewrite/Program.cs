@@ -35,7 +35,7 @@ var work = Directory.CreateTempSubdirectory("dw-bench-dns-").FullName;
 var started = new List<Server>();
 try
 {
-    var (upstreamPort, dnsmasqPort, sidecarPort, comparedPort) = (FreeDnsPort(), FreeDnsPort(), FreeDnsPort(), FreeDnsPort());
+    var (upstreamPort, dnsmasqPort, sidecarPort, comparedPort) = (DnsPorts.Free(), DnsPorts.Free(), DnsPorts.Free(), DnsPorts.Free());
 
     // The upstream knows every asked name (for dnsmasq, which forwards it as asked) and every rewritten name (for the
     // sidecar), with an IPv4 and an IPv6 address each.
@@ -76,7 +76,7 @@ try
     // As deployed: with its health endpoint and so its metrics, whose counters then count every query.
     string[] Sidecar(string dll, int port) =>
         [dll, "dns-rewrite", "--listen", $"127.0.0.1:{port}", "--upstream", $"127.0.0.1:{upstreamPort}",
-         "--health-port", FreeDnsPort().ToString(CultureInfo.InvariantCulture), "--health-name", "tool-0001.tools.internal",
+         "--health-port", DnsPorts.Free().ToString(CultureInfo.InvariantCulture), "--health-name", "tool-0001.tools.internal",
          .. Enumerable.Range(1, Rules - 1).SelectMany(team => new[] { "--rule", $@"^(.+)\.team{team:D2}\.internal$=>$1.lb{team:D2}.test" }),
          "--rule", @"^(.+)\.tools\.internal$=>$1.lb.test"];
 
@@ -180,26 +180,6 @@ async Task<Dnsperf> DnsperfAsync(int port, int duration)
     var output = await process.StandardOutput.ReadToEndAsync();
     await process.WaitForExitAsync();
     return Dnsperf.Parse(output + await error);
-}
-
-// A loopback port free for both UDP and TCP, as a DNS server needs.
-static int FreeDnsPort()
-{
-    while (true)
-    {
-        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return port;
-        }
-        catch (SocketException)
-        {
-        }
-    }
 }
 
 // The first A record's address in the answer to name A, asked until the server answers (it may still be starting).

@@ -27,7 +27,7 @@ public sealed class DnsFuzz : IAsyncDisposable
     public static async Task<DnsFuzz> StartAsync(Tally tally, Mutator mutator)
     {
         var upstream = Upstream.Start();
-        var port = FreeDnsPort();
+        var port = DnsPorts.Free();
         var start = new ProcessStartInfo("dotnet",
         [
             Path.Combine(AppContext.BaseDirectory, "dataworkspace-sidecar.dll"), "dns-rewrite", "--listen", $"127.0.0.1:{port}",
@@ -274,26 +274,6 @@ public sealed class DnsFuzz : IAsyncDisposable
         }
         sidecar.Dispose();
         upstream.Dispose();
-    }
-
-    // A loopback port free for both UDP and TCP, as a DNS server needs.
-    private static int FreeDnsPort()
-    {
-        while (true)
-        {
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
     }
 
     /// <summary>The upstream the sidecar forwards to: every A question gets 10.0.0.1, anything else an empty NOERROR, a malformed one FORMERR.</summary>

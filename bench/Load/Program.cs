@@ -73,7 +73,7 @@ try
 {
     var catalogue = (await platform.App.GetConnectionStringAsync("catalogue"))!;
     var datasetSlugs = await SeedCatalogueAsync(catalogue);
-    string[] words = ["trade", "exports", "investment", "companies", "regional", "tariff", "services", "goods", "survey", "ports", "energy", "wins"];
+    var words = SeededCatalogue.Words;
     string[] searches =
     [
         .. words.Select(w => $"/datasets?q={w}"),
@@ -242,27 +242,7 @@ finally
 // and pages to open. Returns every published dataset's slug.
 static async Task<List<string>> SeedCatalogueAsync(string catalogue)
 {
-    const int Datasets = 2_000;
-    await Sql.ScalarAsync<object>(catalogue, $"""
-        INSERT INTO tags (id, type, name) SELECT gen_random_uuid(), 'Topic', 'Load topic ' || i FROM generate_series(1, 20) i ON CONFLICT DO NOTHING;
-        WITH words(w) AS (SELECT unnest(ARRAY['trade','exports','investment','companies','regional','tariff','services','goods','survey','ports','energy','wins']))
-        INSERT INTO datasets (id, type, name, slug, short_description, description, publisher, licence, retention, classification,
-          information_asset_owner, information_asset_manager, editors, access_type, authorized_email_domains, eligibility_criteria,
-          published, published_at, created_at, updated_at)
-        SELECT gen_random_uuid(),
-          (ARRAY['SourceDataset','DataCut','ReferenceDataset'])[1 + i % 3],
-          initcap((SELECT w FROM words OFFSET i % 12 LIMIT 1)) || ' ' || (SELECT w FROM words OFFSET (i * 7) % 12 LIMIT 1) || ' dataset ' || i,
-          'load-' || i,
-          'Figures on ' || (SELECT w FROM words OFFSET (i * 5) % 12 LIMIT 1) || ' and ' || (SELECT w FROM words OFFSET (i * 3) % 12 LIMIT 1),
-          repeat('A longer description of the data, its sources, caveats and methods. ', 8),
-          'Publisher ' || (i % 25), 'Open Government Licence', '', 'Official', '', '', ARRAY[]::text[],
-          (ARRAY['Open','RequiresAuthentication','RequiresAuthorization'])[1 + i % 3], ARRAY['trade.example'], ARRAY[]::text[],
-          true, now() - (i || ' minutes')::interval, now(), now()
-        FROM generate_series(1, {Datasets}) i;
-        INSERT INTO dataset_tags (datasets_id, tags_id)
-        SELECT d.id, t.id FROM datasets d JOIN tags t ON t.name = 'Load topic ' || (1 + abs(hashtext(d.slug)) % 20) WHERE d.slug LIKE 'load-%';
-        ANALYZE;
-        """);
+    await SeededCatalogue.SeedAsync(catalogue, 2_000, "load", ["SourceDataset", "DataCut", "ReferenceDataset"]);
     await using var connection = new Npgsql.NpgsqlConnection(catalogue);
     await connection.OpenAsync();
     await using var command = new Npgsql.NpgsqlCommand("SELECT slug FROM datasets WHERE published AND deleted_at IS NULL", connection);
