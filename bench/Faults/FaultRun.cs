@@ -180,18 +180,7 @@ internal sealed class FaultRun : IAsyncDisposable
     {
         const double target = 5;
         var start = DateTimeOffset.UtcNow;
-        try
-        {
-            await processes.CommandAsync("postgres", KnownResourceCommands.RestartCommand, ct);
-        }
-        catch (InvalidOperationException slow) when (slow.Message.Contains("Failed to stop", StringComparison.Ordinal))
-        {
-            // Under load, the fast shutdown (its connections ended, a checkpoint written) can outlast the orchestrator's
-            // wait for the stop; it goes on, and the server is started again once it has ended.
-            log($"faults: the orchestrator stopped waiting for PostgreSQL to stop ({slow.Message}); waiting for it to end, then starting it");
-            await UntilAsync(() => Task.FromResult(processes.HasStopped("postgres")), RecoveryLimit, ct);
-            await processes.CommandAsync("postgres", KnownResourceCommands.StartCommand, ct);
-        }
+        await processes.RestartAsync("postgres", log, ct);
         var back = await UntilAsync(() => PostgresAnswersAsync(ct), RecoveryLimit, ct) ?? throw new TimeoutException("PostgreSQL did not come back within 90 s. " + await processes.DescribeAsync("postgres"));
         // The bench's own pooled connections were ended by the restart.
         catalogue.Clear();
@@ -269,7 +258,7 @@ internal sealed class FaultRun : IAsyncDisposable
     {
         const double target = 30;
         var start = DateTimeOffset.UtcNow;
-        await processes.CommandAsync("web", KnownResourceCommands.RestartCommand, ct);
+        await processes.RestartAsync("web", log, ct);
         var restarted = DateTimeOffset.UtcNow;
         // The same cookie as before: the home page greets the witness, rather than sending them to sign in again.
         var served = await UntilAsync(() => ProbeAsync("/", "Welcome, Witness", ct), RecoveryLimit, ct);

@@ -25,6 +25,22 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
             throw new InvalidOperationException($"{command} on {resource} failed: {result.Message}");
     }
 
+    /// <summary>
+    /// Restarts the resource with the orchestrator's command. Under load, the resource's own shutdown (PostgreSQL's
+    /// fast shutdown and checkpoint, the web app's draining of requests in flight) can outlast the orchestrator's wait for
+    /// the stop, and the command fails while the shutdown goes on: then it waits for the process to end and starts it.
+    /// </summary>
+    public async Task RestartAsync(string resource, Action<string> log, CancellationToken ct)
+    {
+        var commands = platform.App.Services.GetRequiredService<ResourceCommandService>();
+        var restart = await commands.ExecuteCommandAsync(resource, KnownResourceCommands.RestartCommand, ct);
+        if (restart.Success) return;
+        log($"faults: the orchestrator's restart of {resource} failed ({restart.Message}); waiting for it to stop, then starting it");
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(90);
+        while (!HasStopped(resource) && DateTimeOffset.UtcNow < deadline) await Task.Delay(250, ct);
+        await CommandAsync(resource, KnownResourceCommands.StartCommand, ct);
+    }
+
     /// <summary>Whether the orchestrator reports the resource's process as ended (after a stop).</summary>
     public bool HasStopped(string resource) =>
         platform.App.ResourceNotifications.TryGetCurrentState(resource, out var state)

@@ -90,14 +90,22 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
 
     private async Task RoundAsync(CancellationToken stop)
     {
-        if (!(await GetAsync(Operation.Home, "/")).Ok || !await ThinkAsync(stop)) return;
-        if (!(await GetAsync(Operation.Search, Pick(script.Searches))).Ok || !await ThinkAsync(stop)) return;
-        for (var i = 0; i < 2; i++)
-            if (!(await GetAsync(Operation.Dataset, "/datasets/" + Pick(script.DatasetSlugs))).Ok || !await ThinkAsync(stop)) return;
-        if (!await ExplorerAsync() || !await ThinkAsync(stop)) return;
-        if (!await FilesAsync() || !await ThinkAsync(stop)) return;
-        await AppAsync();
+        // A person who meets an error page reads it and tries again a few seconds later, as the 503 pages ask.
+        if (!await RoundStepsAsync()) await ThinkAsync(stop);
         await ThinkAsync(stop);
+    }
+
+    /// <summary>One round's pages, each followed by think time; false at the first that failed.</summary>
+    private async Task<bool> RoundStepsAsync()
+    {
+        if (!(await GetAsync(Operation.Home, "/")).Ok || !await ThinkAsync(stop)) return false;
+        if (!(await GetAsync(Operation.Search, Pick(script.Searches))).Ok || !await ThinkAsync(stop)) return false;
+        for (var i = 0; i < 2; i++)
+            if (!(await GetAsync(Operation.Dataset, "/datasets/" + Pick(script.DatasetSlugs))).Ok || !await ThinkAsync(stop)) return false;
+        if (!await ExplorerAsync() || !await ThinkAsync(stop)) return false;
+        if (!await FilesAsync() || !await ThinkAsync(stop)) return false;
+        await AppAsync();
+        return true;
     }
 
     /// <summary>The Data Explorer's page, a query run as the page runs it, then a page of its result.</summary>
