@@ -116,9 +116,26 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<IReadOnlyList<FaultOutcome>> InjectAllAsync(CancellationToken ct)
     {
         var outcomes = new List<(FaultOutcome Outcome, double Seconds, double Target, string What)>();
-        await Task.Delay(options.Settle, ct);
+        // The time given for faults can end before the plan does (under load, restarts take longer): the faults that
+        // ran are still checked and reported.
+        var outOfTime = false;
         foreach (var fault in options.Faults)
         {
+            try
+            {
+                await Task.Delay(options.Settle, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                outOfTime = true;
+            }
+
+            if (outOfTime)
+            {
+                log($"faults: the time for faults ended before {fault}");
+                break;
+            }
+
             log($"faults: {fault}");
             var start = DateTimeOffset.UtcNow;
             try
@@ -133,21 +150,25 @@ internal sealed class FaultRun : IAsyncDisposable
                     _ => throw new ArgumentException($"Unknown fault '{fault}': one of {string.Join(", ", FaultPlan.All)}"),
                 });
             }
-            catch (Exception exception) when (exception is not (OperationCanceledException or ArgumentException))
+            catch (Exception exception) when (exception is not ArgumentException)
             {
-                // A fault the platform did not recover from (or the bench could not inject) is a result; the next fault still runs.
+                // A fault the platform did not recover from (or the bench could not inject, or that outlasted the time
+                // for faults) is a result; the next fault still runs while there is time.
+                outOfTime = exception is OperationCanceledException && ct.IsCancellationRequested;
                 var now = DateTimeOffset.UtcNow;
-                outcomes.Add((new FaultOutcome(fault, start, now, false, 0, $"did NOT recover: {exception.GetType().Name}: {exception.Message}"), (now - start).TotalSeconds, 0, "recovery"));
+                var why = outOfTime ? "had NOT recovered when the time for faults ended" : $"did NOT recover: {exception.GetType().Name}: {exception.Message}";
+                outcomes.Add((new FaultOutcome(fault, start, now, false, 0, why), (now - start).TotalSeconds, 0, "recovery"));
             }
 
             log($"faults: {fault} done: {outcomes[^1].Outcome.Detail}");
-            await Task.Delay(options.Settle, ct);
+            if (outOfTime) break;
         }
 
-        // The witnesses finish what they are doing; then what they were told is checked.
+        // The witnesses finish what they are doing; then what they were told is checked, within a time of its own.
         await stopWitnesses.CancelAsync();
         await witnessing;
-        var lost = await LostAsync(ct);
+        using var checking = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var lost = await LostAsync(checking.Token);
         var results = new List<FaultOutcome>();
         foreach (var (outcome, seconds, target, what) in outcomes)
         {
