@@ -22,6 +22,12 @@ const partUrlBatch = 64;
 const doneBatch = 1000;
 const doneEvery = 3000;
 const retries = 8;
+// A request to S3 that sends and hears nothing for this long is given up and tried again: a store that accepts the
+// connection and then goes silent (overloaded, paused, a proxy holding it) would otherwise leave the file at 0% forever.
+export const stallAfter = 30_000;
+// A small file goes without an upload listener, so the page cannot see its bytes leave: it gets the stall time plus
+// what the file takes at 64 KiB/s (a 1 MiB file: 46 s) from the moment it is sent.
+const slowestLink = 64 * 1024;
 // Presigned URLs are valid for 15 minutes; one older than this is asked for again before it is used.
 const urlFreshFor = 10 * 60 * 1000;
 const storageKey = "dataworkspace.files.multipart";
@@ -98,12 +104,46 @@ class StorageError extends Error {
   }
 }
 
+/**
+ * Aborts a request that makes no progress for {@link stallAfter}: {@link Watchdog.poke} on every sign of life. The
+ * request's abort handler asks {@link Watchdog.stalled} to tell this from the user's cancel.
+ */
+class Watchdog {
+  private timer = 0;
+  stalled = false;
+
+  constructor(private readonly request: XMLHttpRequest, private readonly after: number) {
+    this.poke();
+  }
+
+  poke() {
+    clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => {
+      this.stalled = true;
+      this.request.abort();
+    }, this.after);
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+  }
+
+  get error() {
+    return new StorageError(`the file store stopped answering for ${Math.round(this.after / 1000)} s`, 0);
+  }
+}
+
 const isTransient = (error: unknown) =>
   (error instanceof ApiError && error.transient) || (error instanceof StorageError && error.transient);
 const isSignedOut = (error: unknown) => error instanceof ApiError && (error.failure === "session" || error.failure === "forbidden");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const backoff = (attempt: number) => Math.min(30, 2 ** attempt) * 1000 * (0.75 + Math.random() * 0.5);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** "the file store stopped answering" as "The file store stopped answering.", to stand before another sentence. */
+const asSentence = (text: string) => {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+};
 
 export interface QueueEvents {
   /** Uploads whose state, progress or message changed. */
@@ -222,7 +262,7 @@ export class UploadQueue {
     } catch (error) {
       batch.forEach((u) => (u.checking = false));
       if (isSignedOut(error)) this.pauseForSignIn(messageOf(error));
-      else if (isTransient(error)) batch.filter((u) => u.state === "waiting").forEach((u) => this.pause(u, `Paused: ${messageOf(error)} Press Resume to try again.`));
+      else if (isTransient(error)) batch.filter((u) => u.state === "waiting").forEach((u) => this.pause(u, `Paused: ${asSentence(messageOf(error))} Press Resume to try again.`));
       else if (batch.length > 1) {
         // One refused name refuses the whole batch: each then asks on its own, so only that one fails.
         for (const upload of batch) void this.checkBatch([upload]);
@@ -421,7 +461,7 @@ export class UploadQueue {
         upload.message = "Waiting for you to sign in again.";
         this.pauseForSignIn(messageOf(error));
       } else if (isTransient(error)) {
-        this.pause(upload, `Paused: ${messageOf(error)} Press Resume to try again.`);
+        this.pause(upload, `Paused: ${asSentence(messageOf(error))} Press Resume to try again.`);
       } else {
         this.fail(upload, messageOf(error));
       }
@@ -802,8 +842,10 @@ export class UploadQueue {
       this.postsInFlight[endpoint]++;
       request.addEventListener("loadend", () => this.postsInFlight[endpoint]--);
       request.open("POST", target.urls[endpoint]);
+      const watchdog = new Watchdog(request, upload.size >= progressFrom ? stallAfter : stallAfter + (upload.size / slowestLink) * 1000);
       if (upload.size >= progressFrom) {
         request.upload.onprogress = (event) => {
+          watchdog.poke();
           const loaded = Math.min(upload.size, event.loaded);
           this.sentBytes += Math.max(0, loaded - reported);
           reported = loaded;
@@ -812,6 +854,7 @@ export class UploadQueue {
         };
       }
       request.onload = () => {
+        watchdog.stop();
         upload.requests.delete(request);
         if (request.status >= 200 && request.status < 300) {
           this.sentBytes += Math.max(0, upload.size - reported);
@@ -823,13 +866,20 @@ export class UploadQueue {
         }
       };
       request.onerror = request.ontimeout = () => {
+        watchdog.stop();
         upload.requests.delete(request);
         upload.loaded = 0;
         reject(new StorageError("the connection to the file store failed", 0));
       };
       request.onabort = () => {
+        watchdog.stop();
         upload.requests.delete(request);
-        reject(new Cancelled());
+        if (watchdog.stalled) {
+          upload.loaded = 0;
+          reject(watchdog.error);
+        } else {
+          reject(new Cancelled());
+        }
       };
       upload.requests.add(request);
       request.send(form);
@@ -848,13 +898,16 @@ export class UploadQueue {
       let reported = 0;
       request.open("PUT", url);
       for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+      const watchdog = new Watchdog(request, stallAfter);
       request.upload.onprogress = (event) => {
+        watchdog.poke();
         this.sentBytes += Math.max(0, event.loaded - reported);
         reported = event.loaded;
         progress(event.loaded);
         this.events.changed([upload]);
       };
       request.onload = () => {
+        watchdog.stop();
         upload.requests.delete(request);
         if (request.status >= 200 && request.status < 300) {
           this.sentBytes += Math.max(0, body.size - reported);
@@ -866,13 +919,20 @@ export class UploadQueue {
         }
       };
       request.onerror = request.ontimeout = () => {
+        watchdog.stop();
         upload.requests.delete(request);
         progress(0);
         reject(new StorageError("the connection to the file store failed", 0));
       };
       request.onabort = () => {
+        watchdog.stop();
         upload.requests.delete(request);
-        reject(new Cancelled());
+        if (watchdog.stalled) {
+          progress(0);
+          reject(watchdog.error);
+        } else {
+          reject(new Cancelled());
+        }
       };
       upload.requests.add(request);
       request.send(body);

@@ -767,6 +767,82 @@ public sealed class BrowserFilesTests(PlatformFixture fixture) : BrowserTest
         }
     }
 
+    [Fact]
+    public async Task A_file_store_that_accepts_the_connection_and_then_goes_silent_is_given_up_on_said_so_and_retried()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var local = Directory.CreateTempSubdirectory("dw-files-");
+        try
+        {
+            // A small file (no upload listener: the page cannot see its bytes leave) and one of 2 MiB (with one).
+            const string smallName = "silent store.csv";
+            const string largeName = "silent store 2 MB.bin";
+            await File.WriteAllTextAsync(Path.Combine(local.FullName, smallName), "id,what\n1,sent while the store was silent\n", Cancel);
+            var largeHash = await RandomFileAsync(Path.Combine(local.FullName, largeName), 2);
+
+            var (context, page, problems) = await SignedInAsync(new());
+            await using var _ = context;
+            await OpenYourFilesAsync(page);
+            var home = await HomeAsync();
+            var testFolder = $"store silent {suffix}";
+            await CreateFolderAsync(page, testFolder);
+            await OpenFolderAsync(page, testFolder);
+
+            // The store takes the requests and answers nothing (as a paused or overloaded S3 endpoint does) until let go.
+            var store = fixture.Platform.App.GetEndpoint("aws", "http");
+            var letGo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var held = 0;
+            await page.RouteAsync(url => new Uri(url).Port == store.Port, async route =>
+            {
+                if (route.Request.Method == "POST" && !letGo.Task.IsCompleted)
+                {
+                    Interlocked.Increment(ref held);
+                    await letGo.Task;
+                }
+                try
+                {
+                    await route.ContinueAsync();
+                }
+                catch (PlaywrightException)
+                {
+                    // The page gave this request up while it was held.
+                }
+            });
+
+            var chooser = await page.RunAndWaitForFileChooserAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Upload files" }).ClickAsync());
+            await chooser.SetFilesAsync([Path.Combine(local.FullName, smallName), Path.Combine(local.FullName, largeName)]);
+            var small = Row(page, "upload", $"{home}{testFolder}/{smallName}");
+            var large = Row(page, "upload", $"{home}{testFolder}/{largeName}");
+            // Nothing for 30 s: each upload says the store stopped answering and that it will try again.
+            foreach (var (upload, size) in new[] { (small, @"\d+ bytes"), (large, "2 MB") })
+            {
+                await Assertions.Expect(upload.GetByTestId("upload-text")).ToHaveTextAsync(
+                    new Regex($@"^0% of {size}\. Could not reach the file store \(the file store stopped answering for 30 s\): trying again in \d+ s\.$"),
+                    new() { Timeout = 90_000 });
+                await Assertions.Expect(upload.GetByTestId("upload-state")).ToHaveTextAsync("Uploading");
+            }
+            Assert.True(Volatile.Read(ref held) >= 2);
+            await Browser.SaveScreenshotAsync(page, "files-13-store-silent");
+
+            // The store answers again: the retries go through by themselves, and the files arrive whole.
+            letGo.SetResult();
+            await Assertions.Expect(small.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 120_000 });
+            await Assertions.Expect(large.GetByTestId("upload-state")).ToHaveTextAsync("Uploaded", new() { Timeout = 120_000 });
+            await Assertions.Expect(page.GetByTestId("overall-text")).ToContainTextAsync("2 of 2 files uploaded");
+            var stored = await EmulatorObjectAsync($"{home}{testFolder}/{largeName}");
+            Assert.NotNull(stored);
+            Assert.Equal(2L << 20, stored.Value.Size);
+            Assert.Equal(Convert.ToHexString(largeHash), Convert.ToHexString(stored.Value.Sha256));
+            await Assertions.Expect(Row(page, "file-row", $"{home}{testFolder}/{smallName}")).ToBeVisibleAsync();
+
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Writes <paramref name="megabytes"/> MiB of random bytes; their SHA-256.</summary>
     private static async Task<byte[]> RandomFileAsync(string path, int megabytes)
     {
