@@ -50,6 +50,18 @@ public static class ProcessFacts
             .Where(stat => stat.Contains($"({threadName})", StringComparison.Ordinal)).Sum(StatCpuSeconds);
     }
 
+    /// <summary>Context switches (voluntary and not) of all the process's threads so far.</summary>
+    public static long ContextSwitches(int pid)
+    {
+        var tasks = $"/proc/{pid}/task";
+        if (!Directory.Exists(tasks)) return 0;
+        return Directory.EnumerateDirectories(tasks).SelectMany(task => Read(Path.Combine(task, "status")).Split('\n'))
+            .Where(line => line.Contains("ctxt_switches:", StringComparison.Ordinal))
+            .Sum(line => long.TryParse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), CultureInfo.InvariantCulture, out var count) ? count : 0);
+    }
+
+    public static long ContextSwitches(IEnumerable<int> pids) => pids.Sum(ContextSwitches);
+
     public static double RssMb(int pid) =>
         Read($"/proc/{pid}/status").Split('\n').FirstOrDefault(line => line.StartsWith("VmRSS:", StringComparison.Ordinal)) is { } line
             ? double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024 : 0;

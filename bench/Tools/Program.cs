@@ -281,7 +281,7 @@ try
                 var result = await WrkAsync(target, profile.RoundSeconds, measureCpu: true);
                 results[target.Name].Add(result);
                 Console.WriteLine($"  round {round} {target.Name,-24} {result.RequestsPerSecond,9:N0} req/s  p50 {result.P50Ms,6:N3} ms  p99 {result.P99Ms,6:N3} ms  " +
-                    $"{(target.Name == "direct" ? "tool" : target.Name)} CPU {result.CpuMicrosecondsPerRequest:N1} us/request");
+                    $"{(target.Name == "direct" ? "tool" : target.Name)} CPU {result.CpuMicrosecondsPerRequest:N1} us/request, {result.SwitchesPerRequest:N2} context switches/request");
             }
         }
 
@@ -289,7 +289,8 @@ try
         var rps = results.ToDictionary(r => r.Key, r => Median(r.Value.Select(v => v.RequestsPerSecond)));
         var p99 = results.ToDictionary(r => r.Key, r => Median(r.Value.Select(v => v.P99Ms)));
         var cpu = results.ToDictionary(r => r.Key, r => Median(r.Value.Select(v => v.CpuMicrosecondsPerRequest)));
-        string Spread(string name) => $"rounds {string.Join(", ", results[name].Select(r => r.RequestsPerSecond.ToString("N0", n)))}; {cpu[name]:N1} us CPU a request";
+        string Spread(string name) => $"rounds {string.Join(", ", results[name].Select(r => r.RequestsPerSecond.ToString("N0", n)))}; {cpu[name]:N1} us CPU and " +
+            $"{Median(results[name].Select(r => r.SwitchesPerRequest)):N2} context switches a request";
         Console.WriteLine($"Medians of {profile.Rounds}: {string.Join(", ", rps.Select(r => $"{r.Key} {r.Value:N0} req/s"))}");
         BenchResults.AtLeast(Bench, "proxy req/s vs bare forwarder", rps["proxy"], "req/s", "YARP bare forwarder", rps["bare forwarder"], 0.9,
             $"proxy {Spread("proxy")}; bare forwarder {Spread("bare forwarder")}");
@@ -435,6 +436,16 @@ try
         }
 
         var targets = new List<Target> { proxyTarget, await CopyAsync("copy", false), await CopyAsync("copy pinned at start", true) };
+        if (args.Contains("--history"))
+        {
+            // The orchestrator's proxy forwarded the portal's pages (sign-in, the tool's start) before the tool's
+            // requests; a copy that did the same first tells whether that history is the difference.
+            var withHistory = await CopyAsync("copy after portal pages", false);
+            var portalHost = $"{platform.PortalUrl.Host}:{new Uri(withHistory.BaseUrl).Port}";
+            var portal = await Wrk.RunAsync(withHistory.BaseUrl + "/", [$"Host: {portalHost}", $"Cookie: {cookie}"], 20);
+            Console.WriteLine($"  copy after portal pages: {portal.Requests:N0} portal pages first ({portal.RequestsPerSecond:N0}/s)");
+            targets.Add(withHistory);
+        }
         foreach (var target in mode == "gap" ? targets : targets.Skip(1)) await WarmUntilJitIdleAsync(target);
         foreach (var target in targets) Console.WriteLine($"  {target.Name}: pid {target.Pid}, {ThreadCount(target.Pid)} threads, cgroups {Cgroups(target.Pid)}");
         var results = targets.ToDictionary(t => t.Name, _ => new List<WrkResult>());
@@ -444,13 +455,13 @@ try
             {
                 var result = await WrkAsync(target, profile.GapSeconds, measureCpu: true);
                 results[target.Name].Add(result);
-                Console.WriteLine($"  round {round} {target.Name,-22} {result.RequestsPerSecond,9:N0} req/s  p99 {result.P99Ms,6:N3} ms  CPU {result.CpuMicrosecondsPerRequest:N1} us/request");
+                Console.WriteLine($"  round {round} {target.Name,-22} {result.RequestsPerSecond,9:N0} req/s  p99 {result.P99Ms,6:N3} ms  CPU {result.CpuMicrosecondsPerRequest:N1} us/request  {result.SwitchesPerRequest:N2} context switches/request");
             }
         }
 
         var rps = results.ToDictionary(r => r.Key, r => Median(r.Value.Select(v => v.RequestsPerSecond)));
         string Detail(string name) => $"{name}: rounds {string.Join(", ", results[name].Select(r => r.RequestsPerSecond.ToString("N0", n)))}; " +
-            $"{Median(results[name].Select(r => r.CpuMicrosecondsPerRequest)):N1} us CPU a request; p99 {Median(results[name].Select(r => r.P99Ms)):N2} ms; {ThreadCount(targets.First(t => t.Name == name).Pid)} threads";
+            $"{Median(results[name].Select(r => r.CpuMicrosecondsPerRequest)):N1} us CPU and {Median(results[name].Select(r => r.SwitchesPerRequest)):N2} context switches a request; p99 {Median(results[name].Select(r => r.P99Ms)):N2} ms; {ThreadCount(targets.First(t => t.Name == name).Pid)} threads";
         BenchResults.Info(Bench, "orchestrator-launched proxy req/s vs a copy started the same way by the bench", rps["proxy"], "req/s", "copy", rps["copy"], $"{Detail("proxy")} | {Detail("copy")}");
         BenchResults.Info(Bench, "copy pinned at start req/s vs a copy pinned after start", rps["copy pinned at start"], "req/s", "copy", rps["copy"], Detail("copy pinned at start"));
     }
@@ -598,8 +609,13 @@ try
     {
         var pids = ProcessFacts.Tree(target.Pid);
         var cpuBefore = ProcessFacts.CpuSeconds(pids);
+        var switchesBefore = ProcessFacts.ContextSwitches(pids);
         var result = await Wrk.RunAsync(target.BaseUrl + "/bytes/1024", [$"Host: {target.Host}", .. target.Headers], seconds);
-        return measureCpu ? result with { CpuMicrosecondsPerRequest = (ProcessFacts.CpuSeconds(pids) - cpuBefore) * 1e6 / result.Requests } : result;
+        return measureCpu ? result with
+        {
+            CpuMicrosecondsPerRequest = (ProcessFacts.CpuSeconds(pids) - cpuBefore) * 1e6 / result.Requests,
+            SwitchesPerRequest = (double)(ProcessFacts.ContextSwitches(pids) - switchesBefore) / result.Requests,
+        } : result;
     }
 
     TimeSpan Remaining() => profile.Budget - benchClock.Elapsed;
@@ -661,7 +677,7 @@ static double Median(IEnumerable<double> values)
 /// <summary>A server measured: its address, the Host and headers a request carries, and its process (tree) for CPU.</summary>
 internal sealed record Target(string Name, string BaseUrl, string Host, string[] Headers, int Pid);
 
-internal sealed record WrkResult(double RequestsPerSecond, long Requests, double P50Ms, double P99Ms, double CpuMicrosecondsPerRequest);
+internal sealed record WrkResult(double RequestsPerSecond, long Requests, double P50Ms, double P99Ms, double CpuMicrosecondsPerRequest, double SwitchesPerRequest = 0);
 
 /// <summary>How long each part runs: the suite's bounded profile (all of it within 6 minutes), or the fuller one alone.</summary>
 internal sealed record Profile(int WarmupSeconds, int DotnetWarmupSeconds, int ProxyRoundSeconds, int ProxyMinRounds, int ProxyMaxRounds, int Rounds, int RoundSeconds,
