@@ -29,6 +29,7 @@ public sealed class ToolEntry(
     public const string OwnPrefix = "/_dataworkspace";
 
     private static readonly ForwarderRequestConfig RequestConfig = new() { ActivityTimeout = TimeSpan.FromMinutes(30) };
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly HttpMessageInvoker toolClient = new(new SocketsHttpHandler
@@ -37,7 +38,7 @@ public sealed class ToolEntry(
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
-        ConnectTimeout = TimeSpan.FromSeconds(5),
+        ConnectTimeout = ConnectTimeout,
         // Header values as Kestrel took them (UTF-8), not refused for not being ASCII (see PortalEntry.CreateWebClient).
         RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
         // Tools are the users' code: the platform's trace ids are not theirs to see, and requests to them are not traced.
@@ -51,7 +52,7 @@ public sealed class ToolEntry(
     public Task HandleAsync(HttpContext context, ReadOnlySpan<char> label) => HandleAsync(context, hostNames.Parse(label));
 
     /// <summary>Who asks: the signed-in user, the address they come from, and their identity as the web app is told it.</summary>
-    private readonly record struct Visitor(PlatformUser User, IPAddress Address, PlatformIdentity Identity);
+    internal readonly record struct Visitor(PlatformUser User, IPAddress Address, PlatformIdentity Identity);
 
     private async Task HandleAsync(HttpContext context, ToolHostLabel parsed)
     {
@@ -197,7 +198,7 @@ public sealed class ToolEntry(
     /// Forwards to the running instance, streaming both ways (WebSockets included), as its activity; a tool that did
     /// not answer is reported, unless it was the user who went away.
     /// </summary>
-    private async Task ForwardAsync(HttpContext context, ToolHostName name, Visitor visitor, ToolHostState state)
+    internal async Task ForwardAsync(HttpContext context, ToolHostName name, Visitor visitor, ToolHostState state)
     {
         var address = state.Address!;
         var destination = name.Port is { } port ? new UriBuilder(address) { Port = port }.Uri.ToString() : address;
@@ -224,7 +225,7 @@ public sealed class ToolEntry(
             return;
         }
 
-        await ToolFailedAsync(context, name, visitor.Identity, state, error);
+        await ToolFailedAsync(context, name, visitor.Identity, state, destination, error);
     }
 
     private async Task StartOrShowProgressAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolHostState state)
@@ -311,7 +312,7 @@ public sealed class ToolEntry(
     }
 
     /// <summary>The tool did not answer: if it died, the web app marks it stopped and the user is offered a restart.</summary>
-    private async Task ToolFailedAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolHostState state, ForwarderError error)
+    private async Task ToolFailedAsync(HttpContext context, ToolHostName name, PlatformIdentity identity, ToolHostState state, string destination, ForwarderError error)
     {
         var exception = context.GetForwarderErrorFeature()?.Exception;
         tools.Forget(name.Host);
@@ -321,9 +322,9 @@ public sealed class ToolEntry(
             return;
         }
 
-        var reason = exception is HttpRequestException { InnerException: System.Net.Sockets.SocketException socket } ? socket.SocketErrorCode.ToString() : error.ToString();
         // Only a tool that cannot be connected to has died; one that answered badly or slowly is still there.
-        if (exception is not HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        var (gone, reason) = await ToolFailure.OfAsync(error, exception, destination, ConnectTimeout, context.RequestAborted);
+        if (!gone)
         {
             logger.LogWarning(exception, "{Host} did not answer properly ({Reason})", name.Host, reason);
             context.Response.Clear();
