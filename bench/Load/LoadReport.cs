@@ -9,7 +9,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
     private static readonly CultureInfo N = CultureInfo.InvariantCulture;
     private readonly Sample[] samples = log.All();
 
-    private IEnumerable<Sample> OutsideFaults => samples.Where(sample => !log.Inside(sample.AtMs, faults));
+    private IEnumerable<Sample> OutsideFaults => samples.Where(sample => !log.Inside(sample, faults));
 
     public void Print(IReadOnlyList<double> signIns, int signInFailures)
     {
@@ -28,7 +28,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
         Console.WriteLine();
         Console.WriteLine($"5xx answers: {serverErrors.Count}");
         foreach (var error in serverErrors.Take(40))
-            Console.WriteLine($"  {error.AtSeconds,7:N1} s ({error.At:HH:mm:ss.fff}) {error.Status} {error.Method} {error.Path} [{Operations.Name(error.Operation)}]{(log.Inside((int)(error.AtSeconds * 1000), faults) ? " (in a fault's window)" : "")}: {error.Body.ReplaceLineEndings(" ")[..Math.Min(error.Body.Length, 200)]}");
+            Console.WriteLine($"  {error.AtSeconds,7:N1} s ({error.At:HH:mm:ss.fff}) {error.Status} {error.Method} {error.Path} [{Operations.Name(error.Operation)}]{(log.Inside((int)(error.AtSeconds * 1000), (int)(error.AtSeconds * 1000 + error.LatencyMs), faults) ? " (in a fault's window)" : "")}: {error.Body.ReplaceLineEndings(" ")[..Math.Min(error.Body.Length, 200)]}");
         if (serverErrors.Count > 40) Console.WriteLine($"  ... and {serverErrors.Count - 40} more");
         Console.WriteLine($"Other failures: {log.Failures.Values.Sum()}");
         foreach (var (description, count) in log.Failures.OrderByDescending(f => f.Value).Take(25))
@@ -36,7 +36,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
 
         foreach (var fault in faults)
         {
-            var inside = samples.Where(sample => log.Inside(sample.AtMs, [fault])).ToList();
+            var inside = samples.Where(sample => log.Inside(sample, [fault])).ToList();
             Console.WriteLine($"Fault {fault.Name}: {fault.Start:HH:mm:ss.f} .. {fault.Recovered:HH:mm:ss.f} ({(fault.Recovered - fault.Start).TotalSeconds:N1} s): " +
                 $"{inside.Count:N0} requests, {inside.Count(s => s.Status >= 500)} 5xx, {inside.Count(s => s.Failed)} failed");
         }
@@ -55,7 +55,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
             Note: "5xx, no answer, a wrong status or body, a redirect to sign in"));
         if (faults.Count > 0)
         {
-            var inside = samples.Where(sample => log.Inside(sample.AtMs, faults)).ToList();
+            var inside = samples.Where(sample => log.Inside(sample, faults)).ToList();
             BenchResults.Info(bench, "5xx answers in the faults' windows", inside.Count(s => s.Status >= 500), "answers", note: $"{inside.Count(s => s.Failed)} failed of {inside.Count:N0} requests");
         }
 
