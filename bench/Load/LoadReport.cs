@@ -34,6 +34,15 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
         foreach (var (description, count) in log.Failures.OrderByDescending(f => f.Value).Take(25))
             Console.WriteLine($"  {count,6:N0} x {description}");
 
+        var outside = OutsideFaults.Where(sample => sample.Failed).ToList();
+        if (faults.Count > 0 && outside.Count > 0)
+        {
+            Console.WriteLine($"Failed outside the faults' windows: {outside.Count}");
+            foreach (var sample in outside.Take(20))
+                Console.WriteLine($"  {sample.AtMs / 1000.0,7:N1} s ({log.StartedAt.AddMilliseconds(sample.AtMs):HH:mm:ss.fff}) {Operations.Name(sample.Operation)}: " +
+                    $"{(sample.Status == 0 ? "no answer" : sample.Status.ToString(N))} after {sample.LatencyMs:N0} ms{(sample.SinceMs < sample.AtMs ? $", on a connection last known to work at {sample.SinceMs / 1000.0:N1} s" : "")}");
+        }
+
         foreach (var fault in faults)
         {
             var inside = samples.Where(sample => log.Inside(sample, [fault])).ToList();
