@@ -45,8 +45,9 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
 
         foreach (var fault in faults)
         {
-            // A sample within several windows (a websocket last seen working before one fault and found broken after the next) is the latest one's.
-            var inside = samples.Where(sample => faults.Where(window => log.Inside(sample, [window])).MaxBy(window => window.Start) == fault).ToList();
+            // A sample within several windows (a websocket last seen working before one fault and found broken after the next)
+            // is the first one's: a connection broken by it stays broken.
+            var inside = samples.Where(sample => faults.Where(window => log.Inside(sample, [window])).MinBy(window => window.Start) == fault).ToList();
             Console.WriteLine($"Fault {fault.Name}: {fault.Start:HH:mm:ss.f} .. {fault.Recovered:HH:mm:ss.f} ({(fault.Recovered - fault.Start).TotalSeconds:N1} s): " +
                 $"{inside.Count:N0} requests, {inside.Count(s => s.Status >= 500)} 5xx, {inside.Count(s => s.Failed)} failed");
         }
