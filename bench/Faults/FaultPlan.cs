@@ -104,6 +104,10 @@ public static class FaultPlan
     /// Injects each fault of <paramref name="options"/> in turn while the witnesses work, waits for recovery, and records
     /// each fault's figures. The platform must have been started with <see cref="AddResources"/>.
     /// </summary>
+    /// <param name="ct">
+    /// The time for faults: no fault starts after it is cancelled, but one under way is seen through to recovery (within
+    /// a few minutes of its own), so that no resource is left stopped.
+    /// </param>
     public static async Task<IReadOnlyList<FaultOutcome>> RunAsync(RunningPlatform platform, FaultOptions options, Action<string> log, CancellationToken ct)
     {
         await using var run = await FaultRun.StartAsync(platform, options, log, ct);

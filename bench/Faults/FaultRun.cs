@@ -18,6 +18,12 @@ internal sealed class FaultRun : IAsyncDisposable
     private const int DatasetsPerWitness = 150;
     private static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// How long one fault may take from injection to its figures. A fault under way is finished within this even when
+    /// the time for faults ends meanwhile: a restart cut off halfway would leave its resource stopped for the rest of a load.
+    /// </summary>
+    private static readonly TimeSpan FaultLimit = TimeSpan.FromMinutes(3);
+
     private readonly RunningPlatform platform;
     private readonly FaultOptions options;
     private readonly Action<string> log;
@@ -42,7 +48,7 @@ internal sealed class FaultRun : IAsyncDisposable
     private const string SyncPrefix = "home/sync/";
 
     private FaultRun(RunningPlatform platform, FaultOptions options, Action<string> log) =>
-        (this.platform, this.options, this.log, processes) = (platform, options, log, new PlatformProcesses(platform));
+        (this.platform, this.options, this.log, processes) = (platform, options, log, new PlatformProcesses(platform, log));
 
     private Witness Prober => witnesses[Math.Min(1, witnesses.Count - 1)];
     private Witness ToolUser => witnesses[0];
@@ -116,9 +122,8 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<IReadOnlyList<FaultOutcome>> InjectAllAsync(CancellationToken ct)
     {
         var outcomes = new List<(FaultOutcome Outcome, double Seconds, double Target, string What)>();
-        // The time given for faults can end before the plan does (under load, restarts take longer): the faults that
-        // ran are still checked and reported.
-        var outOfTime = false;
+        // The time given for faults can end before the plan does: no fault starts after it, and the faults that ran are
+        // still checked and reported.
         foreach (var fault in options.Faults)
         {
             try
@@ -127,41 +132,38 @@ internal sealed class FaultRun : IAsyncDisposable
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                outOfTime = true;
-            }
-
-            if (outOfTime)
-            {
                 log($"faults: the time for faults ended before {fault}");
                 break;
             }
 
             log($"faults: {fault}");
             var start = DateTimeOffset.UtcNow;
+            // Its own time, not the time for faults: once injected, a fault is seen through to recovery (or its limit).
+            using var finish = new CancellationTokenSource(FaultLimit);
             try
             {
                 outcomes.Add(fault switch
                 {
-                    FaultPlan.PostgresRestart => await PostgresRestartAsync(ct),
-                    FaultPlan.ToolKilled => await ToolKilledAsync(ct),
-                    FaultPlan.S3Down => await S3DownAsync(ct),
-                    FaultPlan.WebRestart => await WebRestartAsync(ct),
-                    FaultPlan.ProxyReplicaKilled => await ProxyReplicaKilledAsync(ct),
+                    FaultPlan.PostgresRestart => await PostgresRestartAsync(finish.Token),
+                    FaultPlan.ToolKilled => await ToolKilledAsync(finish.Token),
+                    FaultPlan.S3Down => await S3DownAsync(finish.Token),
+                    FaultPlan.WebRestart => await WebRestartAsync(finish.Token),
+                    FaultPlan.ProxyReplicaKilled => await ProxyReplicaKilledAsync(finish.Token),
                     _ => throw new ArgumentException($"Unknown fault '{fault}': one of {string.Join(", ", FaultPlan.All)}"),
                 });
             }
             catch (Exception exception) when (exception is not ArgumentException)
             {
-                // A fault the platform did not recover from (or the bench could not inject, or that outlasted the time
-                // for faults) is a result; the next fault still runs while there is time.
-                outOfTime = exception is OperationCanceledException && ct.IsCancellationRequested;
+                // A fault the platform did not recover from (or the bench could not inject) is a result; the next fault
+                // still runs while there is time.
                 var now = DateTimeOffset.UtcNow;
-                var why = outOfTime ? "had NOT recovered when the time for faults ended" : $"did NOT recover: {exception.GetType().Name}: {exception.Message}";
+                var why = exception is OperationCanceledException && finish.IsCancellationRequested
+                    ? $"had NOT recovered {FaultLimit.TotalSeconds:0} s after it was injected"
+                    : $"did NOT recover: {exception.GetType().Name}: {exception.Message}";
                 outcomes.Add((new FaultOutcome(fault, start, now, false, 0, why), (now - start).TotalSeconds, 0, "recovery"));
             }
 
             log($"faults: {fault} done: {outcomes[^1].Outcome.Detail}");
-            if (outOfTime) break;
         }
 
         // The witnesses finish what they are doing; then what they were told is checked, within a time of its own.
@@ -200,8 +202,12 @@ internal sealed class FaultRun : IAsyncDisposable
     private async Task<(FaultOutcome, double, double, string)> PostgresRestartAsync(CancellationToken ct)
     {
         const double target = 5;
+        var pid = processes.PostmasterProcessId();
         var start = DateTimeOffset.UtcNow;
-        await processes.RestartAsync("postgres", log, ct);
+        // A fast shutdown (SIGINT: what postgres-run.sh gives the server when the orchestrator stops it), then the
+        // orchestrator starts the resource again as it started it.
+        var ended = await processes.StopAsync("postgres", pid, PlatformProcesses.SigInt, TimeSpan.FromSeconds(60), ct);
+        await processes.StartAsync("postgres", ct);
         var back = await UntilAsync(() => PostgresAnswersAsync(ct), RecoveryLimit, ct) ?? throw new TimeoutException("PostgreSQL did not come back within 90 s. " + await processes.DescribeAsync("postgres"));
         // The bench's own pooled connections were ended by the restart.
         catalogue.Clear();
@@ -209,7 +215,7 @@ internal sealed class FaultRun : IAsyncDisposable
         var recovered = served ?? DateTimeOffset.UtcNow;
         var seconds = (recovered - back).TotalSeconds;
         var outcome = new FaultOutcome(FaultPlan.PostgresRestart, start, recovered, served is not null && seconds < target, 0,
-            $"PostgreSQL restarted by the orchestrator, accepting connections again after {(back - start).TotalSeconds:0.0} s; " +
+            $"PostgreSQL's server (process {pid}) given a fast shutdown (SIGINT), ended after {(ended - start).TotalSeconds:0.0} s, started again by the orchestrator, accepting connections {(back - start).TotalSeconds:0.0} s after the shutdown began; " +
             (served is null ? "the web app did NOT serve a page that reads the database within 90 s" : $"the web app served 'Your requests' {seconds:0.0} s later") +
             $"; users saw: {Seen(start, recovered)}");
         return (outcome, seconds, target, "web serving again after PostgreSQL is back");
@@ -278,15 +284,19 @@ internal sealed class FaultRun : IAsyncDisposable
     private async Task<(FaultOutcome, double, double, string)> WebRestartAsync(CancellationToken ct)
     {
         const double target = 30;
+        var pid = processes.ProcessId("web");
         var start = DateTimeOffset.UtcNow;
-        await processes.RestartAsync("web", log, ct);
+        // SIGTERM to the app, as ECS stops a task (the app drains its requests and stops its local tools), SIGKILL if it
+        // outlasts ECS's default stop timeout; then the orchestrator starts it again.
+        var ended = await processes.StopAsync("web", pid, PlatformProcesses.SigTerm, TimeSpan.FromSeconds(30), ct);
+        await processes.StartAsync("web", ct);
         var restarted = DateTimeOffset.UtcNow;
         // The same cookie as before: the home page greets the witness, rather than sending them to sign in again.
         var served = await UntilAsync(() => ProbeAsync("/", "Welcome, Witness", ct), RecoveryLimit, ct);
         var recovered = served ?? DateTimeOffset.UtcNow;
         var seconds = (recovered - start).TotalSeconds;
         var outcome = new FaultOutcome(FaultPlan.WebRestart, start, recovered, served is not null && seconds < target, 0,
-            $"the web app restarted by the orchestrator behind both proxies (its restart command returned after {(restarted - start).TotalSeconds:0.0} s); " +
+            $"the web app (process {pid}, under its dotnet run) stopped with SIGTERM behind both proxies, ended after {(ended - start).TotalSeconds:0.0} s, started again by the orchestrator (the start returned {(restarted - ended).TotalSeconds:0.0} s later); " +
             (served is null ? "the portal did NOT greet the signed-in user again within 90 s" : $"the portal greeted the same session again after {seconds:0.0} s") +
             $"; users saw: {Seen(start, recovered)}");
         return (outcome, seconds, target, "portal serving the same session again");
@@ -295,7 +305,7 @@ internal sealed class FaultRun : IAsyncDisposable
     private async Task<(FaultOutcome, double, double, string)> ProxyReplicaKilledAsync(CancellationToken ct)
     {
         const double target = 1;
-        var pid = processes.ProcessId(FaultPlan.SecondProxy);
+        var pid = processes.ReportedProcessId(FaultPlan.SecondProxy);
         var command = PlatformProcesses.CommandLine(pid);
         var start = DateTimeOffset.UtcNow;
         PlatformProcesses.KillTree(pid);
@@ -319,8 +329,10 @@ internal sealed class FaultRun : IAsyncDisposable
         var seconds = (recovered - start).TotalSeconds;
         // The other replica alone for a while, then the orchestrator starts the killed one again (as ECS would).
         await Task.Delay(TimeSpan.FromSeconds(5), ct);
+        if (await UntilAsync(() => Task.FromResult(processes.HasStopped(FaultPlan.SecondProxy)), TimeSpan.FromSeconds(30), ct) is null)
+            log($"faults: the orchestrator still reported {FaultPlan.SecondProxy} {platform.StateOf(FaultPlan.SecondProxy)} 35 s after its process was killed; starting it all the same");
         var restart = DateTimeOffset.UtcNow;
-        await processes.CommandAsync(FaultPlan.SecondProxy, KnownResourceCommands.StartCommand, ct);
+        await processes.StartAsync(FaultPlan.SecondProxy, ct);
         // Its own health endpoint, asked directly: the orchestrator's health state may still be the one from before the kill.
         var healthy = await UntilAsync(SecondAnswersAsync, RecoveryLimit, ct);
         var replaced = ((healthy ?? DateTimeOffset.UtcNow) - restart).TotalSeconds;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Aspire.Hosting;
@@ -8,57 +9,139 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DataWorkspace.Bench.Faults;
 
 /// <summary>
-/// The platform's resources as the faults touch them: the orchestrator's own stop/start/restart commands, or a signal
-/// to the one process a resource's state names (never a process found by name).
+/// The platform's resources as the faults touch them: a signal to a process traced to the resource from the process id
+/// the orchestrator reports (never a process found by name), and the orchestrator's own start command to bring it back.
+/// Not the orchestrator's stop or restart: under load it gives up on a shutdown that takes longer than its own wait
+/// (bench/README.md, "Faults during load").
 /// </summary>
-internal sealed partial class PlatformProcesses(RunningPlatform platform)
+internal sealed partial class PlatformProcesses(RunningPlatform platform, Action<string> log)
 {
-    private const int SigKill = 9;
+    public const int SigInt = 2;
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
     private const int SigCont = 18;
     private const int SigStop = 19;
+    private const int Esrch = 3;
 
-    public async Task CommandAsync(string resource, string command, CancellationToken ct)
+    /// <summary>How long a start through the orchestrator may take before it counts as failed (a start under load is slower).</summary>
+    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the orchestrator may take to report a process that ended as ended.</summary>
+    private static readonly TimeSpan NoticeLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Starts a resource whose process has ended, through the orchestrator's start command; a start that fails is said
+    /// (with the command's message and the resource's state) and tried once more.
+    /// </summary>
+    public async Task StartAsync(string resource, CancellationToken ct)
     {
         var commands = platform.App.Services.GetRequiredService<ResourceCommandService>();
-        var result = await commands.ExecuteCommandAsync(resource, command, ct);
-        if (!result.Success)
-            throw new InvalidOperationException($"{command} on {resource} failed: {result.Message}");
+        for (var attempt = 1; ; attempt++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            limit.CancelAfter(StartLimit);
+            var result = await commands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, limit.Token);
+            if (result.Success) return;
+            var why = result.Canceled ? $"not done within {StartLimit.TotalSeconds:0} s" : $"failed: {(string.IsNullOrEmpty(result.Message) ? "(no message)" : result.Message)}";
+            log($"faults: the orchestrator's start of {resource} {why} after {clock.Elapsed.TotalSeconds:0.0} s (state {platform.StateOf(resource)}, attempt {attempt} of 2)");
+            ct.ThrowIfCancellationRequested();
+            if (attempt == 2) throw new InvalidOperationException($"the orchestrator's start of {resource} {why} (state {platform.StateOf(resource)})");
+            await Task.Delay(TimeSpan.FromSeconds(2), ct);
+        }
     }
 
     /// <summary>
-    /// Restarts the resource with the orchestrator's command. Under load, the resource's own shutdown (PostgreSQL's
-    /// fast shutdown and checkpoint, the web app's draining of requests in flight) can outlast the orchestrator's wait for
-    /// the stop, and the command fails while the shutdown goes on: then it waits for the process to end and starts it.
+    /// Sends <paramref name="signal"/> to <paramref name="pid"/> (a process of <paramref name="resource"/>), waits up to
+    /// <paramref name="grace"/> for it to end (then SIGKILL to it and what it started, as ECS does when a task outlasts
+    /// its stop timeout), then for the orchestrator to report the resource ended. Returns when the process ended.
     /// </summary>
-    public async Task RestartAsync(string resource, Action<string> log, CancellationToken ct)
+    public async Task<DateTimeOffset> StopAsync(string resource, int pid, int signal, TimeSpan grace, CancellationToken ct)
     {
-        var commands = platform.App.Services.GetRequiredService<ResourceCommandService>();
-        var restart = await commands.ExecuteCommandAsync(resource, KnownResourceCommands.RestartCommand, ct);
-        if (restart.Success) return;
-        log($"faults: the orchestrator's restart of {resource} failed ({restart.Message}); waiting for it to stop, then starting it");
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(90);
-        while (!HasStopped(resource) && DateTimeOffset.UtcNow < deadline) await Task.Delay(250, ct);
-        await CommandAsync(resource, KnownResourceCommands.StartCommand, ct);
+        var sent = DateTimeOffset.UtcNow;
+        Signal(pid, signal);
+        if (!await UntilAsync(() => HasEnded(pid), grace, ct))
+        {
+            log($"faults: {resource}'s process {pid} had not ended {grace.TotalSeconds:0} s after signal {signal}; SIGKILL to it and what it started");
+            KillTree(pid, endedIsFine: true);
+            if (!await UntilAsync(() => HasEnded(pid), TimeSpan.FromSeconds(10), ct))
+                throw new InvalidOperationException($"{resource}'s process {pid} did not end even after SIGKILL");
+        }
+
+        var ended = DateTimeOffset.UtcNow;
+        if (!await UntilAsync(() => HasStopped(resource), NoticeLimit, ct))
+            throw new InvalidOperationException($"{resource}'s process {pid} ended {(ended - sent).TotalSeconds:0.0} s after signal {signal}, but the orchestrator still reported it {platform.StateOf(resource)} {NoticeLimit.TotalSeconds:0} s later");
+        log($"faults: {resource}'s process {pid} ended {(ended - sent).TotalSeconds:0.0} s after signal {signal}; the orchestrator reported it {platform.StateOf(resource)} {(DateTimeOffset.UtcNow - ended).TotalSeconds:0.0} s later");
+        return ended;
     }
 
-    /// <summary>Whether the orchestrator reports the resource's process as ended (after a stop).</summary>
-    public bool HasStopped(string resource) =>
-        platform.App.ResourceNotifications.TryGetCurrentState(resource, out var state)
-        && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text);
+    /// <summary>Whether the orchestrator reports the resource's process as ended.</summary>
+    public bool HasStopped(string resource) => KnownResourceStates.TerminalStates.Contains(platform.StateOf(resource));
 
-    /// <summary>The process id the orchestrator reports for a running resource.</summary>
-    public int ProcessId(string resource)
+    /// <summary>The process id the orchestrator reports for a resource (for a project, its <c>dotnet run</c>).</summary>
+    public int ReportedProcessId(string resource) => platform.ReportedProcessId(resource)
+        ?? throw new InvalidOperationException($"{resource} reports no process id (state {platform.StateOf(resource)})");
+
+    /// <summary>The resource's own process (for a project, the app under its <c>dotnet run</c>).</summary>
+    public int ProcessId(string resource) => platform.ProcessId(resource);
+
+    /// <summary>
+    /// The PostgreSQL server's process (the postmaster), from its data directory's postmaster.pid, checked to be one the
+    /// <c>postgres</c> resource started: the orchestrator reports the script that runs the server.
+    /// </summary>
+    public int PostmasterProcessId()
     {
-        if (!platform.App.ResourceNotifications.TryGetCurrentState(resource, out var state))
-            throw new InvalidOperationException($"{resource} has no state");
-        var pid = state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
-        return pid switch
+        var pidFile = Path.Combine(platform.DataDirectory, "postgres", "postmaster.pid");
+        var pid = int.Parse(File.ReadLines(pidFile).First().Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
+        var resource = ReportedProcessId("postgres");
+        if (!IsDescendant(pid, resource))
+            throw new InvalidOperationException($"{pidFile} names process {pid}, which is not under the postgres resource's process {resource}");
+        return pid;
+    }
+
+    private static bool IsDescendant(int pid, int ancestor)
+    {
+        for (var current = pid; current > 1; current = ParentOf(current))
+            if (current == ancestor) return true;
+        return false;
+    }
+
+    /// <summary>Whether the process has ended: gone, or a zombie its parent has not yet reaped.</summary>
+    private static bool HasEnded(int pid)
+    {
+        var stat = Read($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        return stat.Length == 0 || stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+    }
+
+    private static int ParentOf(int pid)
+    {
+        var stat = Read($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        // The fields after the command name, which is in parentheses and may hold spaces: the parent is the second.
+        return stat.Length == 0 ? 0 : int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<bool> UntilAsync(Func<bool> condition, TimeSpan limit, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + limit;
+        while (!condition())
         {
-            int id => id,
-            long id => (int)id,
-            string text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) => id,
-            _ => throw new InvalidOperationException($"{resource} reports no process id (state {state.Snapshot.State?.Text})"),
-        };
+            if (DateTimeOffset.UtcNow >= deadline) return false;
+            await Task.Delay(100, ct);
+        }
+
+        return true;
+    }
+
+    private static string Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     /// <summary>What a process runs (its /proc cmdline), for the report.</summary>
@@ -74,31 +157,10 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
     /// SIGKILL to a process and everything under it, deepest first: a project resource's process is <c>dotnet run</c>,
     /// and the app it runs is its child, which would live on (still holding its port) if only the parent died.
     /// </summary>
-    public static void KillTree(int pid)
+    public static void KillTree(int pid, bool endedIsFine = false)
     {
-        foreach (var child in ChildrenOf(pid)) KillTree(child);
-        Kill(pid);
-    }
-
-    private static List<int> ChildrenOf(int pid)
-    {
-        var children = new List<int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var candidate)) continue;
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                // The fields after the command name, which is in parentheses and may hold spaces: the parent is the second.
-                var parent = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
-                if (parent == pid.ToString(CultureInfo.InvariantCulture)) children.Add(candidate);
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        return children;
+        foreach (var child in ResourceProcesses.Children(pid)) KillTree(child, endedIsFine: true);
+        Signal(pid, SigKill, endedIsFine);
     }
 
     /// <summary>SIGSTOP: the process holds everything it has but answers nothing (its connections wait in the kernel's queue).</summary>
@@ -106,9 +168,10 @@ internal sealed partial class PlatformProcesses(RunningPlatform platform)
 
     public static void Resume(int pid) => Signal(pid, SigCont);
 
-    private static void Signal(int pid, int signal)
+    /// <param name="endedIsFine">A process that has ended meanwhile (ESRCH) is what the signal was for.</param>
+    public static void Signal(int pid, int signal, bool endedIsFine = false)
     {
-        if (SendSignal(pid, signal) != 0)
+        if (SendSignal(pid, signal) != 0 && !(endedIsFine && Marshal.GetLastPInvokeError() == Esrch))
             throw new InvalidOperationException($"signal {signal} to process {pid} failed: errno {Marshal.GetLastPInvokeError()}");
     }
 

@@ -9,7 +9,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
     private static readonly CultureInfo N = CultureInfo.InvariantCulture;
     private readonly Sample[] samples = log.All();
 
-    private IEnumerable<Sample> OutsideFaults => samples.Where(sample => !log.Inside(sample.AtMs, faults));
+    private IEnumerable<Sample> OutsideFaults => samples.Where(sample => !log.Inside(sample, faults));
 
     public void Print(IReadOnlyList<double> signIns, int signInFailures)
     {
@@ -28,15 +28,26 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
         Console.WriteLine();
         Console.WriteLine($"5xx answers: {serverErrors.Count}");
         foreach (var error in serverErrors.Take(40))
-            Console.WriteLine($"  {error.AtSeconds,7:N1} s ({error.At:HH:mm:ss.fff}) {error.Status} {error.Method} {error.Path} [{Operations.Name(error.Operation)}]{(log.Inside((int)(error.AtSeconds * 1000), faults) ? " (in a fault's window)" : "")}: {error.Body.ReplaceLineEndings(" ")[..Math.Min(error.Body.Length, 200)]}");
+            Console.WriteLine($"  {error.AtSeconds,7:N1} s ({error.At:HH:mm:ss.fff}) {error.Status} {error.Method} {error.Path} [{Operations.Name(error.Operation)}]{(log.Inside((int)(error.AtSeconds * 1000), (int)(error.AtSeconds * 1000 + error.LatencyMs), faults) ? " (in a fault's window)" : "")}: {error.Body.ReplaceLineEndings(" ")[..Math.Min(error.Body.Length, 200)]}");
         if (serverErrors.Count > 40) Console.WriteLine($"  ... and {serverErrors.Count - 40} more");
         Console.WriteLine($"Other failures: {log.Failures.Values.Sum()}");
         foreach (var (description, count) in log.Failures.OrderByDescending(f => f.Value).Take(25))
             Console.WriteLine($"  {count,6:N0} x {description}");
 
+        var outside = OutsideFaults.Where(sample => sample.Failed).ToList();
+        if (faults.Count > 0 && outside.Count > 0)
+        {
+            Console.WriteLine($"Failed outside the faults' windows: {outside.Count}");
+            foreach (var sample in outside.Take(20))
+                Console.WriteLine($"  {sample.AtMs / 1000.0,7:N1} s ({log.StartedAt.AddMilliseconds(sample.AtMs):HH:mm:ss.fff}) {Operations.Name(sample.Operation)}: " +
+                    $"{(sample.Status == 0 ? "no answer" : sample.Status.ToString(N))} after {sample.LatencyMs:N0} ms{(sample.SinceMs < sample.AtMs ? $", on a connection last known to work at {sample.SinceMs / 1000.0:N1} s" : "")}");
+        }
+
         foreach (var fault in faults)
         {
-            var inside = samples.Where(sample => log.Inside(sample.AtMs, [fault])).ToList();
+            // A sample within several windows (a websocket last seen working before one fault and found broken after the next)
+            // is the first one's: a connection broken by it stays broken.
+            var inside = samples.Where(sample => faults.Where(window => log.Inside(sample, [window])).MinBy(window => window.Start) == fault).ToList();
             Console.WriteLine($"Fault {fault.Name}: {fault.Start:HH:mm:ss.f} .. {fault.Recovered:HH:mm:ss.f} ({(fault.Recovered - fault.Start).TotalSeconds:N1} s): " +
                 $"{inside.Count:N0} requests, {inside.Count(s => s.Status >= 500)} 5xx, {inside.Count(s => s.Failed)} failed");
         }
@@ -55,7 +66,7 @@ public sealed class LoadReport(string bench, RequestLog log, IReadOnlyList<Fault
             Note: "5xx, no answer, a wrong status or body, a redirect to sign in"));
         if (faults.Count > 0)
         {
-            var inside = samples.Where(sample => log.Inside(sample.AtMs, faults)).ToList();
+            var inside = samples.Where(sample => log.Inside(sample, faults)).ToList();
             BenchResults.Info(bench, "5xx answers in the faults' windows", inside.Count(s => s.Status >= 500), "answers", note: $"{inside.Count(s => s.Failed)} failed of {inside.Count:N0} requests");
         }
 

@@ -11,10 +11,14 @@ namespace DataWorkspace.Bench.Load;
 /// <summary>A demo user of the identity provider that a simulated user signs in as.</summary>
 public sealed record LoadIdentity(int Index, string Id, string Email, string FirstName, string LastName);
 
-/// <summary>What every simulated user shares: the catalogue to browse, the SQL to run, the websocket client.</summary>
+/// <summary>
+/// What every simulated user shares: the catalogue to browse, the SQL to run, the websocket client, and how a connection
+/// to the platform is made (through the load balancer in front of the proxy replicas).
+/// </summary>
 public sealed class LoadScript(RequestLog log, IReadOnlyList<string> searches, IReadOnlyList<string> datasetSlugs, IReadOnlyList<string> queries,
-    HttpMessageInvoker webSockets, TimeSpan meanThink)
+    HttpMessageInvoker webSockets, TimeSpan meanThink, Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> connect)
 {
+    public Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Connect { get; } = connect;
     public RequestLog Log { get; } = log;
     public IReadOnlyList<string> Searches { get; } = searches;
     public IReadOnlyList<string> DatasetSlugs { get; } = datasetSlugs;
@@ -30,7 +34,7 @@ public sealed class LoadScript(RequestLog log, IReadOnlyList<string> searches, I
 /// </summary>
 public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app, LoadScript script) : IDisposable
 {
-    private readonly PortalClient client = new(portal);
+    private readonly PortalClient client = new(portal, connect: script.Connect);
     private readonly Random random = new(identity.Index);
     private readonly byte[] upload = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 60).Select(i => $"{i},user {identity.Index},{i * 37 % 1000},{(i % 7 == 0 ? "north" : "south")}\n")));
     private readonly byte[] echo = new byte[32];
@@ -38,6 +42,9 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
     private byte[] body = new byte[64 * 1024];
     private List<Sample> samples = [];
     private ClientWebSocket? socket;
+
+    /// <summary>When the held websocket was last known to work (its opening, or the last echo that came back), ms into the load.</summary>
+    private int socketGoodAt;
     private string? home;
     private int round;
     private CancellationToken stop;
@@ -234,6 +241,7 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await socket.ConnectAsync(new Uri($"ws://{app.Authority}/ws"), script.WebSockets, timeout.Token);
             Record(Operation.WebSocketConnect, at, 101, false, clock.Elapsed);
+            socketGoodAt = script.Log.MillisecondsNow;
         }
         catch (Exception exception) when (exception is WebSocketException or HttpRequestException or OperationCanceledException or IOException)
         {
@@ -265,13 +273,14 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
             while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close && count < received.Length);
 
             var same = count == length && received.AsSpan(0, length).SequenceEqual(echo.AsSpan(0, length));
-            Record(Operation.WebSocketEcho, at, 0, !same, clock.Elapsed);
+            Record(Operation.WebSocketEcho, at, 0, !same, clock.Elapsed, same ? null : socketGoodAt);
+            if (same) socketGoodAt = script.Log.MillisecondsNow;
             if (!same) Fail(Operation.WebSocketEcho, result.MessageType == WebSocketMessageType.Close ? $"closed by the far end ({socket.CloseStatus})" : "the echo differed");
             if (result.MessageType == WebSocketMessageType.Close) socket.Abort();
         }
         catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException)
         {
-            Record(Operation.WebSocketEcho, at, 0, true, clock.Elapsed);
+            Record(Operation.WebSocketEcho, at, 0, true, clock.Elapsed, socketGoodAt);
             Fail(Operation.WebSocketEcho, Describe(exception));
             socket.Abort();
         }
@@ -305,7 +314,8 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
             if (status >= 500)
             {
                 script.Log.ServerError(new ServerError(at / 1000.0, script.Log.StartedAt.AddMilliseconds(at), operation, method.Method,
-                    asked.Host == portal.Host ? asked.PathAndQuery : asked.Authority + asked.AbsolutePath, status, Encoding.UTF8.GetString(body, 0, Math.Min(length, 400))));
+                    asked.Host == portal.Host ? asked.PathAndQuery : asked.Authority + asked.AbsolutePath, status, Encoding.UTF8.GetString(body, 0, Math.Min(length, 400)),
+                    (float)elapsed.TotalMilliseconds));
             }
             else if (!ok)
             {
@@ -348,10 +358,10 @@ public sealed partial class LoadUser(LoadIdentity identity, Uri portal, Uri app,
         }
     }
 
-    private void Record(Operation operation, int at, short status, bool failed, TimeSpan elapsed)
+    private void Record(Operation operation, int at, short status, bool failed, TimeSpan elapsed, int? since = null)
     {
         // Uncontended but for the report reading a user that is late to stop.
-        lock (samples) samples.Add(new Sample(at, operation, status, failed, (float)elapsed.TotalMilliseconds));
+        lock (samples) samples.Add(new Sample(at, operation, status, failed, (float)elapsed.TotalMilliseconds, since ?? at));
         script.Log.Count(status, failed);
     }
 

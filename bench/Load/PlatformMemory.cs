@@ -28,7 +28,7 @@ public sealed class PlatformMemory(RunningPlatform platform, string catalogueCon
         int? web = null;
         foreach (var resource in model.Resources)
         {
-            if (ProcessIdOf(resource.Name) is not { } pid) continue;
+            if (platform.RunningProcessId(resource.Name) is not { } pid) continue;
             if (AloneResources.Contains(resource.Name))
             {
                 web = pid;
@@ -51,20 +51,6 @@ public sealed class PlatformMemory(RunningPlatform platform, string catalogueCon
         }
 
         return result;
-    }
-
-    /// <summary>
-    /// The running resource's process: the one the orchestrator reports, or for a project the app that its
-    /// <c>dotnet run</c> started as its one child. Null for a resource not running (a migration step that finished).
-    /// </summary>
-    public int? ProcessIdOf(string resource)
-    {
-        if (!platform.App.ResourceNotifications.TryGetCurrentState(resource, out var current) || current.Snapshot.State?.Text != "Running") return null;
-        var reported = current.Snapshot.Properties.FirstOrDefault(property => property.Name == "executable.pid")?.Value;
-        if (reported is null || !int.TryParse(Convert.ToString(reported, CultureInfo.InvariantCulture), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return null;
-        while (Read($"/proc/{pid}/comm").Trim() == "dotnet" && Read($"/proc/{pid}/cmdline").Split('\0').Contains("run") && Children(pid) is [var child])
-            pid = child;
-        return Read($"/proc/{pid}/stat").Length > 0 ? pid : null;
     }
 
     private List<int> lastToolProcessIds = [];
@@ -103,28 +89,10 @@ public sealed class PlatformMemory(RunningPlatform platform, string catalogueCon
         {
             if (Read($"/proc/{next}/stat").Length == 0) continue;
             found.Add(next);
-            foreach (var child in Children(next)) pending.Push(child);
+            foreach (var child in ResourceProcesses.Children(next)) pending.Push(child);
         }
 
         return found;
-    }
-
-    /// <summary>Children of every thread of the process (a child is listed under the thread that started it).</summary>
-    private static List<int> Children(int pid)
-    {
-        var children = new List<int>();
-        try
-        {
-            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-                foreach (var child in Read(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                    children.Add(int.Parse(child, CultureInfo.InvariantCulture));
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            // The process ended meanwhile.
-        }
-
-        return children;
     }
 
     public static double RssMegabytes(int pid) => Field(Read($"/proc/{pid}/status"), "VmRSS:");

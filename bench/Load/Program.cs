@@ -65,10 +65,18 @@ var platform = await RunningPlatform.StartAsync<Projects.DataWorkspace_AppHost>(
         }
     });
 portals.Add(platform.PortalUrl);
-if (faults is not null) portals.Add(new Uri($"http://{platform.PortalUrl.Host}:{secondPortalPort.ToString(n)}/"));
+if (faults is not null)
+{
+    // The platform counts as started once the first proxy and the web app are healthy; half the users sign in through the second.
+    using var second = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+    await platform.App.ResourceNotifications.WaitForResourceHealthyAsync(FaultPlan.SecondProxy, second.Token);
+    portals.Add(new Uri($"http://{platform.PortalUrl.Host}:{secondPortalPort.ToString(n)}/"));
+}
 Console.WriteLine($"  started in {benchClock.Elapsed.TotalSeconds:N1} s");
 var users = new List<LoadUser>();
-using var webSockets = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = PortalClient.ConnectToLoopbackAsync, UseProxy = false });
+// Users reach the replicas as through a load balancer: a replica that is down is passed over for a new connection.
+var connect = LoadBalancer.Over([.. portals.Select(portal => portal.Port)]);
+using var webSockets = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = connect, UseProxy = false });
 try
 {
     var catalogue = (await platform.App.GetConnectionStringAsync("catalogue"))!;
@@ -88,7 +96,7 @@ try
         "SELECT w.*, c.name FROM trade.export_wins w JOIN reference.countries c ON c.code = w.country_code WHERE w.confirmed_on >= date '2026-01-01'",
     ];
     var log = new RequestLog();
-    var script = new LoadScript(log, searches, datasetSlugs, queries, webSockets, meanThink);
+    var script = new LoadScript(log, searches, datasetSlugs, queries, webSockets, meanThink, connect);
 
     // Every tool user's own sample app (tools access granted as an administrator would), the others the shared
     // visualisation: a tool per user is three processes (the app, its metrics and s3sync sidecars).

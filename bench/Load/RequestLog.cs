@@ -56,11 +56,18 @@ public static class Operations
     };
 }
 
-/// <summary>One request as the user saw it: when it started (ms into the load), what, the status (0: no answer), how long.</summary>
-public readonly record struct Sample(int AtMs, Operation Operation, short Status, bool Failed, float LatencyMs);
+/// <summary>
+/// One request as the user saw it: when it started (ms into the load), what, the status (0: no answer), how long; and
+/// since when what it relied on was under way (<paramref name="SinceMs"/>): the request's own start, or for a message on
+/// a held websocket the last moment the connection was known to work (its opening or the last echo answered).
+/// </summary>
+public readonly record struct Sample(int AtMs, Operation Operation, short Status, bool Failed, float LatencyMs, int SinceMs)
+{
+    public int EndMs => AtMs + (int)LatencyMs;
+}
 
 /// <summary>A 5xx answer, kept whole for the report: when, where, and what the body said.</summary>
-public sealed record ServerError(double AtSeconds, DateTimeOffset At, Operation Operation, string Method, string Path, int Status, string Body);
+public sealed record ServerError(double AtSeconds, DateTimeOffset At, Operation Operation, string Method, string Path, int Status, string Body, float LatencyMs);
 
 /// <summary>A fault's window, from its injection to its recovery: failures inside it are the fault's, not the load's.</summary>
 public sealed record FaultWindow(string Name, DateTimeOffset Start, DateTimeOffset Recovered);
@@ -125,10 +132,16 @@ public sealed class RequestLog
         return [.. all.OrderBy(sample => sample.AtMs)];
     }
 
-    public bool Inside(int atMs, IReadOnlyList<FaultWindow> windows)
+    /// <summary>
+    /// Whether the sample is a fault's: what it relied on was under way at some moment of a fault's window (a request
+    /// sent just before the fault and answered during it; a websocket opened before the fault that is found broken after it).
+    /// </summary>
+    public bool Inside(Sample sample, IReadOnlyList<FaultWindow> windows) => Inside(sample.SinceMs, sample.EndMs, windows);
+
+    public bool Inside(int fromMs, int toMs, IReadOnlyList<FaultWindow> windows)
     {
-        var at = StartedAt.AddMilliseconds(atMs);
-        return windows.Any(window => at >= window.Start && at <= window.Recovered);
+        var (from, to) = (StartedAt.AddMilliseconds(fromMs), StartedAt.AddMilliseconds(toMs));
+        return windows.Any(window => from <= window.Recovered && to >= window.Start);
     }
 }
 

@@ -14,7 +14,9 @@ public sealed partial class PortalClient : IDisposable
     /// The loopback address to connect from (127.0.0.2, 127.0.0.3...): the proxy sees it as the client's address,
     /// which is how tests stand for users on other networks. Null: the system's choice (127.0.0.1).
     /// </param>
-    public PortalClient(Uri portalUrl, bool followRedirects = true, IPAddress? from = null)
+    /// <param name="connect">How to make a connection, in place of <see cref="ConnectToLoopbackAsync(SocketsHttpConnectionContext, CancellationToken)"/> (a bench's load balancer).</param>
+    public PortalClient(Uri portalUrl, bool followRedirects = true, IPAddress? from = null,
+        Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect = null)
     {
         PortalUrl = portalUrl;
         Cookies = new CookieContainer();
@@ -23,7 +25,7 @@ public sealed partial class PortalClient : IDisposable
             CookieContainer = Cookies,
             AllowAutoRedirect = followRedirects,
             UseProxy = false,
-            ConnectCallback = from is null ? ConnectToLoopbackAsync : (context, cancellationToken) => ConnectToLoopbackAsync(context, cancellationToken, from),
+            ConnectCallback = connect ?? (from is null ? ConnectToLoopbackAsync : (context, cancellationToken) => ConnectToLoopbackAsync(context, cancellationToken, from)),
         })
         {
             BaseAddress = portalUrl,
@@ -60,9 +62,13 @@ public sealed partial class PortalClient : IDisposable
     public static ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
         ConnectToLoopbackAsync(context, cancellationToken, null);
 
-    public static async ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken, IPAddress? from)
+    public static ValueTask<Stream> ConnectToLoopbackAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken, IPAddress? from) =>
+        ConnectToLoopbackAsync(context.DnsEndPoint, cancellationToken, from);
+
+    /// <summary>A connection to <paramref name="endPoint"/>, on loopback for <c>*.localhost</c> hosts.</summary>
+    public static async ValueTask<Stream> ConnectToLoopbackAsync(DnsEndPoint endPoint, CancellationToken cancellationToken, IPAddress? from = null)
     {
-        var host = context.DnsEndPoint.Host;
+        var host = endPoint.Host;
         var address = host == "localhost" || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
             ? IPAddress.Loopback
             : (await Dns.GetHostAddressesAsync(host, cancellationToken))[0];
@@ -70,7 +76,7 @@ public sealed partial class PortalClient : IDisposable
         try
         {
             if (from is not null) socket.Bind(new IPEndPoint(from, 0));
-            await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellationToken);
+            await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
         }
         catch
