@@ -144,7 +144,7 @@ internal sealed partial class Witness : IDisposable
             using var stored = await s3.SendAsync(post, stop);
             var waited = DateTimeOffset.UtcNow - at;
             var seen = !stored.IsSuccessStatusCode ? "S3 refused the upload"
-                : waited > TimeSpan.FromSeconds(5) ? $"S3 answered only after {waited.TotalSeconds:0} s (the files page waits, with no message)" : "";
+                : waited > TimeSpan.FromSeconds(5) ? $"S3 answered only after {waited.TotalSeconds:0} s (the files page says so after 30 s and tries again)" : "";
             ledger.Record(new Exchange(at, "upload", (int)stored.StatusCode, seen, stored.IsSuccessStatusCode));
             if (!stored.IsSuccessStatusCode) return;
         }
