@@ -67,6 +67,13 @@ try
     using var web = Process.GetProcessById(platform.ProcessId("web"));
     Console.WriteLine($"  the web app is pid {web.Id} ({web.ProcessName})");
     var psql = new NpgsqlConnectionStringBuilder(datasets);
+    // Where a download's CPU goes: the machine's busy time and this platform's processes in it (PostgreSQL is its server and backends).
+    var proxyPid = platform.ProcessId("proxy");
+    var postgresPid = platform.ReportedProcessId("postgres") ?? 0;
+    CpuSplit CpuNow() => new(MachineBusySeconds(), ProcessFacts.CpuSeconds(ProcessFacts.Tree(web.Id)), ProcessFacts.CpuSeconds(proxyPid),
+        ProcessFacts.CpuSeconds(ProcessFacts.Tree(postgresPid)));
+    var portalCpu = new List<CpuSplit>();
+    var psqlCpu = new List<CpuSplit>();
 
     // 1. Downloads, alternating the portal's and psql's (the first of each pair swaps every round).
     Phase($"Downloading bench.wide {rounds} times each way, alternating ...");
@@ -79,12 +86,16 @@ try
         double portalRate = 0, psqlRate = 0, growth = 0, portalSeconds = 0, psqlSeconds = 0;
         async Task Portal()
         {
+            var before = CpuNow();
             var (seconds, size, grew) = await DownloadAsync();
+            portalCpu.Add(CpuNow() - before);
             (portalRate, portalSeconds, growth, bytes) = (size / seconds, seconds, grew, size);
         }
         async Task Psql()
         {
+            var before = CpuNow();
             var (seconds, size) = await PsqlAsync(@"\copy bench.wide to stdout csv header", untilFirstByte: false);
+            psqlCpu.Add(CpuNow() - before);
             (psqlRate, psqlSeconds) = (size / seconds, seconds);
         }
         if (round % 2 == 0) { await Portal(); await Psql(); } else { await Psql(); await Portal(); }
@@ -92,6 +103,7 @@ try
         psqlRates.Add(psqlRate);
         peakGrowth = Math.Max(peakGrowth, (long)growth);
         Console.WriteLine($"  round {round + 1}: portal {portalRate / 1e6:N1} MB/s ({portalSeconds:N2} s), psql {psqlRate / 1e6:N1} MB/s ({psqlSeconds:N2} s), web memory +{growth / 1e6:N1} MB");
+        Console.WriteLine($"    CPU seconds, portal: {portalCpu[^1]}; psql: {psqlCpu[^1]}");
     }
 
     // Each figure goes to the suite as soon as it is measured: a run stopped at its budget keeps what it has.
@@ -101,6 +113,10 @@ try
     BenchResults.Under(Bench, "Web app memory growth during a download", peakGrowth / 1e6, "MB", 50,
         $"peak working set over the start of each download, sampled every 10 ms; largest of {rounds}");
     BenchResults.Bars(Bench, "Table download throughput", "MB/s", [("portal (through the proxy)", Median(portalRates) / 1e6), (@"psql \copy", Median(psqlRates) / 1e6)]);
+    var (portalMachine, psqlMachine) = (Median(portalCpu.ConvertAll(c => c.Machine)), Median(psqlCpu.ConvertAll(c => c.Machine)));
+    BenchResults.Info(Bench, "CPU seconds of the whole machine a download", portalMachine, "s", @"psql \copy", psqlMachine,
+        $"portal: web {Median(portalCpu.ConvertAll(c => c.Web)):N2} s, proxy {Median(portalCpu.ConvertAll(c => c.Proxy)):N2} s, PostgreSQL {Median(portalCpu.ConvertAll(c => c.Postgres)):N2} s, " +
+        $"the rest (the client, the OS) {Median(portalCpu.ConvertAll(c => c.Rest)):N2} s; psql: PostgreSQL {Median(psqlCpu.ConvertAll(c => c.Postgres)):N2} s, the rest (psql, the OS) {Median(psqlCpu.ConvertAll(c => c.Rest)):N2} s; medians");
 
     // 2. The Data Explorer's first page against psql's first row through a cursor, interleaved; plain psql for the record.
     Phase($"Running SELECT * FROM bench.big {rounds} times each way, interleaved ...");
@@ -233,6 +249,14 @@ finally
 
 int? Option(string name) => args.SkipWhile(a => a != name).Skip(1).Select(a => (int?)int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault();
 
+// Every core's busy time since boot, in seconds (/proc/stat counts in USER_HZ, 100 a second here); idle and iowait left out.
+static double MachineBusySeconds()
+{
+    var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+        .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
+    return (ticks.Sum() - ticks[3] - ticks[4]) / 100.0;
+}
+
 static string Spread(List<double> values, string format) =>
     $"median of {values.Count}, {values.Min().ToString(format, CultureInfo.InvariantCulture)}-{values.Max().ToString(format, CultureInfo.InvariantCulture)}";
 
@@ -261,4 +285,16 @@ sealed class CountingStream : Stream
         length += buffer.Length;
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>CPU seconds spent over a span: by the whole machine (every core's busy time), and by the platform's processes in it.</summary>
+internal sealed record CpuSplit(double Machine, double Web, double Proxy, double Postgres)
+{
+    public double Rest => Machine - Web - Proxy - Postgres;
+
+    public static CpuSplit operator -(CpuSplit after, CpuSplit before) =>
+        new(after.Machine - before.Machine, after.Web - before.Web, after.Proxy - before.Proxy, after.Postgres - before.Postgres);
+
+    public override string ToString() =>
+        $"machine {Machine:N2} (web {Web:N2}, proxy {Proxy:N2}, PostgreSQL {Postgres:N2}, the rest {Rest:N2})";
 }

@@ -272,6 +272,8 @@ public sealed class S3SyncTests(MotoServer aws) : IClassFixture<MotoServer>, IAs
         WriteLocal("notes/b.txt", "b");
         await StartAsync();
         await EventuallyAsync(async () => await RemoteTextAsync("a.txt") == "a" && await RemoteTextAsync("notes/b.txt") == "b", "the files are uploaded");
+        // The folder's own marker goes up after its files, in the same round: the page lists it too before deleting.
+        await EventuallyAsync(async () => (await RemoteKeysAsync()).Contains("notes/"), "the folder is uploaded");
 
         // As the files page does when the analyst deletes every file in their home.
         await DeleteRemoteAsync(await RemoteKeysAsync());
