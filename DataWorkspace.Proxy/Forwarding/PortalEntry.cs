@@ -263,20 +263,12 @@ public sealed class PortalEntry(
         if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled || context.RequestAborted.IsCancellationRequested)
             return StatusCodes.Status499ClientClosedRequest;
         if (error != ForwarderError.RequestBodyClient) return null;
-        return Causes(exception).Any(cause => cause is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        return exception.Causes().Any(cause => cause is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
             ? StatusCodes.Status413PayloadTooLarge
             : StatusCodes.Status400BadRequest;
     }
 
     /// <summary>The exception and every one inside it (the forwarder gathers the body's failures in an AggregateException).</summary>
-    private static IEnumerable<Exception> Causes(Exception? exception)
-    {
-        if (exception is null) yield break;
-        yield return exception;
-        var inner = exception is AggregateException aggregate ? aggregate.InnerExceptions : exception.InnerException is { } one ? [one] : [];
-        foreach (var cause in inner.SelectMany(Causes)) yield return cause;
-    }
-
     internal static HttpMessageInvoker CreateWebClient() => new(new SocketsHttpHandler
     {
         // Kestrel takes header values in UTF-8; sent on as UTF-8 they reach the web app as they came (the default

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using DataWorkspace.Proxy.Forwarding;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace DataWorkspace.Proxy.Tools;
@@ -25,14 +26,14 @@ internal readonly record struct ToolFailure(bool Gone, string Reason)
     /// <summary>The socket error behind the failure if there is one, else what went wrong in HTTP's or the forwarder's terms.</summary>
     internal static string ReasonFor(ForwarderError error, Exception? exception)
     {
-        if (Causes(exception).OfType<SocketException>().FirstOrDefault() is { } socket) return socket.SocketErrorCode.ToString();
-        return Causes(exception).OfType<HttpRequestException>().FirstOrDefault() is { HttpRequestError: not HttpRequestError.Unknown and var http }
+        if (exception.Causes().OfType<SocketException>().FirstOrDefault() is { } socket) return socket.SocketErrorCode.ToString();
+        return exception.Causes().OfType<HttpRequestException>().FirstOrDefault() is { HttpRequestError: not HttpRequestError.Unknown and var http }
             ? http.ToString()
             : error.ToString();
     }
 
     /// <summary>The connection went away under the request: reset, aborted, or ended before a whole answer came.</summary>
-    internal static bool LostConnection(Exception? exception) => Causes(exception).Any(cause => cause
+    internal static bool LostConnection(Exception? exception) => exception.Causes().Any(cause => cause
         is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown or SocketError.NotConnected }
         or HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
         or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded });
@@ -59,20 +60,6 @@ internal readonly record struct ToolFailure(bool Gone, string Reason)
         catch (OperationCanceledException)
         {
             return null;
-        }
-    }
-
-    /// <summary>An exception and everything under it (the forwarder wraps a failed request body's error with the request's).</summary>
-    private static IEnumerable<Exception> Causes(Exception? exception)
-    {
-        for (; exception is not null; exception = exception.InnerException)
-        {
-            yield return exception;
-            if (exception is not AggregateException aggregate) continue;
-            foreach (var inner in aggregate.InnerExceptions)
-                foreach (var cause in Causes(inner))
-                    yield return cause;
-            yield break;
         }
     }
 }

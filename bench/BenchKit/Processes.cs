@@ -50,6 +50,19 @@ public static class ProcessFacts
             .Where(stat => stat.Contains($"({threadName})", StringComparison.Ordinal)).Sum(StatCpuSeconds);
     }
 
+    /// <summary>Every core's busy time since boot, in seconds (/proc/stat counts USER_HZ, 100 a second): idle and iowait left out.</summary>
+    public static double MachineBusySeconds()
+    {
+        var ticks = MachineTicks();
+        return (ticks.Sum() - ticks[3] - ticks[4]) / 100.0;
+    }
+
+    /// <summary>Time the hypervisor took from this machine's cores since boot, in seconds (/proc/stat's steal).</summary>
+    public static double StolenSeconds() => MachineTicks()[7] / 100.0;
+
+    private static long[] MachineTicks() => Read("/proc/stat").Split('\n')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+        .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
+
     /// <summary>Context switches (voluntary and not) of all the process's threads so far.</summary>
     public static long ContextSwitches(int pid)
     {

@@ -140,10 +140,10 @@ try
     using var metricsClient = new HttpClient();
     var services = new[] { "web", "proxy" };
     var before = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
-    var (postgresBefore, stealBefore) = (TreeCpuSeconds(postgresPid), StolenSeconds());
+    var (postgresBefore, stealBefore) = (TreeCpuSeconds(postgresPid), ProcessFacts.StolenSeconds());
     var all = await RunAsync(measure);
     var after = await Task.WhenAll(services.Select(service => RuntimeFiguresAsync(service)));
-    var (postgresCpu, wrkCpu, stolen) = (TreeCpuSeconds(postgresPid) - postgresBefore, wrkCpuSeconds, StolenSeconds() - stealBefore);
+    var (postgresCpu, wrkCpu, stolen) = (TreeCpuSeconds(postgresPid) - postgresBefore, wrkCpuSeconds, ProcessFacts.StolenSeconds() - stealBefore);
     var p95 = all.P95;
     Console.WriteLine($"catalogue search, {Datasets:N0} datasets, concurrency {Concurrency}, through the proxy:");
     Console.WriteLine($"  requests {all.Requests:N0}  ({all.Requests / measure.TotalSeconds:N0}/s)  p50 {all.P50:N1} ms  p95 {p95:N1} ms  p99 {all.P99:N1} ms");
@@ -248,7 +248,6 @@ try
     }
 
     // The "steal" column of /proc/stat's cpu line, in seconds (clock ticks of 1/100 s).
-    static double StolenSeconds() => double.Parse(File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[8]) / 100;
 
     // The service's own runtime figures from its Prometheus endpoint: CPU seconds, bytes allocated, GCs, GC pause seconds.
     async Task<(double Cpu, double Allocated, double Collections, double Paused)> RuntimeFiguresAsync(string service)

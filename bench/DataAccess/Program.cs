@@ -70,7 +70,7 @@ try
     // Where a download's CPU goes: the machine's busy time and this platform's processes in it (PostgreSQL is its server and backends).
     var proxyPid = platform.ProcessId("proxy");
     var postgresPid = platform.ReportedProcessId("postgres") ?? 0;
-    CpuSplit CpuNow() => new(MachineBusySeconds(), ProcessFacts.CpuSeconds(ProcessFacts.Tree(web.Id)), ProcessFacts.CpuSeconds(proxyPid),
+    CpuSplit CpuNow() => new(ProcessFacts.MachineBusySeconds(), ProcessFacts.CpuSeconds(ProcessFacts.Tree(web.Id)), ProcessFacts.CpuSeconds(proxyPid),
         ProcessFacts.CpuSeconds(ProcessFacts.Tree(postgresPid)));
     var portalCpu = new List<CpuSplit>();
     var psqlCpu = new List<CpuSplit>();
@@ -248,14 +248,6 @@ finally
 }
 
 int? Option(string name) => args.SkipWhile(a => a != name).Skip(1).Select(a => (int?)int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault();
-
-// Every core's busy time since boot, in seconds (/proc/stat counts in USER_HZ, 100 a second here); idle and iowait left out.
-static double MachineBusySeconds()
-{
-    var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
-        .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
-    return (ticks.Sum() - ticks[3] - ticks[4]) / 100.0;
-}
 
 static string Spread(List<double> values, string format) =>
     $"median of {values.Count}, {values.Min().ToString(format, CultureInfo.InvariantCulture)}-{values.Max().ToString(format, CultureInfo.InvariantCulture)}";

@@ -106,12 +106,12 @@ try
     {
         foreach (var server in targets.Skip((round - 1) % targets.Count).Concat(targets.Take((round - 1) % targets.Count)))
         {
-            var (load, stolenBefore) = (LoadAverage(), StolenSeconds());
+            var (load, stolenBefore) = (LoadAverage(), ProcessFacts.StolenSeconds());
             var (serverCpu, upstreamCpu) = (server.CpuSeconds(), upstream.CpuSeconds());
             var run = await DnsperfAsync(ports[server], seconds);
             var result = new Result(round, server.Name, run,
                 (server.CpuSeconds() - serverCpu) * 1e6 / run.Completed, (upstream.CpuSeconds() - upstreamCpu) * 1e6 / run.Completed,
-                load, StolenSeconds() - stolenBefore);
+                load, ProcessFacts.StolenSeconds() - stolenBefore);
             results.Add(result);
             Console.WriteLine($"{round,-6}{server.Name,-20}{run.QueriesPerSecond,12:N0}{run.CompletedPercent,9:0.00}%{run.Lost,7}{run.AverageMilliseconds,9:0.00}{run.StdDevMilliseconds,8:0.00}"
                 + $"{result.ServerMicroseconds,10:0.0}{result.UpstreamMicroseconds,15:0.0}{load,7}{result.Stolen,10:0.0}  {run.ResponseCodes}");
@@ -234,7 +234,6 @@ static string ToolVersion(string file, string arguments, string pattern)
 static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
 // The "steal" column of /proc/stat's cpu line, in seconds (clock ticks of 1/100 s).
-static double StolenSeconds() => double.Parse(File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[8], CultureInfo.InvariantCulture) / 100;
 
 sealed record Result(int Round, string Server, Dnsperf Run, double ServerMicroseconds, double UpstreamMicroseconds, string Load, double Stolen);
 
